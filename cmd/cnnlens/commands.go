@@ -1,0 +1,230 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"text/tabwriter"
+	"time"
+
+	"github.com/cnnlens/cnnlens/engine/graph"
+	"github.com/cnnlens/cnnlens/engine/tensor"
+)
+
+func runInfo(args []string, stdout io.Writer) error {
+	var f modelFlags
+	fs := newFlags("info")
+	f.register(fs, false)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	l, err := f.load()
+	if err != nil {
+		return err
+	}
+	m := l.m
+	layers, err := m.Layers()
+	if err != nil {
+		return err
+	}
+	suggested, _ := m.SuggestedLayer()
+	if *asJSON {
+		type jl struct {
+			Node   string `json:"node"`
+			Op     string `json:"op"`
+			Output string `json:"output"`
+			Shape  []int  `json:"shape"`
+		}
+		out := struct {
+			Input          string `json:"input"`
+			InputShape     []int  `json:"input_shape"`
+			Output         string `json:"output"`
+			Opset          int    `json:"opset"`
+			Params         int    `json:"params"`
+			SuggestedLayer string `json:"suggested_layer"`
+			Layers         []jl   `json:"layers"`
+		}{m.Input, m.InputShape, m.Output, m.Opset, m.Graph.ParamCount(), suggested, nil}
+		for _, ly := range layers {
+			out.Layers = append(out.Layers, jl{ly.Node, ly.Op, ly.Output, ly.Shape})
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", " ")
+		return enc.Encode(out)
+	}
+	fmt.Fprintf(stdout, "input: %s %s\n", m.Input, dynShape(m.InputShape))
+	fmt.Fprintf(stdout, "output: %s\nopset: %d\nparameters: %d\n", m.Output, m.Opset, m.Graph.ParamCount())
+	fmt.Fprintf(stdout, "suggested Grad-CAM layer: %s\n\n", suggested)
+	tw := tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "node\top\toutput\tshape")
+	for _, ly := range layers {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", ly.Node, ly.Op, ly.Output, tensor.ShapeString(ly.Shape))
+	}
+	return tw.Flush()
+}
+
+func dynShape(s []int) string {
+	if s == nil {
+		return "(no declared shape)"
+	}
+	out := ""
+	for k, d := range s {
+		if k > 0 {
+			out += "×"
+		}
+		if d < 0 {
+			out += "N"
+		} else {
+			out += fmt.Sprint(d)
+		}
+	}
+	return out
+}
+
+type classProb struct {
+	Class int     `json:"class"`
+	Label string  `json:"label,omitempty"`
+	Prob  float64 `json:"prob"`
+	Logit float32 `json:"logit"`
+}
+
+type prediction struct {
+	ClassIndex int         `json:"class_index"`
+	Label      string      `json:"label,omitempty"`
+	Score      float64     `json:"score"`
+	Top5       []classProb `json:"top5"`
+}
+
+// topK ranks one row of logits by softmax probability.
+func topK(logits []float32, labels []string, k int) prediction {
+	maxv := math.Inf(-1)
+	for _, v := range logits {
+		maxv = math.Max(maxv, float64(v))
+	}
+	var sum float64
+	probs := make([]float64, len(logits))
+	for i, v := range logits {
+		probs[i] = math.Exp(float64(v) - maxv)
+		sum += probs[i]
+	}
+	idx := make([]int, len(logits))
+	for i := range idx {
+		idx[i] = i
+		probs[i] /= sum
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return logits[idx[a]] > logits[idx[b]] })
+	var p prediction
+	for _, i := range idx[:min(k, len(idx))] {
+		cp := classProb{Class: i, Prob: probs[i], Logit: logits[i]}
+		if i < len(labels) {
+			cp.Label = labels[i]
+		}
+		p.Top5 = append(p.Top5, cp)
+	}
+	p.ClassIndex, p.Label, p.Score = p.Top5[0].Class, p.Top5[0].Label, p.Top5[0].Prob
+	return p
+}
+
+func runPredict(args []string, stdout io.Writer) error {
+	var f modelFlags
+	fs := newFlags("predict")
+	f.register(fs, true)
+	asJSON := fs.Bool("json", false, "print the top-5 classes with probabilities as JSON")
+	outLogits := fs.String("out-logits", "", "write the logits as raw little-endian float32")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	l, err := f.load()
+	if err != nil {
+		return err
+	}
+	x, err := f.input(l)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	run, err := l.m.Forward(x, &graph.Options{NoTape: true})
+	if err != nil {
+		return err
+	}
+	ms := float64(time.Since(start).Microseconds()) / 1000
+	logits := run.Value(l.m.Output)
+	if *outLogits != "" {
+		if err := writeF32(*outLogits, logits.F32()); err != nil {
+			return err
+		}
+	}
+	n := x.Shape()[0]
+	if logits.Len()%n != 0 || logits.Len() == 0 {
+		return fmt.Errorf("output %q has shape %s, not one row of scores per image", l.m.Output, tensor.ShapeString(logits.Shape()))
+	}
+	per := logits.Len() / n
+	preds := make([]prediction, n)
+	for b := 0; b < n; b++ {
+		preds[b] = topK(logits.F32()[b*per:(b+1)*per], l.card.Labels, 5)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		if n == 1 {
+			return enc.Encode(struct {
+				prediction
+				MS float64 `json:"ms"`
+			}{preds[0], ms})
+		}
+		return enc.Encode(struct {
+			Images []prediction `json:"images"`
+			MS     float64      `json:"ms"`
+		}{preds, ms})
+	}
+	for b, p := range preds {
+		if n > 1 {
+			fmt.Fprintf(stdout, "image %d:\n", b)
+		}
+		for r, c := range p.Top5 {
+			fmt.Fprintf(stdout, "%d. class %d %s  p=%.4f  logit=%.4f\n", r+1, c.Class, c.Label, c.Prob, c.Logit)
+		}
+	}
+	fmt.Fprintf(stdout, "forward: %.1f ms\n", ms)
+	return nil
+}
+
+func runFeatures(args []string, stdout io.Writer) error {
+	var f modelFlags
+	fs := newFlags("features")
+	f.register(fs, true)
+	layer := fs.String("layer", "", "layer: an ONNX value name or a node name (required)")
+	out := fs.String("out", "", "output file: raw little-endian float32 (required)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *layer == "" || *out == "" {
+		return fmt.Errorf("%w: -layer and -out are required", errUsage)
+	}
+	l, err := f.load()
+	if err != nil {
+		return err
+	}
+	value, err := l.m.ResolveLayer(*layer)
+	if err != nil {
+		return err
+	}
+	x, err := f.input(l)
+	if err != nil {
+		return err
+	}
+	run, err := l.m.Forward(x, &graph.Options{NoTape: true, Keep: []string{value}})
+	if err != nil {
+		return err
+	}
+	v := run.Value(value)
+	if v.DType() != tensor.Float32 {
+		return fmt.Errorf("layer %q holds %s values, not float32 features", *layer, v.DType())
+	}
+	if err := writeF32(*out, v.F32()); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s %s\n", value, tensor.ShapeString(v.Shape()))
+	return nil
+}

@@ -1,0 +1,194 @@
+package main
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/cnnlens/cnnlens/engine/imgproc"
+	"github.com/cnnlens/cnnlens/engine/model"
+	"github.com/cnnlens/cnnlens/engine/tensor"
+)
+
+// card is the model card that may sit beside a model file (M.json for
+// M.onnx): class labels and the normalisation the model was trained with.
+type card struct {
+	Labels       []string  `json:"labels"`
+	Mean         []float32 `json:"mean"`
+	Std          []float32 `json:"std"`
+	InputShape   []int     `json:"input_shape"`
+	DefaultLayer string    `json:"default_layer"`
+}
+
+// modelFlags are the flags shared by every command that runs a model.
+type modelFlags struct {
+	model, image, tensor, mean, std, labels string
+	batch                                   int
+}
+
+func (m *modelFlags) register(fs *flag.FlagSet, withInput bool) {
+	fs.StringVar(&m.model, "model", "", "ONNX model file (required)")
+	fs.StringVar(&m.labels, "labels", "", "class labels: a JSON list or card, or a text file with one label per line (default: the model card M.json beside M.onnx)")
+	if !withInput {
+		return
+	}
+	fs.StringVar(&m.image, "image", "", "input image (PNG, JPEG, GIF, BMP, TIFF, WebP); several separated by commas make a batch")
+	fs.StringVar(&m.tensor, "tensor", "", "input as raw little-endian float32 in the model's input shape (×N with -batch N)")
+	fs.IntVar(&m.batch, "batch", 1, "number of inputs in -tensor")
+	fs.StringVar(&m.mean, "mean", "", "per-channel mean for -image, comma separated (default: the model card's, else ImageNet)")
+	fs.StringVar(&m.std, "std", "", "per-channel std for -image, comma separated (default: the model card's, else ImageNet)")
+}
+
+type loaded struct {
+	m    *model.Model
+	card card
+}
+
+func (f *modelFlags) load() (*loaded, error) {
+	if f.model == "" {
+		return nil, fmt.Errorf("%w: -model is required", errUsage)
+	}
+	m, err := model.LoadFile(f.model)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", f.model, err)
+	}
+	l := &loaded{m: m}
+	cardPath := strings.TrimSuffix(f.model, ".onnx") + ".json"
+	if f.labels != "" {
+		cardPath = f.labels
+	}
+	if data, err := os.ReadFile(cardPath); err == nil {
+		if err := parseLabels(data, &l.card); err != nil {
+			return nil, fmt.Errorf("%s: %v", cardPath, err)
+		}
+	} else if f.labels != "" {
+		return nil, err
+	}
+	return l, nil
+}
+
+func parseLabels(data []byte, c *card) error {
+	trimmed := strings.TrimSpace(string(data))
+	switch {
+	case strings.HasPrefix(trimmed, "{"):
+		if err := json.Unmarshal(data, c); err != nil {
+			return fmt.Errorf("bad model card: %v", err)
+		}
+	case strings.HasPrefix(trimmed, "["):
+		if err := json.Unmarshal(data, &c.Labels); err != nil {
+			return fmt.Errorf("bad label list: %v", err)
+		}
+	default:
+		for _, line := range strings.Split(trimmed, "\n") {
+			c.Labels = append(c.Labels, strings.TrimSpace(line))
+		}
+	}
+	return nil
+}
+
+func parseFloats(s string) ([]float32, error) {
+	var out []float32
+	for _, p := range strings.Split(s, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(p), 32)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %q is not a number", errUsage, p)
+		}
+		out = append(out, float32(v))
+	}
+	return out, nil
+}
+
+// input builds the model's input batch from -image or -tensor.
+func (f *modelFlags) input(l *loaded) (*tensor.T, error) {
+	if (f.image == "") == (f.tensor == "") {
+		return nil, fmt.Errorf("%w: give exactly one of -image and -tensor", errUsage)
+	}
+	if f.batch < 1 {
+		return nil, fmt.Errorf("%w: -batch must be at least 1", errUsage)
+	}
+	if f.tensor != "" {
+		shape, err := l.m.ConcreteInputShape(f.batch)
+		if err != nil {
+			return nil, err
+		}
+		data, err := os.ReadFile(f.tensor)
+		if err != nil {
+			return nil, err
+		}
+		want := tensor.Size(shape) * 4
+		if len(data) != want {
+			return nil, fmt.Errorf("%s: %d bytes, but %s float32 values need %d", f.tensor, len(data), tensor.ShapeString(shape), want)
+		}
+		return tensor.FromF32(decodeF32(data), shape...), nil
+	}
+	files := strings.Split(f.image, ",")
+	if f.batch != 1 && f.batch != len(files) {
+		return nil, fmt.Errorf("%w: -batch %d but %d images", errUsage, f.batch, len(files))
+	}
+	shape, err := l.m.ConcreteInputShape(len(files))
+	if err != nil {
+		return nil, err
+	}
+	c, h, w := shape[1], shape[2], shape[3]
+	mean, std := l.card.Mean, l.card.Std
+	if mean == nil {
+		mean, std = imgproc.ImageNetMean, imgproc.ImageNetStd
+		if c == 1 {
+			mean, std = []float32{0.5}, []float32{0.5}
+		}
+	}
+	if f.mean != "" {
+		if mean, err = parseFloats(f.mean); err != nil {
+			return nil, err
+		}
+	}
+	if f.std != "" {
+		if std, err = parseFloats(f.std); err != nil {
+			return nil, err
+		}
+	}
+	for _, s := range std {
+		if s == 0 {
+			return nil, fmt.Errorf("%w: -std has a zero", errUsage)
+		}
+	}
+	batch := tensor.New(shape...)
+	per := c * h * w
+	for k, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, err
+		}
+		img, err := imgproc.Decode(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", file, err)
+		}
+		x, err := imgproc.ToTensor(img, c, h, w, mean, std)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", file, err)
+		}
+		copy(batch.F32()[k*per:], x.F32())
+	}
+	return batch, nil
+}
+
+func decodeF32(b []byte) []float32 {
+	out := make([]float32, len(b)/4)
+	for i := range out {
+		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return out
+}
+
+func writeF32(path string, v []float32) error {
+	b := make([]byte, 4*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
+	}
+	return os.WriteFile(path, b, 0o644)
+}

@@ -1,0 +1,237 @@
+// Package model loads an ONNX classifier into an executable graph and
+// describes it: its input, its layers with their shapes, the parameter
+// count, and the layer Grad-CAM should look at by default.
+package model
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/cnnlens/cnnlens/engine/graph"
+	"github.com/cnnlens/cnnlens/engine/onnx"
+	"github.com/cnnlens/cnnlens/engine/ops"
+	"github.com/cnnlens/cnnlens/engine/tensor"
+)
+
+// MaxTensorBytes caps any single weight tensor in a model file.
+const MaxTensorBytes = 1 << 30
+
+// Model is a loaded network with one float image input and its outputs.
+type Model struct {
+	Graph      *graph.Graph
+	Input      string // the image input's name
+	InputShape []int  // declared shape; -1 marks a dynamic dim (usually the batch)
+	Output     string // the first output (logits)
+	Opset      int
+	Producer   string
+	Metadata   map[string]string
+
+	layers []Layer // filled by Layers
+}
+
+// Layer is one node of the network with the shape of its first output for a
+// batch of one.
+type Layer struct {
+	Node   string // node name
+	Op     string
+	Output string // value name
+	Shape  []int
+}
+
+// LoadFile reads and loads an ONNX file.
+func LoadFile(path string) (*Model, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("model: %v", err)
+	}
+	return Load(data)
+}
+
+// Load builds a model from the bytes of an ONNX file.
+func Load(data []byte) (*Model, error) {
+	pm, err := onnx.Decode(data, onnx.DecodeOptions{MaxTensorBytes: MaxTensorBytes})
+	if err != nil {
+		return nil, err
+	}
+	gr, err := BuildGraph(pm)
+	if err != nil {
+		return nil, err
+	}
+	inputs := gr.Inputs
+	if len(inputs) != 1 {
+		names := make([]string, len(inputs))
+		for k, in := range inputs {
+			names[k] = in.Name
+		}
+		return nil, fmt.Errorf("onnx: the model has %d inputs (%s); cnnlens needs exactly one image input", len(inputs), strings.Join(names, ", "))
+	}
+	if inputs[0].Shape != nil && len(inputs[0].Shape) != 4 {
+		return nil, fmt.Errorf("onnx: input %q has rank %d; cnnlens needs an N×C×H×W image input", inputs[0].Name, len(inputs[0].Shape))
+	}
+	return &Model{
+		Graph: gr, Input: inputs[0].Name, InputShape: inputs[0].Shape, Output: gr.Outputs[0],
+		Opset: pm.Opset, Producer: pm.Producer, Metadata: pm.Metadata,
+	}, nil
+}
+
+// ConcreteInputShape is the input shape for a batch of n, with any other
+// dynamic dims an error.
+func (m *Model) ConcreteInputShape(n int) ([]int, error) {
+	if m.InputShape == nil {
+		return nil, fmt.Errorf("model: input %q has no declared shape", m.Input)
+	}
+	s := append([]int(nil), m.InputShape...)
+	s[0] = n
+	for k, d := range s[1:] {
+		if d <= 0 {
+			return nil, fmt.Errorf("model: input %q has a dynamic dimension %d; give the input size", m.Input, k+1)
+		}
+	}
+	return s, nil
+}
+
+// Forward runs the model on an input batch.
+func (m *Model) Forward(x *tensor.T, opt *graph.Options) (*graph.Run, error) {
+	return m.Graph.Forward(map[string]*tensor.T{m.Input: x}, opt)
+}
+
+// Layers lists every node with the shape of its first output, found by one
+// forward pass over a zero image (computed once and cached).
+func (m *Model) Layers() ([]Layer, error) {
+	if m.layers != nil {
+		return m.layers, nil
+	}
+	shape, err := m.ConcreteInputShape(1)
+	if err != nil {
+		return nil, err
+	}
+	run, err := m.Forward(tensor.New(shape...), nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range m.Graph.Nodes {
+		l := Layer{Node: n.Name, Op: n.OpType}
+		if len(n.Outputs) > 0 {
+			l.Output = n.Outputs[0]
+			if v := run.Value(l.Output); v != nil {
+				l.Shape = v.Shape()
+			}
+		}
+		m.layers = append(m.layers, l)
+	}
+	return m.layers, nil
+}
+
+// SuggestedLayer is the last layer with a spatial map (N×C×H×W with
+// H·W > 1): the output of the last convolutional block, where Grad-CAM
+// looks by default.
+func (m *Model) SuggestedLayer() (string, error) {
+	layers, err := m.Layers()
+	if err != nil {
+		return "", err
+	}
+	for i := len(layers) - 1; i >= 0; i-- {
+		s := layers[i].Shape
+		if len(s) == 4 && s[2]*s[3] > 1 {
+			return layers[i].Output, nil
+		}
+	}
+	return "", fmt.Errorf("model: no layer has a spatial map")
+}
+
+// ResolveLayer accepts a value name or a node name and returns the value
+// name; an unknown name gets an error listing the layers.
+func (m *Model) ResolveLayer(name string) (string, error) {
+	v, err := m.Graph.ResolveValue(name)
+	if err == nil {
+		return v, nil
+	}
+	var names []string
+	for _, n := range m.Graph.Nodes {
+		if len(n.Outputs) > 0 {
+			names = append(names, n.Outputs[0])
+		}
+	}
+	const maxList = 400
+	if len(names) > maxList {
+		names = append(names[:maxList], "…")
+	}
+	return "", fmt.Errorf("no layer named %q; the layers are: %s", name, strings.Join(names, ", "))
+}
+
+// BuildGraph turns a decoded ONNX model into an executable graph, with any
+// number of inputs and outputs (the conformance tests need that; Load then
+// checks for one image input).
+func BuildGraph(pm *onnx.Model) (*graph.Graph, error) {
+	g := pm.Graph
+	if g == nil {
+		return nil, fmt.Errorf("onnx: no graph in model")
+	}
+	opset := pm.Opset
+	if opset == 0 {
+		return nil, fmt.Errorf("onnx: the model imports no default-domain opset")
+	}
+	if opset < 7 || opset > 21 {
+		return nil, fmt.Errorf("onnx: opset %d is not supported (7–21 are)", opset)
+	}
+	consts := map[string]*tensor.T{}
+	for name, t := range g.Initializers {
+		consts[name] = t
+	}
+	nonParam := map[string]bool{}
+	var nodes []*graph.Node
+	seenNames := map[string]bool{}
+	for i, n := range g.Nodes {
+		name := n.Name
+		if name == "" || seenNames[name] {
+			name = fmt.Sprintf("%s_%d", n.OpType, i)
+		}
+		seenNames[name] = true
+		if n.Domain != "" && n.Domain != "ai.onnx" {
+			return nil, fmt.Errorf("onnx: node %q: unsupported op %q from domain %q", name, n.OpType, n.Domain)
+		}
+		op, err := ops.New(n.OpType, n.Attrs, opset)
+		if err != nil {
+			return nil, fmt.Errorf("onnx: node %q: %v", name, err)
+		}
+		if n.OpType == "BatchNormalization" {
+			for _, in := range n.Inputs[min(3, len(n.Inputs)):] {
+				nonParam[in] = true
+			}
+		}
+		nodes = append(nodes, &graph.Node{Name: name, OpType: n.OpType, Op: op, Inputs: n.Inputs, Outputs: n.Outputs})
+	}
+	var inputs []graph.Input
+	for _, in := range g.Inputs {
+		if _, isInit := g.Initializers[in.Name]; isInit {
+			continue
+		}
+		var shape []int
+		if in.HasShape {
+			shape = make([]int, len(in.Shape))
+			for k, d := range in.Shape {
+				shape[k] = int(d)
+			}
+		}
+		inputs = append(inputs, graph.Input{Name: in.Name, Shape: shape})
+	}
+	var outputs []string
+	for _, o := range g.Outputs {
+		outputs = append(outputs, o.Name)
+	}
+	if len(outputs) == 0 {
+		return nil, fmt.Errorf("onnx: the model has no outputs")
+	}
+	var params []string
+	for _, name := range g.InitOrder {
+		if t := g.Initializers[name]; t != nil && t.DType() == tensor.Float32 && !nonParam[name] && t.Len() > 1 {
+			params = append(params, name)
+		}
+	}
+	gr, err := graph.New(nodes, inputs, outputs, consts, params)
+	if err != nil {
+		return nil, fmt.Errorf("onnx: %v", strings.TrimPrefix(err.Error(), "graph: "))
+	}
+	return gr, nil
+}

@@ -1,0 +1,192 @@
+// Package tensor is the engine's value type: an N-dimensional array of float32
+// (activations, weights) or int64 (shapes and indices), stored in row-major
+// (NCHW) order.
+//
+// Storage and shapes live in a gorgonia.org/tensor Dense; the engine's hot loops
+// work on the flat slices returned by F32 and I64, which alias that storage.
+// Zero-size tensors (a dimension of 0), which gorgonia cannot hold, keep only
+// their shape.
+package tensor
+
+import (
+	"fmt"
+	"strings"
+
+	gt "gorgonia.org/tensor"
+)
+
+// DType is the element type of a tensor.
+type DType uint8
+
+const (
+	Float32 DType = iota
+	Int64
+)
+
+func (d DType) String() string {
+	if d == Int64 {
+		return "int64"
+	}
+	return "float32"
+}
+
+// T is a dense tensor. Its zero value is not usable; build one with New,
+// FromF32, FromI64 or Scalar.
+type T struct {
+	dtype DType
+	shape []int
+	dense *gt.Dense // nil when the tensor has no elements
+	f     []float32 // aliases dense's backing when dtype == Float32
+	i     []int64   // aliases dense's backing when dtype == Int64
+}
+
+// Size is the number of elements of a shape (1 for a scalar shape).
+func Size(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return n
+}
+
+func wrapShape(shape []int) gt.Shape {
+	if len(shape) == 0 {
+		return gt.Shape{1} // gorgonia keeps scalars as shape ()→ we store rank 0 ourselves
+	}
+	return gt.Shape(append([]int(nil), shape...))
+}
+
+// New returns a zeroed float32 tensor of the given shape.
+func New(shape ...int) *T {
+	return FromF32(make([]float32, Size(shape)), shape...)
+}
+
+// NewI64 returns a zeroed int64 tensor of the given shape.
+func NewI64(shape ...int) *T {
+	return FromI64(make([]int64, Size(shape)), shape...)
+}
+
+// FromF32 wraps data (not copied) as a float32 tensor. It panics if the
+// length does not match the shape: that is a programming error.
+func FromF32(data []float32, shape ...int) *T {
+	if len(data) != Size(shape) {
+		panic(fmt.Sprintf("tensor: %d values for shape %v", len(data), shape))
+	}
+	t := &T{dtype: Float32, shape: append([]int{}, shape...), f: data}
+	if len(data) > 0 {
+		t.dense = gt.New(gt.WithShape(wrapShape(shape)...), gt.WithBacking(data))
+	}
+	return t
+}
+
+// FromI64 wraps data (not copied) as an int64 tensor.
+func FromI64(data []int64, shape ...int) *T {
+	if len(data) != Size(shape) {
+		panic(fmt.Sprintf("tensor: %d values for shape %v", len(data), shape))
+	}
+	t := &T{dtype: Int64, shape: append([]int{}, shape...), i: data}
+	if len(data) > 0 {
+		t.dense = gt.New(gt.WithShape(wrapShape(shape)...), gt.WithBacking(data))
+	}
+	return t
+}
+
+// Scalar returns a rank-0 float32 tensor.
+func Scalar(v float32) *T { return FromF32([]float32{v}) }
+
+// DType is the element type.
+func (t *T) DType() DType { return t.dtype }
+
+// Shape returns the dimensions. The caller must not modify the slice.
+func (t *T) Shape() []int { return t.shape }
+
+// Rank is the number of dimensions.
+func (t *T) Rank() int { return len(t.shape) }
+
+// Len is the number of elements.
+func (t *T) Len() int { return Size(t.shape) }
+
+// F32 returns the float32 elements (nil for an int64 tensor).
+func (t *T) F32() []float32 { return t.f }
+
+// I64 returns the int64 elements (nil for a float32 tensor).
+func (t *T) I64() []int64 { return t.i }
+
+// Dense exposes the gorgonia storage (nil for a zero-size tensor).
+func (t *T) Dense() *gt.Dense { return t.dense }
+
+// Reshape returns a tensor sharing t's storage with a new shape of the same size.
+func (t *T) Reshape(shape ...int) (*T, error) {
+	if Size(shape) != t.Len() {
+		return nil, fmt.Errorf("tensor: cannot reshape %v (%d values) to %v", t.shape, t.Len(), shape)
+	}
+	if t.dtype == Int64 {
+		return FromI64(t.i, shape...), nil
+	}
+	return FromF32(t.f, shape...), nil
+}
+
+// Clone returns a deep copy.
+func (t *T) Clone() *T {
+	if t.dtype == Int64 {
+		return FromI64(append([]int64(nil), t.i...), t.shape...)
+	}
+	return FromF32(append([]float32(nil), t.f...), t.shape...)
+}
+
+// Ints returns the elements as ints, converting float32 values; used for
+// shape-like inputs (Reshape's shape, Gather's indices).
+func (t *T) Ints() []int {
+	out := make([]int, t.Len())
+	if t.dtype == Int64 {
+		for k, v := range t.i {
+			out[k] = int(v)
+		}
+	} else {
+		for k, v := range t.f {
+			out[k] = int(v)
+		}
+	}
+	return out
+}
+
+// AsF32 returns the elements as float32, converting int64 values.
+func (t *T) AsF32() []float32 {
+	if t.dtype == Float32 {
+		return t.f
+	}
+	out := make([]float32, len(t.i))
+	for k, v := range t.i {
+		out[k] = float32(v)
+	}
+	return out
+}
+
+// SameShape reports whether a and b have equal shapes.
+func SameShape(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k := range a {
+		if a[k] != b[k] {
+			return false
+		}
+	}
+	return true
+}
+
+// ShapeString formats a shape as "1×3×224×224" ("scalar" for rank 0).
+func ShapeString(shape []int) string {
+	if len(shape) == 0 {
+		return "scalar"
+	}
+	parts := make([]string, len(shape))
+	for k, d := range shape {
+		parts[k] = fmt.Sprint(d)
+	}
+	return strings.Join(parts, "×")
+}
+
+func (t *T) String() string {
+	return fmt.Sprintf("tensor(%s %s)", t.dtype, ShapeString(t.shape))
+}
