@@ -41,7 +41,7 @@ type Graph struct {
 	Consts map[string]*tensor.T
 	Params []string
 
-	producer map[string]int   // value name → index of the node producing it
+	producer  map[string]int   // value name → index of the node producing it
 	consumers map[string][]int // value name → nodes reading it
 	byName    map[string]int   // node name → index
 
