@@ -235,3 +235,44 @@ func BuildGraph(pm *onnx.Model) (*graph.Graph, error) {
 	}
 	return gr, nil
 }
+
+// MACs counts the multiply-adds of the convolutions and matrix products in
+// one forward pass for a batch of one (the usual convention for a network's
+// cost; GFLOP/s figures use 2·MACs).
+func (m *Model) MACs() (int64, error) {
+	layers, err := m.Layers()
+	if err != nil {
+		return 0, err
+	}
+	var total int64
+	for i, n := range m.Graph.Nodes {
+		switch n.OpType {
+		case "Conv", "Gemm", "MatMul":
+		default:
+			continue
+		}
+		if len(n.Inputs) < 2 {
+			continue
+		}
+		w := m.Graph.Consts[n.Inputs[1]]
+		out := layers[i].Shape
+		if w == nil || len(out) == 0 {
+			continue
+		}
+		ws := w.Shape()
+		switch n.OpType {
+		case "Conv":
+			// every output element costs (Cin/group)·kh·kw multiply-adds
+			per := int64(tensor.Size(ws[1:]))
+			total += int64(tensor.Size(out)) * per
+		default:
+			// out is M×N; K is the weight dim that is not N
+			k := ws[0]
+			if len(ws) == 2 && ws[0] == out[len(out)-1] {
+				k = ws[1]
+			}
+			total += int64(tensor.Size(out)) * int64(k)
+		}
+	}
+	return total, nil
+}

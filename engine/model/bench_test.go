@@ -1,0 +1,61 @@
+package model
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/cnnlens/cnnlens/engine/graph"
+	"github.com/cnnlens/cnnlens/engine/tensor"
+)
+
+// Whole-network benchmarks on the oracle's ResNet-18 (BatchNorm kept) and
+// tinycnn: forward; forward + backward to the input (saliency, the full
+// backward); forward + backward to the last block only (Grad-CAM's cost).
+func benchModel(b *testing.B, name, file, mode string) {
+	m, err := LoadFile(filepath.Join(oracleDir, name, file))
+	if err != nil {
+		b.Fatal(err)
+	}
+	shape, _ := m.ConcreteInputShape(1)
+	x := tensor.New(shape...)
+	for i := range x.F32() {
+		x.F32()[i] = float32(i%251)/125 - 1
+	}
+	macs, err := m.MACs()
+	if err != nil {
+		b.Fatal(err)
+	}
+	layer, _ := m.SuggestedLayer()
+	work := float64(2 * macs)
+	if mode == "saliency" {
+		work *= 2 // the input-gradient pass costs about one more forward
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		opt := &graph.Options{NoTape: mode == "forward"}
+		run, err := m.Forward(x, opt)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if mode == "forward" {
+			continue
+		}
+		logits := run.Value(m.Output)
+		seed := tensor.New(logits.Shape()...)
+		seed.F32()[1] = 1
+		wrt := m.Input
+		if mode == "gradcam" {
+			wrt = layer
+		}
+		if _, err := run.Backward(map[string]*tensor.T{m.Output: seed}, graph.BackwardOptions{Wrt: []string{wrt}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(work*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+func BenchmarkResNet18Forward(b *testing.B)  { benchModel(b, "resnet18", "model_bn.onnx", "forward") }
+func BenchmarkResNet18GradCAM(b *testing.B)  { benchModel(b, "resnet18", "model_bn.onnx", "gradcam") }
+func BenchmarkResNet18Saliency(b *testing.B) { benchModel(b, "resnet18", "model_bn.onnx", "saliency") }
+func BenchmarkTinyCNNForward(b *testing.B)   { benchModel(b, "tinycnn", "model.onnx", "forward") }
+func BenchmarkTinyCNNSaliency(b *testing.B)  { benchModel(b, "tinycnn", "model.onnx", "saliency") }

@@ -1,0 +1,365 @@
+package ops
+
+// Element-wise activations and unary math: Relu, LeakyRelu, Sigmoid,
+// HardSigmoid, HardSwish, Clip, Tanh, Exp, Sqrt, Neg, Abs. Each forward is a
+// flat loop over the input; each backward a flat loop over the gradient,
+// using the forward input (or, for Sigmoid, Tanh, Exp and Sqrt, the forward
+// output).
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/cnnlens/cnnlens/engine/tensor"
+)
+
+func init() {
+	Register("Relu", unary("Relu", reluF, reluB))
+	Register("Sigmoid", unary("Sigmoid", sigmoidF, sigmoidB))
+	Register("HardSwish", unary("HardSwish", hardSwishF, hardSwishB))
+	Register("Tanh", unary("Tanh", tanhF, tanhB))
+	Register("Exp", unary("Exp", expF, expB))
+	Register("Sqrt", unary("Sqrt", sqrtF, sqrtB))
+	Register("Neg", unary("Neg", negF, negB))
+	Register("Abs", unary("Abs", absF, absB))
+	Register("LeakyRelu", func(a Attrs, _ int) (Op, error) {
+		alpha := a.Float("alpha", 0.01)
+		return &unaryOp{name: "LeakyRelu",
+			fwd: func(x, y []float32) {
+				for i, v := range x {
+					if v < 0 {
+						v *= alpha
+					}
+					y[i] = v
+				}
+			},
+			bwd: func(x, _, gy, gx []float32) {
+				x = x[:len(gy)]
+				for i, g := range gy {
+					if x[i] <= 0 {
+						g *= alpha
+					}
+					gx[i] = g
+				}
+			}}, nil
+	})
+	Register("HardSigmoid", func(a Attrs, _ int) (Op, error) {
+		alpha, beta := a.Float("alpha", 0.2), a.Float("beta", 0.5)
+		return &unaryOp{name: "HardSigmoid",
+			fwd: func(x, y []float32) {
+				for i, v := range x {
+					y[i] = max(0, min(1, alpha*v+beta))
+				}
+			},
+			bwd: func(x, _, gy, gx []float32) {
+				x = x[:len(gy)]
+				for i, g := range gy {
+					if t := alpha*x[i] + beta; t > 0 && t < 1 {
+						gx[i] = g * alpha
+					} else {
+						gx[i] = 0
+					}
+				}
+			}}, nil
+	})
+	Register("Clip", newClip)
+}
+
+// unaryOp is a float32 element-wise op given by a forward loop fwd(x, y) and
+// a backward loop bwd(x, y, gy, gx). Relu, Neg and Abs also run on int64.
+type unaryOp struct {
+	name string
+	fwd  func(x, y []float32)
+	bwd  func(x, y, gy, gx []float32)
+}
+
+func unary(name string, fwd func(x, y []float32), bwd func(x, y, gy, gx []float32)) Factory {
+	return func(Attrs, int) (Op, error) { return &unaryOp{name: name, fwd: fwd, bwd: bwd}, nil }
+}
+
+func (u *unaryOp) Type() string { return u.name }
+
+func (u *unaryOp) Forward(in []*tensor.T) ([]*tensor.T, error) {
+	if err := wantInputs(u.name, in, 1, 1); err != nil {
+		return nil, err
+	}
+	x := in[0]
+	if x.DType() == tensor.Int64 {
+		y := make([]int64, x.Len())
+		switch u.name {
+		case "Neg":
+			for i, v := range x.I64() {
+				y[i] = -v
+			}
+		case "Abs":
+			for i, v := range x.I64() {
+				if v < 0 {
+					v = -v
+				}
+				y[i] = v
+			}
+		case "Relu":
+			for i, v := range x.I64() {
+				y[i] = max(v, 0)
+			}
+		default:
+			return nil, fmt.Errorf("%s: int64 input is not supported", u.name)
+		}
+		return []*tensor.T{tensor.FromI64(y, x.Shape()...)}, nil
+	}
+	y := make([]float32, x.Len())
+	u.fwd(x.F32(), y)
+	return []*tensor.T{tensor.FromF32(y, x.Shape()...)}, nil
+}
+
+func (u *unaryOp) Backward(in, out, gradOut []*tensor.T, need []bool) ([]*tensor.T, error) {
+	grads := make([]*tensor.T, len(in))
+	if !needGrad(need, 0) || in[0].DType() != tensor.Float32 {
+		return grads, nil
+	}
+	gy := gradOut[0]
+	if gy == nil {
+		return zeroGrads(in, need), nil
+	}
+	gx := make([]float32, gy.Len())
+	var y []float32
+	if len(out) > 0 && out[0] != nil && out[0].Len() == in[0].Len() {
+		y = out[0].F32()
+	} else {
+		y = make([]float32, in[0].Len()) // output not kept: recompute it
+		u.fwd(in[0].F32(), y)
+	}
+	u.bwd(in[0].F32(), y, gy.F32(), gx)
+	grads[0] = tensor.FromF32(gx, in[0].Shape()...)
+	return grads, nil
+}
+
+func reluF(x, y []float32) {
+	for i, v := range x {
+		y[i] = max(v, 0)
+	}
+}
+
+// reluB passes the gradient where the forward input is positive.
+func reluB(x, _, gy, gx []float32) {
+	x = x[:len(gy)]
+	for i, g := range gy {
+		if x[i] > 0 {
+			gx[i] = g
+		}
+	}
+}
+
+func sigmoidF(x, y []float32) {
+	for i, v := range x {
+		y[i] = float32(1 / (1 + math.Exp(-float64(v))))
+	}
+}
+
+func sigmoidB(_, y, gy, gx []float32) {
+	y = y[:len(gy)]
+	for i, g := range gy {
+		gx[i] = g * y[i] * (1 - y[i])
+	}
+}
+
+// hardSwishF is x·max(0, min(1, x/6 + 1/2)).
+func hardSwishF(x, y []float32) {
+	for i, v := range x {
+		y[i] = v * max(0, min(1, v/6+0.5))
+	}
+}
+
+// hardSwishB follows PyTorch: 0 below −3, x/3 + 1/2 up to 3, 1 above.
+func hardSwishB(x, _, gy, gx []float32) {
+	x = x[:len(gy)]
+	for i, g := range gy {
+		switch v := x[i]; {
+		case v < -3:
+			gx[i] = 0
+		case v <= 3:
+			gx[i] = g * (v/3 + 0.5)
+		default:
+			gx[i] = g
+		}
+	}
+}
+
+func tanhF(x, y []float32) {
+	for i, v := range x {
+		y[i] = float32(math.Tanh(float64(v)))
+	}
+}
+
+func tanhB(_, y, gy, gx []float32) {
+	y = y[:len(gy)]
+	for i, g := range gy {
+		gx[i] = g * (1 - y[i]*y[i])
+	}
+}
+
+func expF(x, y []float32) {
+	for i, v := range x {
+		y[i] = float32(math.Exp(float64(v)))
+	}
+}
+
+func expB(_, y, gy, gx []float32) {
+	y = y[:len(gy)]
+	for i, g := range gy {
+		gx[i] = g * y[i]
+	}
+}
+
+func sqrtF(x, y []float32) {
+	for i, v := range x {
+		y[i] = float32(math.Sqrt(float64(v)))
+	}
+}
+
+func sqrtB(_, y, gy, gx []float32) {
+	y = y[:len(gy)]
+	for i, g := range gy {
+		gx[i] = g / (2 * y[i])
+	}
+}
+
+func negF(x, y []float32) {
+	for i, v := range x {
+		y[i] = -v
+	}
+}
+
+func negB(_, _, gy, gx []float32) {
+	for i, g := range gy {
+		gx[i] = -g
+	}
+}
+
+func absF(x, y []float32) {
+	for i, v := range x {
+		y[i] = float32(math.Abs(float64(v)))
+	}
+}
+
+// absB uses sign(x), 0 at 0.
+func absB(x, _, gy, gx []float32) {
+	x = x[:len(gy)]
+	for i, g := range gy {
+		switch {
+		case x[i] > 0:
+			gx[i] = g
+		case x[i] < 0:
+			gx[i] = -g
+		}
+	}
+}
+
+// clipOp is Clip(x, min, max) = min(max(x, lo), hi). From opset 11 the bounds
+// are optional scalar inputs; before that, attributes. Missing bounds are ±∞.
+type clipOp struct {
+	lo, hi float32 // attribute bounds (opset < 11)
+}
+
+func newClip(a Attrs, opset int) (Op, error) {
+	c := &clipOp{lo: float32(math.Inf(-1)), hi: float32(math.Inf(1))}
+	if opset < 11 {
+		c.lo = a.Float("min", -math.MaxFloat32)
+		c.hi = a.Float("max", math.MaxFloat32)
+	}
+	return c, nil
+}
+
+func (c *clipOp) Type() string { return "Clip" }
+
+// bounds returns the clip bounds: inputs 1 and 2 when given (opset ≥ 11),
+// else the attributes.
+func (c *clipOp) bounds(in []*tensor.T) (lo, hi float32, err error) {
+	lo, hi = c.lo, c.hi
+	for k, p := range []*float32{&lo, &hi} {
+		if len(in) <= k+1 || in[k+1] == nil || in[k+1].Len() == 0 {
+			continue
+		}
+		if in[k+1].Len() != 1 {
+			return 0, 0, fmt.Errorf("Clip: bound %d has shape %v, want a scalar", k+1, in[k+1].Shape())
+		}
+		*p = in[k+1].AsF32()[0]
+	}
+	return lo, hi, nil
+}
+
+func (c *clipOp) Forward(in []*tensor.T) ([]*tensor.T, error) {
+	if err := wantInputs("Clip", in, 1, 3); err != nil {
+		return nil, err
+	}
+	lo, hi, err := c.bounds(in)
+	if err != nil {
+		return nil, err
+	}
+	x := in[0]
+	if x.DType() == tensor.Int64 {
+		l, h := int64(math.MinInt64), int64(math.MaxInt64)
+		if len(in) > 1 && in[1] != nil && in[1].Len() == 1 {
+			l = in[1].I64()[0]
+		}
+		if len(in) > 2 && in[2] != nil && in[2].Len() == 1 {
+			h = in[2].I64()[0]
+		}
+		y := make([]int64, x.Len())
+		for i, v := range x.I64() {
+			y[i] = min(max(v, l), h)
+		}
+		return []*tensor.T{tensor.FromI64(y, x.Shape()...)}, nil
+	}
+	y := make([]float32, x.Len())
+	for i, v := range x.F32() {
+		y[i] = min(max(v, lo), hi)
+	}
+	return []*tensor.T{tensor.FromF32(y, x.Shape()...)}, nil
+}
+
+// Backward passes the gradient to x strictly inside (lo, hi), as PyTorch's
+// hardtanh does (ReLU6 exports as Clip); elsewhere it goes to the bound that
+// produced the output, when that bound is an input.
+func (c *clipOp) Backward(in, out, gradOut []*tensor.T, need []bool) ([]*tensor.T, error) {
+	grads := make([]*tensor.T, len(in))
+	if in[0].DType() != tensor.Float32 {
+		return grads, nil
+	}
+	gy := gradOut[0]
+	if gy == nil {
+		return zeroGrads(in, need), nil
+	}
+	lo, hi, err := c.bounds(in)
+	if err != nil {
+		return nil, err
+	}
+	var gx []float32
+	if needGrad(need, 0) {
+		gx = make([]float32, in[0].Len())
+	}
+	var glo, ghi float32
+	x := in[0].F32()
+	for i, g := range gy.F32() {
+		v := x[i]
+		switch m := max(v, lo); {
+		case m >= hi:
+			ghi += g
+		case v <= lo:
+			glo += g
+		default:
+			if gx != nil {
+				gx[i] = g
+			}
+		}
+	}
+	if gx != nil {
+		grads[0] = tensor.FromF32(gx, in[0].Shape()...)
+	}
+	for k, s := range []float32{glo, ghi} {
+		if needGrad(need, k+1) && in[k+1] != nil && in[k+1].Len() == 1 && in[k+1].DType() == tensor.Float32 {
+			grads[k+1] = tensor.FromF32([]float32{s}, in[k+1].Shape()...)
+		}
+	}
+	return grads, nil
+}
