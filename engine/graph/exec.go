@@ -44,9 +44,6 @@ func (g *Graph) CheckInputs(inputs map[string]*tensor.T) error {
 		if !ok {
 			return fmt.Errorf("graph: no value given for input %q", in.Name)
 		}
-		if v.DType() != tensor.Float32 {
-			return fmt.Errorf("graph: input %q must be float32, got %s", in.Name, v.DType())
-		}
 		if in.Shape == nil {
 			continue
 		}

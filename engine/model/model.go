@@ -93,6 +93,9 @@ func (m *Model) ConcreteInputShape(n int) ([]int, error) {
 
 // Forward runs the model on an input batch.
 func (m *Model) Forward(x *tensor.T, opt *graph.Options) (*graph.Run, error) {
+	if x.DType() != tensor.Float32 {
+		return nil, fmt.Errorf("model: input must be float32, got %s", x.DType())
+	}
 	return m.Graph.Forward(map[string]*tensor.T{m.Input: x}, opt)
 }
 
@@ -172,8 +175,8 @@ func BuildGraph(pm *onnx.Model) (*graph.Graph, error) {
 	if opset == 0 {
 		return nil, fmt.Errorf("onnx: the model imports no default-domain opset")
 	}
-	if opset < 7 || opset > 21 {
-		return nil, fmt.Errorf("onnx: opset %d is not supported (7–21 are)", opset)
+	if opset > 21 {
+		return nil, fmt.Errorf("onnx: opset %d is newer than the engine knows (up to 21)", opset)
 	}
 	consts := map[string]*tensor.T{}
 	for name, t := range g.Initializers {
@@ -191,7 +194,13 @@ func BuildGraph(pm *onnx.Model) (*graph.Graph, error) {
 		if n.Domain != "" && n.Domain != "ai.onnx" {
 			return nil, fmt.Errorf("onnx: node %q: unsupported op %q from domain %q", name, n.OpType, n.Domain)
 		}
-		op, err := ops.New(n.OpType, n.Attrs, opset)
+		var attrs ops.Attrs = n.Attrs
+		if n.OpType == "Split" && !n.Attrs.Has("num_outputs") {
+			// Before opset 18 an even Split takes its part count from the
+			// node's outputs, which an op cannot see.
+			attrs = extraAttr{attrs, "num_outputs", int64(len(n.Outputs))}
+		}
+		op, err := ops.New(n.OpType, attrs, opset)
 		if err != nil {
 			return nil, fmt.Errorf("onnx: node %q: %v", name, err)
 		}
@@ -275,4 +284,20 @@ func (m *Model) MACs() (int64, error) {
 		}
 	}
 	return total, nil
+}
+
+// extraAttr adds one integer attribute to a node's attributes.
+type extraAttr struct {
+	ops.Attrs
+	name  string
+	value int64
+}
+
+func (e extraAttr) Has(name string) bool { return name == e.name || e.Attrs.Has(name) }
+
+func (e extraAttr) Int(name string, def int64) int64 {
+	if name == e.name {
+		return e.value
+	}
+	return e.Attrs.Int(name, def)
 }
