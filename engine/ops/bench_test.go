@@ -1,0 +1,126 @@
+package ops
+
+import (
+	"fmt"
+	"math/rand"
+	"testing"
+
+	"github.com/cnnlens/cnnlens/engine/tensor"
+)
+
+// ResNet-18 convolution shapes (batch 1), plus a pointwise and a depthwise
+// layer for the two special paths.
+var benchConvs = []struct {
+	name          string
+	C, H, M, K, S int
+	group         int
+}{
+	{"conv1_3to64_k7s2_224", 3, 224, 64, 7, 2, 1},
+	{"64to64_k3_56", 64, 56, 64, 3, 1, 1},
+	{"128to128_k3_28", 128, 28, 128, 3, 1, 1},
+	{"256to256_k3_14", 256, 14, 256, 3, 1, 1},
+	{"512to512_k3_7", 512, 7, 512, 3, 1, 1},
+	{"pointwise_256to256_k1_14", 256, 14, 256, 1, 1, 1},
+	{"depthwise_64_k3_56", 64, 56, 64, 3, 1, 64},
+}
+
+func benchConvSetup(b *testing.B, C, H, M, K, S, group int) (Op, []*tensor.T, float64) {
+	rng := rand.New(rand.NewSource(1))
+	pad := int64(K / 2)
+	op, err := New("Conv", MapAttrs{
+		"kernel_shape": []int64{int64(K), int64(K)},
+		"strides":      []int64{int64(S), int64(S)},
+		"pads":         []int64{pad, pad, pad, pad},
+		"group":        int64(group),
+	}, 13)
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := []*tensor.T{
+		randT(rng, -1, 1, 1, C, H, H),
+		randT(rng, -1, 1, M, C/group, K, K),
+		randT(rng, -1, 1, M),
+	}
+	oh := (H+2*int(pad)-K)/S + 1
+	flops := 2 * float64(M) * float64(C/group*K*K) * float64(oh*oh)
+	return op, in, flops
+}
+
+func BenchmarkConvForward(b *testing.B) {
+	for _, c := range benchConvs {
+		b.Run(c.name, func(b *testing.B) {
+			op, in, flops := benchConvSetup(b, c.C, c.H, c.M, c.K, c.S, c.group)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := op.Forward(in); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
+
+// BenchmarkConvBackward computes dX and dW (twice the forward's FLOPs) and dB.
+func BenchmarkConvBackward(b *testing.B) {
+	for _, c := range benchConvs {
+		b.Run(c.name, func(b *testing.B) {
+			op, in, flops := benchConvSetup(b, c.C, c.H, c.M, c.K, c.S, c.group)
+			out, err := op.Forward(in)
+			if err != nil {
+				b.Fatal(err)
+			}
+			gy := randT(rand.New(rand.NewSource(2)), -1, 1, out[0].Shape()...)
+			need := []bool{true, true, true}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := op.Backward(in, out, []*tensor.T{gy}, need); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(2*flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
+
+// BenchmarkConvBackwardInput is the Grad-CAM/saliency case: dX only.
+func BenchmarkConvBackwardInput(b *testing.B) {
+	for _, c := range benchConvs[1:3] {
+		b.Run(c.name, func(b *testing.B) {
+			op, in, flops := benchConvSetup(b, c.C, c.H, c.M, c.K, c.S, c.group)
+			out, err := op.Forward(in)
+			if err != nil {
+				b.Fatal(err)
+			}
+			gy := randT(rand.New(rand.NewSource(2)), -1, 1, out[0].Shape()...)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := op.Backward(in, out, []*tensor.T{gy}, []bool{true, false, false}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
+
+func BenchmarkPoolBN(b *testing.B) {
+	rng := rand.New(rand.NewSource(3))
+	x := randT(rng, -1, 1, 1, 64, 112, 112)
+	mp, _ := New("MaxPool", MapAttrs{"kernel_shape": []int64{3, 3}, "strides": []int64{2, 2}, "pads": []int64{1, 1, 1, 1}}, 13)
+	bn, _ := New("BatchNormalization", MapAttrs{}, 15)
+	bnIn := []*tensor.T{x, randT(rng, 0.5, 1.5, 64), randT(rng, -1, 1, 64), randT(rng, -1, 1, 64), randT(rng, 0.5, 2, 64)}
+	for _, c := range []struct {
+		name string
+		op   Op
+		in   []*tensor.T
+	}{{"maxpool_64_112", mp, []*tensor.T{x}}, {"batchnorm_64_112", bn, bnIn}} {
+		b.Run(fmt.Sprint(c.name), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if _, err := c.op.Forward(c.in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,361 @@
+package ops
+
+import (
+	"fmt"
+
+	"github.com/cnnlens/cnnlens/engine/kernels"
+	"github.com/cnnlens/cnnlens/engine/tensor"
+)
+
+func init() {
+	Register("Conv", func(a Attrs, opset int) (Op, error) {
+		w, err := readWindowAttrs(a)
+		if err != nil {
+			return nil, fmt.Errorf("Conv: %v", err)
+		}
+		g := int(a.Int("group", 1))
+		if g <= 0 {
+			return nil, fmt.Errorf("Conv: group %d must be positive", g)
+		}
+		return &Conv{win: w, Group: g}, nil
+	})
+}
+
+// Conv is the ONNX Conv operator over 2-D (N×C×H×W) or 1-D (N×C×L) inputs:
+// inputs X, W (M × C/group × kH × kW) and an optional bias B (M); attributes
+// kernel_shape, strides, pads, dilations, group and auto_pad.
+//
+// Grouped convolutions run one im2col + Sgemm per image and group (im2col is
+// skipped for 1×1 stride-1 unpadded kernels); depthwise ones (group == C > 1)
+// use a direct loop.
+type Conv struct {
+	win   windowAttrs
+	Group int
+}
+
+func (*Conv) Type() string { return "Conv" }
+
+// convPlan is one Conv call's resolved shapes.
+type convPlan struct {
+	g              geom2
+	N, C, M        int // batch, input channels, output channels
+	G, Cg, Mg      int // groups, input and output channels per group
+	kk             int // Cg·KH·KW, the im2col rows
+	hw, ohw        int // input and output plane sizes
+	depthwise      bool
+	rank           int
+	xShape, wShape []int
+}
+
+func (op *Conv) plan(in []*tensor.T) (*convPlan, error) {
+	if len(in) < 2 || in[0] == nil || in[1] == nil {
+		return nil, fmt.Errorf("Conv needs inputs X and W")
+	}
+	x, w := in[0], in[1]
+	if x.DType() != tensor.Float32 || w.DType() != tensor.Float32 {
+		return nil, fmt.Errorf("Conv supports float32 only")
+	}
+	xs, ws := x.Shape(), w.Shape()
+	if len(xs) != 3 && len(xs) != 4 {
+		return nil, fmt.Errorf("Conv: X has shape %s; only 1-D and 2-D convolutions are supported", tensor.ShapeString(xs))
+	}
+	if len(ws) != len(xs) {
+		return nil, fmt.Errorf("Conv: W shape %s does not match X shape %s", tensor.ShapeString(ws), tensor.ShapeString(xs))
+	}
+	p := &convPlan{N: xs[0], C: xs[1], M: ws[0], G: op.Group, Cg: ws[1], rank: len(xs), xShape: xs, wShape: ws}
+	if p.Cg*p.G != p.C {
+		return nil, fmt.Errorf("Conv: X has %d channels, W expects %d×%d groups", p.C, p.Cg, p.G)
+	}
+	if p.M%p.G != 0 {
+		return nil, fmt.Errorf("Conv: %d output channels not divisible by group %d", p.M, p.G)
+	}
+	p.Mg = p.M / p.G
+	kernel := ws[2:]
+	if op.win.kernel != nil {
+		if len(op.win.kernel) != len(kernel) {
+			return nil, fmt.Errorf("Conv: kernel_shape %v does not match W shape %s", op.win.kernel, tensor.ShapeString(ws))
+		}
+		for i := range kernel {
+			if op.win.kernel[i] != kernel[i] {
+				return nil, fmt.Errorf("Conv: kernel_shape %v does not match W shape %s", op.win.kernel, tensor.ShapeString(ws))
+			}
+		}
+	}
+	g, err := op.win.resolve(xs[2:], kernel)
+	if err != nil {
+		return nil, fmt.Errorf("Conv: %v", err)
+	}
+	p.g = g
+	p.kk = p.Cg * g.KH * g.KW
+	p.hw = g.H * g.W
+	p.ohw = g.OutH * g.OutW
+	p.depthwise = p.G > 1 && p.G == p.C
+	if len(in) > 2 && in[2] != nil {
+		if in[2].Len() != p.M || in[2].DType() != tensor.Float32 {
+			return nil, fmt.Errorf("Conv: bias has shape %s, want %d", tensor.ShapeString(in[2].Shape()), p.M)
+		}
+	}
+	return p, nil
+}
+
+func (op *Conv) Forward(in []*tensor.T) ([]*tensor.T, error) {
+	p, err := op.plan(in)
+	if err != nil {
+		return nil, err
+	}
+	y := tensor.New(p.g.outShape(p.N, p.M, p.rank)...)
+	x, w, yf := in[0].F32(), in[1].F32(), y.F32()
+	hasBias := len(in) > 2 && in[2] != nil
+	if hasBias {
+		b := in[2].F32()
+		for n := 0; n < p.N; n++ {
+			for m := 0; m < p.M; m++ {
+				row := yf[(n*p.M+m)*p.ohw:][:p.ohw]
+				bv := b[m]
+				for i := range row {
+					row[i] = bv
+				}
+			}
+		}
+	}
+	if p.depthwise {
+		depthwiseForward(p, x, w, yf)
+		return []*tensor.T{y}, nil
+	}
+	beta := float32(0)
+	if hasBias {
+		beta = 1
+	}
+	pw := p.g.pointwise()
+	var colp *[]float32
+	if !pw {
+		colp = scratchGet(p.kk * p.ohw)
+		defer scratchPut(colp)
+	}
+	kg := p.g.kernels(p.Cg)
+	for n := 0; n < p.N; n++ {
+		for gi := 0; gi < p.G; gi++ {
+			xg := x[(n*p.C+gi*p.Cg)*p.hw:][:p.Cg*p.hw]
+			col := xg
+			if !pw {
+				col = *colp
+				kernels.Im2col(kg, xg, col)
+			}
+			yg := yf[(n*p.M+gi*p.Mg)*p.ohw:][:p.Mg*p.ohw]
+			wg := w[gi*p.Mg*p.kk:][:p.Mg*p.kk]
+			kernels.Sgemm(false, false, p.Mg, p.ohw, p.kk, 1, wg, p.kk, col, p.ohw, beta, yg, p.ohw)
+		}
+	}
+	return []*tensor.T{y}, nil
+}
+
+// depthwiseForward accumulates the depthwise convolution (one input channel
+// per group, Mg output channels each) into y.
+func depthwiseForward(p *convPlan, x, w, y []float32) {
+	g := p.g
+	kh := g.KH * g.KW
+	for n := 0; n < p.N; n++ {
+		for c := 0; c < p.C; c++ {
+			xp := x[(n*p.C+c)*p.hw:][:p.hw]
+			for j := 0; j < p.Mg; j++ {
+				m := c*p.Mg + j
+				wp := w[m*kh:][:kh]
+				yp := y[(n*p.M+m)*p.ohw:][:p.ohw]
+				for ki := 0; ki < g.KH; ki++ {
+					oy0, oy1 := validRange(g.OutH, g.H, g.StrideH, g.PadT, ki*g.DilH)
+					for kj := 0; kj < g.KW; kj++ {
+						ox0, ox1 := validRange(g.OutW, g.W, g.StrideW, g.PadL, kj*g.DilW)
+						if ox0 >= ox1 {
+							continue
+						}
+						wv := wp[ki*g.KW+kj]
+						for oy := oy0; oy < oy1; oy++ {
+							iy := oy*g.StrideH - g.PadT + ki*g.DilH
+							ix0 := ox0*g.StrideW - g.PadL + kj*g.DilW
+							yr := yp[oy*g.OutW+ox0 : oy*g.OutW+ox1]
+							xr := xp[iy*g.W:][:g.W]
+							if g.StrideW == 1 {
+								xr = xr[ix0 : ix0+len(yr)]
+								for i := range yr {
+									yr[i] += wv * xr[i]
+								}
+							} else {
+								ix := ix0
+								for i := range yr {
+									yr[i] += wv * xr[ix]
+									ix += g.StrideW
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// depthwiseBackward accumulates dX (if dx != nil) and dW (if dw != nil) of a
+// depthwise convolution.
+func depthwiseBackward(p *convPlan, x, w, dy, dx, dw []float32) {
+	g := p.g
+	kh := g.KH * g.KW
+	for n := 0; n < p.N; n++ {
+		for c := 0; c < p.C; c++ {
+			xp := x[(n*p.C+c)*p.hw:][:p.hw]
+			var dxp []float32
+			if dx != nil {
+				dxp = dx[(n*p.C+c)*p.hw:][:p.hw]
+			}
+			for j := 0; j < p.Mg; j++ {
+				m := c*p.Mg + j
+				wp := w[m*kh:][:kh]
+				dyp := dy[(n*p.M+m)*p.ohw:][:p.ohw]
+				for ki := 0; ki < g.KH; ki++ {
+					oy0, oy1 := validRange(g.OutH, g.H, g.StrideH, g.PadT, ki*g.DilH)
+					for kj := 0; kj < g.KW; kj++ {
+						ox0, ox1 := validRange(g.OutW, g.W, g.StrideW, g.PadL, kj*g.DilW)
+						if ox0 >= ox1 {
+							continue
+						}
+						wv := wp[ki*g.KW+kj]
+						var acc float32
+						for oy := oy0; oy < oy1; oy++ {
+							iy := oy*g.StrideH - g.PadT + ki*g.DilH
+							ix0 := ox0*g.StrideW - g.PadL + kj*g.DilW
+							dyr := dyp[oy*g.OutW+ox0 : oy*g.OutW+ox1]
+							row := iy * g.W
+							if g.StrideW == 1 {
+								xr := xp[row+ix0 : row+ix0+len(dyr)]
+								if dw != nil {
+									for i, v := range dyr {
+										acc += v * xr[i]
+									}
+								}
+								if dxp != nil {
+									dxr := dxp[row+ix0 : row+ix0+len(dyr)]
+									for i, v := range dyr {
+										dxr[i] += wv * v
+									}
+								}
+							} else {
+								ix := row + ix0
+								for _, v := range dyr {
+									if dw != nil {
+										acc += v * xp[ix]
+									}
+									if dxp != nil {
+										dxp[ix] += wv * v
+									}
+									ix += g.StrideW
+								}
+							}
+						}
+						if dw != nil {
+							dw[m*kh+ki*g.KW+kj] += acc
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func (op *Conv) Backward(in, out, gradOut []*tensor.T, need []bool) ([]*tensor.T, error) {
+	p, err := op.plan(in)
+	if err != nil {
+		return nil, err
+	}
+	grads := make([]*tensor.T, len(in))
+	wantX := len(need) > 0 && need[0]
+	wantW := len(need) > 1 && need[1]
+	wantB := len(need) > 2 && need[2] && len(in) > 2 && in[2] != nil
+	var dX, dW, dB *tensor.T
+	if wantX {
+		dX = tensor.New(p.xShape...)
+		grads[0] = dX
+	}
+	if wantW {
+		dW = tensor.New(p.wShape...)
+		grads[1] = dW
+	}
+	if wantB {
+		dB = tensor.New(in[2].Shape()...)
+		grads[2] = dB
+	}
+	if len(gradOut) == 0 || gradOut[0] == nil {
+		return grads, nil // zero gradients
+	}
+	dy := gradOut[0].F32()
+	if len(dy) != p.N*p.M*p.ohw {
+		return nil, fmt.Errorf("Conv backward: gradient has shape %s", tensor.ShapeString(gradOut[0].Shape()))
+	}
+	if wantB {
+		db := dB.F32()
+		for n := 0; n < p.N; n++ {
+			for m := 0; m < p.M; m++ {
+				var s float32
+				for _, v := range dy[(n*p.M+m)*p.ohw:][:p.ohw] {
+					s += v
+				}
+				db[m] += s
+			}
+		}
+	}
+	if !wantX && !wantW {
+		return grads, nil
+	}
+	x, w := in[0].F32(), in[1].F32()
+	if p.depthwise {
+		var dx, dw []float32
+		if wantX {
+			dx = dX.F32()
+		}
+		if wantW {
+			dw = dW.F32()
+		}
+		depthwiseBackward(p, x, w, dy, dx, dw)
+		return grads, nil
+	}
+	pw := p.g.pointwise()
+	var colp, dcolp *[]float32
+	if !pw {
+		if wantW {
+			colp = scratchGet(p.kk * p.ohw)
+			defer scratchPut(colp)
+		}
+		if wantX {
+			dcolp = scratchGet(p.kk * p.ohw)
+			defer scratchPut(dcolp)
+		}
+	}
+	kg := p.g.kernels(p.Cg)
+	for n := 0; n < p.N; n++ {
+		for gi := 0; gi < p.G; gi++ {
+			dyg := dy[(n*p.M+gi*p.Mg)*p.ohw:][:p.Mg*p.ohw]
+			if wantW {
+				// dW_g += dY_g · colᵀ
+				xg := x[(n*p.C+gi*p.Cg)*p.hw:][:p.Cg*p.hw]
+				col := xg
+				if !pw {
+					col = *colp
+					kernels.Im2col(kg, xg, col)
+				}
+				dwg := dW.F32()[gi*p.Mg*p.kk:][:p.Mg*p.kk]
+				kernels.Sgemm(false, true, p.Mg, p.kk, p.ohw, 1, dyg, p.ohw, col, p.ohw, 1, dwg, p.kk)
+			}
+			if wantX {
+				// dcol = W_gᵀ · dY_g, then dX_g = col2im(dcol)
+				wg := w[gi*p.Mg*p.kk:][:p.Mg*p.kk]
+				dxg := dX.F32()[(n*p.C+gi*p.Cg)*p.hw:][:p.Cg*p.hw]
+				if pw {
+					kernels.Sgemm(true, false, p.kk, p.ohw, p.Mg, 1, wg, p.kk, dyg, p.ohw, 0, dxg, p.ohw)
+				} else {
+					dcol := *dcolp
+					kernels.Sgemm(true, false, p.kk, p.ohw, p.Mg, 1, wg, p.kk, dyg, p.ohw, 0, dcol, p.ohw)
+					kernels.Col2im(kg, dcol, dxg)
+				}
+			}
+		}
+	}
+	return grads, nil
+}
