@@ -2,6 +2,8 @@ package model
 
 import (
 	"path/filepath"
+
+	"github.com/cnnlens/cnnlens/engine/internal/oracle"
 	"testing"
 
 	"github.com/cnnlens/cnnlens/engine/graph"
@@ -12,7 +14,7 @@ import (
 // tinycnn: forward; forward + backward to the input (saliency, the full
 // backward); forward + backward to the last block only (Grad-CAM's cost).
 func benchModel(b *testing.B, name, file, mode string) {
-	m, err := LoadFile(filepath.Join(oracleDir, name, file))
+	m, err := LoadFile(filepath.Join(oracle.Dir(), name, file))
 	if err != nil {
 		b.Fatal(err)
 	}
