@@ -135,27 +135,9 @@ func (f *modelFlags) input(l *loaded) (*tensor.T, error) {
 		return nil, err
 	}
 	c, h, w := shape[1], shape[2], shape[3]
-	mean, std := l.card.Mean, l.card.Std
-	if mean == nil {
-		mean, std = imgproc.ImageNetMean, imgproc.ImageNetStd
-		if c == 1 {
-			mean, std = []float32{0.5}, []float32{0.5}
-		}
-	}
-	if f.mean != "" {
-		if mean, err = parseFloats(f.mean); err != nil {
-			return nil, err
-		}
-	}
-	if f.std != "" {
-		if std, err = parseFloats(f.std); err != nil {
-			return nil, err
-		}
-	}
-	for _, s := range std {
-		if s == 0 {
-			return nil, fmt.Errorf("%w: -std has a zero", errUsage)
-		}
+	mean, std, err := f.norm(l, c)
+	if err != nil {
+		return nil, err
 	}
 	batch := tensor.New(shape...)
 	per := c * h * w
@@ -191,4 +173,35 @@ func writeF32(path string, v []float32) error {
 		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
 	}
 	return os.WriteFile(path, b, 0o644)
+}
+
+// norm is the per-channel normalisation for -image: -mean/-std, else the
+// model card's, else ImageNet's (0.5/0.5 for one channel).
+func (f *modelFlags) norm(l *loaded, c int) (mean, std []float32, err error) {
+	mean, std = l.card.Mean, l.card.Std
+	if mean == nil {
+		mean, std = imgproc.ImageNetMean, imgproc.ImageNetStd
+		if c == 1 {
+			mean, std = []float32{0.5}, []float32{0.5}
+		}
+	}
+	if f.mean != "" {
+		if mean, err = parseFloats(f.mean); err != nil {
+			return nil, nil, err
+		}
+	}
+	if f.std != "" {
+		if std, err = parseFloats(f.std); err != nil {
+			return nil, nil, err
+		}
+	}
+	for _, s := range std {
+		if s == 0 {
+			return nil, nil, fmt.Errorf("%w: -std has a zero", errUsage)
+		}
+	}
+	if len(mean) != c || len(std) != c {
+		return nil, nil, fmt.Errorf("%w: the model has %d input channels but -mean/-std give %d and %d values", errUsage, c, len(mean), len(std))
+	}
+	return mean, std, nil
 }

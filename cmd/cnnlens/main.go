@@ -4,6 +4,9 @@
 //	cnnlens info -model M.onnx
 //	cnnlens predict -model M.onnx (-image F.png | -tensor F.f32) [-batch N] [-json] [-out-logits F.f32]
 //	cnnlens features -model M.onnx (-image F | -tensor F.f32) -layer NAME -out F.f32
+//	cnnlens cam -model M.onnx (-image F | -tensor F.f32) [-layer NAME[,NAME...]] [-class K] [-contrast J]
+//	    -method METHOD [-aug-smooth] [-eigen-smooth] [-out overlay.png] [-out-cam cam.f32]
+//	    [-out-raw raw.f32] [-colormap jet] [-alpha 0.5] [-json] [-out-dir DIR (with -method all)]
 //
 // Errors print one line naming the problem and exit with status 1 (2 for a
 // usage error).
@@ -28,6 +31,7 @@ var commands = map[string]command{
 	"info":     {"describe a model: input, layers with shapes, parameters, suggested Grad-CAM layer", runInfo},
 	"predict":  {"classify an image or a raw tensor", runPredict},
 	"features": {"write one layer's activations as raw float32", runFeatures},
+	"cam":      {"explain a prediction: heatmap by Grad-CAM and its family, saliency, …", runCAM},
 }
 
 // errUsage marks errors that come from the command line itself.

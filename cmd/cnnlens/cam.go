@@ -1,0 +1,218 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"image"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/cnnlens/cnnlens/engine/cam"
+	"github.com/cnnlens/cnnlens/engine/imgproc"
+	"github.com/cnnlens/cnnlens/engine/tensor"
+	"github.com/cnnlens/cnnlens/engine/viz"
+)
+
+// camFlags are the flags of cam and metrics.
+type camFlags struct {
+	modelFlags
+	layer, method    string
+	class, contrast  int
+	augSmooth, eigen bool
+}
+
+func (f *camFlags) register(fs *flag.FlagSet) {
+	f.modelFlags.register(fs, true)
+	fs.StringVar(&f.layer, "layer", "", "target layer(s): ONNX value or node names, comma separated (default: the model's last convolutional block)")
+	fs.StringVar(&f.method, "method", "gradcam", "method: "+strings.Join(cam.Methods(), ", ")+", or all")
+	fs.IntVar(&f.class, "class", -1, "class to explain (default: the top-1 class)")
+	fs.IntVar(&f.contrast, "contrast", -1, "explain -class rather than this class (logit difference)")
+	fs.BoolVar(&f.augSmooth, "aug-smooth", false, "average over flips and brightness changes (aug_smooth)")
+	fs.BoolVar(&f.eigen, "eigen-smooth", false, "first principal component of the weighted maps (eigen_smooth)")
+}
+
+// request builds the engine request from the flags.
+func (f *camFlags) request(method string) (cam.Request, error) {
+	req := cam.Request{Method: method, AugSmooth: f.augSmooth, EigenSmooth: f.eigen}
+	if f.layer != "" {
+		req.Layers = strings.Split(f.layer, ",")
+	}
+	t := cam.Target{Class: f.class}
+	if f.contrast >= 0 {
+		if f.class < 0 {
+			return req, fmt.Errorf("%w: -contrast needs -class", errUsage)
+		}
+		t.Kind, t.Other = cam.Contrast, f.contrast
+	}
+	req.Targets = []cam.Target{t}
+	return req, nil
+}
+
+func runCAM(args []string, stdout io.Writer) error {
+	var f camFlags
+	fs := newFlags("cam")
+	f.register(fs)
+	out := fs.String("out", "", "write the heatmap over the image as PNG")
+	outCAM := fs.String("out-cam", "", "write the final map as little-endian float32, H×W (H×W×3 HWC for guidedbackprop and guided-gradcam)")
+	outRaw := fs.String("out-raw", "", "write the raw map at the layer's resolution (before ReLU) as float32")
+	outDir := fs.String("out-dir", "", "with -method all: folder for one METHOD.png and METHOD.f32 per method")
+	colormap := fs.String("colormap", "jet", "colormap: jet, turbo, viridis, inferno, gray")
+	alpha := fs.Float64("alpha", 0.5, "heatmap opacity over the image, 0..1")
+	asJSON := fs.Bool("json", false, "print class_index, label, score and ms as JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *alpha < 0 || *alpha > 1 {
+		return fmt.Errorf("%w: -alpha must be between 0 and 1", errUsage)
+	}
+	cm, err := viz.ColormapByName(*colormap)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	methods := []string{f.method}
+	if f.method == "all" {
+		if *outDir == "" {
+			return fmt.Errorf("%w: -method all needs -out-dir", errUsage)
+		}
+		methods = cam.Methods()
+	}
+	l, err := f.load()
+	if err != nil {
+		return err
+	}
+	x, err := f.input(l)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	s, err := cam.NewSession(l.m, x)
+	if err != nil {
+		return err
+	}
+	type methodOut struct {
+		MS         float64 `json:"ms"`
+		ForwardMS  float64 `json:"forward_ms"`
+		BackwardMS float64 `json:"backward_ms"`
+		File       string  `json:"file,omitempty"`
+	}
+	summary := struct {
+		ClassIndex int                  `json:"class_index"`
+		Label      string               `json:"label,omitempty"`
+		Score      float32              `json:"score"`
+		MS         float64              `json:"ms"`
+		Method     string               `json:"method,omitempty"`
+		Methods    map[string]methodOut `json:"methods,omitempty"`
+	}{}
+	if f.method == "all" {
+		summary.Methods = map[string]methodOut{}
+		if err := os.MkdirAll(*outDir, 0o755); err != nil {
+			return err
+		}
+	}
+	for _, method := range methods {
+		req, err := f.request(method)
+		if err != nil {
+			return err
+		}
+		r, err := cam.Compute(s, req)
+		if err != nil {
+			return err
+		}
+		summary.ClassIndex, summary.Score = r.Targets[0].Class, r.Scores[0]
+		if summary.ClassIndex < len(l.card.Labels) {
+			summary.Label = l.card.Labels[summary.ClassIndex]
+		}
+		camPath, pngPath, rawPath := *outCAM, *out, *outRaw
+		if f.method == "all" {
+			camPath = filepath.Join(*outDir, method+".f32")
+			pngPath = filepath.Join(*outDir, method+".png")
+			rawPath = ""
+		}
+		if camPath != "" {
+			if err := writeF32(camPath, r.Maps); err != nil {
+				return err
+			}
+		}
+		if rawPath != "" {
+			var raw []float32
+			for _, lr := range r.Layers {
+				raw = append(raw, lr.Raw...)
+			}
+			if raw == nil {
+				return fmt.Errorf("method %s has no layer map to write with -out-raw", method)
+			}
+			if err := writeF32(rawPath, raw); err != nil {
+				return err
+			}
+		}
+		if pngPath != "" {
+			img, err := f.overlay(l, x, r, cm, float32(*alpha))
+			if err != nil {
+				return err
+			}
+			if err := writePNG(pngPath, img); err != nil {
+				return err
+			}
+		}
+		mo := methodOut{MS: ms(r.Total), ForwardMS: ms(r.Forward), BackwardMS: ms(r.Backward), File: pngPath}
+		if summary.Methods != nil {
+			summary.Methods[method] = mo
+		} else {
+			summary.Method = method
+		}
+		if !*asJSON {
+			fmt.Fprintf(stdout, "%s: class %d %s score %.4f  %.1f ms (forward %.1f, backward %.1f)\n",
+				method, summary.ClassIndex, summary.Label, summary.Score, mo.MS, mo.ForwardMS, mo.BackwardMS)
+		}
+	}
+	summary.MS = ms(time.Since(start))
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(summary)
+	}
+	return nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// overlay draws the first image's map over the image (the input file, or
+// the input tensor un-normalised). RGB maps (guided backprop) are drawn as
+// pytorch-grad-cam's deprocess_image does.
+func (f *camFlags) overlay(l *loaded, x *tensor.T, r *cam.Result, cm viz.Colormap, alpha float32) (image.Image, error) {
+	if r.Channels == 3 {
+		return viz.DeprocessImage(r.Map(0), r.Width, r.Height), nil
+	}
+	var base image.Image
+	if f.image != "" {
+		data, err := os.ReadFile(strings.Split(f.image, ",")[0])
+		if err != nil {
+			return nil, err
+		}
+		if base, err = imgproc.Decode(data); err != nil {
+			return nil, err
+		}
+	} else {
+		sh := x.Shape()
+		mean, std, err := f.norm(l, sh[1])
+		if err != nil {
+			return nil, err
+		}
+		base = viz.ToRGBAFromPlanes(x.F32()[:sh[1]*sh[2]*sh[3]], sh[1], sh[2], sh[3], mean, std)
+	}
+	return viz.ShowCAMOnImage(base, r.Map(0), r.Width, r.Height, cm, 1-alpha)
+}
+
+func writePNG(path string, img image.Image) error {
+	fh, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := viz.EncodePNG(fh, img); err != nil {
+		fh.Close()
+		return err
+	}
+	return fh.Close()
+}
