@@ -127,3 +127,27 @@ func TestCAMErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestMetrics(t *testing.T) {
+	code, out, errs := cli(t, "metrics", "-model", filepath.Join(tiny, "model.onnx"), "-tensor", filepath.Join(tiny, "raw", "input.f32"),
+		"-layer", "/relu3/Relu", "-method", "gradcam", "-class", "3", "-json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var js struct {
+		Score    float64   `json:"score"`
+		Masked   float64   `json:"score_on_masked"`
+		Change   float64   `json:"confidence_change"`
+		ROADMoRF []float64 `json:"road_morf"`
+	}
+	if err := json.Unmarshal([]byte(out), &js); err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(js.Masked-js.Score-js.Change) > 1e-5 || len(js.ROADMoRF) != 9 {
+		t.Errorf("metrics JSON inconsistent: %s", out)
+	}
+	code, out, _ = cli(t, "metrics", "-model", filepath.Join(tiny, "model.onnx"), "-tensor", filepath.Join(tiny, "raw", "input.f32"), "-method", "scorecam")
+	if code != 0 || !strings.Contains(out, "ROAD") || !strings.Contains(out, "drop in confidence") {
+		t.Errorf("metrics text: %d %s", code, out)
+	}
+}

@@ -7,6 +7,7 @@
 //	cnnlens cam -model M.onnx (-image F | -tensor F.f32) [-layer NAME[,NAME...]] [-class K] [-contrast J]
 //	    -method METHOD [-aug-smooth] [-eigen-smooth] [-out overlay.png] [-out-cam cam.f32]
 //	    [-out-raw raw.f32] [-colormap jet] [-alpha 0.5] [-json] [-out-dir DIR (with -method all)]
+//	cnnlens metrics -model M.onnx (-image F | -tensor F.f32) [-layer L] -method METHOD [-class K] [-json]
 //
 // Errors print one line naming the problem and exit with status 1 (2 for a
 // usage error).
@@ -32,6 +33,7 @@ var commands = map[string]command{
 	"predict":  {"classify an image or a raw tensor", runPredict},
 	"features": {"write one layer's activations as raw float32", runFeatures},
 	"cam":      {"explain a prediction: heatmap by Grad-CAM and its family, saliency, …", runCAM},
+	"metrics":  {"how faithful an explanation is: confidence change and ROAD scores", runMetrics},
 }
 
 // errUsage marks errors that come from the command line itself.
