@@ -143,9 +143,11 @@ func (r *Run) exec(only []bool, opt *Options) error {
 	g := r.G
 	key := shapeKey(r.Values, g.Inputs)
 	useFold := key == g.foldKey && g.shapeFolded != nil
-	if !useFold {
-		// Values derived from input shapes only are recorded at this pass and
-		// reused by later passes with the same input shapes.
+	// Values derived from input shapes only are recorded by a full pass and
+	// reused by later passes with the same input shapes. A partial pass
+	// (Rerun) with other shapes computes them without recording them.
+	record := !useFold && only == nil
+	if record {
 		g.foldKey = key
 		g.shapeFolded = map[string]*tensor.T{}
 	}
@@ -207,7 +209,7 @@ func (r *Run) exec(only []bool, opt *Options) error {
 				}
 			}
 			r.Values[o] = v
-			if g.shapeOnly[i] {
+			if g.shapeOnly[i] && record {
 				g.shapeFolded[o] = v
 			}
 		}

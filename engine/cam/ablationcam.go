@@ -1,0 +1,214 @@
+package cam
+
+import (
+	"fmt"
+
+	"github.com/cnnlens/cnnlens/engine/graph"
+	"github.com/cnnlens/cnnlens/engine/tensor"
+)
+
+// Ablation-CAM (Desai & Ramaswamy 2020): no gradients; each channel is
+// weighted by how much the target score drops when that channel is
+// removed,
+//
+//	w_c = (s − s_c) / s,  raw = Σ_c w_c·A_c,
+//
+// s the target score and s_c the score with channel c of the layer
+// ablated. As in pytorch-grad-cam's AblationLayer, ablating sets the whole
+// channel to 0 when the image's activation (all its channels) has minimum
+// 0, and otherwise to a very negative value: min − 1e7 for the first
+// channel of each batch of Request.BatchSize (default 32) ablations, and,
+// because the reference takes the minimum of the batch it has already
+// modified, 1e7 lower again for each following position in the batch
+// (min − 1e7·(p+1) at position p, computed in float32 step by step). For
+// the usual ReLU layers the minimum is 0 and none of that matters.
+//
+// Only the part of the network above the layer runs again: ablated copies
+// of the layer's activation, BatchSize at a time, go through the head
+// (values the head reads from below the layer are tiled to the batch).
+// When the head reads something that cannot be tiled (a shape, a value
+// without a batch axis), each channel is ablated in every image at once
+// and the head re-run once per channel instead.
+func init() { registerLayer("ablationcam", false, ablationCAM) }
+
+// forcePerChannelAblation makes AblationCAM take its one-pass-per-channel
+// path (tests compare the two).
+var forcePerChannelAblation bool
+
+func ablationCAM(c *LayerContext) ([]float32, []float32, error) {
+	s := c.S
+	g := s.Model.Graph
+	bs := c.Req.BatchSize
+	if bs <= 0 {
+		bs = 32
+	}
+	externals, batchable, err := headInputs(s, c.Layer, c.N)
+	if err != nil {
+		return nil, nil, err
+	}
+	hw, chw := c.H*c.W, c.C*c.H*c.W
+	act := c.Act.F32()
+	// fill[b][p] is the value channel ablations at batch position p take
+	// in image b.
+	fill := make([][]float32, c.N)
+	for b := range fill {
+		img := act[b*chw : (b+1)*chw]
+		lo := img[0]
+		for _, v := range img {
+			lo = min(lo, v)
+		}
+		fill[b] = make([]float32, bs)
+		if lo == 0 {
+			continue
+		}
+		v := lo
+		for p := range fill[b] {
+			v -= 1e7
+			fill[b][p] = v
+		}
+	}
+	ablate := func(a []float32, b, ch, p int) {
+		plane := a[ch*hw : (ch+1)*hw]
+		for i := range plane {
+			plane[i] = fill[b][p]
+		}
+	}
+	scores := make([]float32, c.N*c.C)
+	done, total := 0, c.N*c.C
+	progress := func(n int) error {
+		done += n
+		if c.Req.Progress != nil && !c.Req.Progress(done, total) {
+			return ErrCancelled
+		}
+		return nil
+	}
+	noTape := &graph.Options{NoTape: true}
+	if batchable && !forcePerChannelAblation {
+		for b := 0; b < c.N; b++ {
+			for k0 := 0; k0 < c.C; k0 += bs {
+				nb := min(bs, c.C-k0)
+				a := tensor.New(nb, c.C, c.H, c.W)
+				af := a.F32()
+				for j := 0; j < nb; j++ {
+					cp := af[j*chw : (j+1)*chw]
+					copy(cp, act[b*chw:(b+1)*chw])
+					ablate(cp, b, k0+j, j)
+				}
+				// The input is there only for the shape cache's key (the
+				// head does not read it), so that the cached shape-derived
+				// values stay valid.
+				base := &graph.Run{G: g, Values: map[string]*tensor.T{c.Layer: a, s.Model.Input: s.Input}}
+				for _, e := range externals {
+					base.Values[e] = tileImage(s.Run.Value(e), b, c.N, nb)
+				}
+				run, err := base.Rerun(map[string]*tensor.T{c.Layer: a}, noTape)
+				if err != nil {
+					return nil, nil, err
+				}
+				if err := readScores(run, s, c.Targets[b], nb, scores[b*c.C+k0:]); err != nil {
+					return nil, nil, err
+				}
+				if err := progress(nb); err != nil {
+					return nil, nil, err
+				}
+			}
+		}
+	} else {
+		k := s.Classes()
+		for ch := 0; ch < c.C; ch++ {
+			a := c.Act.Clone()
+			for b := 0; b < c.N; b++ {
+				ablate(a.F32()[b*chw:(b+1)*chw], b, ch, ch%bs)
+			}
+			run, err := s.Run.Rerun(map[string]*tensor.T{c.Layer: a}, noTape)
+			if err != nil {
+				return nil, nil, err
+			}
+			out := run.Value(s.Model.Output).F32()
+			for b, t := range c.Targets {
+				scores[b*c.C+ch] = t.Score(out[b*k : (b+1)*k])
+			}
+			if err := progress(c.N); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	w := make([]float32, c.N*c.C)
+	for b, t := range c.Targets {
+		orig := t.Score(s.Logits(b))
+		for ch := 0; ch < c.C; ch++ {
+			w[b*c.C+ch] = (orig - scores[b*c.C+ch]) / orig
+		}
+	}
+	return c.Combine(w), w, nil
+}
+
+// headInputs looks at the part of the network that depends on the layer
+// (the head): it returns the values the head reads from below the layer
+// (neither the layer, nor head values, nor constants), and whether the head
+// can run on a batch of ablated copies of one image: it has no Shape node
+// (shape-derived values are cached per input shape), it does not read the
+// model's input, and every value it reads from below has the session's
+// batch as its first axis, so that it can be tiled.
+func headInputs(s *Session, layer string, n int) ([]string, bool, error) {
+	g := s.Model.Graph
+	dirty := map[string]bool{layer: true}
+	var head []*graph.Node
+	batchable := true
+	for _, node := range g.Nodes {
+		reads := false
+		for _, in := range node.Inputs {
+			if in != "" && dirty[in] {
+				reads = true
+				break
+			}
+		}
+		if !reads {
+			continue
+		}
+		head = append(head, node)
+		if node.OpType == "Shape" {
+			batchable = false
+		}
+		for _, o := range node.Outputs {
+			if o != "" {
+				dirty[o] = true
+			}
+		}
+	}
+	if !dirty[s.Model.Output] {
+		return nil, false, fmt.Errorf("cam: the model's output does not depend on layer %q", layer)
+	}
+	var externals []string
+	seen := map[string]bool{}
+	for _, node := range head {
+		for _, in := range node.Inputs {
+			if in == "" || dirty[in] || seen[in] {
+				continue
+			}
+			if _, isConst := g.Consts[in]; isConst {
+				continue
+			}
+			seen[in] = true
+			externals = append(externals, in)
+			v := s.Run.Value(in)
+			if in == s.Model.Input || v == nil || v.DType() != tensor.Float32 || v.Rank() == 0 || v.Shape()[0] != n {
+				batchable = false
+			}
+		}
+	}
+	return externals, batchable, nil
+}
+
+// tileImage repeats image b of a batch-of-n value nb times along axis 0.
+func tileImage(v *tensor.T, b, n, nb int) *tensor.T {
+	sh := append([]int(nil), v.Shape()...)
+	per := v.Len() / n
+	src := v.F32()[b*per : (b+1)*per]
+	sh[0] = nb
+	out := tensor.New(sh...)
+	for j := 0; j < nb; j++ {
+		copy(out.F32()[j*per:], src)
+	}
+	return out
+}

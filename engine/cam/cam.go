@@ -1,0 +1,356 @@
+// Package cam computes class activation maps and gradient attributions the
+// way pytorch-grad-cam and Captum do, number for number: CAM, Grad-CAM and
+// its family, ScoreCAM, AblationCAM, FullGrad, guided backprop, saliency,
+// SmoothGrad and Integrated Gradients.
+//
+// A method is one small file: layer methods give a raw map per image at the
+// layer's resolution (and their per-channel weights); the shared pipeline
+// here applies targets, several layers, aug_smooth and eigen_smooth, and the
+// reference's post-processing. Whole-input methods (FullGrad, guided
+// backprop, saliency, …) produce the final map themselves.
+package cam
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cnnlens/cnnlens/engine/tensor"
+)
+
+// Request says what to explain and how. Zero values select defaults.
+type Request struct {
+	Method string   // a name from Methods()
+	Layers []string // value or node names; default: the model's suggested layer
+	// Targets: one per image, or one for every image; none means each
+	// image's top-1 class logit.
+	Targets     []Target
+	AugSmooth   bool // average over horizontal flip × brightness 0.9/1/1.1
+	EigenSmooth bool // first principal component of the weighted maps
+
+	// BatchSize is the number of images per forward pass for the methods
+	// that run many (ScoreCAM 16, AblationCAM 32, SmoothGrad, Integrated
+	// Gradients and ROAD up to 8, capped by memory).
+	BatchSize int
+	// Progress, when set, is told how much of a long computation is done;
+	// returning false cancels it (Compute then returns ErrCancelled).
+	Progress func(done, total int) bool
+
+	// Input-gradient methods.
+	NoiseLevel float64   // SmoothGrad: noise σ as a fraction of the input's range (0: default 0.15; negative: no noise)
+	Samples    int       // SmoothGrad: noisy samples (default 25)
+	Steps      int       // Integrated Gradients: path steps (default 50)
+	Baseline   *tensor.T // Integrated Gradients: baseline input (default zeros)
+	Seed       int64     // SmoothGrad noise seed
+}
+
+// ErrCancelled is returned when Progress asked to stop.
+var ErrCancelled = fmt.Errorf("cam: cancelled")
+
+// LayerResult is what a layer method produced for one target layer.
+type LayerResult struct {
+	Layer   string    // value name
+	Raw     []float32 // N×h×w, before ReLU, at the layer's resolution (N×C×H×W input attributions for saliency, smoothgrad, integrated-gradients)
+	H, W    int
+	Weights []float32 // N×C per-channel weights, for methods that have them
+	C       int
+}
+
+// Result is a computed explanation for a batch.
+type Result struct {
+	Method string
+	// Maps holds the final maps, N×H×W with values in 0..1 (N×H×W×3, HWC,
+	// not normalised, for guided backprop and Guided Grad-CAM: Channels 3).
+	Maps          []float32
+	Height, Width int
+	Channels      int
+	Layers        []LayerResult
+	Targets       []Target  // resolved, one per image
+	Scores        []float32 // each image's target score
+	Forward       time.Duration
+	Backward      time.Duration
+	Total         time.Duration
+}
+
+// Map returns image b's final map.
+func (r *Result) Map(b int) []float32 {
+	n := r.Height * r.Width * r.Channels
+	return r.Maps[b*n : (b+1)*n]
+}
+
+// LayerContext is what a layer method sees: one layer's activations for the
+// batch, and their gradients when the method declared it needs them.
+type LayerContext struct {
+	S       *Session
+	Req     *Request
+	Targets []Target
+	Layer   string    // value name
+	Act     *tensor.T // N×C×h×w
+	Grad    *tensor.T // N×C×h×w, nil unless the method needs gradients
+	N, C    int
+	H, W    int
+}
+
+// Combine is Σ_c weights[b,c]·A[b,c] per image (N×h×w), or with
+// eigen_smooth the 2-D projection of the weighted stack.
+func (c *LayerContext) Combine(weights []float32) []float32 {
+	hw := c.H * c.W
+	a := c.Act.F32()
+	if c.Req.EigenSmooth {
+		stack := make([]float32, len(a))
+		for b := 0; b < c.N; b++ {
+			for ch := 0; ch < c.C; ch++ {
+				w := weights[b*c.C+ch]
+				off := (b*c.C + ch) * hw
+				for i := 0; i < hw; i++ {
+					stack[off+i] = w * a[off+i]
+				}
+			}
+		}
+		return c.Reduce(stack)
+	}
+	out := make([]float32, c.N*hw)
+	for b := 0; b < c.N; b++ {
+		dst := out[b*hw : (b+1)*hw]
+		for ch := 0; ch < c.C; ch++ {
+			w := weights[b*c.C+ch]
+			src := a[(b*c.C+ch)*hw:][:hw]
+			for i, v := range src {
+				dst[i] += w * v
+			}
+		}
+	}
+	return out
+}
+
+// Reduce sums an N×C×h×w stack over channels, or with eigen_smooth
+// projects it onto its first principal component.
+func (c *LayerContext) Reduce(stack []float32) []float32 {
+	hw := c.H * c.W
+	out := make([]float32, c.N*hw)
+	for b := 0; b < c.N; b++ {
+		img := stack[b*c.C*hw : (b+1)*c.C*hw]
+		if c.Req.EigenSmooth {
+			copy(out[b*hw:], Project2D(img, c.C, c.H, c.W))
+			continue
+		}
+		dst := out[b*hw : (b+1)*hw]
+		for ch := 0; ch < c.C; ch++ {
+			for i, v := range img[ch*hw : (ch+1)*hw] {
+				dst[i] += v
+			}
+		}
+	}
+	return out
+}
+
+// layerFunc computes a raw map (N×h×w) and optional weights (N×C).
+type layerFunc func(c *LayerContext) (raw, weights []float32, err error)
+
+// wholeFunc computes a whole result (final maps and any raw data).
+type wholeFunc func(s *Session, req *Request, targets []Target) (*Result, error)
+
+type method struct {
+	name      string
+	needsGrad bool
+	layer     layerFunc
+	whole     wholeFunc
+}
+
+var methods = map[string]method{}
+
+func registerLayer(name string, needsGrad bool, f layerFunc) {
+	methods[name] = method{name: name, needsGrad: needsGrad, layer: f}
+}
+
+func registerWhole(name string, f wholeFunc) {
+	methods[name] = method{name: name, whole: f}
+}
+
+// Methods lists the method names, sorted.
+func Methods() []string {
+	out := make([]string, 0, len(methods))
+	for n := range methods {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Compute explains the session's batch with one method.
+func Compute(s *Session, req Request) (*Result, error) {
+	start := time.Now()
+	m, ok := methods[req.Method]
+	if !ok {
+		return nil, fmt.Errorf("cam: unknown method %q; the methods are %s", req.Method, strings.Join(Methods(), ", "))
+	}
+	targets, err := s.ResolveTargets(req.Targets)
+	if err != nil {
+		return nil, err
+	}
+	var res *Result
+	if req.AugSmooth {
+		res, err = augSmooth(s, &req, m, targets)
+	} else {
+		res, err = compute(s, &req, m, targets)
+	}
+	if err != nil {
+		return nil, err
+	}
+	res.Method = req.Method
+	res.Targets = targets
+	res.Scores = make([]float32, s.Batch())
+	for b, t := range targets {
+		res.Scores[b] = t.Score(s.Logits(b))
+	}
+	res.Forward += s.ForwardTime
+	res.Total = time.Since(start) + s.ForwardTime
+	return res, nil
+}
+
+func compute(s *Session, req *Request, m method, targets []Target) (*Result, error) {
+	if m.whole != nil {
+		return m.whole(s, req, targets)
+	}
+	layers := req.Layers
+	if len(layers) == 0 {
+		l, err := s.Model.SuggestedLayer()
+		if err != nil {
+			return nil, fmt.Errorf("cam: %v", err)
+		}
+		layers = []string{l}
+	}
+	res := &Result{Channels: 1}
+	in := s.Input.Shape()
+	res.Height, res.Width = in[2], in[3]
+	n := s.Batch()
+	var ctxs []*LayerContext
+	var values []string
+	for _, l := range layers {
+		act, v, err := s.Activation(l)
+		if err != nil {
+			return nil, err
+		}
+		sh := act.Shape()
+		if len(sh) != 4 || sh[0] != n || act.DType() != tensor.Float32 {
+			return nil, fmt.Errorf("cam: layer %q has shape %s, not a spatial map (N×C×H×W); pick a convolutional layer", l, tensor.ShapeString(sh))
+		}
+		ctxs = append(ctxs, &LayerContext{S: s, Req: req, Targets: targets, Layer: v, Act: act, N: n, C: sh[1], H: sh[2], W: sh[3]})
+		values = append(values, v)
+	}
+	if m.needsGrad {
+		grads, dt, err := s.Gradients(targets, values)
+		if err != nil {
+			return nil, err
+		}
+		res.Backward = dt
+		for _, c := range ctxs {
+			c.Grad = grads[c.Layer]
+		}
+	}
+	perLayer := make([][]float32, len(ctxs))
+	for i, c := range ctxs {
+		raw, weights, err := m.layer(c)
+		if err != nil {
+			return nil, err
+		}
+		res.Layers = append(res.Layers, LayerResult{Layer: c.Layer, Raw: raw, H: c.H, W: c.W, Weights: weights, C: c.C})
+		hw := c.H * c.W
+		maps := make([]float32, 0, n*res.Height*res.Width)
+		for b := 0; b < n; b++ {
+			maps = append(maps, Finish(raw[b*hw:(b+1)*hw], c.H, c.W, res.Height, res.Width)...)
+		}
+		perLayer[i] = maps
+	}
+	res.Maps = aggregate(perLayer, n, res.Height*res.Width)
+	return res, nil
+}
+
+// aggregate is pytorch-grad-cam's aggregate_multi_layers: the mean over
+// layers of the (non-negative) maps, min-max scaled per image.
+func aggregate(perLayer [][]float32, n, hw int) []float32 {
+	out := make([]float32, n*hw)
+	for _, maps := range perLayer {
+		for i, v := range maps {
+			if v > 0 {
+				out[i] += v
+			}
+		}
+	}
+	for i := range out {
+		out[i] /= float32(len(perLayer))
+	}
+	for b := 0; b < n; b++ {
+		MinMax(out[b*hw : (b+1)*hw])
+	}
+	return out
+}
+
+// augSmooth averages the method's final maps over six versions of the
+// input (horizontal flip × multiplied by 0.9, 1, 1.1), flipping the maps
+// back, as pytorch-grad-cam's aug_smooth does. The raw layer maps returned
+// are the unaugmented ones.
+func augSmooth(s *Session, req *Request, m method, targets []Target) (*Result, error) {
+	var sum *Result
+	count := 0
+	for _, flip := range []bool{false, true} {
+		for _, factor := range []float32{0.9, 1, 1.1} {
+			x := s.Input.Clone()
+			sh := x.Shape()
+			if flip {
+				flipW(x.F32(), sh[0]*sh[1], sh[2], sh[3], 1)
+			}
+			for i := range x.F32() {
+				x.F32()[i] *= factor
+			}
+			as, err := NewSession(s.Model, x)
+			if err != nil {
+				return nil, err
+			}
+			as.BackwardReplace = s.BackwardReplace
+			r, err := compute(as, req, m, targets)
+			if err != nil {
+				return nil, err
+			}
+			r.Forward += as.ForwardTime
+			if flip {
+				flipW(r.Maps, s.Batch(), r.Height, r.Width, r.Channels)
+			}
+			if sum == nil {
+				sum = r
+				sum.Maps = append([]float32(nil), r.Maps...)
+			} else {
+				for i, v := range r.Maps {
+					sum.Maps[i] += v
+				}
+				sum.Forward += r.Forward
+				sum.Backward += r.Backward
+			}
+			if !flip && factor == 1 {
+				sum.Layers = r.Layers
+			}
+			count++
+		}
+	}
+	for i := range sum.Maps {
+		sum.Maps[i] /= float32(count)
+	}
+	return sum, nil
+}
+
+// flipW mirrors n images of h×w×ch (HWC when ch > 1, planes when ch == 1)
+// left to right in place.
+func flipW(a []float32, n, h, w, ch int) {
+	for img := 0; img < n; img++ {
+		for y := 0; y < h; y++ {
+			row := a[(img*h+y)*w*ch:][:w*ch]
+			for x := 0; x < w/2; x++ {
+				for k := 0; k < ch; k++ {
+					i, j := x*ch+k, (w-1-x)*ch+k
+					row[i], row[j] = row[j], row[i]
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,272 @@
+package cam
+
+import (
+	"math"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/cnnlens/cnnlens/engine/internal/oracle"
+	"github.com/cnnlens/cnnlens/engine/model"
+	"github.com/cnnlens/cnnlens/engine/tensor"
+)
+
+// The CLI's method names, which the oracle's pytorch-grad-cam classes map to.
+var oracleClasses = map[string]string{
+	"GradCAM": "gradcam", "GradCAMPlusPlus": "gradcampp", "XGradCAM": "xgradcam",
+	"HiResCAM": "hirescam", "LayerCAM": "layercam", "EigenCAM": "eigencam",
+	"EigenGradCAM": "eigengradcam", "ScoreCAM": "scorecam", "AblationCAM": "ablationcam",
+	"FullGrad": "fullgrad", "GuidedBackpropReLUModel": "guidedbackprop",
+}
+
+// allMethods is every method the product promises.
+var allMethods = []string{"cam", "gradcam", "hirescam", "gradcam-elementwise", "gradcampp", "xgradcam",
+	"layercam", "eigencam", "eigengradcam", "scorecam", "ablationcam", "fullgrad", "guidedbackprop",
+	"guided-gradcam", "saliency", "smoothgrad", "integrated-gradients"}
+
+func TestAllMethodsRegistered(t *testing.T) {
+	have := map[string]bool{}
+	for _, m := range Methods() {
+		have[m] = true
+	}
+	for _, m := range allMethods {
+		if !have[m] {
+			t.Errorf("method %q is not implemented", m)
+		}
+	}
+}
+
+type oracleCase struct {
+	o    *oracle.Model
+	m    *model.Model
+	s    *Session
+	ties map[string][]oracle.Tie // per layer value: ReLU ties to flip (see oracle.ResolveTies)
+}
+
+func setupOracle(t *testing.T, name, file string) *oracleCase {
+	t.Helper()
+	o, err := oracle.Load(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := model.LoadFile(filepath.Join(o.Dir, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := o.F32("input")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shape, _ := m.ConcreteInputShape(1)
+	s, err := NewSession(m, tensor.FromF32(in, shape...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &oracleCase{o: o, m: m, s: s, ties: map[string][]oracle.Tie{}}
+	// Where the oracle's gradient differs from ours only by a ReLU input
+	// within float32 rounding of zero, flip it so that every method below
+	// is compared on the same gradient (the engine test checks that this
+	// is the only difference).
+	seed := tensor.New(s.Output().Shape()...)
+	seed.F32()[o.TargetClass] = 1
+	for key, l := range o.Layers {
+		want, err := o.F32(key + ".grad")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ties, _, err := oracle.ResolveTies(s.Run, m.Output, seed, l.OnnxTensor, want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.ties[l.OnnxTensor] = ties
+	}
+	return c
+}
+
+// run computes a method on the oracle's input for its target class.
+func (c *oracleCase) run(t *testing.T, req Request) *Result {
+	t.Helper()
+	req.Targets = []Target{{Class: c.o.TargetClass}}
+	var ties []oracle.Tie
+	for _, l := range req.Layers {
+		ties = append(ties, c.ties[l]...)
+	}
+	c.s.BackwardReplace = oracle.FlipTies(ties)
+	r, err := Compute(c.s, req)
+	if err != nil {
+		t.Fatalf("%s: %v", req.Method, err)
+	}
+	return r
+}
+
+func closeAbs(t *testing.T, what string, got, want []float32, tol float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s: %d values, reference has %d", what, len(got), len(want))
+		return
+	}
+	if d := oracle.MaxAbsDiff(got, want); d > tol || math.IsNaN(d) {
+		t.Errorf("%s: max abs difference %.3g exceeds %.0e", what, d, tol)
+	}
+}
+
+func closeRel(t *testing.T, what string, got, want []float32, tol float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s: %d values, reference has %d", what, len(got), len(want))
+		return
+	}
+	if d := oracle.MaxRelDiff(got, want); d > tol || math.IsNaN(d) {
+		t.Errorf("%s: max difference %.3g of the largest reference value exceeds %.0e", what, d, tol)
+	}
+}
+
+func negate(a []float32) []float32 {
+	out := make([]float32, len(a))
+	for i, v := range a {
+		out[i] = -v
+	}
+	return out
+}
+
+// checkAll compares every method map the oracle holds for one model.
+func checkAll(t *testing.T, name, file string) {
+	c := setupOracle(t, name, file)
+	// Every map the oracle holds: the methods of the manifest, and every
+	// L.M.cam array (some are in the arrays but not in the method list).
+	type spec struct {
+		method, layer string
+		eigen, aug    bool
+	}
+	specs := map[string]spec{}
+	for key, m := range c.o.Methods {
+		method, ok := oracleClasses[m.Class]
+		if !ok {
+			t.Errorf("%s: oracle class %q has no cnnlens method", key, m.Class)
+			continue
+		}
+		specs[key] = spec{method, m.Layer, m.CallKwargs["eigen_smooth"] == true, m.CallKwargs["aug_smooth"] == true}
+	}
+	files, _ := filepath.Glob(filepath.Join(c.o.Dir, "raw", "*.cam.f32"))
+	for _, f := range files {
+		arr := strings.TrimSuffix(filepath.Base(f), ".f32")
+		parts := strings.Split(arr, ".")
+		if len(parts) != 3 || parts[2] != "cam" || parts[0] == "fullgrad" {
+			continue
+		}
+		key := parts[0] + "." + parts[1]
+		if _, ok := specs[key]; ok {
+			continue
+		}
+		name, opt, _ := strings.Cut(parts[1], "_")
+		specs[key] = spec{name, parts[0], opt == "eigensmooth", opt == "augsmooth"}
+	}
+	keys := make([]string, 0, len(specs))
+	for k := range specs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, key := range keys {
+		sp := specs[key]
+		method := sp.method
+		t.Run(name+"/"+key, func(t *testing.T) {
+			req := Request{Method: method, EigenSmooth: sp.eigen, AugSmooth: sp.aug}
+			if sp.layer != "" {
+				req.Layers = []string{c.o.Layers[sp.layer].OnnxTensor}
+			}
+			r := c.run(t, req)
+			switch key {
+			case "fullgrad":
+				want, _ := c.o.F32("fullgrad.cam")
+				closeAbs(t, key, r.Maps, want, 2e-3)
+				return
+			case "guidedbackprop":
+				want, _ := c.o.F32("guidedbackprop")
+				if r.Channels != 3 {
+					t.Fatalf("guided backprop has %d channels, want 3 (HWC)", r.Channels)
+				}
+				closeRel(t, key, r.Maps, want, 1e-4)
+				return
+			}
+			want, err := c.o.F32(key + ".cam")
+			if err != nil {
+				t.Fatal(err)
+			}
+			eigen := strings.Contains(method, "eigen") || req.EigenSmooth
+			if c.o.Has(key + ".raw") {
+				wantRaw, _ := c.o.F32(key + ".raw")
+				raw := r.Layers[0].Raw
+				if eigen && oracle.MaxRelDiff(negate(raw), wantRaw) < oracle.MaxRelDiff(raw, wantRaw) {
+					// The SVD's sign is arbitrary: compare up to sign, and
+					// compare the final map made from the reference's sign.
+					raw = negate(raw)
+					h, w := r.Layers[0].H, r.Layers[0].W
+					r.Maps = aggregate([][]float32{Finish(raw, h, w, r.Height, r.Width)}, 1, r.Height*r.Width)
+					t.Logf("%s: the SVD sign differs from numpy's (allowed)", key)
+				}
+				closeRel(t, key+".raw", raw, wantRaw, 1e-4)
+			}
+			if c.o.Has(key + ".weights") {
+				wantW, _ := c.o.F32(key + ".weights")
+				closeRel(t, key+".weights", r.Layers[0].Weights, wantW, 1e-4)
+			}
+			closeAbs(t, key+".cam", r.Maps, want, 2e-3)
+		})
+	}
+	// Guided Grad-CAM for each layer.
+	for key, l := range c.o.Layers {
+		t.Run(name+"/"+key+".guided_gradcam", func(t *testing.T) {
+			want, err := c.o.F32(key + ".guided_gradcam")
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := c.run(t, Request{Method: "guided-gradcam", Layers: []string{l.OnnxTensor}})
+			closeRel(t, key+".guided_gradcam", r.Maps, want, 2e-3)
+		})
+	}
+}
+
+func TestOracleTinyCNN(t *testing.T)   { checkAll(t, "tinycnn", "model.onnx") }
+func TestOracleTinyCNNBN(t *testing.T) { checkAll(t, "tinycnn", "model_bn.onnx") }
+func TestOracleResNet18(t *testing.T)  { checkAll(t, "resnet18", "model_bn.onnx") }
+
+// Switching class or method on one image reuses the forward pass, and
+// gradients per target are computed once.
+func TestSessionReuse(t *testing.T) {
+	c := setupOracle(t, "tinycnn", "model.onnx")
+	run := c.s.Run
+	layer := c.o.Layers["last"].OnnxTensor
+	for _, m := range []string{"gradcam", "hirescam", "gradcampp"} {
+		for _, class := range []int{1, 3, 5} {
+			if _, err := Compute(c.s, Request{Method: m, Layers: []string{layer}, Targets: []Target{{Class: class}}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if c.s.Run != run {
+		t.Error("the forward pass was recomputed")
+	}
+	if got := len(c.s.grads); got != 3 {
+		t.Errorf("%d gradients cached, want 3 (one per class)", got)
+	}
+}
+
+func TestBadRequests(t *testing.T) {
+	c := setupOracle(t, "tinycnn", "model.onnx")
+	cases := []struct {
+		req  Request
+		want string
+	}{
+		{Request{Method: "gradcam", Layers: []string{"/nope"}}, "/relu3/Relu_output_0"},
+		{Request{Method: "gradcam", Layers: []string{"logits"}}, "not a spatial map"},
+		{Request{Method: "gradcam", Targets: []Target{{Class: 10}}}, "0–9"},
+		{Request{Method: "nonsense"}, "gradcam"},
+	}
+	for _, tc := range cases {
+		_, err := Compute(c.s, tc.req)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: error %v, want one mentioning %q", tc.req, err, tc.want)
+		}
+	}
+}

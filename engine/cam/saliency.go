@@ -1,0 +1,259 @@
+package cam
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"time"
+
+	"github.com/cnnlens/cnnlens/engine/graph"
+	"github.com/cnnlens/cnnlens/engine/tensor"
+)
+
+// Vanilla gradient saliency (Simonyan et al. 2014; Captum's Saliency with
+// abs=True) and SmoothGrad (Smilkov et al. 2017; Captum's
+// NoiseTunnel(Saliency), nt_type="smoothgrad").
+//
+//	saliency:   A[b,c,i,j] = |∂y_b / ∂x[b,c,i,j]|
+//	smoothgrad: A[b,c,i,j] = 1/S Σ_s |∂y_b / ∂x[b,c,i,j] evaluated at x_b + ε_s|,
+//	            ε_s ~ N(0, σ_b²) per element, σ_b = NoiseLevel·(max x_b − min x_b)
+//
+// y_b is image b's target score. The displayed map is the maximum of A over
+// channels, min-max scaled to 0..1 per image:
+//
+//	map[b,i,j] = minmax_ij( max_c A[b,c,i,j] )
+//
+// The raw attribution A (N×C×H×W, not normalised) is kept in
+// Result.Layers[0]: Layer is the model's input name, Raw holds N·C·H·W
+// values, C, H and W its dimensions.
+//
+// SmoothGrad uses Request.Samples noisy copies of each image (default 25)
+// and Request.NoiseLevel (default 0.15; a negative value means no noise, so
+// that SmoothGrad reduces to saliency exactly). The noise comes from
+// math/rand, one stream per noisy copy seeded from Request.Seed and the
+// copy's index (image·Samples + sample), so a result does not depend on the
+// batch size. The noisy copies are run Request.BatchSize at a time
+// (default: up to 8, fewer for large models, see defaultBatch) through one
+// forward and one backward pass.
+func init() {
+	registerWhole("saliency", saliency)
+	registerWhole("smoothgrad", smoothGrad)
+}
+
+// defaultBatch is how many inputs the input-gradient methods and the
+// metrics put into one pass when no batch size is given: up to 8, as many
+// as keep one pass's recorded values (estimated from the session's own
+// forward pass) under 128 MB, so that a large model in a browser does not
+// run out of memory. At least 1.
+func defaultBatch(s *Session) int {
+	var bytes int64
+	for _, v := range s.Run.Values {
+		bytes += int64(v.Len()) * 4
+	}
+	perImage := bytes / int64(s.Batch())
+	if perImage <= 0 {
+		return 8
+	}
+	return int(max(1, min(8, (128<<20)/perImage)))
+}
+
+func saliency(s *Session, req *Request, targets []Target) (*Result, error) {
+	grads, dt, err := s.Gradients(targets, []string{s.Model.Input})
+	if err != nil {
+		return nil, err
+	}
+	g := grads[s.Model.Input].F32()
+	attr := make([]float32, len(g))
+	for i, v := range g {
+		attr[i] = float32(math.Abs(float64(v)))
+	}
+	res := inputResult(s, attr, maxOverChannels)
+	res.Backward = dt
+	return res, nil
+}
+
+func smoothGrad(s *Session, req *Request, targets []Target) (*Result, error) {
+	samples := req.Samples
+	if samples <= 0 {
+		samples = 25
+	}
+	level := req.NoiseLevel
+	if level == 0 {
+		level = 0.15
+	}
+	if level < 0 || math.IsNaN(level) {
+		level = 0
+	}
+	if math.IsInf(level, 0) {
+		return nil, fmt.Errorf("cam: smoothgrad: the noise level must be finite, got %v", req.NoiseLevel)
+	}
+	n, chw := s.Batch(), s.Input.Len()/s.Batch()
+	x := s.Input.F32()
+	sigma := make([]float64, n)
+	for b := range sigma {
+		img := x[b*chw : (b+1)*chw]
+		lo, hi := img[0], img[0]
+		for _, v := range img {
+			lo, hi = min(lo, v), max(hi, v)
+		}
+		sigma[b] = level * float64(hi-lo)
+	}
+	sum := make([]float64, n*chw)
+	g := &gradBatches{
+		s: s, rows: n * samples, batch: req.BatchSize, progress: req.Progress,
+		fill: func(r int, dst []float32) {
+			b := r / samples
+			img := x[b*chw : (b+1)*chw]
+			if sigma[b] == 0 {
+				copy(dst, img)
+				return
+			}
+			rng := rowRand(req.Seed, r)
+			for i, v := range img {
+				dst[i] = float32(float64(v) + sigma[b]*rng.NormFloat64())
+			}
+		},
+		target: func(r int) Target { return targets[r/samples] },
+		use: func(r int, grad []float32, _ float32) {
+			acc := sum[(r/samples)*chw:][:chw]
+			for i, v := range grad {
+				acc[i] += math.Abs(float64(v))
+			}
+		},
+	}
+	if err := g.run(); err != nil {
+		return nil, err
+	}
+	attr := make([]float32, len(sum))
+	for i, v := range sum {
+		attr[i] = float32(v / float64(samples))
+	}
+	res := inputResult(s, attr, maxOverChannels)
+	res.Forward, res.Backward = g.forward, g.backward
+	return res, nil
+}
+
+// inputResult wraps an N×C×H×W attribution of the session's input into a
+// Result whose maps are display(attr of one image, c, h, w), and keeps the
+// attribution in Layers[0].
+func inputResult(s *Session, attr []float32, display func(a []float32, c, h, w int) []float32) *Result {
+	sh := s.Input.Shape()
+	n, c, h, w := sh[0], sh[1], sh[2], sh[3]
+	res := &Result{Height: h, Width: w, Channels: 1, Maps: make([]float32, 0, n*h*w)}
+	for b := 0; b < n; b++ {
+		res.Maps = append(res.Maps, display(attr[b*c*h*w:(b+1)*c*h*w], c, h, w)...)
+	}
+	res.Layers = []LayerResult{{Layer: s.Model.Input, Raw: attr, H: h, W: w, C: c}}
+	return res
+}
+
+// maxOverChannels is saliency's display map: max_c a[c,i,j], min-max scaled.
+func maxOverChannels(a []float32, c, h, w int) []float32 {
+	hw := h * w
+	out := append([]float32(nil), a[:hw]...)
+	for ch := 1; ch < c; ch++ {
+		for i, v := range a[ch*hw : (ch+1)*hw] {
+			if v > out[i] {
+				out[i] = v
+			}
+		}
+	}
+	MinMax(out)
+	return out
+}
+
+// gradBatches computes the gradient of a target score with respect to the
+// model's input for many inputs (rows) that are never all held at once:
+// fill writes row r's input, target gives its target, and use receives its
+// gradient (C×H×W) and its target score. Rows run in order, batch at a
+// time, with the session's BackwardReplace.
+type gradBatches struct {
+	s        *Session
+	rows     int
+	batch    int
+	progress func(done, total int) bool
+	fill     func(r int, dst []float32)
+	target   func(r int) Target
+	use      func(r int, grad []float32, score float32)
+
+	forward, backward time.Duration
+}
+
+func (g *gradBatches) run() error {
+	bs := g.batch
+	if bs <= 0 {
+		bs = defaultBatch(g.s)
+	}
+	bs = min(bs, g.rows)
+	sh := g.s.Input.Shape()
+	chw := sh[1] * sh[2] * sh[3]
+	m := g.s.Model
+	for start := 0; start < g.rows; {
+		k := min(bs, g.rows-start)
+		x := tensor.New(k, sh[1], sh[2], sh[3])
+		for i := 0; i < k; i++ {
+			g.fill(start+i, x.F32()[i*chw:(i+1)*chw])
+		}
+		t0 := time.Now()
+		run, err := m.Forward(x, nil)
+		if err != nil && k > 1 && start == 0 {
+			// Some exported graphs hard-code a batch of one (a Reshape to
+			// 1×…): fall back to one input per pass (fill depends on r
+			// only, so the rows come out the same).
+			return g.retryOne(err)
+		}
+		if err != nil {
+			return err
+		}
+		out := run.Value(m.Output)
+		if out.Len()%k != 0 {
+			return fmt.Errorf("cam: output %q has shape %s for a batch of %d", m.Output, tensor.ShapeString(out.Shape()), k)
+		}
+		nc := out.Len() / k
+		seed := tensor.New(out.Shape()...)
+		scores := make([]float32, k)
+		for i := 0; i < k; i++ {
+			t := g.target(start + i)
+			logits := out.F32()[i*nc : (i+1)*nc]
+			copy(seed.F32()[i*nc:], t.Seed(logits))
+			scores[i] = t.Score(logits)
+		}
+		t1 := time.Now()
+		grads, err := run.Backward(map[string]*tensor.T{m.Output: seed}, graph.BackwardOptions{Wrt: []string{m.Input}, Replace: g.s.BackwardReplace})
+		if err != nil {
+			return err
+		}
+		g.forward += t1.Sub(t0)
+		g.backward += time.Since(t1)
+		gx := grads[m.Input].F32()
+		for i := 0; i < k; i++ {
+			g.use(start+i, gx[i*chw:(i+1)*chw], scores[i])
+		}
+		start += k
+		if g.progress != nil && !g.progress(start, g.rows) {
+			return ErrCancelled
+		}
+	}
+	return nil
+}
+
+// retryOne reruns everything one input per pass after a batched forward
+// pass failed; if that fails too, both errors are reported.
+func (g *gradBatches) retryOne(first error) error {
+	one := *g
+	one.batch = 1
+	if err := one.run(); err != nil {
+		return fmt.Errorf("%v (and one image per pass: %v)", first, err)
+	}
+	g.forward, g.backward = one.forward, one.backward
+	return nil
+}
+
+// rowRand is the random stream for row r of a computation seeded with seed:
+// independent of how rows are batched.
+func rowRand(seed int64, r int) *rand.Rand {
+	z := uint64(seed) + uint64(r+1)*0x9E3779B97F4A7C15
+	z = (z ^ z>>30) * 0xBF58476D1CE4E5B9
+	z = (z ^ z>>27) * 0x94D049BB133111EB
+	return rand.New(rand.NewSource(int64(z ^ z>>31)))
+}

@@ -1,0 +1,145 @@
+package cam
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cnnlens/cnnlens/engine/graph"
+	"github.com/cnnlens/cnnlens/engine/model"
+	"github.com/cnnlens/cnnlens/engine/tensor"
+)
+
+// Session is one model applied to one input batch. Its forward pass runs
+// once, when the session is made; activations of every layer and gradients
+// for each target are kept, so that switching method, layer or class does
+// not run the forward pass again.
+type Session struct {
+	Model *model.Model
+	Input *tensor.T // N×C×H×W, as given to the model
+	Run   *graph.Run
+
+	// BackwardReplace, when set, is passed to every backward pass this
+	// session makes (tests use it; methods that need their own backward,
+	// like guided backprop, make their own passes).
+	BackwardReplace func(n *graph.Node, in, out, gradOut []*tensor.T, need []bool) ([]*tensor.T, bool, error)
+
+	ForwardTime time.Duration
+	grads       map[string]*tensor.T // gradient cache, keyed by targets and value
+}
+
+// NewSession runs the model's forward pass on x and keeps it.
+func NewSession(m *model.Model, x *tensor.T) (*Session, error) {
+	if x.Rank() != 4 {
+		return nil, fmt.Errorf("cam: input must be N×C×H×W, got %s", tensor.ShapeString(x.Shape()))
+	}
+	start := time.Now()
+	run, err := m.Forward(x, nil)
+	if err != nil {
+		return nil, err
+	}
+	s := &Session{Model: m, Input: x, Run: run, ForwardTime: time.Since(start), grads: map[string]*tensor.T{}}
+	if out := s.Output(); out.Len()%s.Batch() != 0 || out.Len() == 0 {
+		return nil, fmt.Errorf("cam: output %q has shape %s, not one row of class scores per image", m.Output, tensor.ShapeString(out.Shape()))
+	}
+	return s, nil
+}
+
+// Batch is the number of images.
+func (s *Session) Batch() int { return s.Input.Shape()[0] }
+
+// Output is the model's output (the logits) for the whole batch.
+func (s *Session) Output() *tensor.T { return s.Run.Value(s.Model.Output) }
+
+// Classes is the number of output scores per image.
+func (s *Session) Classes() int { return s.Output().Len() / s.Batch() }
+
+// Logits returns image b's output row.
+func (s *Session) Logits(b int) []float32 {
+	n := s.Classes()
+	return s.Output().F32()[b*n : (b+1)*n]
+}
+
+// ResolveTargets turns the request's targets (one per image, or one for
+// all, or none for the top-1 class) into concrete ones.
+func (s *Session) ResolveTargets(ts []Target) ([]Target, error) {
+	n := s.Batch()
+	if len(ts) != 0 && len(ts) != 1 && len(ts) != n {
+		return nil, fmt.Errorf("cam: %d targets for a batch of %d images", len(ts), n)
+	}
+	out := make([]Target, n)
+	for b := range out {
+		t := TopClass
+		if len(ts) == 1 {
+			t = ts[0]
+		} else if len(ts) == n {
+			t = ts[b]
+		}
+		r, err := t.Resolve(s.Logits(b))
+		if err != nil {
+			return nil, err
+		}
+		out[b] = r
+	}
+	return out, nil
+}
+
+// Activation returns a layer's value (a value or node name).
+func (s *Session) Activation(layer string) (*tensor.T, string, error) {
+	v, err := s.Model.ResolveLayer(layer)
+	if err != nil {
+		return nil, "", fmt.Errorf("cam: %v", err)
+	}
+	a := s.Run.Value(v)
+	if a == nil {
+		return nil, "", fmt.Errorf("cam: layer %q was not computed", layer)
+	}
+	return a, v, nil
+}
+
+// Seed is the gradient of Σ_b target_b with respect to the output.
+func (s *Session) Seed(targets []Target) *tensor.T {
+	out := s.Output()
+	seed := tensor.New(out.Shape()...)
+	n := s.Classes()
+	for b, t := range targets {
+		copy(seed.F32()[b*n:], t.Seed(s.Logits(b)))
+	}
+	return seed
+}
+
+// Gradients returns d Σ_b target_b / d value for each named value (value
+// names, as ResolveLayer gives), computing in one backward pass whatever is
+// not cached yet.
+func (s *Session) Gradients(targets []Target, values []string) (map[string]*tensor.T, time.Duration, error) {
+	keys := make([]string, len(targets))
+	for i, t := range targets {
+		keys[i] = t.key()
+	}
+	tk := strings.Join(keys, "|")
+	out := map[string]*tensor.T{}
+	var missing []string
+	for _, v := range values {
+		if g, ok := s.grads[tk+"\x00"+v]; ok {
+			out[v] = g
+		} else {
+			missing = append(missing, v)
+		}
+	}
+	if len(missing) == 0 {
+		return out, 0, nil
+	}
+	sort.Strings(missing)
+	start := time.Now()
+	grads, err := s.Run.Backward(map[string]*tensor.T{s.Model.Output: s.Seed(targets)},
+		graph.BackwardOptions{Wrt: missing, Replace: s.BackwardReplace})
+	if err != nil {
+		return nil, 0, err
+	}
+	for _, v := range missing {
+		s.grads[tk+"\x00"+v] = grads[v]
+		out[v] = grads[v]
+	}
+	return out, time.Since(start), nil
+}
