@@ -7,7 +7,7 @@ WASMEXEC := $(GOROOT)/lib/wasm/go_js_wasm_exec
 PORT ?= 8080
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all build deps vet test test-native test-wasm conformance bench bench-native bench-wasm serve site clean
+.PHONY: all build deps vet test test-native test-wasm conformance bench bench-native bench-wasm serve site wasm browser-deps test-browser screenshot clean
 
 all: build
 
@@ -17,22 +17,36 @@ build:
 # Debian packages the tests need (CI runs as root on a fresh machine).
 deps:
 	@dpkg -s libonnx-testdata >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q libonnx-testdata; }
+	@dpkg -s dataset-fashion-mnist >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q dataset-fashion-mnist; }
 	@$(GO) mod download
+	@$(MAKE) --no-print-directory ortcheck
+
+# onnxruntime for the parity test of the bundled models: the npm package
+# ships its CPU binary; --ignore-scripts skips its optional CUDA download.
+ortcheck:
+	@[ -d models/ortcheck/node_modules/onnxruntime-node ] || (cd models/ortcheck && npm ci --ignore-scripts --no-audit --no-fund)
 
 vet:
 	@out=$$(gofmt -l engine cmd models wasm 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 	$(GO) vet ./...
-	GOOS=js GOARCH=wasm $(GO) vet ./engine/...
+	GOOS=js GOARCH=wasm $(GO) vet ./engine/... ./wasm
 
-test: deps vet test-native test-wasm conformance
+test: deps vet test-native test-wasm test-models-wasm conformance test-browser
 
 # Native: every package, including the oracle parity tests and the CLI.
 test-native:
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout 60m ./...
 
 # The engine again as GOOS=js GOARCH=wasm, run by Node.js.
+# ResNet-18's ScoreCAM parity (768 forward passes, ~9 minutes natively) runs
+# in test-native only; in wasm ScoreCAM is checked on tinycnn.
 test-wasm:
-	GOOS=js GOARCH=wasm $(GO) test -count=1 -exec="$(WASMEXEC)" ./engine/...
+	GOOS=js GOARCH=wasm $(GO) test -count=1 -timeout 60m -exec="$(WASMEXEC)" -skip 'TestOracleResNet18/resnet18/(last|mid)\.scorecam' ./engine/...
+
+# The shapes generator must draw the same scenes as WebAssembly (the page
+# and the bundled model's test set share the seeds).
+test-models-wasm:
+	GOOS=js GOARCH=wasm $(GO) test -count=1 -exec="$(WASMEXEC)" ./models/shapes/
 
 # The official ONNX per-operator tests: prints claimed/passed/skipped.
 conformance:
@@ -47,9 +61,63 @@ bench-native:
 bench-wasm:
 	GOOS=js GOARCH=wasm $(GO) test -exec="$(WASMEXEC)" -run XXX -bench '$(BENCH)' -benchtime 3x ./engine/...
 
-serve:
-	@if [ -d web ] && [ -f web/index.html ]; then $(MAKE) site && $(GO) run ./cmd/serve -dir site -port $(PORT); \
-	else echo "page not built yet: the web page lands with the page issue; the CLI works now: make build && bin/cnnlens info -model ../shared/oracle/tinycnn/model.onnx"; fi
+# The page: the engine as WebAssembly, web/, the bundled models and the
+# sample images, as a static site in site/ (relative URLs: any host, any path).
+# MODEL=path/to/model.onnx picks another default model (the tests use it
+# while models/ has none).
+MODEL ?=
+WASM := bin/cnnlens.wasm
+
+wasm:
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags='-s -w' -o $(WASM) ./wasm
+
+SAMPLES := bin/samples
+
+site: wasm build
+	$(GO) build -o bin/serve ./cmd/serve
+	@rm -rf $(SAMPLES) && mkdir -p $(SAMPLES)
+	@bin/cnnlens shapes -n 8 -seed 1000000 -out $(SAMPLES)/shapes >/dev/null || echo "site: no shapes scenes (cnnlens shapes failed)"
+	bin/serve build -out site -wasm $(WASM) -samples testdata,$(SAMPLES)/shapes $(if $(MODEL),-model $(MODEL))
+
+serve: site
+	bin/serve -dir site -port $(PORT)
+
+# The page in a real browser: Debian's chromium, driven by chromedp.
+ORACLE ?= $(abspath ../shared/oracle)
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q chromium; }
+
+test-browser: browser-deps
+	@if [ -z "$(MODEL)" ] && ! ls models/*.onnx >/dev/null 2>&1; then \
+	  echo "test-browser: models/ has no bundled model yet: testing with $(ORACLE)/tinycnn/model.onnx"; \
+	  $(MAKE) --no-print-directory site MODEL=$(ORACLE)/tinycnn/model.onnx; \
+	else $(MAKE) --no-print-directory site; fi
+	CNNLENS_SITE=$(CURDIR)/site CNNLENS_ORACLE=$(ORACLE) $(GO) test -count=1 -tags browser -timeout 15m -v ./cmd/serve/ 2>&1 | grep -v '^=== RUN'
+
+# The README's picture of the page (the first-load test's screenshot).
+screenshot: browser-deps site
+	CNNLENS_SITE=$(CURDIR)/site CNNLENS_ORACLE=$(ORACLE) CNNLENS_SCREENSHOT=$(CURDIR)/web/screenshot.png \
+	  $(GO) test -count=1 -tags browser -run TestFirstLoad -v ./cmd/serve/ | grep -v '^=== RUN'
+
+.PHONY: models bench-localization test-models-wasm ortcheck
+
+# The tests of the bundled models fail, instead of skipping, when the
+# Fashion-MNIST package or onnxruntime (models/ortcheck) is missing.
+export CNNLENS_REQUIRE_ALL := 1
+
+# Bundled models: trains both from scratch with the engine (seeded and
+# deterministic: the same weights on every run), one thread each, and
+# rewrites models/NAME.onnx and the cards models/NAME.json with the measured
+# test accuracy. About 20 minutes of CPU each on an idle core.
+models: build deps
+	bin/cnnlens train -model shapes -out models
+	bin/cnnlens train -model fashion -out models
+
+# Localisation benchmark of every explanation method on 1,000 held-out
+# shapes scenes (the table in README.md).
+BENCH_N ?= 1000
+bench-localization: build
+	bin/cnnlens bench-localization -model models/shapes.onnx -n $(BENCH_N)
 
 clean:
 	rm -rf bin site

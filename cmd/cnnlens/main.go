@@ -34,6 +34,11 @@ var commands = map[string]command{
 	"features": {"write one layer's activations as raw float32", runFeatures},
 	"cam":      {"explain a prediction: heatmap by Grad-CAM and its family, saliency, …", runCAM},
 	"metrics":  {"how faithful an explanation is: confidence change and ROAD scores", runMetrics},
+
+	// Bundled models (models.go).
+	"train":              {"train a bundled model (shapes, fashion) with the engine and write it as ONNX with its card", runTrain},
+	"shapes":             {"write synthetic shapes scenes with object masks and labels.json", runShapes},
+	"bench-localization": {"score every explanation method against the object masks of shapes scenes", runBenchLocalization},
 }
 
 // errUsage marks errors that come from the command line itself.

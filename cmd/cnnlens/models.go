@@ -1,0 +1,167 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cnnlens/cnnlens/engine/cam"
+	"github.com/cnnlens/cnnlens/models/bench"
+	"github.com/cnnlens/cnnlens/models/bundled"
+	"github.com/cnnlens/cnnlens/models/shapes"
+)
+
+// runTrain trains a bundled model from scratch with the engine and writes
+// NAME.onnx and its model card NAME.json.
+func runTrain(args []string, stdout io.Writer) error {
+	fs := newFlags("train")
+	name := fs.String("model", "", "model to train: "+strings.Join(bundled.Names(), ", ")+" (required)")
+	out := fs.String("out", "models", "folder for NAME.onnx and NAME.json")
+	ckpt := fs.String("checkpoint", "", "folder for per-epoch checkpoints (default: build/checkpoints/NAME)")
+	resume := fs.Bool("resume", false, "continue from the checkpoint of an interrupted run")
+	epochs := fs.Int("epochs", 0, "epochs (default: the recipe's)")
+	limit := fs.Int("limit", 0, "train on the first N examples only (quick checks)")
+	threads := fs.Int("threads", 1, "OS threads for the engine (results do not depend on it)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	r, ok := bundled.Recipes[*name]
+	if !ok {
+		return fmt.Errorf("%w: -model must be one of %s", errUsage, strings.Join(bundled.Names(), ", "))
+	}
+	if *threads < 1 {
+		return fmt.Errorf("%w: -threads must be at least 1", errUsage)
+	}
+	runtime.GOMAXPROCS(*threads)
+	debug.SetGCPercent(400)
+	if *ckpt == "" {
+		*ckpt = "build/checkpoints/" + r.Name
+	}
+	card, err := bundled.Train(r, bundled.Options{
+		OutDir: *out, CheckpointDir: *ckpt, Resume: *resume, Epochs: *epochs, Limit: *limit,
+		Log: os.Stderr, Command: "cnnlens train " + strings.Join(args, " "), Augment: augmentText(r.Name),
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: test accuracy %.2f%% (%d/%d, %s); trained in %.0f s (%.0f s CPU); wrote %s/%s.onnx and %s.json\n",
+		card.Name, 100*card.TestAccuracy, card.TestCorrect, card.TestTotal, card.TestSet, card.Training.Seconds, card.Training.CPUSeconds, *out, card.Name, card.Name)
+	return nil
+}
+
+func augmentText(name string) string {
+	switch name {
+	case "fashion":
+		return "random shift by up to 1 pixel in x and y (zero padding), horizontal flip with probability 1/2"
+	case "shapes":
+		return "random shift by up to 4 pixels in x and y (edge padding), horizontal flip with probability 1/2, brightness and contrast jitter ±10%"
+	}
+	return ""
+}
+
+// runShapes writes shapes scenes with their masks and labels.
+func runShapes(args []string, stdout io.Writer) error {
+	fs := newFlags("shapes")
+	n := fs.Int("n", 16, "number of scenes")
+	seed := fs.Int64("seed", 0, "seed of the first scene (scene i has seed S+i)")
+	out := fs.String("out", "", "output folder (required)")
+	size := fs.Int("size", shapes.DefaultSize, "image side in pixels")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *out == "" {
+		return fmt.Errorf("%w: -out is required", errUsage)
+	}
+	if *n < 1 {
+		return fmt.Errorf("%w: -n must be at least 1", errUsage)
+	}
+	if *size < 16 || *size > 1024 {
+		return fmt.Errorf("%w: -size must be between 16 and 1024", errUsage)
+	}
+	ids, err := shapes.WriteDir(*out, *n, *seed, *size)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %d scenes (seeds %d–%d) to %s: %s.png … %s.png, masks and labels.json\n", len(ids), *seed, *seed+int64(*n)-1, *out, ids[0], ids[len(ids)-1])
+	return nil
+}
+
+// runBenchLocalization scores every explanation method against the object
+// masks of held-out shapes scenes.
+func runBenchLocalization(args []string, stdout io.Writer) error {
+	var f modelFlags
+	fs := newFlags("bench-localization")
+	f.register(fs, false)
+	n := fs.Int("n", 1000, "number of scenes")
+	seed := fs.Int64("seed", bundled.ShapesBenchSeed, "seed of the first scene (held out: training used seeds below 40000)")
+	methods := fs.String("methods", "", "comma-separated methods (default: all: "+strings.Join(cam.Methods(), ", ")+")")
+	layer := fs.String("layer", "", "layer for the layer methods (default: the card's default_layer)")
+	steps := fs.Int("steps", 20, "Integrated Gradients steps")
+	samples := fs.Int("samples", 10, "SmoothGrad samples")
+	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	l, err := f.load()
+	if err != nil {
+		return err
+	}
+	opt := bench.Options{N: *n, Seed: *seed, Layer: *layer, Mean: l.card.Mean, Std: l.card.Std, Steps: *steps, Samples: *samples}
+	if opt.Layer == "" {
+		opt.Layer = l.card.DefaultLayer
+	}
+	if *methods != "" {
+		opt.Methods = strings.Split(*methods, ",")
+		for _, m := range opt.Methods {
+			if !slices.Contains(cam.Methods(), m) {
+				return fmt.Errorf("%w: unknown method %q; the methods are %s", errUsage, m, strings.Join(cam.Methods(), ", "))
+			}
+		}
+	}
+	last := time.Now()
+	opt.Progress = func(method string, done, total int) {
+		if time.Since(last) > 2*time.Second || done == total {
+			fmt.Fprintf(os.Stderr, "\r%-22s %5d/%d   ", method, done, total)
+			last = time.Now()
+		}
+	}
+	rep, err := bench.Localization(l.m, opt)
+	fmt.Fprintln(os.Stderr)
+	if err != nil {
+		return err
+	}
+	shape, _ := l.m.ConcreteInputShape(1)
+	rows := append(rep.Rows, bench.Baselines(rep, *n, *seed, shape[2])...)
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", " ")
+		return enc.Encode(struct {
+			Model     string      `json:"model"`
+			N         int         `json:"scenes"`
+			Seed      int64       `json:"seed"`
+			TwoObject int         `json:"two_object_scenes"`
+			Accuracy  float64     `json:"accuracy"`
+			MaskShare float64     `json:"mask_share"`
+			Tolerance int         `json:"tolerance_px"`
+			Rows      []bench.Row `json:"rows"`
+		}{f.model, rep.N, rep.Seed, rep.TwoObject, rep.Accuracy, rep.MaskShare, rep.Tolerance, rows})
+	}
+	fmt.Fprintf(stdout, "%s on %d held-out scenes (seeds %d–%d, %d with two objects): accuracy %.1f%%; the labelled object covers %.1f%% of the image on average.\n\n",
+		f.model, rep.N, rep.Seed, rep.Seed+int64(rep.N)-1, rep.TwoObject, 100*rep.Accuracy, 100*rep.MaskShare)
+	fmt.Fprintf(stdout, "| method | pointing game | pointing game (±%d px) | energy in mask | class discrimination | time |\n", rep.Tolerance)
+	fmt.Fprintln(stdout, "|---|---:|---:|---:|---:|---:|")
+	for _, r := range rows {
+		if r.Err != "" {
+			fmt.Fprintf(stdout, "| %s | — | — | — | — | (%s) |\n", r.Method, r.Err)
+			continue
+		}
+		fmt.Fprintf(stdout, "| %s | %.1f%% | %.1f%% | %.1f%% | %.1f%% | %.0f s |\n", r.Method, 100*r.Pointing, 100*r.PointingTol, 100*r.Energy, 100*r.Discrimination, r.Seconds)
+	}
+	return nil
+}

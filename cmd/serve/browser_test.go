@@ -1,0 +1,776 @@
+//go:build browser
+
+// The page in a real browser: Debian's chromium, headless, driven by
+// chromedp, against the built site (make test-browser builds it first).
+//
+//	CNNLENS_SITE       the built site (default ../../site)
+//	CNNLENS_ORACLE     ../shared/oracle, served at /oracle/ for the parity test
+//	CNNLENS_ARTIFACTS  where screenshots go (default ../../bin/browser-artifacts)
+//	CNNLENS_SCREENSHOT also write the main view to this path (the README's picture)
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+var (
+	siteDir   = envOr("CNNLENS_SITE", "../../site")
+	oracleDir = envOr("CNNLENS_ORACLE", "../../../shared/oracle")
+	artifacts = envOr("CNNLENS_ARTIFACTS", "../../bin/browser-artifacts")
+	baseURL   string
+	fixtures  string
+	browser   context.Context
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	if _, err := os.Stat(filepath.Join(siteDir, "index.html")); err != nil {
+		fmt.Fprintf(os.Stderr, "browser tests: %s has no index.html: run make site (make test-browser does)\n", siteDir)
+		return 1
+	}
+	tmp, err := os.MkdirTemp("", "cnnlens-browser-")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(tmp)
+	fixtures = filepath.Join(tmp, "fixtures")
+	if err := writeFixtures(fixtures); err != nil {
+		panic(err)
+	}
+	os.MkdirAll(artifacts, 0o755)
+
+	mux := http.NewServeMux()
+	mux.Handle("/", Handler(siteDir))
+	mux.Handle("/oracle/", http.StripPrefix("/oracle/", http.FileServer(http.Dir(oracleDir))))
+	mux.Handle("/fixtures/", http.StripPrefix("/fixtures/", http.FileServer(http.Dir(fixtures))))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	baseURL = strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath()),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-first-run", true),
+		// A test pattern for the camera, and no permission prompt.
+		chromedp.Flag("use-fake-device-for-media-stream", true),
+		chromedp.Flag("use-fake-ui-for-media-stream", true),
+		chromedp.UserDataDir(filepath.Join(tmp, "profile")),
+		chromedp.WindowSize(1280, 900),
+	)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	var cancel context.CancelFunc
+	browser, cancel = chromedp.NewContext(alloc)
+	defer cancel()
+	if err := chromedp.Do(browser); err != nil {
+		fmt.Fprintf(os.Stderr, "browser tests: cannot start chromium: %v\n", err)
+		return 1
+	}
+	return m.Run()
+}
+
+func chromiumPath() string {
+	for _, p := range []string{os.Getenv("CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
+		if p != "" {
+			if _, err := os.Stat(p); err == nil {
+				return p
+			}
+		}
+	}
+	return "chromium"
+}
+
+// writeFixtures makes the files the tests upload and the test pages.
+func writeFixtures(dir string) error {
+	os.MkdirAll(dir, 0o755)
+	img := image.NewNRGBA(image.Rect(0, 0, 120, 90))
+	for y := 0; y < 90; y++ {
+		for x := 0; x < 120; x++ {
+			c := color.NRGBA{uint8(2 * x), uint8(2 * y), 90, 255}
+			if (x-80)*(x-80)+(y-40)*(y-40) < 400 {
+				c = color.NRGBA{240, 240, 30, 255}
+			}
+			img.SetNRGBA(x, y, c)
+		}
+	}
+	f, err := os.Create(filepath.Join(dir, "upload.png"))
+	if err != nil {
+		return err
+	}
+	png.Encode(f, img)
+	f.Close()
+	good, _ := os.ReadFile(filepath.Join(dir, "upload.png"))
+	corrupt := append([]byte(nil), good[:60]...)
+	corrupt = append(corrupt, []byte(strings.Repeat("garbage!", 20))...)
+	files := map[string][]byte{
+		"corrupt.png": corrupt,
+		"notes.txt":   []byte("these are notes, not a picture\n"),
+		"einsum.onnx": unsupportedOpModel(),
+		"element.html": []byte(`<!doctype html><meta charset="utf-8"><title>cnn-lens element</title><link rel="icon" href="data:,">
+<script type="module" src="/cnnlens.js"></script>
+<body><p>Two elements:</p>
+<cnn-lens id="a" method="gradcam" style="width:200px"></cnn-lens>
+<cnn-lens id="b" method="eigencam" colormap="viridis" style="width:200px"></cnn-lens>
+<script>
+window.rendered = {};
+document.addEventListener('cnnlens-render', (e) => { window.rendered[e.target.id] = e.detail.method; });
+document.addEventListener('cnnlens-error', (e) => { window.elementError = e.detail; });
+</script>`),
+		// Another origin (127.0.0.1 rather than localhost) embedding the element.
+		"xorigin.html": []byte(`<!doctype html><meta charset="utf-8"><title>other origin</title><link rel="icon" href="data:,">
+<script type="module" src="ORIGIN/cnnlens.js"></script>
+<body><cnn-lens id="x" method="layercam"></cnn-lens>
+<script>
+document.addEventListener('cnnlens-render', (e) => { window.rendered = e.detail.method; });
+document.addEventListener('cnnlens-error', (e) => { window.elementError = e.detail; });
+</script>`),
+		"embed.html": []byte(`<!doctype html><meta charset="utf-8"><title>iframe</title><link rel="icon" href="data:,"><body>` +
+			`<iframe id="f" src="/embed.html?method=gradcampp&colormap=turbo" width="320" height="360" style="border:0"></iframe>`),
+	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// page is one tab with its console errors collected.
+type page struct {
+	t      *testing.T
+	ctx    context.Context
+	mu     sync.Mutex
+	errors []string
+}
+
+func newPage(t *testing.T) *page {
+	ctx, cancel := chromedp.NewContext(browser)
+	t.Cleanup(cancel)
+	if err := chromedp.Do(ctx); err != nil { // open the tab
+		t.Fatal(err)
+	}
+	ctx, cancelT := context.WithTimeout(ctx, 4*time.Minute)
+	t.Cleanup(cancelT)
+	p := &page{t: t, ctx: ctx}
+	msgs := chromedp.Console(ctx)
+	go func() {
+		for m, err := range msgs {
+			if err != nil {
+				return
+			}
+			if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleException {
+				p.mu.Lock()
+				p.errors = append(p.errors, fmt.Sprintf("%s: %s %s:%d", m.Type, m.Text, m.URL, m.Line))
+				p.mu.Unlock()
+			}
+		}
+	}()
+	return p
+}
+
+func (p *page) run(actions ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	if err := chromedp.Do(p.ctx, actions...); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// eval evaluates a JavaScript expression (awaiting a promise) into out.
+func (p *page) eval(expr string, out any) {
+	p.t.Helper()
+	v, err := chromedp.Run(p.ctx, chromedp.Evaluate[any](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		p.t.Fatalf("%s: %v", firstLine(expr), err)
+	}
+	b, err := json.Marshal(v)
+	if err == nil {
+		err = json.Unmarshal(b, out)
+	}
+	if err != nil {
+		p.t.Fatalf("%s: result %s: %v", firstLine(expr), b, err)
+	}
+}
+
+// wait polls a JavaScript expression until it is truthy.
+func (p *page) wait(expr string, timeout time.Duration) {
+	p.t.Helper()
+	_, err := chromedp.Run(p.ctx, chromedp.Poll[any](expr, chromedp.WithPollingTimeout(timeout), chromedp.WithPollingInterval(20*time.Millisecond)))
+	if err != nil {
+		state, _ := chromedp.Run(p.ctx, chromedp.Evaluate[string](`JSON.stringify({renders: window.cnnlensPage && cnnlensPage.renders, errors: window.cnnlensPage && cnnlensPage.errors, lastRun: window.cnnlensPage && cnnlensPage.lastRun, message: document.getElementById('message') && document.getElementById('message-text').textContent, status: document.getElementById('status') && document.getElementById('status').textContent})`))
+		p.t.Fatalf("waiting for %s: %v\npage: %s\nconsole: %v", firstLine(expr), err, state, p.consoleErrors())
+	}
+}
+
+func (p *page) consoleErrors() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.errors...)
+}
+
+func (p *page) screenshot(name string) string {
+	p.t.Helper()
+	buf, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	path := filepath.Join(artifacts, name)
+	if err := os.WriteFile(path, buf, 0o644); err != nil {
+		p.t.Fatal(err)
+	}
+	return path
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i] + " …"
+	}
+	return s
+}
+
+// openMain loads the page and waits for its first heatmap.
+func openMain(t *testing.T) *page {
+	p := newPage(t)
+	p.run(chromedp.EmulateViewport(1280, 900), chromedp.Navigate(baseURL+"/index.html"))
+	p.wait(`window.cnnlensPage && cnnlensPage.firstHeatmapMs != null`, 90*time.Second)
+	return p
+}
+
+const canvasStats = `((id) => {
+  const c = document.getElementById(id);
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  const colors = new Set();
+  for (let i = 0; i < d.length; i += 4) colors.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+  return {w: c.width, h: c.height, colors: colors.size};
+})`
+
+type stats struct{ W, H, Colors int }
+
+func (p *page) canvas(id string) stats {
+	var s stats
+	p.eval(canvasStats+"('"+id+"')", &s)
+	return s
+}
+
+func (p *page) renders() int {
+	var n int
+	p.eval(`cnnlensPage.renders`, &n)
+	return n
+}
+
+// TestFirstLoad: the page draws a heatmap with no click and no console
+// error, and reports how long that took from navigation.
+func TestFirstLoad(t *testing.T) {
+	p := openMain(t)
+	var marks map[string]float64
+	p.eval(`cnnlensPage.marks`, &marks)
+	t.Logf("startup (cold browser cache): first heatmap %.0f ms after navigation; steps (ms after navigation): %s",
+		marks["first-heatmap"], sortedMarks(marks))
+	os.WriteFile(filepath.Join(artifacts, "startup.json"), mustJSON(marks), 0o644)
+	var timing string
+	p.eval(`(() => { const n = performance.getEntriesByType('navigation')[0]; const r = performance.getEntriesByType('resource').map(e => e.name.split('/').pop() + ' ' + e.startTime.toFixed(0) + '-' + e.responseEnd.toFixed(0)); return 'navigation: response ' + n.responseStart.toFixed(0) + '-' + n.responseEnd.toFixed(0) + ', DOM interactive ' + n.domInteractive.toFixed(0) + '; resources: ' + r.join(', '); })()`, &timing)
+	t.Logf("%s", timing)
+
+	heat := p.canvas("heat")
+	overlay := p.canvas("overlay")
+	if heat.Colors < 8 || overlay.Colors < 8 {
+		t.Errorf("empty heatmap: heat %+v, overlay %+v", heat, overlay)
+	}
+	var top5 int
+	p.eval(`document.querySelectorAll('#top5 li').length`, &top5)
+	if top5 == 0 {
+		t.Errorf("no predictions shown")
+	}
+	var methods int
+	p.eval(`document.querySelectorAll('#method option').length`, &methods)
+	if methods < 10 {
+		t.Errorf("method picker has %d methods", methods)
+	}
+	time.Sleep(300 * time.Millisecond) // let late errors arrive
+	if errs := p.consoleErrors(); len(errs) > 0 {
+		t.Errorf("console errors on first load:\n%s", strings.Join(errs, "\n"))
+	}
+	path := p.screenshot("main.png")
+	t.Logf("screenshot: %s", path)
+	if out := os.Getenv("CNNLENS_SCREENSHOT"); out != "" {
+		b, _ := os.ReadFile(path)
+		os.WriteFile(out, b, 0o644)
+	}
+
+	// The same page again, with the browser's caches warm.
+	p.run(chromedp.Navigate(baseURL + "/index.html"))
+	p.wait(`window.cnnlensPage && cnnlensPage.firstHeatmapMs != null`, 60*time.Second)
+	p.eval(`cnnlensPage.marks`, &marks)
+	t.Logf("startup (warm cache): first heatmap %.0f ms after navigation; %s", marks["first-heatmap"], sortedMarks(marks))
+}
+
+func sortedMarks(m map[string]float64) string {
+	type kv struct {
+		k string
+		v float64
+	}
+	var all []kv
+	for k, v := range m {
+		all = append(all, kv{k, v})
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].v < all[j].v })
+	var parts []string
+	for _, e := range all {
+		parts = append(parts, fmt.Sprintf("%s %.0f", e.k, e.v))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func mustJSON(v any) []byte {
+	b, _ := json.MarshalIndent(v, "", " ")
+	return b
+}
+
+// TestOracle: the browser's engine reproduces pytorch-grad-cam on tinycnn,
+// and the CLI's -out-cam.
+func TestOracle(t *testing.T) {
+	tiny := filepath.Join(oracleDir, "tinycnn", "model.onnx")
+	if _, err := os.Stat(tiny); err != nil {
+		t.Skipf("no oracle at %s", oracleDir)
+	}
+	p := newPage(t)
+	p.run(chromedp.Navigate(baseURL + "/index.html"))
+	p.wait(`window.cnnlens && window.cnnlensPage && cnnlensPage.firstHeatmapMs != null`, 90*time.Second)
+	type res struct {
+		Diff       float64
+		N, W, H    int
+		ClassIndex int
+		Cam        []float64
+	}
+	var out map[string]res
+	p.eval(`(async () => {
+  const info = await cnnlens.loadModel('/oracle/tinycnn/model.onnx');
+  const f32 = async (u) => new Float32Array(await (await fetch(u)).arrayBuffer());
+  const x = await f32('/oracle/tinycnn/raw/input.f32');
+  const out = {};
+  const logits = await f32('/oracle/tinycnn/raw/logits.f32');
+  const p = await cnnlens.predict({tensor: x});
+  out.logits = {Diff: Math.max(...logits.map((v, i) => Math.abs(v - p.logits[i]))), N: p.logits.length};
+  for (const m of ['gradcam', 'hirescam', 'gradcampp', 'xgradcam', 'layercam', 'scorecam', 'ablationcam']) {
+    const r = await cnnlens.cam({tensor: x, layer: '/relu3/Relu_output_0', classIndex: 3, method: m});
+    const ref = await f32('/oracle/tinycnn/raw/last.' + m + '.cam.f32');
+    let d = 0;
+    for (let i = 0; i < ref.length; i++) d = Math.max(d, Math.abs(r.cam[i] - ref[i]));
+    if (r.cam.length !== ref.length) d = Infinity;
+    out[m] = {Diff: d, N: r.cam.length, W: r.width, H: r.height, ClassIndex: r.classIndex, Cam: m === 'gradcam' ? Array.from(r.cam) : null};
+  }
+  return out;
+})()`, &out)
+	for name, r := range out {
+		t.Logf("%-12s max |browser − PyTorch| = %.2g (%d values)", name, r.Diff, r.N)
+		tol := 2e-3
+		if name == "logits" {
+			tol = 1e-4
+		}
+		if !(r.Diff <= tol) {
+			t.Errorf("%s: max difference %g > %g", name, r.Diff, tol)
+		}
+		if name != "logits" && (r.W != 32 || r.H != 32 || r.ClassIndex != 3) {
+			t.Errorf("%s: %d×%d class %d, want 32×32 class 3", name, r.W, r.H, r.ClassIndex)
+		}
+	}
+	// The CLI on the same input: cam() gives its -out-cam numbers.
+	dir := t.TempDir()
+	cli := filepath.Join(dir, "cnnlens")
+	if b, err := exec.Command("go", "build", "-o", cli, "../cnnlens").CombinedOutput(); err != nil {
+		t.Fatalf("building the CLI: %v\n%s", err, b)
+	}
+	camFile := filepath.Join(dir, "cam.f32")
+	cmd := exec.Command(cli, "cam", "-model", tiny, "-tensor", filepath.Join(oracleDir, "tinycnn", "raw", "input.f32"),
+		"-layer", "/relu3/Relu_output_0", "-class", "3", "-method", "gradcam", "-out-cam", camFile)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("cnnlens cam: %v\n%s", err, b)
+	}
+	want := readF32(t, camFile)
+	got := out["gradcam"].Cam
+	if len(got) != len(want) {
+		t.Fatalf("cam(): %d values, CLI %d", len(got), len(want))
+	}
+	var d float64
+	for i := range want {
+		d = max(d, abs(got[i]-float64(want[i])))
+	}
+	t.Logf("max |cam() − cnnlens cam -out-cam| = %.2g", d)
+	if d > 1e-5 {
+		t.Errorf("cam() differs from the CLI by %g", d)
+	}
+
+	// An image: the file (decoded by the engine, as the CLI does), the
+	// browser's ImageData and an <img> give the CLI's map.
+	var maps map[string][]float64
+	p.eval(`(async () => {
+  const url = '/fixtures/upload.png';
+  const blob = await (await fetch(url)).blob();
+  const img = new Image(); img.src = url; await img.decode();
+  const c = new OffscreenCanvas(img.naturalWidth, img.naturalHeight);
+  c.getContext('2d').drawImage(img, 0, 0);
+  const data = c.getContext('2d').getImageData(0, 0, c.width, c.height);
+  const out = {};
+  for (const [k, image] of [['blob', blob], ['imagedata', data], ['img', img], ['url', url]]) {
+    const r = await cnnlens.cam({image, layer: '/relu2/Relu_output_0', classIndex: 5, method: 'gradcampp'});
+    out[k] = Array.from(r.cam);
+  }
+  return out;
+})()`, &maps)
+	cmd = exec.Command(cli, "cam", "-model", tiny, "-image", filepath.Join(fixtures, "upload.png"),
+		"-layer", "/relu2/Relu_output_0", "-class", "5", "-method", "gradcampp", "-out-cam", camFile)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("cnnlens cam -image: %v\n%s", err, b)
+	}
+	want = readF32(t, camFile)
+	for k, got := range maps {
+		if len(got) != len(want) {
+			t.Errorf("image as %s: %d values, CLI %d", k, len(got), len(want))
+			continue
+		}
+		var d float64
+		for i := range want {
+			d = max(d, abs(got[i]-float64(want[i])))
+		}
+		t.Logf("image as %-9s max |cam() − cnnlens cam -image -out-cam| = %.2g", k, d)
+		if d > 1e-5 {
+			t.Errorf("image as %s: cam() differs from the CLI by %g", k, d)
+		}
+	}
+}
+
+func readF32(t *testing.T, path string) []float32 {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]float32, len(b)/4)
+	for i := range out {
+		u := uint32(b[4*i]) | uint32(b[4*i+1])<<8 | uint32(b[4*i+2])<<16 | uint32(b[4*i+3])<<24
+		out[i] = math.Float32frombits(u)
+	}
+	return out
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// TestControls: uploading an image and changing method, layer, class,
+// contrast, colormap, opacity and view each redraw.
+func TestControls(t *testing.T) {
+	p := openMain(t)
+
+	step := func(name, action, until string) {
+		t.Helper()
+		n := p.renders()
+		if action != "" {
+			var ignore any
+			p.eval(action, &ignore)
+		}
+		p.wait(fmt.Sprintf(`cnnlensPage.renders > %d && (%s)`, n, until), 60*time.Second)
+		t.Logf("%s: redrawn", name)
+	}
+	change := func(id, value string) string {
+		return fmt.Sprintf(`(() => { const e = document.getElementById(%q); e.value = %q; e.dispatchEvent(new Event('change')); return e.value; })()`, id, value)
+	}
+
+	// Upload an image through the file picker.
+	n := p.renders()
+	p.run(chromedp.SetUploadFiles(`#image-file`, []string{filepath.Join(fixtures, "upload.png")}))
+	p.wait(fmt.Sprintf(`cnnlensPage.renders > %d && cnnlensPage.state.source.name === 'upload.png'`, n), 60*time.Second)
+	if s := p.canvas("input-canvas"); s.W%120 != 0 || s.W*90 != s.H*120 {
+		t.Errorf("input canvas %dx%d, want the uploaded 120x90 (enlarged)", s.W, s.H)
+	}
+
+	// A sample made for another bundled model (a Fashion-MNIST item) switches
+	// to that model, and back.
+	var otherSample string
+	p.eval(`(() => { const m = cnnlensPage.state.manifest; const s = m.samples.find((x) => x.model && x.model !== m.defaultModel); return s ? s.file : ''; })()`, &otherSample)
+	if otherSample != "" {
+		step("sample of another model", fmt.Sprintf(`document.querySelector('#samples button[data-file=%q]').click()`, otherSample),
+			`cnnlensPage.state.bundled && cnnlensPage.state.bundled.name !== cnnlensPage.state.manifest.defaultModel`)
+		step("back to the default model", `(() => { const e = document.getElementById('model-select'); e.value = cnnlensPage.state.manifest.defaultModel; e.dispatchEvent(new Event('change')); })()`,
+			`cnnlensPage.state.bundled && cnnlensPage.state.bundled.name === cnnlensPage.state.manifest.defaultModel`)
+	} else {
+		t.Logf("no sample of another bundled model in this site")
+	}
+
+	step("method", change("method", "hirescam"), `cnnlensPage.lastRun.method === 'hirescam'`)
+	var layers []string
+	p.eval(`[...document.querySelectorAll('#layer optgroup:first-child option')].map(o => o.value)`, &layers)
+	if len(layers) < 2 {
+		t.Fatalf("layer picker: %v", layers)
+	}
+	other := layers[0]
+	step("layer", change("layer", other), fmt.Sprintf(`cnnlensPage.lastRun.layer === %q`, other))
+	step("class", change("class", "2"), `cnnlensPage.lastRun.classIndex === 2`)
+	step("top-5 click", `document.querySelector('#top5 li:nth-child(2) button').click()`,
+		`cnnlensPage.lastRun.classIndex === Number(document.querySelector('#top5 li:nth-child(2) button').dataset.index)`)
+	step("contrast", change("contrast", "0"), `document.getElementById('overlay-caption').textContent.includes(' vs ')`)
+	step("colormap", change("colormap", "viridis"), `true`)
+	step("opacity", `(() => { const a = document.getElementById('alpha'); a.value = '0.8'; a.dispatchEvent(new Event('input')); })()`, `true`)
+	step("eigen_smooth", `document.getElementById('eigen-smooth').click()`, `true`)
+	p.eval(`document.querySelector('input[name=view][value=side]').click()`, new(any))
+	p.wait(`document.getElementById('views').className === 'view-side' && getComputedStyle(document.getElementById('heat')).display !== 'none'`, 10*time.Second)
+	if s := p.canvas("heat"); s.Colors < 4 {
+		t.Errorf("side-by-side map is empty: %+v", s)
+	}
+	p.screenshot("side-by-side.png")
+
+	// Score-CAM reports progress and can be cancelled; then it runs to the end.
+	step("scorecam", change("method", "scorecam"), `cnnlensPage.lastRun.method === 'scorecam'`)
+
+	// All methods at once.
+	var nMethods int
+	p.eval(`document.querySelectorAll('#method option').length`, &nMethods)
+	step("all methods", `document.querySelector('input[name=view][value=grid]').click()`,
+		fmt.Sprintf(`document.querySelectorAll('#grid figure').length === %d`, nMethods))
+	var failed []string
+	p.eval(`[...document.querySelectorAll('#grid figure.failed figcaption')].map(f => f.textContent)`, &failed)
+	t.Logf("grid: %d methods, failed: %v", nMethods, failed)
+	p.screenshot("all-methods.png")
+
+	// Download: the overlay as a PNG file.
+	var dl struct {
+		Name string
+		Size int
+		Type string
+	}
+	p.eval(`new Promise((resolve) => {
+  const orig = HTMLAnchorElement.prototype.click;
+  HTMLAnchorElement.prototype.click = function () {
+    HTMLAnchorElement.prototype.click = orig;
+    fetch(this.href).then((r) => r.blob()).then((b) => resolve({Name: this.download, Size: b.size, Type: b.type}));
+  };
+  document.getElementById('download').click();
+})`, &dl)
+	if dl.Type != "image/png" || dl.Size < 1000 || !strings.HasSuffix(dl.Name, ".png") {
+		t.Errorf("download: %+v", dl)
+	}
+	t.Logf("download: %+v", dl)
+
+	// The embed snippet names the current view.
+	var snippet string
+	p.eval(`(async () => { document.getElementById('copy-embed').click(); await new Promise(r => setTimeout(r, 100)); return document.getElementById('embed-snippet').value; })()`, &snippet)
+	if !strings.Contains(snippet, "embed.html?") || !strings.Contains(snippet, "<cnn-lens") {
+		t.Errorf("embed snippet: %s", snippet)
+	}
+	if errs := p.consoleErrors(); len(errs) > 0 {
+		t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
+	}
+}
+
+// TestBadInputs: a corrupt image, a non-image file and a model with an
+// unsupported op each show a clear message, and the page keeps working.
+func TestBadInputs(t *testing.T) {
+	p := openMain(t)
+	stillWorks := func(method string) {
+		t.Helper()
+		n := p.renders()
+		var ignore any
+		p.eval(fmt.Sprintf(`(() => { const e = document.getElementById('method'); e.value = %q; e.dispatchEvent(new Event('change')); })()`, method), &ignore)
+		p.wait(fmt.Sprintf(`cnnlensPage.renders > %d && cnnlensPage.lastRun.method === %q`, n, method), 60*time.Second)
+	}
+	message := func(sel, file, want string) string {
+		t.Helper()
+		p.run(chromedp.SetUploadFiles(sel, []string{filepath.Join(fixtures, file)}))
+		p.wait(`!document.getElementById('message').hidden && document.getElementById('message').className === ''`, 30*time.Second)
+		var text string
+		p.eval(`document.getElementById('message-text').textContent`, &text)
+		if !strings.Contains(text, want) {
+			t.Errorf("%s: message %q lacks %q", file, text, want)
+		}
+		t.Logf("%s: %q", file, text)
+		p.eval(`document.getElementById('message').hidden = true`, new(any))
+		return text
+	}
+	message("#image-file", "corrupt.png", "corrupt")
+	stillWorks("gradcampp")
+	message("#image-file", "notes.txt", "not an image")
+	stillWorks("xgradcam")
+	message("#model-file", "einsum.onnx", `unsupported op "Einsum"`)
+	stillWorks("layercam")
+	p.screenshot("bad-model.png")
+
+	// A Go panic in the engine is one request's error, not the end.
+	var msg string
+	p.eval(`cnnlens.engine().call('panic').then(() => 'no error', (e) => e.message)`, &msg)
+	if !strings.Contains(msg, "internal error") {
+		t.Errorf("panic request: %q", msg)
+	}
+	stillWorks("gradcam")
+
+	// A worker that dies (as on running out of memory) is replaced on the
+	// next request, with the models loaded again.
+	p.eval(`(() => { const e = cnnlens.engine(); e.worker.terminate(); e._fatal(e.generation, 'simulated crash'); })()`, new(any))
+	stillWorks("hirescam")
+	var gen int
+	p.eval(`cnnlens.engine().generation`, &gen)
+	if gen != 2 {
+		t.Errorf("engine generation %d after a crash, want 2", gen)
+	}
+}
+
+// TestEmbed: embed.html in an iframe and the <cnn-lens> element render.
+func TestEmbed(t *testing.T) {
+	p := newPage(t)
+	p.run(chromedp.Navigate(baseURL + "/embed.html?method=hirescam&colormap=inferno&alpha=0.6"))
+	p.wait(`document.body.dataset.rendered === '1' || document.body.dataset.error`, 90*time.Second)
+	var res struct {
+		Error  string
+		Colors int
+		Text   string
+	}
+	p.eval(`(() => {
+  const el = document.querySelector('cnn-lens');
+  const c = el.shadowRoot.querySelector('canvas');
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  const s = new Set();
+  for (let i = 0; i < d.length; i += 4) s.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+  return {Error: document.body.dataset.error || '', Colors: s.size, Text: el.shadowRoot.querySelector('figcaption').textContent};
+})()`, &res)
+	if res.Error != "" || res.Colors < 8 {
+		t.Errorf("embed.html: %+v", res)
+	}
+	t.Logf("embed.html: %q", res.Text)
+	p.screenshot("embed.png")
+
+	// In an iframe.
+	p.run(chromedp.Navigate(baseURL + "/fixtures/embed.html"))
+	p.wait(`(() => { const f = document.getElementById('f'); return f.contentDocument && f.contentDocument.body && f.contentDocument.body.dataset.rendered === '1'; })()`, 90*time.Second)
+
+	// The custom element, twice on one page.
+	p.run(chromedp.Navigate(baseURL + "/fixtures/element.html"))
+	p.wait(`window.elementError || (window.rendered && rendered.a && rendered.b)`, 90*time.Second)
+	var elErr string
+	p.eval(`window.elementError || ''`, &elErr)
+	if elErr != "" {
+		t.Errorf("<cnn-lens>: %s", elErr)
+	}
+	// Changing an attribute redraws.
+	p.eval(`new Promise((resolve) => { const a = document.getElementById('a'); a.addEventListener('cnnlens-render', (e) => resolve(e.detail.method), {once: true}); a.setAttribute('method', 'layercam'); })`, new(string))
+	p.screenshot("element.png")
+
+	// cnnlens.js from another origin: the worker starts from a blob.
+	other := strings.Replace(baseURL, "localhost", "127.0.0.1", 1)
+	page := strings.ReplaceAll(string(mustRead(t, filepath.Join(fixtures, "xorigin.html"))), "ORIGIN", baseURL)
+	os.WriteFile(filepath.Join(fixtures, "xorigin-live.html"), []byte(page), 0o644)
+	p.run(chromedp.Navigate(other + "/fixtures/xorigin-live.html"))
+	p.wait(`window.elementError || window.rendered`, 90*time.Second)
+	var xerr string
+	p.eval(`window.elementError || ''`, &xerr)
+	if xerr != "" {
+		t.Errorf("<cnn-lens> from another origin: %s", xerr)
+	}
+	if errs := p.consoleErrors(); len(errs) > 0 {
+		t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
+	}
+}
+
+// TestOwnModelAndCamera: a model and its labels dropped on the page, an
+// image dropped, the camera, and cancelling a long method.
+func TestOwnModelAndCamera(t *testing.T) {
+	if _, err := os.Stat(filepath.Join(oracleDir, "tinycnn", "model_bn.onnx")); err != nil {
+		t.Skipf("no oracle at %s", oracleDir)
+	}
+	p := openMain(t)
+	// Drop a model with a labels file (one label a line).
+	n := p.renders()
+	p.eval(`(async () => {
+  const bytes = await (await fetch('/oracle/tinycnn/model_bn.onnx')).arrayBuffer();
+  const dt = new DataTransfer();
+  dt.items.add(new File([bytes], 'tiny_bn.onnx'));
+  dt.items.add(new File(['zero\none\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine\n'], 'labels.txt', {type: 'text/plain'}));
+  window.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, cancelable: true}));
+})()`, new(any))
+	p.wait(fmt.Sprintf(`cnnlensPage.renders > %d && cnnlensPage.state.model.name === 'tiny_bn.onnx'`, n), 60*time.Second)
+	var top string
+	p.eval(`document.querySelector('#top5 li button span').textContent`, &top)
+	if !strings.ContainsAny(top, "abcdefghijklmnopqrstuvwxyz") || strings.Contains(top, "class") {
+		t.Errorf("labels not used: top-1 %q", top)
+	}
+	t.Logf("dropped model: top-1 %q", top)
+
+	// Drop an image.
+	n = p.renders()
+	p.eval(`(async () => {
+  const bytes = await (await fetch('/fixtures/upload.png')).arrayBuffer();
+  const dt = new DataTransfer();
+  dt.items.add(new File([bytes], 'dropped.png', {type: 'image/png'}));
+  window.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, cancelable: true}));
+})()`, new(any))
+	p.wait(fmt.Sprintf(`cnnlensPage.renders > %d && cnnlensPage.state.source.name === 'dropped.png'`, n), 60*time.Second)
+
+	// The camera (Chromium's fake device): a frame becomes the input.
+	p.eval(`document.getElementById('camera-start').click()`, new(any))
+	p.wait(`document.getElementById('camera-video').videoWidth > 0`, 30*time.Second)
+	n = p.renders()
+	p.eval(`document.getElementById('camera-take').click()`, new(any))
+	p.wait(fmt.Sprintf(`cnnlensPage.renders > %d && cnnlensPage.state.source.name === 'the camera picture'`, n), 60*time.Second)
+	p.eval(`document.getElementById('camera-stop').click()`, new(any))
+	p.screenshot("camera.png")
+
+	// Cancelling: the engine stops at its next progress report.
+	for _, method := range []string{"scorecam", "smoothgrad"} {
+		var msg string
+		p.eval(`new Promise((resolve) => {
+  const job = cnnlens.computeCAM(cnnlensPage.state.input.id, {method: '`+method+`'});
+  job.cancel();
+  job.promise.then(() => resolve('finished'), (e) => resolve(e.message));
+})`, &msg)
+		if msg != "cancelled" {
+			t.Errorf("cancelled %s: %q", method, msg)
+		}
+	}
+	// The progress bar shows during Integrated Gradients (50 steps).
+	n = p.renders()
+	p.eval(`(() => { window.sawProgress = false; const pr = document.getElementById('progress');
+  new MutationObserver(() => { if (!pr.hidden) window.sawProgress = true; }).observe(pr, {attributes: true});
+  const e = document.getElementById('method'); e.value = 'integrated-gradients'; e.dispatchEvent(new Event('change')); })()`, new(any))
+	p.wait(fmt.Sprintf(`cnnlensPage.renders > %d && cnnlensPage.lastRun.method === 'integrated-gradients'`, n), 60*time.Second)
+	var saw bool
+	p.eval(`window.sawProgress`, &saw)
+	if !saw {
+		t.Errorf("no progress bar during Integrated Gradients")
+	}
+	if errs := p.consoleErrors(); len(errs) > 0 {
+		t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
+	}
+}

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/cnnlens/cnnlens/engine/model"
+)
+
+// unsupportedOpModel writes a valid ONNX model whose one node is an op the
+// engine does not have (Einsum): x (1×3×8×8) → Einsum("bchw->bchw") → y.
+func unsupportedOpModel() []byte {
+	msg := func(fields ...func([]byte) []byte) []byte {
+		var b []byte
+		for _, f := range fields {
+			b = f(b)
+		}
+		return b
+	}
+	bytesField := func(num protowire.Number, v []byte) func([]byte) []byte {
+		return func(b []byte) []byte {
+			b = protowire.AppendTag(b, num, protowire.BytesType)
+			return protowire.AppendBytes(b, v)
+		}
+	}
+	strField := func(num protowire.Number, s string) func([]byte) []byte { return bytesField(num, []byte(s)) }
+	intField := func(num protowire.Number, v uint64) func([]byte) []byte {
+		return func(b []byte) []byte {
+			b = protowire.AppendTag(b, num, protowire.VarintType)
+			return protowire.AppendVarint(b, v)
+		}
+	}
+	valueInfo := func(name string) []byte {
+		var dims []func([]byte) []byte
+		for _, d := range []uint64{1, 3, 8, 8} {
+			dims = append(dims, bytesField(1, msg(intField(1, d)))) // Dimension.dim_value
+		}
+		shape := msg(dims...)                                                        // TensorShapeProto
+		tensorType := msg(intField(1, 1), bytesField(2, shape))                      // elem_type FLOAT, shape
+		return msg(strField(1, name), bytesField(2, msg(bytesField(1, tensorType)))) // ValueInfoProto
+	}
+	attr := msg(strField(1, "equation"), bytesField(4, []byte("bchw->bchw")), intField(20, 3)) // STRING
+	node := msg(strField(1, "x"), strField(2, "y"), strField(3, "/mix/Einsum"), strField(4, "Einsum"), bytesField(5, attr))
+	graph := msg(bytesField(1, node), strField(2, "einsum"), bytesField(11, valueInfo("x")), bytesField(12, valueInfo("y")))
+	opset := msg(strField(1, ""), intField(2, 13))
+	return msg(intField(1, 8), strField(2, "cnnlens-test"), bytesField(7, graph), bytesField(8, opset))
+}
+
+func TestUnsupportedOpModel(t *testing.T) {
+	_, err := model.Load(unsupportedOpModel())
+	if err == nil || !strings.Contains(err.Error(), "Einsum") {
+		t.Fatalf("want an error naming Einsum, got %v", err)
+	}
+	t.Logf("engine says: %v", err)
+}
+
+func TestHandler(t *testing.T) {
+	dir := t.TempDir()
+	big := bytes.Repeat([]byte("\x00asm cnnlens "), 4096)
+	os.WriteFile(filepath.Join(dir, "index.html"), []byte("<!doctype html>"), 0o644)
+	os.WriteFile(filepath.Join(dir, "cnnlens.wasm"), big, 0o644)
+	os.WriteFile(filepath.Join(dir, "a.png"), []byte("\x89PNG"), 0o644)
+	srv := httptest.NewServer(Handler(dir))
+	defer srv.Close()
+
+	get := func(path, enc string) *http.Response {
+		req, _ := http.NewRequest("GET", srv.URL+path, nil)
+		if enc != "" {
+			req.Header.Set("Accept-Encoding", enc)
+		}
+		res, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	res := get("/cnnlens.wasm", "gzip, br")
+	if ct := res.Header.Get("Content-Type"); ct != "application/wasm" {
+		t.Errorf("wasm Content-Type %q", ct)
+	}
+	if res.Header.Get("Content-Encoding") != "gzip" {
+		t.Fatalf("wasm not gzipped: %v", res.Header)
+	}
+	zr, err := gzip.NewReader(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(zr)
+	if !bytes.Equal(got, big) {
+		t.Errorf("gzipped body differs")
+	}
+	res = get("/cnnlens.wasm", "")
+	got, _ = io.ReadAll(res.Body)
+	if res.Header.Get("Content-Encoding") != "" || !bytes.Equal(got, big) {
+		t.Errorf("plain wasm: encoding %q, %d bytes", res.Header.Get("Content-Encoding"), len(got))
+	}
+	// A precompressed file is served as it is.
+	if _, err := gzipFile(filepath.Join(dir, "cnnlens.wasm")); err != nil {
+		t.Fatal(err)
+	}
+	res = get("/cnnlens.wasm", "gzip")
+	gz, _ := os.ReadFile(filepath.Join(dir, "cnnlens.wasm.gz"))
+	got, _ = io.ReadAll(res.Body)
+	if !bytes.Equal(got, gz) {
+		t.Errorf("precompressed file not served")
+	}
+	if res := get("/", "gzip"); res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
+		t.Errorf("/: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	if res := get("/a.png", "gzip"); res.Header.Get("Content-Encoding") != "" {
+		t.Errorf("png compressed")
+	}
+	if res := get("/../../etc/passwd", ""); res.StatusCode != 404 {
+		t.Errorf("path escape: %d", res.StatusCode)
+	}
+}
+
+func TestBuild(t *testing.T) {
+	dir := t.TempDir()
+	web := filepath.Join(dir, "web")
+	models := filepath.Join(dir, "models")
+	samples := filepath.Join(dir, "testdata")
+	for _, d := range []string{web, models, samples} {
+		os.MkdirAll(d, 0o755)
+	}
+	os.WriteFile(filepath.Join(web, "index.html"), []byte("<!doctype html>"), 0o644)
+	os.WriteFile(filepath.Join(web, "README.md"), []byte("# web"), 0o644)
+	wasm := filepath.Join(dir, "x.wasm")
+	os.WriteFile(wasm, []byte("\x00asm"), 0o644)
+	out := filepath.Join(dir, "site")
+
+	// No bundled model: a clear error.
+	err := runBuild([]string{"-out", out, "-web", web, "-wasm", wasm, "-models", models, "-samples", samples})
+	if err == nil || !strings.Contains(err.Error(), "shapes.onnx") {
+		t.Fatalf("want an error about models/shapes.onnx, got %v", err)
+	}
+	os.WriteFile(filepath.Join(models, "fashion.onnx"), []byte("onnx"), 0o644)
+	os.WriteFile(filepath.Join(models, "shapes.onnx"), []byte("onnx"), 0o644)
+	os.WriteFile(filepath.Join(models, "shapes.json"), []byte(`{"labels":["a","b"]}`), 0o644)
+	os.WriteFile(filepath.Join(samples, "chelsea.png"), []byte("png"), 0o644)
+	os.WriteFile(filepath.Join(samples, "shapes-1.png"), []byte("png"), 0o644)
+	if err := runBuild([]string{"-out", out, "-web", web, "-wasm", wasm, "-models", models, "-samples", samples}); err != nil {
+		t.Fatal(err)
+	}
+	man, _ := os.ReadFile(filepath.Join(out, "manifest.json"))
+	for _, want := range []string{`"defaultModel": "shapes"`, `"file": "samples/shapes-1.png"`, `"model": "shapes"`, `"labels"`} {
+		if !bytes.Contains(man, []byte(want)) {
+			t.Errorf("manifest lacks %s:\n%s", want, man)
+		}
+	}
+	for _, f := range []string{"index.html", "wasm_exec.js", "cnnlens.wasm", "cnnlens.wasm.gz", "models/shapes.onnx", "models/shapes.json", "models/fashion.onnx", "samples/chelsea.png", ".nojekyll"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("site lacks %s", f)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "README.md")); err == nil {
+		t.Errorf("README.md copied into the site")
+	}
+	if i, j := bytes.Index(man, []byte(`"name": "shapes"`)), bytes.Index(man, []byte(`"name": "fashion"`)); i < 0 || j < 0 || i > j {
+		t.Errorf("default model not first")
+	}
+}

@@ -1,0 +1,358 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+
+	"github.com/cnnlens/cnnlens/models/fmnist"
+)
+
+// Manifest is site/manifest.json: what the page offers.
+type Manifest struct {
+	DefaultModel string        `json:"defaultModel"`
+	Models       []ModelEntry  `json:"models"`
+	Samples      []SampleEntry `json:"samples"`
+	WasmBytes    int64         `json:"wasmBytes"`
+	WasmGzBytes  int64         `json:"wasmGzBytes,omitempty"`
+}
+
+// ModelEntry is one bundled model.
+type ModelEntry struct {
+	Name  string          `json:"name"`
+	File  string          `json:"file"`
+	Title string          `json:"title"`
+	Card  json.RawMessage `json:"card,omitempty"`
+	Bytes int64           `json:"bytes"`
+}
+
+// SampleEntry is one sample image; Model names the bundled model it is
+// meant for ("" for any).
+type SampleEntry struct {
+	Name  string `json:"name"`
+	File  string `json:"file"`
+	Model string `json:"model"`
+	Group string `json:"group"`
+}
+
+func runBuild(args []string) error {
+	fs := flag.NewFlagSet("serve build", flag.ContinueOnError)
+	out := fs.String("out", "site", "folder to write (replaced)")
+	web := fs.String("web", "web", "the page's static files")
+	wasm := fs.String("wasm", "bin/cnnlens.wasm", "the engine built with GOOS=js GOARCH=wasm")
+	modelsDir := fs.String("models", "models", "bundled models: NAME.onnx with the card NAME.json")
+	def := fs.String("model", "", "default model (default: models/shapes.onnx; a model outside -models is added, for tests)")
+	samples := fs.String("samples", "testdata", "folders of sample images, comma separated: files named MODEL*, or in a folder named MODEL, go with that model; a labels.json there names them")
+	fashion := fs.Int("fashion", 10, "Fashion-MNIST test items to add as samples for the fashion model (one per class, from "+fmnist.Dir+" when installed)")
+	gz := fs.Bool("gzip", true, "write cnnlens.wasm.gz beside cnnlens.wasm for hosts that serve precompressed files")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(*web, "index.html")); err != nil {
+		return fmt.Errorf("%s/index.html is missing", *web)
+	}
+	st, err := os.Stat(*wasm)
+	if err != nil {
+		return fmt.Errorf("the engine %s is missing: build it with GOOS=js GOARCH=wasm go build -o %s ./wasm (make site does)", *wasm, *wasm)
+	}
+
+	// Models: every models/*.onnx, the default first.
+	type src struct{ name, onnx, card string }
+	var models []src
+	onnxFiles, _ := filepath.Glob(filepath.Join(*modelsDir, "*.onnx"))
+	sort.Strings(onnxFiles)
+	for _, f := range onnxFiles {
+		models = append(models, src{name: strings.TrimSuffix(filepath.Base(f), ".onnx"), onnx: f})
+	}
+	defName := ""
+	if *def != "" {
+		if _, err := os.Stat(*def); err != nil {
+			return fmt.Errorf("default model: %v", err)
+		}
+		defName = modelName(*def)
+		found := false
+		for _, m := range models {
+			found = found || m.name == defName
+		}
+		if !found {
+			models = append(models, src{name: defName, onnx: *def})
+		}
+	} else {
+		for _, m := range models {
+			if m.name == "shapes" {
+				defName = "shapes"
+			}
+		}
+		if defName == "" && len(models) > 0 {
+			defName = models[0].name
+		}
+	}
+	if len(models) == 0 || defName == "" {
+		return fmt.Errorf("no bundled model: %s/shapes.onnx is missing (the bundled models are made in models/; see models/README.md), or give one with MODEL=path/to/model.onnx", *modelsDir)
+	}
+	sort.SliceStable(models, func(i, j int) bool { return models[i].name == defName && models[j].name != defName })
+
+	if err := os.RemoveAll(*out); err != nil {
+		return err
+	}
+	for _, d := range []string{*out, filepath.Join(*out, "models"), filepath.Join(*out, "samples")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+
+	// The page.
+	entries, err := os.ReadDir(*web)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		n := e.Name()
+		if e.IsDir() || n == "README.md" || n == "screenshot.png" || strings.HasPrefix(n, ".") || strings.HasSuffix(n, "_test.go") || n == "package.json" {
+			continue
+		}
+		if err := copyFile(filepath.Join(*web, n), filepath.Join(*out, n)); err != nil {
+			return err
+		}
+	}
+	if err := copyFile(wasmExec(), filepath.Join(*out, "wasm_exec.js")); err != nil {
+		return fmt.Errorf("wasm_exec.js from the Go toolchain: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(*out, ".nojekyll"), nil, 0o644); err != nil {
+		return err
+	}
+
+	// The engine.
+	man := Manifest{DefaultModel: defName, WasmBytes: st.Size()}
+	wasmOut := filepath.Join(*out, "cnnlens.wasm")
+	if err := copyFile(*wasm, wasmOut); err != nil {
+		return err
+	}
+	if *gz {
+		if man.WasmGzBytes, err = gzipFile(wasmOut); err != nil {
+			return err
+		}
+	}
+
+	// The models and their cards.
+	for _, m := range models {
+		dst := filepath.Join(*out, "models", m.name+".onnx")
+		if err := copyFile(m.onnx, dst); err != nil {
+			return err
+		}
+		e := ModelEntry{Name: m.name, File: "models/" + m.name + ".onnx", Title: title(m.name)}
+		if fi, err := os.Stat(dst); err == nil {
+			e.Bytes = fi.Size()
+		}
+		if card, err := os.ReadFile(strings.TrimSuffix(m.onnx, ".onnx") + ".json"); err == nil {
+			if !json.Valid(card) {
+				return fmt.Errorf("%s.json is not valid JSON", strings.TrimSuffix(m.onnx, ".onnx"))
+			}
+			if err := os.WriteFile(filepath.Join(*out, "models", m.name+".json"), card, 0o644); err != nil {
+				return err
+			}
+			e.Card = card
+		}
+		man.Models = append(man.Models, e)
+	}
+
+	// Samples: images in the sample folders; files named MODEL* or in a
+	// folder named MODEL go with that model, the rest (photos) with any.
+	isModel := func(name string) bool {
+		for _, m := range models {
+			if m.name == name {
+				return true
+			}
+		}
+		return false
+	}
+	for _, dir := range strings.Split(*samples, ",") {
+		dir = strings.TrimSpace(dir)
+		files, _ := os.ReadDir(dir)
+		folderModel := ""
+		if isModel(filepath.Base(dir)) {
+			folderModel = filepath.Base(dir)
+		}
+		var titles map[string]struct {
+			Label string `json:"label"`
+		}
+		if b, err := os.ReadFile(filepath.Join(dir, "labels.json")); err == nil {
+			json.Unmarshal(b, &titles)
+		}
+		for _, f := range files {
+			n := f.Name()
+			ext := strings.ToLower(filepath.Ext(n))
+			stem := strings.TrimSuffix(n, filepath.Ext(n))
+			if f.IsDir() || strings.HasSuffix(stem, "_mask") || (ext != ".png" && ext != ".jpg" && ext != ".jpeg" && ext != ".webp") {
+				continue
+			}
+			s := SampleEntry{Name: stem, Group: "photos", Model: folderModel}
+			for _, m := range models {
+				if strings.HasPrefix(strings.ToLower(n), m.name) {
+					s.Model = m.name
+				}
+			}
+			if s.Model != "" {
+				s.Group = s.Model
+			}
+			if t, ok := titles[stem]; ok && t.Label != "" {
+				s.Name = t.Label + " (" + stem + ")"
+			}
+			dst := n
+			if folderModel != "" && !strings.HasPrefix(n, folderModel) {
+				dst = folderModel + "-" + n
+			}
+			if err := copyFile(filepath.Join(dir, n), filepath.Join(*out, "samples", dst)); err != nil {
+				return err
+			}
+			s.File = "samples/" + dst
+			man.Samples = append(man.Samples, s)
+		}
+	}
+	if *fashion > 0 && isModel("fashion") {
+		items, err := fashionSamples(filepath.Join(*out, "samples"), *fashion)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "site: no Fashion-MNIST samples: %v\n", err)
+		}
+		man.Samples = append(man.Samples, items...)
+	}
+	if len(man.Samples) == 0 {
+		// Nothing to show yet: draw a small scene so that the first load
+		// has a picture.
+		if err := writeScene(filepath.Join(*out, "samples", "scene.png")); err != nil {
+			return err
+		}
+		man.Samples = append(man.Samples, SampleEntry{Name: "scene", File: "samples/scene.png", Group: "scenes"})
+	}
+	// The default model's samples first.
+	sort.SliceStable(man.Samples, func(i, j int) bool {
+		return man.Samples[i].Model == defName && man.Samples[j].Model != defName
+	})
+	b, _ := json.MarshalIndent(man, "", " ")
+	if err := os.WriteFile(filepath.Join(*out, "manifest.json"), b, 0o644); err != nil {
+		return err
+	}
+	fmt.Printf("site: %s (default model %s, %d models, %d samples; cnnlens.wasm %.1f MB, gzip %.1f MB)\n",
+		*out, defName, len(man.Models), len(man.Samples), float64(man.WasmBytes)/1e6, float64(man.WasmGzBytes)/1e6)
+	return nil
+}
+
+// fashionSamples writes the first n Fashion-MNIST test items of distinct
+// classes as 28×28 grey PNGs.
+func fashionSamples(dir string, n int) ([]SampleEntry, error) {
+	set, err := fmnist.Load("", "t10k")
+	if err != nil {
+		return nil, err
+	}
+	var out []SampleEntry
+	seen := map[byte]bool{}
+	const px = fmnist.Size * fmnist.Size
+	for i := 0; i < len(set.Labels) && len(out) < n; i++ {
+		l := set.Labels[i]
+		if seen[l] {
+			continue
+		}
+		seen[l] = true
+		img := image.NewGray(image.Rect(0, 0, fmnist.Size, fmnist.Size))
+		copy(img.Pix, set.Images[i*px:(i+1)*px])
+		label := fmnist.Labels[l]
+		name := fmt.Sprintf("fashion-%d-%s.png", i, strings.ToLower(strings.NewReplacer("/", "-", " ", "-").Replace(label)))
+		f, err := os.Create(filepath.Join(dir, name))
+		if err != nil {
+			return nil, err
+		}
+		if err := png.Encode(f, img); err != nil {
+			f.Close()
+			return nil, err
+		}
+		if err := f.Close(); err != nil {
+			return nil, err
+		}
+		out = append(out, SampleEntry{Name: fmt.Sprintf("%s (test item %d)", label, i), File: "samples/" + name, Model: "fashion", Group: "fashion"})
+	}
+	return out, nil
+}
+
+// wasmExec is the toolchain's wasm_exec.js: $(go env GOROOT)/lib/wasm.
+func wasmExec() string {
+	if out, err := exec.Command("go", "env", "GOROOT").Output(); err == nil {
+		if root := strings.TrimSpace(string(out)); root != "" {
+			return filepath.Join(root, "lib", "wasm", "wasm_exec.js")
+		}
+	}
+	return filepath.Join(runtime.GOROOT(), "lib", "wasm", "wasm_exec.js")
+}
+
+// modelName names a model by its file, or by its folder for a file called
+// model.onnx (../shared/oracle/tinycnn/model.onnx is "tinycnn").
+func modelName(path string) string {
+	n := strings.TrimSuffix(filepath.Base(path), ".onnx")
+	if n == "model" {
+		if d := filepath.Base(filepath.Dir(path)); d != "." && d != string(filepath.Separator) {
+			return d
+		}
+	}
+	return n
+}
+
+func title(name string) string {
+	if name == "" {
+		return name
+	}
+	return strings.ToUpper(name[:1]) + name[1:]
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// writeScene draws a 96×96 picture of a disc and a square, the stand-in
+// sample when the site has no sample images.
+func writeScene(path string) error {
+	const n = 96
+	img := image.NewNRGBA(image.Rect(0, 0, n, n))
+	for y := 0; y < n; y++ {
+		for x := 0; x < n; x++ {
+			c := color.NRGBA{uint8(40 + x), uint8(60 + y), 120, 255}
+			if dx, dy := x-30, y-34; dx*dx+dy*dy < 15*15 {
+				c = color.NRGBA{230, 60, 50, 255}
+			}
+			if x >= 52 && x < 82 && y >= 50 && y < 80 {
+				c = color.NRGBA{250, 210, 40, 255}
+			}
+			img.SetNRGBA(x, y, c)
+		}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := png.Encode(f, img); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -1,0 +1,572 @@
+// Command wasm is cnnlens's WebAssembly entry point (GOOS=js GOARCH=wasm).
+// It runs inside a Web Worker (web/worker.js) and answers the page's
+// requests: load a model, take an input, compute a map, render it.
+//
+// This file is the part that does not touch JavaScript: the engine state
+// (models, inputs with their forward pass, the last result) and each
+// request's work, in plain Go types, so that it builds and is tested
+// natively too. js.go turns JavaScript messages into these calls and the
+// results back into messages; draw.go puts pictures into canvases.
+package main
+
+import (
+	"fmt"
+	"image"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cnnlens/cnnlens/engine/cam"
+	"github.com/cnnlens/cnnlens/engine/imgproc"
+	"github.com/cnnlens/cnnlens/engine/model"
+	"github.com/cnnlens/cnnlens/engine/tensor"
+	"github.com/cnnlens/cnnlens/engine/viz"
+)
+
+// Card is a model card (models/NAME.json): labels and preprocessing.
+type Card struct {
+	Labels       []string  `json:"labels"`
+	InputShape   []int     `json:"input_shape"`
+	Mean         []float32 `json:"mean"`
+	Std          []float32 `json:"std"`
+	DefaultLayer string    `json:"default_layer"`
+}
+
+// LayerInfo describes one layer for the layer picker.
+type LayerInfo struct {
+	Node   string `json:"node"`
+	Op     string `json:"op"`
+	Output string `json:"output"`
+	Shape  []int  `json:"shape"`
+}
+
+// ModelInfo is what the page learns about a loaded model.
+type ModelInfo struct {
+	ID             int         `json:"id"`
+	Input          string      `json:"input"`
+	DeclaredShape  []int       `json:"declaredShape"` // -1 for dynamic dims
+	InputShape     []int       `json:"inputShape"`    // 1×C×H×W as used
+	Mean           []float32   `json:"mean"`
+	Std            []float32   `json:"std"`
+	Labels         []string    `json:"labels"`
+	Classes        int         `json:"classes"`
+	Layers         []LayerInfo `json:"layers"`
+	SuggestedLayer string      `json:"suggestedLayer"`
+	DefaultLayer   string      `json:"defaultLayer"`
+	MACs           int64       `json:"macs"`
+	Opset          int         `json:"opset"`
+	Producer       string      `json:"producer"`
+	LoadMS         float64     `json:"loadMs"`
+}
+
+// Prediction is one of the top classes.
+type Prediction struct {
+	Index int     `json:"index"`
+	Label string  `json:"label"`
+	Prob  float64 `json:"prob"`
+	Logit float32 `json:"logit"`
+}
+
+// InputInfo is what the page learns when it sets an input.
+type InputInfo struct {
+	ID        int          `json:"id"`
+	Logits    []float32    `json:"logits"`
+	Top5      []Prediction `json:"top5"`
+	ForwardMS float64      `json:"forwardMs"`
+	Width     int          `json:"width"` // the picture overlays are drawn on
+	Height    int          `json:"height"`
+}
+
+// CAMRequest asks for one map of one input.
+type CAMRequest struct {
+	Input       int
+	Method      string
+	Layer       string // "" for the model's default layer
+	Kind        string // "logit" (default), "probability", "contrast"
+	Class       int    // < 0: the top-1 class
+	Other       int    // contrast: the class to explain against
+	AugSmooth   bool
+	EigenSmooth bool
+	Progress    func(done, total int) bool
+}
+
+// CAMResult is one computed map.
+type CAMResult struct {
+	Map        []float32 // H×W in 0..1, or H×W×3 (HWC) for guided methods
+	Width      int
+	Height     int
+	Channels   int
+	ClassIndex int
+	Score      float32
+	Layer      string // value name, "" for whole-input methods
+	Raw        []float32
+	RawW, RawH int
+	MS         float64
+	ForwardMS  float64
+	BackwardMS float64
+}
+
+// maxBaseSide bounds the picture overlays are drawn on: a big photo is
+// shown (and downloaded) at most this large on its longest side.
+const maxBaseSide = 768
+
+// maxInputs bounds how many inputs (each with its forward pass) are kept.
+const maxInputs = 6
+
+type modelState struct {
+	id      int
+	m       *model.Model
+	info    ModelInfo
+	c, h, w int
+}
+
+type inputState struct {
+	id      int
+	model   *modelState
+	session *cam.Session
+	base    image.Image // the picture to draw overlays on
+	last    *cam.Result // the last map computed, for re-rendering
+}
+
+// Engine holds the worker's models and inputs. It is used by one goroutine.
+type Engine struct {
+	models    map[int]*modelState
+	inputs    map[int]*inputState
+	order     []int // input ids, oldest first
+	nextModel int
+	nextInput int
+}
+
+// NewEngine returns an empty engine.
+func NewEngine() *Engine {
+	return &Engine{models: map[int]*modelState{}, inputs: map[int]*inputState{}, nextModel: 1, nextInput: 1}
+}
+
+// LoadModel loads an ONNX model with an optional card and returns its id and
+// description. A model that fails to load leaves the engine as it was.
+func (e *Engine) LoadModel(data []byte, card *Card) (ModelInfo, error) {
+	start := time.Now()
+	if len(data) == 0 {
+		return ModelInfo{}, fmt.Errorf("the model file is empty")
+	}
+	m, err := model.Load(data)
+	if err != nil {
+		return ModelInfo{}, err
+	}
+	if card == nil {
+		card = &Card{}
+	}
+	ms := &modelState{id: e.nextModel, m: m}
+	if err := ms.configure(card); err != nil {
+		return ModelInfo{}, err
+	}
+	layers, err := m.Layers()
+	if err != nil {
+		return ModelInfo{}, fmt.Errorf("the model does not run on a zero image of shape %s: %v", tensor.ShapeString(ms.info.InputShape), err)
+	}
+	for _, l := range layers {
+		ms.info.Layers = append(ms.info.Layers, LayerInfo{Node: l.Node, Op: l.Op, Output: l.Output, Shape: l.Shape})
+	}
+	if s, err := m.SuggestedLayer(); err == nil {
+		ms.info.SuggestedLayer = s
+	}
+	ms.info.DefaultLayer = ms.info.SuggestedLayer
+	if card.DefaultLayer != "" {
+		v, err := m.ResolveLayer(card.DefaultLayer)
+		if err != nil {
+			return ModelInfo{}, fmt.Errorf("model card: default_layer: %v", err)
+		}
+		ms.info.DefaultLayer = v
+	}
+	if len(layers) > 0 {
+		if sh := layers[len(layers)-1].Shape; len(sh) > 0 {
+			ms.info.Classes = tensor.Size(sh)
+		}
+	}
+	for _, l := range layers {
+		if l.Output == m.Output {
+			ms.info.Classes = tensor.Size(l.Shape)
+		}
+	}
+	if macs, err := m.MACs(); err == nil {
+		ms.info.MACs = macs
+	}
+	ms.info.Opset, ms.info.Producer, ms.info.Input = m.Opset, m.Producer, m.Input
+	ms.info.ID = ms.id
+	e.nextModel++
+	e.models[ms.id] = ms
+	ms.info.LoadMS = msSince(start)
+	return ms.info, nil
+}
+
+// configure applies a card's input shape, normalisation and labels.
+func (ms *modelState) configure(card *Card) error {
+	m := ms.m
+	declared := append([]int(nil), m.InputShape...)
+	shape := card.InputShape
+	switch len(shape) {
+	case 0:
+		s, err := m.ConcreteInputShape(1)
+		if err != nil {
+			return fmt.Errorf("the model's input %q has shape %s with dynamic sizes: give the input size (C×H×W) in a model card or the size fields", m.Input, tensor.ShapeString(declared))
+		}
+		shape = s
+	case 3:
+		shape = append([]int{1}, shape...)
+	case 4:
+		shape = append([]int{1}, shape[1:]...)
+	default:
+		return fmt.Errorf("model card: input_shape must be [C, H, W] or [N, C, H, W], got %v", card.InputShape)
+	}
+	if len(declared) != 4 {
+		return fmt.Errorf("the model's input %q has shape %s: cnnlens needs images, N×C×H×W", m.Input, tensor.ShapeString(declared))
+	}
+	for i := 1; i < 4; i++ {
+		if shape[i] <= 0 || shape[i] > 4096 {
+			return fmt.Errorf("input size %s is not valid", tensor.ShapeString(shape))
+		}
+		if declared[i] > 0 && declared[i] != shape[i] {
+			return fmt.Errorf("input size %s does not fit the model's input %q of shape %s", tensor.ShapeString(shape[1:]), m.Input, tensor.ShapeString(declared))
+		}
+	}
+	c := shape[1]
+	if c != 1 && c != 3 {
+		return fmt.Errorf("the model's input has %d channels: cnnlens feeds images with 1 (grey) or 3 (RGB)", c)
+	}
+	mean, std := card.Mean, card.Std
+	if mean == nil {
+		mean = defaultNorm(c, imgproc.ImageNetMean, 0.5)
+	}
+	if std == nil {
+		std = defaultNorm(c, imgproc.ImageNetStd, 0.5)
+	}
+	if len(mean) != c || len(std) != c {
+		return fmt.Errorf("mean and std need %d values each (one per channel), got %d and %d", c, len(mean), len(std))
+	}
+	for _, s := range std {
+		if !(s > 0) {
+			return fmt.Errorf("std values must be positive, got %v", std)
+		}
+	}
+	// Make the model run at that size from now on (Layers, SuggestedLayer).
+	if declared[2] < 0 || declared[3] < 0 || declared[1] < 0 {
+		m.InputShape = []int{-1, shape[1], shape[2], shape[3]}
+	}
+	ms.c, ms.h, ms.w = shape[1], shape[2], shape[3]
+	ms.info.DeclaredShape = declared
+	ms.info.InputShape = shape
+	ms.info.Mean, ms.info.Std = mean, std
+	ms.info.Labels = card.Labels
+	return nil
+}
+
+func defaultNorm(c int, rgb []float32, grey float32) []float32 {
+	if c == 3 {
+		return append([]float32(nil), rgb...)
+	}
+	return []float32{grey}
+}
+
+// Configure changes a loaded model's preprocessing and labels (the page's
+// size and normalisation fields). Inputs made before keep theirs.
+func (e *Engine) Configure(id int, card *Card) (ModelInfo, error) {
+	ms, err := e.model(id)
+	if err != nil {
+		return ModelInfo{}, err
+	}
+	saved := *ms
+	savedShape := append([]int(nil), ms.m.InputShape...)
+	if err := ms.configure(card); err != nil {
+		*ms = saved
+		ms.m.InputShape = savedShape
+		return ModelInfo{}, err
+	}
+	if card.DefaultLayer != "" {
+		if v, err := ms.m.ResolveLayer(card.DefaultLayer); err == nil {
+			ms.info.DefaultLayer = v
+		}
+	}
+	return ms.info, nil
+}
+
+func (e *Engine) model(id int) (*modelState, error) {
+	ms, ok := e.models[id]
+	if !ok {
+		return nil, fmt.Errorf("no model %d is loaded", id)
+	}
+	return ms, nil
+}
+
+// DisposeModel forgets a model and its inputs.
+func (e *Engine) DisposeModel(id int) {
+	delete(e.models, id)
+	for _, in := range e.inputs {
+		if in.model.id == id {
+			e.DisposeInput(in.id)
+		}
+	}
+}
+
+// DisposeInput forgets an input.
+func (e *Engine) DisposeInput(id int) {
+	delete(e.inputs, id)
+	for i, v := range e.order {
+		if v == id {
+			e.order = append(e.order[:i], e.order[i+1:]...)
+			break
+		}
+	}
+}
+
+// InputImage sets an input from a picture: it is resized and normalised
+// for the model and its forward pass is run.
+func (e *Engine) InputImage(modelID int, img image.Image) (InputInfo, error) {
+	ms, err := e.model(modelID)
+	if err != nil {
+		return InputInfo{}, err
+	}
+	b := img.Bounds()
+	if b.Dx() < 1 || b.Dy() < 1 {
+		return InputInfo{}, fmt.Errorf("the image is empty (%d×%d)", b.Dx(), b.Dy())
+	}
+	x, err := imgproc.ToTensor(img, ms.c, ms.h, ms.w, ms.info.Mean, ms.info.Std)
+	if err != nil {
+		return InputInfo{}, err
+	}
+	return e.newInput(ms, x, displayBase(img))
+}
+
+// InputEncoded decodes an image file (PNG, JPEG, GIF, BMP, TIFF, WebP) and
+// sets it as input.
+func (e *Engine) InputEncoded(modelID int, data []byte) (InputInfo, error) {
+	if len(data) == 0 {
+		return InputInfo{}, fmt.Errorf("the image file is empty")
+	}
+	img, err := imgproc.Decode(data)
+	if err != nil {
+		return InputInfo{}, err
+	}
+	return e.InputImage(modelID, img)
+}
+
+// InputTensor sets an input from the model's input values (1×C×H×W).
+func (e *Engine) InputTensor(modelID int, data []float32) (InputInfo, error) {
+	ms, err := e.model(modelID)
+	if err != nil {
+		return InputInfo{}, err
+	}
+	shape := []int{1, ms.c, ms.h, ms.w}
+	if len(data) != tensor.Size(shape) {
+		return InputInfo{}, fmt.Errorf("the tensor has %d values, but the model's input %s needs %d", len(data), tensor.ShapeString(shape), tensor.Size(shape))
+	}
+	x := tensor.FromF32(append([]float32(nil), data...), shape...)
+	base := viz.ToRGBAFromPlanes(data, ms.c, ms.h, ms.w, ms.info.Mean, ms.info.Std)
+	return e.newInput(ms, x, displayBase(base))
+}
+
+func (e *Engine) newInput(ms *modelState, x *tensor.T, base image.Image) (InputInfo, error) {
+	s, err := cam.NewSession(ms.m, x)
+	if err != nil {
+		return InputInfo{}, err
+	}
+	in := &inputState{id: e.nextInput, model: ms, session: s, base: base}
+	e.nextInput++
+	e.inputs[in.id] = in
+	e.order = append(e.order, in.id)
+	for len(e.order) > maxInputs {
+		e.DisposeInput(e.order[0])
+	}
+	logits := append([]float32(nil), s.Logits(0)...)
+	bb := base.Bounds()
+	return InputInfo{
+		ID: in.id, Logits: logits, Top5: topK(logits, ms.info.Labels, 5),
+		ForwardMS: ms64(s.ForwardTime), Width: bb.Dx(), Height: bb.Dy(),
+	}, nil
+}
+
+func (e *Engine) input(id int) (*inputState, error) {
+	in, ok := e.inputs[id]
+	if !ok {
+		return nil, fmt.Errorf("input %d is gone (set the image again)", id)
+	}
+	return in, nil
+}
+
+// Base returns the picture an input's overlays are drawn on.
+func (e *Engine) Base(id int) (image.Image, error) {
+	in, err := e.input(id)
+	if err != nil {
+		return nil, err
+	}
+	return in.base, nil
+}
+
+// CAM computes a map for an input.
+func (e *Engine) CAM(r CAMRequest) (*CAMResult, error) {
+	in, err := e.input(r.Input)
+	if err != nil {
+		return nil, err
+	}
+	req := cam.Request{Method: r.Method, AugSmooth: r.AugSmooth, EigenSmooth: r.EigenSmooth, Progress: r.Progress}
+	layer := r.Layer
+	if layer == "" {
+		layer = in.model.info.DefaultLayer
+	}
+	if layer != "" {
+		req.Layers = []string{layer}
+	}
+	t := cam.Target{Class: r.Class}
+	switch strings.ToLower(r.Kind) {
+	case "", "logit":
+	case "probability":
+		t.Kind = cam.Probability
+	case "contrast":
+		if r.Class < 0 {
+			return nil, fmt.Errorf("a contrast needs a class to explain (A in \"A vs B\")")
+		}
+		t.Kind, t.Other = cam.Contrast, r.Other
+	default:
+		return nil, fmt.Errorf("unknown target kind %q (logit, probability, contrast)", r.Kind)
+	}
+	req.Targets = []cam.Target{t}
+	res, err := cam.Compute(in.session, req)
+	if err != nil {
+		return nil, err
+	}
+	in.last = res
+	out := &CAMResult{
+		Map: res.Map(0), Width: res.Width, Height: res.Height, Channels: max(res.Channels, 1),
+		ClassIndex: res.Targets[0].Class, Score: res.Scores[0],
+		MS: ms64(res.Total), ForwardMS: ms64(res.Forward), BackwardMS: ms64(res.Backward),
+	}
+	if len(res.Layers) > 0 {
+		l := res.Layers[0]
+		out.Layer, out.RawW, out.RawH = l.Layer, l.W, l.H
+		out.Raw = l.Raw[:l.H*l.W]
+	}
+	return out, nil
+}
+
+// Render draws an input's last map: over the picture (overlay), alone
+// (heat) and, for layer methods, the signed map at the layer's resolution.
+func (e *Engine) Render(id int, colormap string, alpha float64) (overlay, heat, raw *image.RGBA, err error) {
+	in, err := e.input(id)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if in.last == nil {
+		return nil, nil, nil, fmt.Errorf("no map has been computed for input %d", id)
+	}
+	return RenderResult(in.base, in.last, colormap, alpha)
+}
+
+// RenderResult draws a result the way the CLI does (pytorch-grad-cam's
+// show_cam_on_image; deprocess_image for guided methods).
+func RenderResult(base image.Image, r *cam.Result, colormap string, alpha float64) (overlay, heat, raw *image.RGBA, err error) {
+	cm, err := viz.ColormapByName(colormap)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if alpha < 0 || alpha > 1 || math.IsNaN(alpha) {
+		return nil, nil, nil, fmt.Errorf("opacity must be between 0 and 1, got %v", alpha)
+	}
+	m := r.Map(0)
+	if r.Channels == 3 {
+		g := viz.DeprocessImage(m, r.Width, r.Height)
+		return g, g, nil, nil
+	}
+	overlay, err = viz.ShowCAMOnImage(base, m, r.Width, r.Height, cm, float32(1-alpha))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	heat = viz.MapImage(m, r.Width, r.Height, cm)
+	if len(r.Layers) > 0 {
+		l := r.Layers[0]
+		raw = viz.SignedMapImage(l.Raw[:l.H*l.W], l.W, l.H, viz.RdBu, 0)
+	}
+	return overlay, heat, raw, nil
+}
+
+// topK returns the k most probable classes (softmax of the logits).
+func topK(logits []float32, labels []string, k int) []Prediction {
+	maxv := math.Inf(-1)
+	for _, v := range logits {
+		maxv = math.Max(maxv, float64(v))
+	}
+	var sum float64
+	probs := make([]float64, len(logits))
+	for i, v := range logits {
+		probs[i] = math.Exp(float64(v) - maxv)
+		sum += probs[i]
+	}
+	idx := make([]int, len(logits))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return logits[idx[a]] > logits[idx[b]] })
+	if len(idx) > k {
+		idx = idx[:k]
+	}
+	out := make([]Prediction, len(idx))
+	for i, c := range idx {
+		out[i] = Prediction{Index: c, Label: label(labels, c), Prob: probs[c] / sum, Logit: logits[c]}
+	}
+	return out
+}
+
+func label(labels []string, c int) string {
+	if c >= 0 && c < len(labels) {
+		return labels[c]
+	}
+	return fmt.Sprintf("class %d", c)
+}
+
+// minBaseSide: a smaller picture (a 28×28 Fashion-MNIST item, a 64×64
+// scene) is enlarged by an integer factor, nearest neighbour, so that its
+// overlay shows the map smoothly over crisp pixels.
+const minBaseSide = 128
+
+// displayBase is the picture overlays are drawn on: the input image, made
+// smaller when it is big and larger when it is tiny. Only the display
+// changes; the model sees the image itself.
+func displayBase(img image.Image) image.Image {
+	b := img.Bounds()
+	side := max(b.Dx(), b.Dy())
+	if side < minBaseSide && side > 0 {
+		return viz.Upscale(img, 256/side)
+	}
+	return shrink(img, maxBaseSide)
+}
+
+// shrink scales a picture down so that its longest side is at most side
+// (bilinear, half-pixel centres); smaller pictures are returned as they are.
+func shrink(img image.Image, side int) image.Image {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	if w <= side && h <= side {
+		return img
+	}
+	nw, nh := side, int(math.Round(float64(h)*float64(side)/float64(w)))
+	if h > w {
+		nw, nh = int(math.Round(float64(w)*float64(side)/float64(h))), side
+	}
+	nw, nh = max(nw, 1), max(nh, 1)
+	planes, _, _ := imgproc.Planes(img, 3)
+	out := image.NewRGBA(image.Rect(0, 0, nw, nh))
+	plane := make([]float32, nw*nh)
+	for c := 0; c < 3; c++ {
+		imgproc.ResizeBilinear(planes[c*w*h:(c+1)*w*h], h, w, plane, nh, nw, false)
+		for i, v := range plane {
+			out.Pix[4*i+c] = uint8(math.Max(0, math.Min(255, math.Round(float64(v)))))
+		}
+	}
+	for i := 0; i < nw*nh; i++ {
+		out.Pix[4*i+3] = 255
+	}
+	return out
+}
+
+func ms64(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func msSince(t time.Time) float64 { return ms64(time.Since(t)) }

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"image"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var tiny = filepath.Join("..", "..", "shared", "oracle", "tinycnn")
+
+func readF32(t *testing.T, path string) []float32 {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Skipf("oracle: %v", err)
+	}
+	out := make([]float32, len(b)/4)
+	for i := range out {
+		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return out
+}
+
+func loadTiny(t *testing.T, card *Card) (*Engine, ModelInfo) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(tiny, "model.onnx"))
+	if err != nil {
+		t.Skipf("oracle: %v", err)
+	}
+	e := NewEngine()
+	info, err := e.LoadModel(data, card)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, info
+}
+
+// The worker's engine gives the oracle's Grad-CAM on tinycnn.
+func TestCAMOracle(t *testing.T) {
+	e, info := loadTiny(t, nil)
+	if info.SuggestedLayer != "/relu3/Relu_output_0" || info.Classes != 10 || len(info.Layers) == 0 {
+		t.Fatalf("info: suggested %q, %d classes, %d layers", info.SuggestedLayer, info.Classes, len(info.Layers))
+	}
+	if got := info.InputShape; len(got) != 4 || got[1] != 3 || got[2] != 32 || got[3] != 32 {
+		t.Fatalf("input shape %v", got)
+	}
+	in, err := e.InputTensor(info.ID, readF32(t, filepath.Join(tiny, "raw", "input.f32")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logits := readF32(t, filepath.Join(tiny, "raw", "logits.f32"))
+	if in.Top5[0].Index != argmax(logits) || len(in.Top5) != 5 {
+		t.Errorf("top-5 %+v, PyTorch's top-1 is %d", in.Top5, argmax(logits))
+	}
+	var sum float64
+	for _, p := range topK(in.Logits, nil, 10) {
+		sum += p.Prob
+	}
+	if math.Abs(sum-1) > 1e-9 {
+		t.Errorf("probabilities sum to %v", sum)
+	}
+	r, err := e.CAM(CAMRequest{Input: in.ID, Method: "gradcam", Layer: "/relu3/Relu_output_0", Class: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := readF32(t, filepath.Join(tiny, "raw", "last.gradcam.cam.f32"))
+	if r.Width != 32 || r.Height != 32 || r.ClassIndex != 3 || len(r.Map) != len(want) {
+		t.Fatalf("%d×%d class %d, %d values", r.Width, r.Height, r.ClassIndex, len(r.Map))
+	}
+	var d float64
+	for i := range want {
+		d = math.Max(d, math.Abs(float64(r.Map[i]-want[i])))
+	}
+	if d > 2e-3 {
+		t.Errorf("max difference from PyTorch %g", d)
+	}
+	overlay, heat, raw, err := e.Render(in.ID, "turbo", 0.4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if overlay.Rect.Dx() != 256 || heat.Rect.Dx() != 32 || raw == nil || raw.Rect.Dx() != r.RawW {
+		t.Errorf("render sizes: overlay %v heat %v raw %v", overlay.Rect, heat.Rect, raw)
+	}
+	// A contrast and the errors a person can cause.
+	if _, err := e.CAM(CAMRequest{Input: in.ID, Method: "gradcam", Kind: "contrast", Class: 3, Other: 1}); err != nil {
+		t.Errorf("contrast: %v", err)
+	}
+	for _, c := range []struct {
+		req  CAMRequest
+		want string
+	}{
+		{CAMRequest{Input: in.ID, Method: "nope"}, "unknown method"},
+		{CAMRequest{Input: in.ID, Method: "gradcam", Layer: "nope"}, "nope"},
+		{CAMRequest{Input: in.ID, Method: "gradcam", Class: 99}, "99"},
+		{CAMRequest{Input: 12345, Method: "gradcam"}, "gone"},
+		{CAMRequest{Input: in.ID, Method: "gradcam", Kind: "contrast", Class: -1}, "contrast"},
+	} {
+		if _, err := e.CAM(c.req); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: error %v, want %q", c.req, err, c.want)
+		}
+	}
+}
+
+func argmax(v []float32) int {
+	best := 0
+	for i := range v {
+		if v[i] > v[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+func TestInputsAndCards(t *testing.T) {
+	e, info := loadTiny(t, &Card{Labels: []string{"a", "b", "c"}, DefaultLayer: "/relu2/Relu"})
+	if info.DefaultLayer != "/relu2/Relu_output_0" {
+		t.Errorf("default layer from the card: %q", info.DefaultLayer)
+	}
+	// A picture of any size; a tiny one is enlarged for display.
+	img := image.NewNRGBA(image.Rect(0, 0, 40, 20))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i)
+	}
+	var buf bytes.Buffer
+	png.Encode(&buf, img)
+	in, err := e.InputEncoded(info.ID, buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Width != 240 || in.Height != 120 {
+		t.Errorf("display picture %d×%d, want 240×120", in.Width, in.Height)
+	}
+	if in.Top5[0].Label == "" {
+		t.Errorf("no label")
+	}
+	big := image.NewGray(image.Rect(0, 0, 2000, 1000))
+	if b := displayBase(big).Bounds(); b.Dx() != maxBaseSide || b.Dy() != maxBaseSide/2 {
+		t.Errorf("big picture shown at %v", b)
+	}
+	for _, c := range []struct {
+		data []byte
+		want string
+	}{
+		{nil, "empty"},
+		{[]byte("hello, not a picture"), "not an image"},
+		{buf.Bytes()[:40], "image"},
+	} {
+		if _, err := e.InputEncoded(info.ID, c.data); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("input %q: error %v, want %q", c.data, err, c.want)
+		}
+	}
+	if _, err := e.InputTensor(info.ID, make([]float32, 7)); err == nil {
+		t.Errorf("short tensor accepted")
+	}
+	// Cards that do not fit.
+	for _, c := range []struct {
+		card Card
+		want string
+	}{
+		{Card{InputShape: []int{3, 64, 64}}, "does not fit"},
+		{Card{Mean: []float32{0.5}}, "3 values"},
+		{Card{Std: []float32{1, 0, 1}}, "positive"},
+		{Card{InputShape: []int{5}}, "input_shape"},
+	} {
+		if _, err := e.Configure(info.ID, &c.card); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("card %+v: error %v, want %q", c.card, err, c.want)
+		}
+	}
+	// A failed Configure leaves the model as it was.
+	if _, err := e.InputImage(info.ID, img); err != nil {
+		t.Errorf("after bad cards: %v", err)
+	}
+	if _, err := e.LoadModel([]byte("not onnx"), nil); err == nil {
+		t.Errorf("garbage loaded as a model")
+	}
+}

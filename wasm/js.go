@@ -1,0 +1,378 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"image"
+	"runtime/debug"
+	"sync"
+	"syscall/js"
+	"unsafe"
+
+	"github.com/cnnlens/cnnlens/engine/cam"
+	"github.com/cnnlens/cnnlens/engine/viz"
+)
+
+// The worker script (web/worker.js) loads this program and waits for it to
+// call globalThis.cnnlensStarted(engine), where engine has two functions:
+//
+//	handle(msg)   queue a request {id, op, ...}; the reply is posted to the
+//	              page as {id, ok, result | error} with typed arrays and
+//	              image bitmaps transferred, progress as {id, progress}.
+//	cancel(id)    ask a running request to stop (ScoreCAM, AblationCAM, …).
+//
+// Requests run one at a time on one goroutine. Each is guarded by recover:
+// a panic becomes that request's error, and the engine stays up.
+
+type request struct {
+	id  int
+	op  string
+	msg js.Value
+}
+
+var (
+	queue     = make(chan request, 256)
+	cancelled sync.Map // ids of requests asked to stop
+)
+
+func main() {
+	eng := NewEngine()
+	api := js.Global().Get("Object").New()
+	api.Set("handle", js.FuncOf(func(_ js.Value, args []js.Value) any {
+		msg := args[0]
+		r := request{id: msg.Get("id").Int(), op: msg.Get("op").String(), msg: msg}
+		select {
+		case queue <- r:
+		default:
+			reply(r.id, nil, fmt.Errorf("the engine is busy: too many requests queued"), nil)
+		}
+		return nil
+	}))
+	api.Set("cancel", js.FuncOf(func(_ js.Value, args []js.Value) any {
+		cancelled.Store(args[0].Int(), true)
+		return nil
+	}))
+	api.Set("methods", toJS(cam.Methods()))
+	api.Set("colormaps", toJS(viz.ColormapNames()))
+	js.Global().Call("cnnlensStarted", api)
+	for r := range queue {
+		serve(eng, r)
+	}
+}
+
+// serve runs one request and posts its reply, whatever happens.
+func serve(eng *Engine, r request) {
+	defer func() {
+		if p := recover(); p != nil {
+			js.Global().Get("console").Call("error", fmt.Sprintf("cnnlens: panic in %s: %v\n%s", r.op, p, debug.Stack()))
+			reply(r.id, nil, fmt.Errorf("internal error in %s: %v", r.op, p), nil)
+		}
+	}()
+	result, transfer, err := dispatch(eng, r)
+	reply(r.id, result, err, transfer)
+}
+
+func reply(id int, result any, err error, transfer []any) {
+	msg := map[string]any{"id": id, "ok": err == nil}
+	if err != nil {
+		msg["error"] = err.Error()
+	} else {
+		msg["result"] = result
+	}
+	js.Global().Call("postMessage", msg, transfer)
+}
+
+func dispatch(eng *Engine, r request) (any, []any, error) {
+	m := r.msg
+	switch r.op {
+	case "loadModel":
+		card, err := cardOf(m.Get("card"))
+		if err != nil {
+			return nil, nil, err
+		}
+		info, err := eng.LoadModel(bytesOf(m.Get("bytes")), card)
+		if err != nil {
+			return nil, nil, err
+		}
+		return toJS(info), nil, nil
+	case "configure":
+		card, err := cardOf(m.Get("card"))
+		if err != nil {
+			return nil, nil, err
+		}
+		if card == nil {
+			card = &Card{}
+		}
+		info, err := eng.Configure(m.Get("model").Int(), card)
+		if err != nil {
+			return nil, nil, err
+		}
+		return toJS(info), nil, nil
+	case "disposeModel":
+		eng.DisposeModel(m.Get("model").Int())
+		return nil, nil, nil
+	case "disposeInput":
+		eng.DisposeInput(m.Get("input").Int())
+		return nil, nil, nil
+	case "setInput":
+		return setInput(eng, m)
+	case "cam":
+		return camOp(eng, r)
+	case "render":
+		return render(eng, m)
+	case "renderMap":
+		return renderMap(eng, m)
+	case "base":
+		img, err := eng.Base(m.Get("input").Int())
+		if err != nil {
+			return nil, nil, err
+		}
+		bmp := bitmap(toRGBA(img))
+		return map[string]any{"image": bmp}, []any{bmp}, nil
+	case "panic":
+		// Lets the tests check that a panic is reported, not fatal.
+		panic("test panic requested by the page")
+	}
+	return nil, nil, fmt.Errorf("unknown request %q", r.op)
+}
+
+// setInput takes {model, kind: "encoded"|"rgba"|"tensor", data, width, height}.
+func setInput(eng *Engine, m js.Value) (any, []any, error) {
+	id := m.Get("model").Int()
+	var (
+		info InputInfo
+		err  error
+	)
+	switch kind := m.Get("kind").String(); kind {
+	case "encoded":
+		info, err = eng.InputEncoded(id, bytesOf(m.Get("data")))
+	case "rgba":
+		w, h := m.Get("width").Int(), m.Get("height").Int()
+		pix := bytesOf(m.Get("data"))
+		if w <= 0 || h <= 0 || len(pix) != 4*w*h {
+			return nil, nil, fmt.Errorf("pixels: %d bytes for %d×%d", len(pix), w, h)
+		}
+		img := &image.NRGBA{Pix: pix, Stride: 4 * w, Rect: image.Rect(0, 0, w, h)}
+		info, err = eng.InputImage(id, img)
+	case "tensor":
+		info, err = eng.InputTensor(id, floatsOf(m.Get("data")))
+	default:
+		err = fmt.Errorf("unknown input kind %q", kind)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	logits := float32sToJS(info.Logits)
+	info.Logits = nil
+	out := toJS(info)
+	out.Set("logits", logits)
+	return out, []any{logits.Get("buffer")}, nil
+}
+
+// camOp takes {input, method, layer, kind, class, other, augSmooth,
+// eigenSmooth, render: {colormap, alpha} | undefined}.
+func camOp(eng *Engine, r request) (any, []any, error) {
+	m := r.msg
+	req := CAMRequest{
+		Input:       m.Get("input").Int(),
+		Method:      str(m.Get("method"), "gradcam"),
+		Layer:       str(m.Get("layer"), ""),
+		Kind:        str(m.Get("kind"), "logit"),
+		Class:       num(m.Get("class"), -1),
+		Other:       num(m.Get("other"), -1),
+		AugSmooth:   m.Get("augSmooth").Truthy(),
+		EigenSmooth: m.Get("eigenSmooth").Truthy(),
+	}
+	defer cancelled.Delete(r.id)
+	if _, stop := cancelled.Load(r.id); stop {
+		return nil, nil, fmt.Errorf("cancelled")
+	}
+	req.Progress = func(done, total int) bool {
+		js.Global().Call("postMessage", map[string]any{"id": r.id, "progress": map[string]any{"done": done, "total": total}})
+		yield() // let a cancel message in
+		_, stop := cancelled.Load(r.id)
+		return !stop
+	}
+	res, err := eng.CAM(req)
+	if err != nil {
+		if err == cam.ErrCancelled {
+			return nil, nil, fmt.Errorf("cancelled")
+		}
+		return nil, nil, err
+	}
+	mapArr := float32sToJS(res.Map)
+	out := map[string]any{
+		"method": req.Method, "cam": mapArr, "width": res.Width, "height": res.Height, "channels": res.Channels,
+		"classIndex": res.ClassIndex, "score": float64(res.Score), "layer": res.Layer,
+		"ms": res.MS, "forwardMs": res.ForwardMS, "backwardMs": res.BackwardMS,
+		"rawWidth": res.RawW, "rawHeight": res.RawH,
+	}
+	transfer := []any{mapArr.Get("buffer")}
+	if res.Raw != nil {
+		raw := float32sToJS(res.Raw)
+		out["raw"] = raw
+		transfer = append(transfer, raw.Get("buffer"))
+	}
+	if opt := m.Get("render"); opt.Truthy() {
+		imgs, tr, err := renderImages(eng, req.Input, opt)
+		if err != nil {
+			return nil, nil, err
+		}
+		for k, v := range imgs {
+			out[k] = v
+		}
+		transfer = append(transfer, tr...)
+	}
+	return out, transfer, nil
+}
+
+// render takes {input, colormap, alpha} and redraws the input's last map.
+func render(eng *Engine, m js.Value) (any, []any, error) {
+	imgs, tr, err := renderImages(eng, m.Get("input").Int(), m)
+	if err != nil {
+		return nil, nil, err
+	}
+	return imgs, tr, nil
+}
+
+func renderImages(eng *Engine, input int, opt js.Value) (map[string]any, []any, error) {
+	alpha := 0.5
+	if a := opt.Get("alpha"); a.Type() == js.TypeNumber {
+		alpha = a.Float()
+	}
+	overlay, heat, raw, err := eng.Render(input, str(opt.Get("colormap"), "jet"), alpha)
+	if err != nil {
+		return nil, nil, err
+	}
+	return bitmaps(map[string]*image.RGBA{"overlay": overlay, "heat": heat, "rawImage": raw})
+}
+
+// renderMap takes {input, cam, width, height, channels, raw, rawWidth,
+// rawHeight, colormap, alpha}: a map the page kept (the grid of every
+// method), drawn again over its input.
+func renderMap(eng *Engine, m js.Value) (any, []any, error) {
+	base, err := eng.Base(m.Get("input").Int())
+	if err != nil {
+		return nil, nil, err
+	}
+	r := &cam.Result{Maps: floatsOf(m.Get("cam")), Width: num(m.Get("width"), 0), Height: num(m.Get("height"), 0), Channels: num(m.Get("channels"), 1)}
+	if r.Channels != 3 {
+		r.Channels = 1
+	}
+	if r.Width <= 0 || r.Height <= 0 || len(r.Maps) != r.Width*r.Height*r.Channels {
+		return nil, nil, fmt.Errorf("renderMap: %d values for a %d×%d×%d map", len(r.Maps), r.Width, r.Height, r.Channels)
+	}
+	if raw := m.Get("raw"); raw.Truthy() {
+		l := cam.LayerResult{Raw: floatsOf(raw), W: num(m.Get("rawWidth"), 0), H: num(m.Get("rawHeight"), 0)}
+		if l.W > 0 && l.H > 0 && len(l.Raw) == l.W*l.H {
+			r.Layers = []cam.LayerResult{l}
+		}
+	}
+	alpha := 0.5
+	if a := m.Get("alpha"); a.Type() == js.TypeNumber {
+		alpha = a.Float()
+	}
+	overlay, heat, raw, err := RenderResult(base, r, str(m.Get("colormap"), "jet"), alpha)
+	if err != nil {
+		return nil, nil, err
+	}
+	return bitmaps(map[string]*image.RGBA{"overlay": overlay, "heat": heat, "rawImage": raw})
+}
+
+func bitmaps(imgs map[string]*image.RGBA) (map[string]any, []any, error) {
+	out := map[string]any{}
+	var transfer []any
+	for name, img := range imgs {
+		if img == nil {
+			continue
+		}
+		b := bitmap(img)
+		out[name] = b
+		transfer = append(transfer, b)
+	}
+	return out, transfer, nil
+}
+
+// yield lets the worker's event loop run (so that a cancel message is
+// received) and comes back: globalThis.cnnlensYield calls back through a
+// MessageChannel, which is not throttled like setTimeout.
+func yield() {
+	done := make(chan struct{})
+	f := js.FuncOf(func(js.Value, []js.Value) any { close(done); return nil })
+	js.Global().Call("cnnlensYield", f)
+	<-done
+	f.Release()
+}
+
+func cardOf(v js.Value) (*Card, error) {
+	if v.IsUndefined() || v.IsNull() {
+		return nil, nil
+	}
+	s := js.Global().Get("JSON").Call("stringify", v).String()
+	var c Card
+	if err := json.Unmarshal([]byte(s), &c); err != nil {
+		return nil, fmt.Errorf("model card: %v", err)
+	}
+	return &c, nil
+}
+
+// bytesOf copies an ArrayBuffer or typed array into Go.
+func bytesOf(v js.Value) []byte {
+	if v.IsUndefined() || v.IsNull() {
+		return nil
+	}
+	u8 := js.Global().Get("Uint8Array")
+	var view js.Value
+	if v.InstanceOf(js.Global().Get("ArrayBuffer")) {
+		view = u8.New(v)
+	} else {
+		view = u8.New(v.Get("buffer"), v.Get("byteOffset"), v.Get("byteLength"))
+	}
+	b := make([]byte, view.Get("length").Int())
+	js.CopyBytesToGo(b, view)
+	return b
+}
+
+// floatsOf copies a Float32Array (or an ArrayBuffer of float32) into Go.
+func floatsOf(v js.Value) []float32 {
+	b := bytesOf(v)
+	f := make([]float32, len(b)/4)
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(f))), len(f)*4), b)
+	return f
+}
+
+// float32sToJS copies floats into a new Float32Array (wasm is little-endian,
+// like every browser's typed arrays).
+func float32sToJS(f []float32) js.Value {
+	arr := js.Global().Get("Float32Array").New(len(f))
+	if len(f) > 0 {
+		view := js.Global().Get("Uint8Array").New(arr.Get("buffer"))
+		js.CopyBytesToJS(view, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(f))), len(f)*4))
+	}
+	return arr
+}
+
+// toJS turns a Go value into a plain JavaScript value through JSON.
+func toJS(v any) js.Value {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return js.Global().Get("JSON").Call("parse", string(b))
+}
+
+func str(v js.Value, def string) string {
+	if v.Type() != js.TypeString || v.String() == "" {
+		return def
+	}
+	return v.String()
+}
+
+func num(v js.Value, def int) int {
+	if v.Type() != js.TypeNumber {
+		return def
+	}
+	return v.Int()
+}

@@ -1,0 +1,845 @@
+// The cnnlens page: wires the controls to the engine (cnnlens.js).
+import * as api from './cnnlens.js';
+
+window.cnnlens = api;
+
+const $ = (id) => document.getElementById(id);
+
+const METHOD_NAMES = {
+  gradcam: 'Grad-CAM',
+  hirescam: 'HiResCAM',
+  'gradcam-elementwise': 'Grad-CAM element-wise',
+  gradcampp: 'Grad-CAM++',
+  xgradcam: 'XGrad-CAM',
+  layercam: 'LayerCAM',
+  eigencam: 'EigenCAM',
+  eigengradcam: 'EigenGrad-CAM',
+  scorecam: 'Score-CAM',
+  ablationcam: 'AblationCAM',
+  fullgrad: 'FullGrad',
+  cam: 'CAM (class weights)',
+  guidedbackprop: 'Guided backprop',
+  'guided-gradcam': 'Guided Grad-CAM',
+  saliency: 'Saliency (gradient)',
+  smoothgrad: 'SmoothGrad',
+  'integrated-gradients': 'Integrated Gradients',
+};
+const METHOD_ORDER = Object.keys(METHOD_NAMES);
+const methodName = (m) => METHOD_NAMES[m] || m;
+
+// page is what the tests read: counters and the last run.
+const page = {
+  renders: 0,
+  errors: [],
+  lastRun: null,
+  firstHeatmapMs: null,
+  marks: {},
+  state: null,
+};
+window.cnnlensPage = page;
+
+const state = {
+  manifest: null,
+  model: null,        // ModelInfo
+  bundled: null,      // the bundled model's manifest entry, if any
+  source: null,       // {kind: 'url'|'blob'|'imagedata'|'tensor', value, name, sample?}
+  input: null,        // InputInfo of the current input
+  base: null,         // ImageBitmap of the input picture
+  method: 'gradcam',
+  layer: '',
+  classIndex: -1,
+  contrast: '',
+  augSmooth: false,
+  eigenSmooth: false,
+  colormap: 'jet',
+  alpha: 0.5,
+  view: 'overlay',
+  result: null,       // last cam result (maps kept for re-rendering)
+  grid: [],           // [{method, result, canvas, caption}]
+};
+page.state = state;
+
+function mark(name) {
+  page.marks[name] = performance.now();
+  try { performance.mark('cnnlens-' + name); } catch (_) { /* old browsers */ }
+}
+
+// ---------------------------------------------------------------- messages
+
+let messageTimer = 0;
+function showError(text) {
+  console.warn('cnnlens:', text);
+  page.errors.push(text);
+  const box = $('message');
+  box.className = '';
+  $('message-text').textContent = text;
+  box.hidden = false;
+  clearTimeout(messageTimer);
+}
+function showInfo(text, ms = 4000) {
+  const box = $('message');
+  box.className = 'info';
+  $('message-text').textContent = text;
+  box.hidden = false;
+  clearTimeout(messageTimer);
+  messageTimer = setTimeout(() => { box.hidden = true; }, ms);
+}
+function clearMessage() { $('message').hidden = true; }
+$('message-close').onclick = clearMessage;
+
+function setStatus(text) { $('status').textContent = text; }
+
+// ---------------------------------------------------------------- drawing
+
+function drawBitmap(canvas, bmp) {
+  if (!bmp) return;
+  canvas.width = bmp.width;
+  canvas.height = bmp.height;
+  canvas.getContext('2d').drawImage(bmp, 0, 0);
+  bmp.close();
+}
+
+function drawResult(res) {
+  drawBitmap($('overlay'), res.overlay);
+  drawBitmap($('heat'), res.heat);
+  if (res.rawImage) {
+    drawBitmap($('raw'), res.rawImage);
+    $('raw-caption').textContent = `layer map ${res.rawWidth}×${res.rawHeight} (signed, before ReLU)`;
+  } else {
+    const c = $('raw');
+    c.getContext('2d').clearRect(0, 0, c.width, c.height);
+    $('raw-caption').textContent = 'layer map: none for this method';
+  }
+  page.renders++;
+  document.body.dataset.renders = page.renders;
+}
+
+function drawBase() {
+  if (!state.base) return;
+  const c = $('input-canvas');
+  c.width = state.base.width;
+  c.height = state.base.height;
+  c.getContext('2d').drawImage(state.base, 0, 0);
+}
+
+function fmt(ms) { return ms == null ? '–' : ms < 10 ? ms.toFixed(2) : ms.toFixed(1); }
+
+function labelOf(i) {
+  const labels = (state.model && state.model.labels) || [];
+  return labels[i] != null && labels[i] !== '' ? labels[i] : `class ${i}`;
+}
+
+// ---------------------------------------------------------------- model
+
+function modelInfoText(m) {
+  const shape = m.inputShape.slice(1).join('×');
+  const parts = [`input ${m.input} ${shape}`, `${m.classes} classes`];
+  if (m.macs) parts.push(`${(m.macs / 1e6).toFixed(m.macs < 1e7 ? 2 : 0)} M multiply-adds`);
+  parts.push(`opset ${m.opset}`);
+  if (m.producer) parts.push(m.producer);
+  const c = m.card || {};
+  if (typeof c.test_accuracy === 'number') parts.push(`test accuracy ${(100 * c.test_accuracy).toFixed(1)}%`);
+  return `${m.name}: ${parts.join(' · ')}`;
+}
+
+function fillModelUI() {
+  const m = state.model;
+  $('model-info').textContent = modelInfoText(m);
+  const c = m.card || {};
+  $('model-info').title = [c.architecture, c.data, c.test_set].filter(Boolean).join('\n');
+  $('in-c').value = m.inputShape[1];
+  $('in-h').value = m.inputShape[2];
+  $('in-w').value = m.inputShape[3];
+  $('in-mean').value = m.mean.map((v) => +v.toFixed(4)).join(', ');
+  $('in-std').value = m.std.map((v) => +v.toFixed(4)).join(', ');
+  const sel = $('model-select');
+  sel.value = state.bundled ? state.bundled.name : '';
+
+  // Layers: those with a spatial map (what CAM methods look at) first.
+  const layer = $('layer');
+  layer.textContent = '';
+  const spatial = document.createElement('optgroup');
+  spatial.label = 'layers with a spatial map';
+  const other = document.createElement('optgroup');
+  other.label = 'other layers';
+  for (const l of m.layers) {
+    const o = document.createElement('option');
+    o.value = l.output;
+    const shape = l.shape && l.shape.length ? l.shape.slice(1).join('×') : '?';
+    o.textContent = `${l.node || l.output} · ${l.op} · ${shape}`;
+    if (l.output === m.suggestedLayer) o.textContent += ' (suggested)';
+    (l.shape && l.shape.length === 4 && l.shape[2] * l.shape[3] > 1 ? spatial : other).append(o);
+  }
+  layer.append(spatial, other);
+  state.layer = m.defaultLayer || m.suggestedLayer || '';
+  layer.value = state.layer;
+
+  // Classes.
+  for (const id of ['class', 'contrast']) {
+    const s = $(id);
+    s.textContent = '';
+    const first = document.createElement('option');
+    first.value = '';
+    first.textContent = id === 'class' ? 'top-1 (predicted)' : '— (no contrast)';
+    s.append(first);
+    for (let i = 0; i < m.classes; i++) {
+      const o = document.createElement('option');
+      o.value = String(i);
+      o.textContent = `${i} · ${labelOf(i)}`;
+      s.append(o);
+    }
+  }
+  state.classIndex = -1;
+  state.contrast = '';
+  $('class').value = '';
+  $('contrast').value = '';
+}
+
+function fillSamples() {
+  const box = $('samples');
+  box.textContent = '';
+  const titles = { photos: 'photos', shapes: 'shapes scenes', fashion: 'Fashion-MNIST', scenes: 'scenes' };
+  const groups = new Map();
+  for (const s of state.manifest.samples) {
+    if (!groups.has(s.group)) groups.set(s.group, []);
+    groups.get(s.group).push(s);
+  }
+  for (const [group, samples] of groups) {
+    const h = document.createElement('div');
+    h.className = 'group small';
+    h.textContent = titles[group] || group;
+    box.append(h);
+    for (const s of samples) {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.title = s.name + (s.model ? ` (for the ${s.model} model)` : '');
+      b.dataset.file = s.file;
+      b.setAttribute('aria-pressed', 'false');
+      const img = document.createElement('img');
+      // Thumbnails load after the first heatmap, not against the engine.
+      img.dataset.src = api.assetURL(s.file);
+      img.alt = s.name;
+      img.onload = () => { if (img.naturalWidth <= 64) img.style.imageRendering = 'pixelated'; };
+      b.append(img);
+      b.onclick = () => chooseSample(s);
+      box.append(b);
+    }
+  }
+}
+
+function loadThumbnails() {
+  for (const img of $('samples').querySelectorAll('img[data-src]')) {
+    img.src = img.dataset.src;
+    img.removeAttribute('data-src');
+  }
+}
+
+function markSample() {
+  for (const b of $('samples').querySelectorAll('button')) {
+    b.setAttribute('aria-pressed', String(!!(state.source && state.source.sample && state.source.sample.file === b.dataset.file)));
+  }
+}
+
+async function chooseSample(s) {
+  // A sample made for another bundled model switches to that model.
+  if (s.model && (!state.bundled || state.bundled.name !== s.model)) {
+    const entry = state.manifest.models.find((m) => m.name === s.model);
+    if (entry) {
+      const ok = await switchModel(() => api.loadModel(api.assetURL(entry.file), entry.card || null), entry, false);
+      if (!ok) return;
+    }
+  }
+  await setSource({ kind: 'url', value: api.assetURL(s.file), name: s.name, sample: s });
+}
+
+async function switchModel(load, entry, reloadInput = true) {
+  setStatus('Loading the model…');
+  let info;
+  try {
+    info = await load();
+  } catch (err) {
+    showError(`Could not load the model: ${err.message}`);
+    setStatus(state.model ? `Model: ${state.model.name}` : 'No model');
+    return false;
+  }
+  const old = state.model;
+  state.model = info;
+  state.bundled = entry;
+  state.pending = null;
+  if (old && old.id !== info.id) api.disposeModel(old).catch(() => {});
+  fillModelUI();
+  setStatus(`Model: ${info.name}`);
+  clearMessage();
+  if (reloadInput && state.source) await setSource(state.source);
+  return true;
+}
+
+async function loadModelFiles(files) {
+  const onnx = files.find((f) => /\.onnx$/i.test(f.name));
+  const cardFile = files.find((f) => /\.(json|txt)$/i.test(f.name));
+  let card;
+  if (cardFile) {
+    try {
+      card = api.parseLabels(await cardFile.text());
+    } catch (err) {
+      showError(`Could not read ${cardFile.name}: ${err.message}`);
+      return;
+    }
+  }
+  if (!onnx) {
+    if (card && state.pending) {
+      state.pending.card = { ...(state.pending.card || {}), ...card };
+      showInfo(`${cardFile.name}: kept for ${state.pending.file.name}; give its input size and click Apply.`, 8000);
+    } else if (card) {
+      await applyCard(card, cardFile.name);
+    }
+    return;
+  }
+  await loadOwnModel(onnx, card || null);
+}
+
+// loadOwnModel loads a model from a file. A model whose input size is not
+// fixed waits (state.pending) for the size fields.
+async function loadOwnModel(file, card) {
+  setStatus('Loading the model…');
+  let info;
+  try {
+    info = await api.loadModel(file, card);
+  } catch (err) {
+    if (/dynamic sizes/.test(err.message)) {
+      state.pending = { file, card };
+      $('preprocess').open = true;
+      showError(`${file.name}: ${err.message}. Set C, H and W under “Input size and normalisation” and click Apply.`);
+    } else {
+      showError(`Could not load the model: ${err.message}`);
+    }
+    setStatus(state.model ? `Model: ${state.model.name}` : 'No model');
+    return false;
+  }
+  state.pending = null;
+  const ok = await switchModel(async () => info, null);
+  if (ok && !card) {
+    $('preprocess').open = true;
+    showInfo(`Loaded ${file.name}. Check its input size and normalisation below the model, and add its labels (a JSON card or list, or a text file with one label a line).`, 8000);
+  }
+  return ok;
+}
+
+async function applyCard(card, name) {
+  try {
+    state.model = await api.configureModel(state.model, card);
+  } catch (err) {
+    showError(`Could not apply ${name}: ${err.message}`);
+    return;
+  }
+  const keep = { cls: state.classIndex, layer: state.layer };
+  fillModelUI();
+  if (keep.layer) { state.layer = keep.layer; $('layer').value = keep.layer; }
+  showInfo(`${name}: ${card.labels ? card.labels.length + ' labels' : 'applied'}.`);
+  if (state.source) await setSource(state.source);
+}
+
+function parseList(s) {
+  const v = s.split(/[\s,]+/).filter(Boolean).map(Number);
+  if (v.some((x) => !Number.isFinite(x))) throw new Error(`"${s}" is not a list of numbers`);
+  return v;
+}
+
+$('preprocess-apply').onclick = async () => {
+  let card;
+  try {
+    card = {
+      input_shape: [+$('in-c').value, +$('in-h').value, +$('in-w').value],
+      mean: parseList($('in-mean').value),
+      std: parseList($('in-std').value),
+    };
+  } catch (err) {
+    showError(err.message);
+    return;
+  }
+  if (state.pending) {
+    await loadOwnModel(state.pending.file, { ...(state.pending.card || {}), ...card });
+    return;
+  }
+  await applyCard(card, 'Input size and normalisation');
+};
+const presets = { 'preset-imagenet': [[0.485, 0.456, 0.406], [0.229, 0.224, 0.225]], 'preset-half': [[0.5], [0.5]], 'preset-none': [[0], [1]] };
+for (const [id, [mean, std]] of Object.entries(presets)) {
+  $(id).onclick = () => {
+    const c = +$('in-c').value || 3;
+    const rep = (v) => (v.length === c ? v : Array(c).fill(v[0])).join(', ');
+    $('in-mean').value = rep(mean);
+    $('in-std').value = rep(std);
+  };
+}
+
+$('model-select').onchange = async () => {
+  const entry = state.manifest.models.find((m) => m.name === $('model-select').value);
+  if (!entry) return;
+  const ok = await switchModel(() => api.loadModel(api.assetURL(entry.file), entry.card || null), entry, false);
+  if (!ok) return;
+  const s = state.manifest.samples.find((x) => x.model === entry.name);
+  if (s && (!state.source || !state.source.sample || state.source.sample.model !== entry.name)) await setSource({ kind: 'url', value: api.assetURL(s.file), name: s.name, sample: s });
+  else if (state.source) await setSource(state.source);
+};
+$('model-open').onclick = () => $('model-file').click();
+$('labels-open').onclick = () => $('labels-file').click();
+$('model-file').onchange = async (e) => { const f = [...e.target.files]; e.target.value = ''; await loadModelFiles(f); };
+$('labels-file').onchange = async (e) => { const f = [...e.target.files]; e.target.value = ''; await loadModelFiles(f); };
+
+// ---------------------------------------------------------------- input
+
+async function setSource(source) {
+  if (!state.model) return;
+  setStatus('Reading the image…');
+  let input;
+  try {
+    let src;
+    if (source.kind === 'tensor') src = { tensor: source.value };
+    else src = { image: source.value };
+    input = await api.setInput(state.model.id, src);
+  } catch (err) {
+    showError(`Could not use ${source.name || 'the image'}: ${err.message}`);
+    setStatus(`Model: ${state.model.name}`);
+    return false;
+  }
+  const old = state.input;
+  state.input = input;
+  state.source = source;
+  if (old) api.engine().call('disposeInput', { input: old.id }).catch(() => {});
+  markSample();
+  clearMessage();
+  if (!page.marks.input) mark('input');
+  setStatus(`Model: ${state.model.name} · forward pass ${fmt(input.forwardMs)} ms`);
+  showPredictions();
+  api.baseImage(input.id).then((r) => {
+    if (state.input !== input) { r.image.close(); return; }
+    if (state.base) state.base.close();
+    state.base = r.image;
+    drawBase();
+  }).catch(() => {});
+  await recompute();
+  return true;
+}
+
+function showPredictions() {
+  const ol = $('top5');
+  ol.textContent = '';
+  const target = state.classIndex >= 0 ? state.classIndex : (state.input.top5[0] || {}).index;
+  for (const p of state.input.top5) {
+    const li = document.createElement('li');
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.dataset.index = p.index;
+    b.setAttribute('aria-pressed', String(p.index === target));
+    b.title = `logit ${p.logit.toFixed(3)} · click to explain this class`;
+    const name = document.createElement('span');
+    name.textContent = `${p.index} · ${labelOf(p.index)}`;
+    const bar = document.createElement('span');
+    bar.className = 'bar';
+    const fill = document.createElement('span');
+    fill.style.width = `${(p.prob * 100).toFixed(1)}%`;
+    bar.append(fill);
+    const pr = document.createElement('span');
+    pr.className = 'p';
+    pr.textContent = `${(p.prob * 100).toFixed(1)}%`;
+    b.append(name, bar, pr);
+    b.onclick = () => { $('class').value = String(p.index); setClass(); };
+    li.append(b);
+    ol.append(li);
+  }
+}
+
+function setClass() {
+  const v = $('class').value;
+  state.classIndex = v === '' ? -1 : Number(v);
+  state.contrast = $('contrast').value;
+  if (state.input) showPredictions();
+  recompute();
+}
+
+$('image-open').onclick = () => $('image-file').click();
+$('image-file').onchange = async (e) => {
+  const f = e.target.files[0];
+  e.target.value = '';
+  if (f) await setSource({ kind: 'blob', value: f, name: f.name });
+};
+
+// Camera: a frame of the video becomes the input.
+let stream = null;
+$('camera-start').onclick = async () => {
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'environment' }, audio: false });
+  } catch (err) {
+    showError(`No camera: ${err.message}`);
+    return;
+  }
+  $('camera-video').srcObject = stream;
+  $('camera').hidden = false;
+};
+function stopCamera() {
+  if (stream) for (const t of stream.getTracks()) t.stop();
+  stream = null;
+  $('camera').hidden = true;
+}
+$('camera-stop').onclick = stopCamera;
+$('camera-take').onclick = async () => {
+  const v = $('camera-video');
+  if (!v.videoWidth) return;
+  const c = new OffscreenCanvas(v.videoWidth, v.videoHeight);
+  const ctx = c.getContext('2d');
+  ctx.drawImage(v, 0, 0);
+  await setSource({ kind: 'imagedata', value: ctx.getImageData(0, 0, c.width, c.height), name: 'the camera picture' });
+};
+
+// Drag and drop: images become the input, .onnx a model, .json/.txt labels.
+let dragDepth = 0;
+window.addEventListener('dragenter', (e) => { e.preventDefault(); dragDepth++; $('drop').hidden = false; });
+window.addEventListener('dragleave', () => { if (--dragDepth <= 0) { dragDepth = 0; $('drop').hidden = true; } });
+window.addEventListener('dragover', (e) => e.preventDefault());
+window.addEventListener('drop', async (e) => {
+  e.preventDefault();
+  dragDepth = 0;
+  $('drop').hidden = true;
+  await handleFiles([...e.dataTransfer.files]);
+});
+
+async function handleFiles(files) {
+  if (!files.length) return;
+  const modelish = files.filter((f) => /\.(onnx|json|txt)$/i.test(f.name));
+  const images = files.filter((f) => !/\.(onnx|json|txt)$/i.test(f.name));
+  if (modelish.length) await loadModelFiles(modelish);
+  if (images.length) await setSource({ kind: 'blob', value: images[0], name: images[0].name });
+}
+page.handleFiles = handleFiles;
+
+// ---------------------------------------------------------------- compute
+
+let running = null;   // {cancel} of the run in flight
+let again = false;    // settings changed while running
+
+function camOptions(method) {
+  return {
+    method,
+    layer: state.layer,
+    classIndex: state.classIndex,
+    contrast: state.contrast === '' ? null : state.contrast,
+    augSmooth: state.augSmooth,
+    eigenSmooth: state.eigenSmooth,
+  };
+}
+
+function showProgress(done, total) {
+  const p = $('progress');
+  p.hidden = false;
+  p.max = total;
+  p.value = done;
+  $('cancel').hidden = false;
+}
+function hideProgress() { $('progress').hidden = true; $('cancel').hidden = true; }
+$('cancel').onclick = () => { if (running) { again = false; running.cancel(); } };
+
+/** recompute runs the current method (or every method) and draws. */
+async function recompute() {
+  if (!state.input) return;
+  if (running) { again = true; running.cancel(); return; }
+  document.body.classList.add('busy');
+  try {
+    do {
+      again = false;
+      if (state.view === 'grid') await runGrid();
+      else await runOne();
+    } while (again);
+  } finally {
+    document.body.classList.remove('busy');
+    hideProgress();
+  }
+}
+
+async function runOne() {
+  const t0 = performance.now();
+  const input = state.input;
+  const job = api.computeCAM(input.id, { ...camOptions(state.method), render: { colormap: state.colormap, alpha: state.alpha }, onProgress: showProgress });
+  running = job;
+  let res;
+  try {
+    res = await job.promise;
+  } catch (err) {
+    running = null;
+    if (err.message === 'cancelled') { if (!again) $('timing').textContent = `${methodName(state.method)}: cancelled`; return; }
+    if (/input \d+ is gone/.test(err.message) && state.source) { again = false; await setSource(state.source); return; }
+    showError(`${methodName(state.method)}: ${err.message}`);
+    return;
+  }
+  running = null;
+  if (again || state.input !== input) { for (const k of ['overlay', 'heat', 'rawImage']) if (res[k]) res[k].close(); return; }
+  state.result = res;
+  drawResult(res);
+  const pageMs = performance.now() - t0;
+  const target = state.contrast !== '' ? `${labelOf(res.classIndex)} vs ${labelOf(Number(state.contrast))}` : labelOf(res.classIndex);
+  $('overlay-caption').textContent = `${methodName(res.method)} · ${target}` + (res.layer ? ` · ${res.layer}` : '');
+  $('timing').textContent = `${methodName(res.method)}: forward ${fmt(res.forwardMs)} ms · backward ${fmt(res.backwardMs)} ms · total ${fmt(res.ms)} ms in the engine (${fmt(pageMs)} ms with drawing)`;
+  page.lastRun = { method: res.method, classIndex: res.classIndex, layer: res.layer, ms: res.ms, forwardMs: res.forwardMs, backwardMs: res.backwardMs, pageMs, width: res.width, height: res.height };
+  if (page.firstHeatmapMs == null) {
+    mark('first-heatmap');
+    page.firstHeatmapMs = performance.now();
+    loadThumbnails();
+  }
+  updateSnippet();
+}
+
+async function runGrid() {
+  const grid = $('grid');
+  grid.textContent = '';
+  state.grid = [];
+  // The slow ones (a forward pass per channel or per sample) come last.
+  const slow = ['smoothgrad', 'integrated-gradients', 'ablationcam', 'scorecam'];
+  const methods = [...sortedMethods().filter((m) => !slow.includes(m)), ...slow.filter((m) => sortedMethods().includes(m))];
+  const t0 = performance.now();
+  for (let i = 0; i < methods.length; i++) {
+    const method = methods[i];
+    const fig = document.createElement('figure');
+    const canvas = document.createElement('canvas');
+    canvas.width = canvas.height = 150;
+    const cap = document.createElement('figcaption');
+    cap.textContent = `${methodName(method)}…`;
+    fig.append(canvas, cap);
+    grid.append(fig);
+    $('timing').textContent = `All methods: ${i + 1} of ${methods.length} (${methodName(method)})`;
+    const job = api.computeCAM(state.input.id, { ...camOptions(method), render: { colormap: state.colormap, alpha: state.alpha }, onProgress: showProgress });
+    running = job;
+    try {
+      const res = await job.promise;
+      running = null;
+      hideProgress();
+      drawBitmap(canvas, res.overlay);
+      for (const k of ['heat', 'rawImage']) if (res[k]) res[k].close();
+      cap.textContent = `${methodName(method)} · ${fmt(res.ms)} ms`;
+      canvas.title = `${methodName(method)}: show on its own`;
+      canvas.onclick = () => { $('method').value = method; state.method = method; setView('overlay'); };
+      state.grid.push({ method, result: res, canvas, caption: cap });
+    } catch (err) {
+      running = null;
+      hideProgress();
+      if (err.message === 'cancelled') {
+        cap.textContent = `${methodName(method)}: cancelled`;
+        fig.classList.add('failed');
+        if (!again) $('timing').textContent = 'All methods: cancelled';
+        return;
+      }
+      fig.classList.add('failed');
+      cap.textContent = `${methodName(method)}: ${err.message}`;
+      cap.title = err.message;
+    }
+    if (again) return;
+  }
+  page.renders++;
+  document.body.dataset.renders = page.renders;
+  $('timing').textContent = `All ${methods.length} methods in ${fmt(performance.now() - t0)} ms`;
+}
+
+function sortedMethods() {
+  const ms = api.engine().methods || [];
+  return [...ms].sort((a, b) => {
+    const ia = METHOD_ORDER.indexOf(a), ib = METHOD_ORDER.indexOf(b);
+    return (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib) || a.localeCompare(b);
+  });
+}
+
+/** redraw draws the kept maps again with the current colormap and opacity. */
+let redrawing = null;
+let redrawAgain = false;
+async function redraw() {
+  if (redrawing) { redrawAgain = true; return; }
+  redrawing = (async () => {
+    do {
+      redrawAgain = false;
+      try {
+        if (state.view === 'grid') {
+          for (const g of state.grid) {
+            const r = await api.renderMap(state.input.id, g.result, { colormap: state.colormap, alpha: state.alpha });
+            drawBitmap(g.canvas, r.overlay);
+            for (const k of ['heat', 'rawImage']) if (r[k]) r[k].close();
+          }
+          page.renders++;
+        } else if (state.result && state.input) {
+          const r = await api.renderMap(state.input.id, state.result, { colormap: state.colormap, alpha: state.alpha });
+          drawResult({ ...state.result, ...r });
+        }
+      } catch (err) {
+        showError(err.message);
+      }
+    } while (redrawAgain);
+  })();
+  await redrawing;
+  redrawing = null;
+}
+
+// ---------------------------------------------------------------- controls
+
+$('method').onchange = () => { state.method = $('method').value; recompute(); };
+$('layer').onchange = () => { state.layer = $('layer').value; recompute(); };
+$('class').onchange = setClass;
+$('contrast').onchange = setClass;
+$('aug-smooth').onchange = () => { state.augSmooth = $('aug-smooth').checked; recompute(); };
+$('eigen-smooth').onchange = () => { state.eigenSmooth = $('eigen-smooth').checked; recompute(); };
+$('colormap').onchange = () => { state.colormap = $('colormap').value; redraw(); updateSnippet(); };
+$('alpha').oninput = () => {
+  state.alpha = Number($('alpha').value);
+  $('alpha-out').textContent = state.alpha.toFixed(2);
+  redraw();
+};
+for (const r of document.querySelectorAll('input[name=view]')) r.onchange = () => setView(r.value);
+
+function setView(view) {
+  const prev = state.view;
+  state.view = view;
+  for (const r of document.querySelectorAll('input[name=view]')) r.checked = r.value === view;
+  $('views').className = 'view-' + (view === 'side' ? 'side' : 'overlay');
+  $('views').hidden = view === 'grid';
+  $('grid').hidden = view !== 'grid';
+  if (view === 'grid' || prev === 'grid') recompute();
+}
+
+// ---------------------------------------------------------------- download, embed
+
+$('download').onclick = async () => {
+  let canvas = $('overlay');
+  if (state.view === 'grid' && state.grid.length) canvas = gridCanvas();
+  const blob = await new Promise((r) => canvas.toBlob(r, 'image/png'));
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = `cnnlens-${state.view === 'grid' ? 'all-methods' : state.method}-${state.result ? state.result.classIndex : 'x'}.png`;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+};
+
+function gridCanvas() {
+  const cell = 224, pad = 8, capH = 18, cols = Math.ceil(Math.sqrt(state.grid.length));
+  const rows = Math.ceil(state.grid.length / cols);
+  const c = document.createElement('canvas');
+  c.width = cols * (cell + pad) + pad;
+  c.height = rows * (cell + capH + pad) + pad;
+  const ctx = c.getContext('2d');
+  ctx.fillStyle = '#fff';
+  ctx.fillRect(0, 0, c.width, c.height);
+  ctx.fillStyle = '#222';
+  ctx.font = '12px sans-serif';
+  state.grid.forEach((g, i) => {
+    const x = pad + (i % cols) * (cell + pad), y = pad + Math.floor(i / cols) * (cell + capH + pad);
+    ctx.drawImage(g.canvas, x, y, cell, cell);
+    ctx.fillText(methodName(g.method), x, y + cell + 13);
+  });
+  return c;
+}
+
+/** snippet is the embed code for the current view, or a note on why not. */
+function snippet() {
+  const base = new URL('.', location.href).href;
+  const params = new URLSearchParams();
+  const notes = [];
+  if (state.bundled) params.set('model', state.bundled.name);
+  else notes.push('your model is not on this site: put it on yours and set model= to its URL');
+  if (state.source && state.source.sample) params.set('image', state.source.sample.file);
+  else if (state.source && state.source.kind === 'url') params.set('image', state.source.value);
+  else notes.push('your image never left this page: put it online and set image= to its URL');
+  params.set('method', state.method);
+  if (state.layer && state.model && state.layer !== state.model.defaultLayer) params.set('layer', state.layer);
+  if (state.classIndex >= 0) params.set('class', String(state.classIndex));
+  if (state.contrast !== '') params.set('contrast', state.contrast);
+  if (state.colormap !== 'jet') params.set('colormap', state.colormap);
+  if (state.alpha !== 0.5) params.set('alpha', String(state.alpha));
+  const iframe = `<iframe src="${base}embed.html?${params}" width="360" height="400" style="border:0" title="cnnlens"></iframe>`;
+  const attrs = [...params].map(([k, v]) => ` ${k}="${v.replace(/"/g, '&quot;')}"`).join('');
+  const element = `<script type="module" src="${base}cnnlens.js"></script>\n<cnn-lens${attrs}></cnn-lens>`;
+  return (notes.length ? `<!-- ${notes.join('; ')} -->\n` : '') + iframe + '\n\n' + element;
+}
+
+function updateSnippet() {
+  const t = $('embed-snippet');
+  if (!t.hidden) t.value = snippet();
+}
+
+$('copy-embed').onclick = async () => {
+  const t = $('embed-snippet');
+  t.hidden = false;
+  t.value = snippet();
+  try {
+    await navigator.clipboard.writeText(t.value);
+    showInfo('Embed snippet copied.');
+  } catch (_) {
+    t.select();
+    showInfo('Select and copy the snippet below.');
+  }
+};
+
+// ---------------------------------------------------------------- start
+
+async function main() {
+  mark('start');
+  let manifest;
+  try {
+    manifest = await api.manifest;
+  } catch (err) {
+    showError(`This site is incomplete: ${err.message}`);
+    return;
+  }
+  state.manifest = manifest;
+  const model = $('model-select');
+  for (const m of manifest.models) {
+    const o = document.createElement('option');
+    o.value = m.name;
+    o.textContent = m.title;
+    model.append(o);
+  }
+  const own = document.createElement('option');
+  own.value = '';
+  own.textContent = 'your model';
+  own.disabled = true;
+  model.append(own);
+  fillSamples();
+  const sample = manifest.samples.find((s) => s.model === manifest.defaultModel) || manifest.samples[0];
+  // Fetch the sample while the engine starts.
+  const sampleBytes = sample ? fetch(api.assetURL(sample.file)).then((r) => (r.ok ? r.blob() : null)).catch(() => null) : null;
+
+  api.engine().addEventListener('crash', (e) => showError(`The engine stopped (${e.detail}); it restarts with the next request.`));
+  try {
+    await api.ready;
+  } catch (err) {
+    showError(`The engine did not start: ${err.message}`);
+    setStatus('Engine failed');
+    return;
+  }
+  mark('ready');
+  Object.assign(page.marks, api.engine().times);
+  const ms = await api.methods();
+  const sel = $('method');
+  for (const m of sortedMethods(ms)) {
+    const o = document.createElement('option');
+    o.value = m;
+    o.textContent = methodName(m);
+    sel.append(o);
+  }
+  sel.value = state.method;
+  const cms = await api.colormaps();
+  for (const c of cms) {
+    const o = document.createElement('option');
+    o.value = c;
+    o.textContent = c;
+    $('colormap').append(o);
+  }
+  $('colormap').value = state.colormap;
+  state.model = api.currentModel();
+  state.bundled = manifest.models.find((m) => m.name === manifest.defaultModel) || null;
+  fillModelUI();
+  setStatus(`Model: ${state.model.name}`);
+  if (sample) {
+    const blob = await sampleBytes;
+    await setSource({ kind: blob ? 'blob' : 'url', value: blob || api.assetURL(sample.file), name: sample.name, sample });
+    state.source = { kind: 'url', value: api.assetURL(sample.file), name: sample.name, sample };
+  }
+}
+
+main().catch((err) => showError(err.message)).finally(() => setTimeout(loadThumbnails, 0));

@@ -1,0 +1,575 @@
+// cnnlens.js — see what a CNN looks at, in the browser.
+//
+// An ES module: the JavaScript API of the cnnlens engine (Go, compiled to
+// WebAssembly, running in a Web Worker) and the <cnn-lens> custom element.
+//
+//   import { ready, loadModel, predict, cam } from './cnnlens.js';
+//   await ready;                                   // engine + default model
+//   const { top5 } = await predict({ image: blob });
+//   const { cam: map, width, height } = await cam({ image: blob, method: 'gradcam' });
+//
+//   <script type="module" src="cnnlens.js"></script>
+//   <cnn-lens model="models/shapes.onnx" image="samples/shapes-1.png"
+//             method="gradcam" layer="" class=""></cnn-lens>
+//
+// Every URL is relative to this file, so a site works under any sub-path.
+// No image or model leaves the page: files are read locally and handed to
+// the worker as transferable buffers.
+
+const BASE = new URL('.', import.meta.url);
+
+// ---------------------------------------------------------------- worker
+
+class EngineError extends Error {
+  constructor(message, op) { super(message); this.name = 'EngineError'; this.op = op; }
+}
+
+/**
+ * Engine is one worker running the Go engine. Requests are queued and run
+ * one at a time; each returns a promise. A worker that dies (out of memory,
+ * a Go runtime crash) is replaced on the next request, and the models it had
+ * are loaded again.
+ */
+class Engine extends EventTarget {
+  constructor() {
+    super();
+    this.nextId = 1;
+    this.pending = new Map();
+    this.models = new Map(); // model id → {bytes, card} to reload after a crash
+    this.generation = 0;
+    this._start();
+  }
+
+  _start() {
+    this.generation++;
+    const gen = this.generation;
+    this.started = new Promise((resolve, reject) => {
+      this._resolveStart = resolve;
+      this._rejectStart = reject;
+    });
+    this.started.catch(() => {});
+    const boot = typeof window !== 'undefined' && window.cnnlensBoot;
+    let worker;
+    let queued = [];
+    if (gen === 1 && boot && boot.worker && boot.base === BASE.href && !boot.taken) {
+      // boot.js started the worker already: take it and its messages so far.
+      boot.taken = true;
+      worker = boot.worker;
+      queued = boot.queue.splice(0);
+    } else {
+      worker = this._newWorker();
+    }
+    this.worker = worker;
+    worker.onmessage = (e) => this._onMessage(e.data, gen);
+    worker.onerror = (e) => {
+      e.preventDefault();
+      this._fatal(gen, 'the engine worker failed: ' + (e.message || 'could not load worker.js'));
+    };
+    for (const m of queued) this._onMessage(m, gen);
+  }
+
+  _newWorker() {
+    const workerURL = new URL('worker.js', BASE);
+    let worker;
+    if (workerURL.origin === location.origin) {
+      worker = new Worker(workerURL);
+    } else {
+      // Embedded from another origin: a worker must be same-origin, so start
+      // one from a blob that imports the real script.
+      const src = `self.cnnlensBase=${JSON.stringify(BASE.href)};importScripts(${JSON.stringify(workerURL.href)});`;
+      worker = new Worker(URL.createObjectURL(new Blob([src], { type: 'text/javascript' })));
+    }
+    worker.postMessage({ op: 'start', wasm: new URL('cnnlens.wasm', BASE).href });
+    return worker;
+  }
+
+  _onMessage(m, gen) {
+    if (gen !== this.generation) return;
+    if (m.type === 'ready') {
+      this.methods = m.methods;
+      this.colormaps = m.colormaps;
+      this.startMs = m.startMs;
+      this.times = {};
+      for (const [k, v] of Object.entries(m.times || {})) this.times[k] = v - performance.timeOrigin;
+      this._resolveStart();
+      return;
+    }
+    if (m.type === 'fatal') { this._fatal(gen, m.error); return; }
+    const p = this.pending.get(m.id);
+    if (!p) return;
+    if (m.progress) { if (p.onProgress) p.onProgress(m.progress.done, m.progress.total); return; }
+    this.pending.delete(m.id);
+    if (m.ok) p.resolve(m.result);
+    else p.reject(new EngineError(m.error, p.op));
+  }
+
+  _fatal(gen, message) {
+    if (gen !== this.generation) return;
+    console.error('cnnlens:', message);
+    this._rejectStart(new EngineError(message, 'start'));
+    for (const [, p] of this.pending) p.reject(new EngineError(message, p.op));
+    this.pending.clear();
+    try { this.worker.terminate(); } catch (_) { /* gone */ }
+    this.crashed = message;
+    this.dispatchEvent(new CustomEvent('crash', { detail: message }));
+  }
+
+  async _restart() {
+    this.crashed = null;
+    this._start();
+    await this.started;
+    // Load the models again under their old ids: the worker numbers models
+    // from 1 in load order, so reload them in that order.
+    const old = [...this.models.entries()].sort((a, b) => a[0] - b[0]);
+    this.models.clear();
+    this._remap = new Map();
+    for (const [id, m] of old) {
+      const info = await this._call('loadModel', { bytes: m.bytes.slice(0), card: m.card });
+      this._remap.set(id, info.id);
+      this.models.set(info.id, m);
+    }
+  }
+
+  /** call sends a request and resolves with its result. */
+  async call(op, args = {}, transfer = [], onProgress = null) {
+    // The worker keeps requests that come before the engine has started.
+    if (this.crashed) await this._restart();
+    if (this._remap && args.model && this._remap.has(args.model)) args = { ...args, model: this._remap.get(args.model) };
+    return this._call(op, args, transfer, onProgress);
+  }
+
+  _call(op, args, transfer = [], onProgress = null) {
+    const id = this.nextId++;
+    const promise = new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, onProgress, op });
+    });
+    this.worker.postMessage({ ...args, id, op }, transfer);
+    promise.id = id;
+    return promise;
+  }
+
+  /** start sends a request and returns {id, promise} so that it can be cancelled. */
+  start(op, args, onProgress) {
+    const state = { id: 0 };
+    state.promise = (async () => {
+      if (this.crashed) await this._restart();
+      const p = this._call(op, args, [], onProgress);
+      state.id = p.id;
+      return p;
+    })();
+    return state;
+  }
+
+  cancel(id) { if (id) this.worker.postMessage({ op: 'cancel', target: id }); }
+}
+
+let engineSingleton = null;
+/** engine returns the module's shared engine (one worker per page). */
+export function engine() {
+  if (!engineSingleton) engineSingleton = new Engine();
+  return engineSingleton;
+}
+
+// ---------------------------------------------------------------- inputs
+
+/** parseLabels reads a model card (JSON object), a JSON list or a text file (one label a line). */
+export function parseLabels(text) {
+  const t = text.trim();
+  if (t.startsWith('{')) return JSON.parse(t);
+  if (t.startsWith('[')) return { labels: JSON.parse(t) };
+  return { labels: t.split(/\r?\n/).map((s) => s.trim()) };
+}
+
+async function fetchBytes(url, what) {
+  let res;
+  try {
+    res = await fetch(url);
+  } catch (err) {
+    throw new EngineError(`${what} ${url}: ${err.message}`, 'fetch');
+  }
+  if (!res.ok) throw new EngineError(`${what} ${url}: HTTP ${res.status}`, 'fetch');
+  return res.arrayBuffer();
+}
+
+async function fetchCard(url) {
+  try {
+    const res = await fetch(url);
+    if (!res.ok) return null;
+    return parseLabels(await res.text());
+  } catch (_) {
+    return null;
+  }
+}
+
+function resolveURL(u) {
+  return new URL(u, document.baseURI).href;
+}
+
+/**
+ * modelURL turns a model attribute into a URL: a bare name ("shapes")
+ * names a bundled model (models/shapes.onnx); anything else is a URL
+ * relative to the page.
+ */
+export function modelURL(name) {
+  if (/^[\w-]+$/.test(name)) return new URL(`models/${name}.onnx`, BASE).href;
+  return resolveURL(name);
+}
+
+function sameOrigin(url) {
+  try { return new URL(url, location.href).origin === location.origin; } catch (_) { return false; }
+}
+
+/**
+ * inputMessage turns {tensor | image} into the worker's setInput message
+ * (without the model) and its transfer list. Images given as files or
+ * URLs are decoded by the engine (as the CLI does); pixels already decoded
+ * by the browser cross as RGBA.
+ */
+async function inputMessage(src) {
+  if (src.tensor) {
+    const t = src.tensor instanceof Float32Array ? src.tensor.slice() : new Float32Array(src.tensor);
+    return [{ kind: 'tensor', data: t }, [t.buffer]];
+  }
+  let img = src.image;
+  if (img == null) throw new EngineError('give an image or a tensor', 'input');
+  if (typeof img === 'string') img = await fetchBytes(resolveURL(img), 'image');
+  if (img instanceof Blob) img = await img.arrayBuffer();
+  if (img instanceof ArrayBuffer) return [{ kind: 'encoded', data: img }, [img]];
+  if (ArrayBuffer.isView(img)) {
+    const b = img.buffer.slice(img.byteOffset, img.byteOffset + img.byteLength);
+    return [{ kind: 'encoded', data: b }, [b]];
+  }
+  if (typeof HTMLImageElement !== 'undefined' && img instanceof HTMLImageElement) {
+    if (!img.complete) await img.decode();
+    const u = img.currentSrc || img.src;
+    if (u && (sameOrigin(u) || u.startsWith('data:') || u.startsWith('blob:'))) {
+      const b = await fetchBytes(u, 'image');
+      return [{ kind: 'encoded', data: b }, [b]];
+    }
+  }
+  if (typeof ImageData !== 'undefined' && img instanceof ImageData) {
+    const d = new Uint8ClampedArray(img.data);
+    return [{ kind: 'rgba', data: d, width: img.width, height: img.height }, [d.buffer]];
+  }
+  // Anything drawable: canvas, video frame, ImageBitmap, cross-origin <img>.
+  const w = img.naturalWidth || img.videoWidth || img.width;
+  const h = img.naturalHeight || img.videoHeight || img.height;
+  if (!w || !h) throw new EngineError('the image has no pixels', 'input');
+  const c = new OffscreenCanvas(w, h);
+  const ctx = c.getContext('2d');
+  ctx.drawImage(img, 0, 0, w, h);
+  const d = ctx.getImageData(0, 0, w, h).data;
+  return [{ kind: 'rgba', data: d, width: w, height: h }, [d.buffer]];
+}
+
+/**
+ * setInput gives the engine an input for a model and runs the forward pass.
+ * It resolves with {id, logits, top5, forwardMs, width, height}. A file the
+ * engine cannot decode but the browser can (AVIF, SVG, …) is decoded by the
+ * browser.
+ */
+export async function setInput(modelId, src) {
+  const eng = engine();
+  const [msg, transfer] = await inputMessage(src);
+  let bytes = null;
+  if (msg.kind === 'encoded') bytes = msg.data.slice(0);
+  try {
+    return await eng.call('setInput', { ...msg, model: modelId }, transfer);
+  } catch (err) {
+    if (!bytes || !/not an image file|unknown format/i.test(err.message)) throw err;
+    let bmp;
+    try {
+      bmp = await createImageBitmap(new Blob([bytes]));
+    } catch (_) {
+      throw err;
+    }
+    const [m2, t2] = await inputMessage({ image: bmp });
+    return eng.call('setInput', { ...m2, model: modelId }, t2);
+  }
+}
+
+// ---------------------------------------------------------------- API
+
+let current = null; // ModelInfo of the model the API uses
+const modelCache = new Map(); // URL → Promise<ModelInfo>
+
+/**
+ * loadModel loads an ONNX model from an ArrayBuffer, a Blob or a URL, with
+ * an optional model card {labels, input_shape, mean, std, default_layer}
+ * (for a URL, NAME.json beside NAME.onnx is read when no card is given),
+ * makes it the API's current model and resolves with its ModelInfo:
+ * {id, layers: [{node, op, output, shape}], inputShape, labels, mean, std,
+ *  suggestedLayer, defaultLayer, classes, macs, …}.
+ */
+export async function loadModel(source, card) {
+  const info = await openModel(source, card);
+  current = info;
+  return info;
+}
+
+/** openModel loads a model like loadModel without making it current. */
+export async function openModel(source, card) {
+  const eng = engine();
+  let bytes = source;
+  let name = 'model';
+  if (typeof source === 'string') {
+    const url = resolveURL(source);
+    name = decodeURIComponent(url.split('/').pop().split('?')[0]);
+    const [b, c] = await Promise.all([
+      fetchBytes(url, 'model'),
+      card === undefined ? fetchCard(url.replace(/\.onnx(\?.*)?$/, '.json')) : card,
+    ]);
+    bytes = b;
+    card = c;
+  } else if (source instanceof Blob) {
+    name = source.name || name;
+    bytes = await source.arrayBuffer();
+  } else if (ArrayBuffer.isView(source)) {
+    bytes = source.buffer.slice(source.byteOffset, source.byteOffset + source.byteLength);
+  }
+  if (!(bytes instanceof ArrayBuffer)) throw new EngineError('loadModel needs an ArrayBuffer, a Blob or a URL', 'loadModel');
+  const keep = bytes.slice(0);
+  const info = await eng.call('loadModel', { bytes, card: card || null }, [bytes]);
+  eng.models.set(info.id, { bytes: keep, card: card || null });
+  info.name = name;
+  info.card = card || null;
+  return info;
+}
+
+/** configureModel changes a model's input size, normalisation or labels. */
+export async function configureModel(info, card) {
+  const out = await engine().call('configure', { model: info.id, card });
+  out.name = info.name;
+  out.card = { ...(info.card || {}), ...card };
+  engine().models.get(info.id).card = out.card;
+  if (current && current.id === info.id) current = out;
+  return out;
+}
+
+/** disposeModel frees a model in the engine. */
+export function disposeModel(info) {
+  engine().models.delete(info.id);
+  return engine().call('disposeModel', { model: info.id });
+}
+
+function needModel(opts) {
+  const m = opts.model || current;
+  if (!m) throw new EngineError('no model is loaded', 'cam');
+  return m;
+}
+
+/**
+ * predict runs the model on {tensor: Float32Array NCHW} or {image: ImageData |
+ * HTMLImageElement | Blob | URL} and resolves with {logits, top5: [{index,
+ * label, prob, logit}]}.
+ */
+export async function predict(opts) {
+  if (!opts.model && !current) await ready;
+  const m = needModel(opts);
+  const r = await setInput(m.id, opts);
+  engine().call('disposeInput', { input: r.id });
+  return { logits: r.logits, top5: r.top5, forwardMs: r.forwardMs };
+}
+
+/**
+ * cam computes a map: {tensor | image, layer, classIndex, method, augSmooth,
+ * eigenSmooth, contrast?, render?: {colormap, alpha}, onProgress?} resolves
+ * with {cam: Float32Array (H×W in 0..1; H×W×3 for guided methods), width,
+ * height, classIndex, ms, forwardMs, backwardMs, score, layer}, the same
+ * numbers as `cnnlens cam -out-cam`.
+ */
+export async function cam(opts) {
+  if (!opts.model && !current) await ready;
+  const m = needModel(opts);
+  const input = opts.input || (await setInput(m.id, opts)).id;
+  try {
+    return await computeCAM(input, opts).promise;
+  } finally {
+    if (!opts.input) engine().call('disposeInput', { input });
+  }
+}
+
+/**
+ * computeCAM starts a map for an input set with setInput; it returns
+ * {promise, cancel()} (ScoreCAM and AblationCAM report progress and can be
+ * stopped).
+ */
+export function computeCAM(input, opts = {}) {
+  const args = {
+    input,
+    method: opts.method || 'gradcam',
+    layer: opts.layer || '',
+    kind: opts.contrast != null && opts.contrast !== '' ? 'contrast' : (opts.kind || 'logit'),
+    class: opts.classIndex == null || opts.classIndex === '' ? -1 : Number(opts.classIndex),
+    other: opts.contrast == null || opts.contrast === '' ? -1 : Number(opts.contrast),
+    augSmooth: !!opts.augSmooth,
+    eigenSmooth: !!opts.eigenSmooth,
+  };
+  if (opts.render) args.render = opts.render;
+  const eng = engine();
+  const state = eng.start('cam', args, opts.onProgress);
+  return { promise: state.promise, cancel: () => eng.cancel(state.id) };
+}
+
+/** render redraws an input's last map with a colormap and an opacity. */
+export function render(input, { colormap = 'jet', alpha = 0.5 } = {}) {
+  return engine().call('render', { input, colormap, alpha });
+}
+
+/** renderMap draws a map kept by the page (a result of computeCAM) over its input again. */
+export function renderMap(input, res, { colormap = 'jet', alpha = 0.5 } = {}) {
+  return engine().call('renderMap', {
+    input, cam: res.cam, width: res.width, height: res.height, channels: res.channels,
+    raw: res.raw, rawWidth: res.rawWidth, rawHeight: res.rawHeight, colormap, alpha,
+  });
+}
+
+/** baseImage resolves with {image: ImageBitmap}, the picture an input's overlays are drawn on. */
+export function baseImage(input) { return engine().call('base', { input }); }
+
+/** methods resolves with the engine's method names. */
+export async function methods() { await engine().started; return engine().methods; }
+
+/** colormaps resolves with the engine's colormap names. */
+export async function colormaps() { await engine().started; return engine().colormaps; }
+
+/** currentModel is the ModelInfo the API uses. */
+export function currentModel() { return current; }
+
+/** manifest is the site's list of bundled models and samples (manifest.json). */
+export const manifest = (typeof window !== 'undefined' && window.cnnlensBoot && window.cnnlensBoot.manifest && window.cnnlensBoot.base === BASE.href)
+  ? window.cnnlensBoot.manifest
+  : fetch(new URL('manifest.json', BASE)).then((r) => {
+    if (!r.ok) throw new EngineError(`manifest.json: HTTP ${r.status}`, 'manifest');
+    return r.json();
+  });
+manifest.catch(() => {});
+
+/** assetURL resolves a path from the manifest against the site. */
+export function assetURL(path) { return new URL(path, BASE).href; }
+
+/** ready resolves when the engine and the default model are loaded. */
+export const ready = (async () => {
+  const eng = engine();
+  const man = await manifest;
+  const def = man.models.find((m) => m.name === man.defaultModel) || man.models[0];
+  if (!def) throw new EngineError('this site has no bundled model', 'ready');
+  const info = openModel(assetURL(def.file), def.card || null);
+  modelCache.set(assetURL(def.file), info);
+  await eng.started;
+  const def0 = await info;
+  if (!current) current = def0; // unless loadModel was called meanwhile
+})();
+ready.catch((err) => console.error('cnnlens:', err.message));
+
+/** modelFor loads (once) the model at a URL or with a bundled name. */
+export function modelFor(name) {
+  const url = name ? modelURL(name) : null;
+  if (!url) return ready.then(() => current);
+  if (!modelCache.has(url)) {
+    const p = openModel(url);
+    p.catch(() => modelCache.delete(url));
+    modelCache.set(url, p);
+  }
+  return modelCache.get(url);
+}
+
+/** defaultSample is the URL of the first sample for a bundled model. */
+export async function defaultSample(info) {
+  const man = await manifest;
+  const entry = man.models.find((m) => info && info.name && m.file.endsWith('/' + info.name));
+  const name = entry ? entry.name : man.defaultModel;
+  const s = man.samples.find((x) => x.model === name) || man.samples[0];
+  return s ? assetURL(s.file) : null;
+}
+
+export const version = '0.1';
+
+// ---------------------------------------------------------------- <cnn-lens>
+
+const ATTRS = ['model', 'image', 'method', 'layer', 'class', 'contrast', 'colormap', 'alpha', 'aug-smooth', 'eigen-smooth'];
+
+/**
+ * <cnn-lens model image method layer class contrast colormap alpha
+ * aug-smooth eigen-smooth> draws a heatmap over an image. model is a bundled
+ * name ("shapes") or a URL; image a URL (default: the model's first
+ * sample); the rest as on the page. It fires "cnnlens-render" with the
+ * result when drawn and "cnnlens-error" when something failed.
+ */
+export class CNNLensElement extends HTMLElement {
+  static get observedAttributes() { return ATTRS; }
+
+  constructor() {
+    super();
+    const root = this.attachShadow({ mode: 'open' });
+    root.innerHTML = `<style>
+:host { display: inline-block; font: 13px/1.4 system-ui, sans-serif; color: #222; max-width: 100%; }
+figure { margin: 0; }
+canvas { display: block; width: 100%; height: auto; image-rendering: auto; background: #eee; border-radius: 4px; }
+figcaption { padding: 4px 2px; color: #444; }
+.err { color: #b00020; }
+</style><figure><canvas width="224" height="224" part="canvas"></canvas><figcaption part="caption">loading…</figcaption></figure>`;
+    this.canvas = root.querySelector('canvas');
+    this.caption = root.querySelector('figcaption');
+    this._timer = 0;
+    this._seq = 0;
+  }
+
+  connectedCallback() { this._schedule(); }
+  attributeChangedCallback() { if (this.isConnected) this._schedule(); }
+
+  _schedule() {
+    clearTimeout(this._timer);
+    this._timer = setTimeout(() => this._draw(), 0);
+  }
+
+  async _draw() {
+    const seq = ++this._seq;
+    const a = (n) => this.getAttribute(n);
+    try {
+      const info = await modelFor(a('model'));
+      const image = a('image') ? resolveURL(a('image')) : await defaultSample(info);
+      if (!image) throw new EngineError('no image: set the image attribute', 'cnn-lens');
+      const key = info.id + ' ' + image;
+      if (this._inputKey !== key) {
+        if (this._input) engine().call('disposeInput', { input: this._input.id }).catch(() => {});
+        this._input = await setInput(info.id, { image });
+        this._inputKey = key;
+      }
+      if (seq !== this._seq) return;
+      const classAttr = a('class');
+      let classIndex = classAttr == null || classAttr === '' ? -1 : Number(classAttr);
+      if (classAttr && Number.isNaN(classIndex)) classIndex = (info.labels || []).indexOf(classAttr);
+      const res = await computeCAM(this._input.id, {
+        method: a('method') || 'gradcam',
+        layer: a('layer') || '',
+        classIndex,
+        contrast: a('contrast'),
+        augSmooth: this.hasAttribute('aug-smooth'),
+        eigenSmooth: this.hasAttribute('eigen-smooth'),
+        render: { colormap: a('colormap') || 'jet', alpha: a('alpha') == null ? 0.5 : Number(a('alpha')) },
+      }).promise;
+      if (seq !== this._seq) return;
+      const bmp = res.overlay;
+      this.canvas.width = bmp.width;
+      this.canvas.height = bmp.height;
+      this.canvas.getContext('2d').drawImage(bmp, 0, 0);
+      bmp.close();
+      for (const k of ['heat', 'rawImage']) if (res[k]) res[k].close();
+      const label = (info.labels && info.labels[res.classIndex]) || `class ${res.classIndex}`;
+      this.caption.className = '';
+      this.caption.textContent = `${res.method || a('method') || 'gradcam'} · ${label} · ${res.ms.toFixed(1)} ms`;
+      this.result = res;
+      this.dispatchEvent(new CustomEvent('cnnlens-render', { detail: res, bubbles: true, composed: true }));
+    } catch (err) {
+      if (seq !== this._seq) return;
+      this.caption.className = 'err';
+      this.caption.textContent = err.message;
+      this.dispatchEvent(new CustomEvent('cnnlens-error', { detail: err.message, bubbles: true, composed: true }));
+    }
+  }
+}
+
+if (typeof customElements !== 'undefined' && !customElements.get('cnn-lens')) {
+  customElements.define('cnn-lens', CNNLensElement);
+}

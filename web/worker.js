@@ -1,0 +1,104 @@
+// cnnlens engine worker: loads the Go engine (cnnlens.wasm) and passes the
+// page's requests to it. Everything heavy runs here, so the page never
+// freezes. Messages:
+//   page → worker  {op: 'start', wasm: URL, module?: WebAssembly.Module}
+//                  {id, op, ...}            a request (see wasm/js.go)
+//                  {op: 'cancel', target}   stop request `target`
+//   worker → page  {type: 'ready', methods, colormaps, startMs}
+//                  {id, ok, result|error}   a reply
+//                  {id, progress: {done, total}}
+//                  {type: 'fatal', error}   the engine stopped; start a new worker
+'use strict';
+
+// Started from a blob (the module embedded from another origin), the
+// worker learns the site's address from cnnlensBase.
+importScripts(new URL('wasm_exec.js', self.cnnlensBase || self.location.href).href);
+
+// Go calls cnnlensYield(f) to let this event loop run (so that a cancel
+// message gets in) and to be called back right after.
+const channel = new MessageChannel();
+const waiting = [];
+channel.port1.onmessage = () => { const f = waiting.shift(); if (f) f(); };
+self.cnnlensYield = (f) => { waiting.push(f); channel.port2.postMessage(0); };
+
+let engine = null;
+let dead = null;
+const early = [];
+let t0 = 0;
+// Times of the start-up steps, as milliseconds since the epoch (the page
+// turns them into its own performance.now() scale).
+const times = {};
+const stamp = (name) => { times[name] = performance.timeOrigin + performance.now(); };
+
+self.cnnlensStarted = (api) => {
+  stamp('goStarted');
+  engine = api;
+  postMessage({
+    type: 'ready',
+    methods: Array.from(api.methods),
+    colormaps: Array.from(api.colormaps),
+    startMs: performance.now() - t0,
+    times,
+  });
+  for (const m of early.splice(0)) dispatch(m);
+};
+
+function dispatch(m) {
+  if (dead) {
+    if (m.id) postMessage({ id: m.id, ok: false, error: dead });
+    return;
+  }
+  try {
+    if (m.op === 'cancel') engine.cancel(m.target);
+    else engine.handle(m);
+  } catch (err) {
+    fatal('the engine stopped: ' + (err && err.message || err));
+    if (m.id) postMessage({ id: m.id, ok: false, error: dead });
+  }
+}
+
+function fatal(msg) {
+  if (dead) return;
+  dead = msg;
+  postMessage({ type: 'fatal', error: msg });
+}
+
+async function start(m) {
+  t0 = performance.now();
+  stamp('workerStart');
+  try {
+    const go = new Go();
+    let exitCode = 0;
+    go.exit = (code) => { exitCode = code; };
+    let instance;
+    if (m.module) {
+      instance = await WebAssembly.instantiate(m.module, go.importObject);
+    } else {
+      const res = fetch(m.wasm);
+      try {
+        ({ instance } = await WebAssembly.instantiateStreaming(res, go.importObject));
+      } catch (err) {
+        // A host that does not send application/wasm: compile from bytes.
+        const r = await fetch(m.wasm);
+        if (!r.ok) throw new Error(`${m.wasm}: HTTP ${r.status}`);
+        ({ instance } = await WebAssembly.instantiate(await r.arrayBuffer(), go.importObject));
+      }
+    }
+    stamp('instantiated');
+    go.run(instance).then(
+      () => fatal('the engine stopped (exit code ' + exitCode + ')'),
+      (err) => fatal('the engine crashed: ' + (err && err.message || err)));
+  } catch (err) {
+    fatal('could not start the engine: ' + (err && err.message || err));
+  }
+}
+
+self.onmessage = (e) => {
+  const m = e.data;
+  if (m.op === 'start') { start(m); return; }
+  if (!engine && !dead) { early.push(m); return; }
+  dispatch(m);
+};
+
+self.addEventListener('error', (e) => fatal('the engine crashed: ' + e.message));
+self.addEventListener('unhandledrejection', (e) => fatal('the engine crashed: ' + (e.reason && e.reason.message || e.reason)));
