@@ -131,6 +131,9 @@ func runBenchLocalization(args []string, stdout io.Writer) error {
 			last = time.Now()
 		}
 	}
+	opt.Done = func(r bench.Row) {
+		fmt.Fprintf(os.Stderr, "\r%-22s pointing %.1f%% (tolerant %.1f%%), energy %.1f%%, discrimination %.1f%%, %.0f s\n", r.Method, 100*r.Pointing, 100*r.PointingTol, 100*r.Energy, 100*r.Discrimination, r.Seconds)
+	}
 	rep, err := bench.Localization(l.m, opt)
 	fmt.Fprintln(os.Stderr)
 	if err != nil {

@@ -49,8 +49,10 @@ type Options struct {
 	// Tolerance of the tolerant pointing game in pixels (0: 15 pixels
 	// scaled from 224 to the image size).
 	Tolerance int
-	// Progress, when set, is told after each batch.
+	// Progress, when set, is told after each batch; Done after each
+	// method.
 	Progress func(method string, done, total int)
+	Done     func(Row)
 }
 
 // Row is one method's scores.
@@ -241,6 +243,9 @@ func Localization(m *model.Model, opt Options) (*Report, error) {
 		}
 		row.Seconds = time.Since(start).Seconds()
 		rep.Rows = append(rep.Rows, row)
+		if opt.Done != nil {
+			opt.Done(row)
+		}
 	}
 	return rep, nil
 }
