@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"image"
 	"math"
-	"sort"
 	"strings"
 	"time"
 
@@ -490,27 +489,10 @@ func RenderResult(base image.Image, r *cam.Result, colormap string, alpha float6
 
 // topK returns the k most probable classes (softmax of the logits).
 func topK(logits []float32, labels []string, k int) []Prediction {
-	maxv := math.Inf(-1)
-	for _, v := range logits {
-		maxv = math.Max(maxv, float64(v))
-	}
-	var sum float64
-	probs := make([]float64, len(logits))
-	for i, v := range logits {
-		probs[i] = math.Exp(float64(v) - maxv)
-		sum += probs[i]
-	}
-	idx := make([]int, len(logits))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.SliceStable(idx, func(a, b int) bool { return logits[idx[a]] > logits[idx[b]] })
-	if len(idx) > k {
-		idx = idx[:k]
-	}
-	out := make([]Prediction, len(idx))
-	for i, c := range idx {
-		out[i] = Prediction{Index: c, Label: label(labels, c), Prob: probs[c] / sum, Logit: logits[c]}
+	ranked := model.TopK(logits, k)
+	out := make([]Prediction, len(ranked))
+	for i, r := range ranked {
+		out[i] = Prediction{Index: r.Class, Label: label(labels, r.Class), Prob: r.Prob, Logit: r.Logit}
 	}
 	return out
 }

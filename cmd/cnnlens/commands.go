@@ -4,12 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
-	"sort"
 	"text/tabwriter"
 	"time"
 
 	"github.com/cnnlens/cnnlens/engine/graph"
+	"github.com/cnnlens/cnnlens/engine/model"
 	"github.com/cnnlens/cnnlens/engine/tensor"
 )
 
@@ -99,27 +98,11 @@ type prediction struct {
 
 // topK ranks one row of logits by softmax probability.
 func topK(logits []float32, labels []string, k int) prediction {
-	maxv := math.Inf(-1)
-	for _, v := range logits {
-		maxv = math.Max(maxv, float64(v))
-	}
-	var sum float64
-	probs := make([]float64, len(logits))
-	for i, v := range logits {
-		probs[i] = math.Exp(float64(v) - maxv)
-		sum += probs[i]
-	}
-	idx := make([]int, len(logits))
-	for i := range idx {
-		idx[i] = i
-		probs[i] /= sum
-	}
-	sort.SliceStable(idx, func(a, b int) bool { return logits[idx[a]] > logits[idx[b]] })
 	var p prediction
-	for _, i := range idx[:min(k, len(idx))] {
-		cp := classProb{Class: i, Prob: probs[i], Logit: logits[i]}
-		if i < len(labels) {
-			cp.Label = labels[i]
+	for _, r := range model.TopK(logits, k) {
+		cp := classProb{Class: r.Class, Prob: r.Prob, Logit: r.Logit}
+		if r.Class < len(labels) {
+			cp.Label = labels[r.Class]
 		}
 		p.Top5 = append(p.Top5, cp)
 	}
