@@ -3,9 +3,7 @@ package cam
 import (
 	"errors"
 	"math"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/cnnlens/cnnlens/engine/graph"
@@ -25,37 +23,12 @@ type imModel struct {
 	shape []int // 1×C×H×W
 }
 
-var (
-	imMu    sync.Mutex
-	imCache = map[string]*imModel{}
-)
-
+// imLoad is load (layer_methods_test.go) with the input as a flat slice;
+// tests only read it.
 func imLoad(t testing.TB, name, file string) *imModel {
 	t.Helper()
-	imMu.Lock()
-	defer imMu.Unlock()
-	if l, ok := imCache[name+"/"+file]; ok {
-		return l
-	}
-	o, err := oracle.Load(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := model.LoadFile(filepath.Join(o.Dir, file))
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := o.F32("input")
-	if err != nil {
-		t.Fatal(err)
-	}
-	shape, err := m.ConcreteInputShape(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := &imModel{o: o, m: m, input: in, shape: shape}
-	imCache[name+"/"+file] = l
-	return l
+	l := load(t, name, file)
+	return &imModel{o: l.o, m: l.m, input: l.input.F32(), shape: l.input.Shape()}
 }
 
 // batch returns a batch of n images: the oracle's input, then variations

@@ -2,7 +2,6 @@ package cam
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/cnnlens/cnnlens/engine/graph"
 	"github.com/cnnlens/cnnlens/engine/imgproc"
@@ -99,17 +98,7 @@ func readScores(run *graph.Run, s *Session, t Target, nb int, dst []float32) err
 
 // softmaxInto writes softmax(src) to dst.
 func softmaxInto(dst, src []float32) {
-	maxv := math.Inf(-1)
-	for _, v := range src {
-		maxv = math.Max(maxv, float64(v))
-	}
-	e := make([]float64, len(src))
-	var sum float64
-	for i, v := range src {
-		e[i] = math.Exp(float64(v) - maxv)
-		sum += e[i]
-	}
-	for i := range dst {
-		dst[i] = float32(e[i] / sum)
+	for i, p := range softmax(src) {
+		dst[i] = float32(p)
 	}
 }
