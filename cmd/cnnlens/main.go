@@ -8,6 +8,11 @@
 //	    -method METHOD [-aug-smooth] [-eigen-smooth] [-out overlay.png] [-out-cam cam.f32]
 //	    [-out-raw raw.f32] [-colormap jet] [-alpha 0.5] [-json] [-out-dir DIR (with -method all)]
 //	cnnlens metrics -model M.onnx (-image F | -tensor F.f32) [-layer L] -method METHOD [-class K] [-json]
+//	cnnlens filters -model M.onnx -layer L -out grid.png [-mode auto|rgb|channels|magnitude] [-per-filter]
+//	cnnlens featuremaps -model M.onnx (-image F | -tensor F.f32) -layer L [-grad -class K] [-sort weight] -out grid.png [-breakdown F.png]
+//	cnnlens pooling -model M.onnx (-image F | -tensor F.f32) -layer POOL [-channel C] [-out F.png] [-json]
+//	cnnlens maximize -model M.onnx -layer L -channel C [-class K] [-steps 256 -lr 0.05 -jitter 8 -tv … -seed S] -out F.png
+//	cnnlens rotations -model M.onnx -layer L [-threshold 0.9] [-json] [-out pairs.png]
 //
 // Errors print one line naming the problem and exit with status 1 (2 for a
 // usage error).
@@ -34,6 +39,13 @@ var commands = map[string]command{
 	"features": {"write one layer's activations as raw float32", runFeatures},
 	"cam":      {"explain a prediction: heatmap by Grad-CAM and its family, saliency, …", runCAM},
 	"metrics":  {"how faithful an explanation is: confidence change and ROAD scores", runMetrics},
+
+	// Inside the network (inspect.go).
+	"filters":     {"draw a convolution's filters (kernel weights) as a grid", runFilters},
+	"featuremaps": {"draw a layer's feature maps (or their gradients) for an image as a grid", runFeatureMaps},
+	"pooling":     {"show how a pooling layer routes the gradient below it", runPooling},
+	"maximize":    {"find the input pattern that maximises a channel or a class (activation maximisation)", runMaximize},
+	"rotations":   {"find filters that are rotated or flipped copies of each other", runRotations},
 
 	// Bundled models (models.go).
 	"train":              {"train a bundled model (shapes, fashion) with the engine and write it as ONNX with its card", runTrain},

@@ -1,0 +1,131 @@
+package inspect
+
+import (
+	"fmt"
+	"image"
+	"image/color"
+
+	"github.com/cnnlens/cnnlens/engine/cam"
+	"github.com/cnnlens/cnnlens/engine/viz"
+)
+
+// Breakdown is how Grad-CAM builds its heatmap at one layer for the
+// session's first image: per-channel weights w_c (the spatial mean of
+// d target / dA_c), the weighted maps w_c·A_c, their sum over all channels
+// and the ReLU of that sum, which is the heatmap before resizing.
+type Breakdown struct {
+	Layer   string
+	Class   int
+	Score   float32
+	C, H, W int
+	Weights []float32   // C
+	Order   []int       // channels by weight, largest first
+	Top     []int       // the channels shown (the Top largest weights)
+	Maps    [][]float32 // A_c for Top, H×W each
+	Scaled  [][]float32 // w_c·A_c for Top
+	Sum     []float32   // Σ_c w_c·A_c over every channel, H×W
+	Heatmap []float32   // ReLU(Sum)
+	// TopShare is the fraction of Σ_c |w_c·A_c| (summed over positions)
+	// that the Top channels carry.
+	TopShare float32
+}
+
+// GradCAMBreakdown computes the breakdown with the top channels by weight.
+func GradCAMBreakdown(s *cam.Session, layer string, t cam.Target, top int) (*Breakdown, error) {
+	act, err := Activations(s, layer)
+	if err != nil {
+		return nil, err
+	}
+	if act.H*act.W == 1 && act.C > 0 {
+		return nil, fmt.Errorf("inspect: layer %q has no spatial extent (1×1); Grad-CAM needs a map", act.Layer)
+	}
+	grad, err := Gradients(s, layer, t)
+	if err != nil {
+		return nil, err
+	}
+	b := &Breakdown{Layer: act.Layer, Class: grad.Class, C: act.C, H: act.H, W: act.W}
+	b.Score = cam.Target{Kind: t.Kind, Class: grad.Class, Other: t.Other, Weights: t.Weights}.Score(s.Logits(0))
+	b.Weights = make([]float32, act.C)
+	for c := range b.Weights {
+		b.Weights[c] = grad.Stats[c].Weight
+	}
+	act.WithWeights(grad)
+	b.Order, _ = Order(act.Stats, "weight")
+	if top <= 0 || top > act.C {
+		top = min(act.C, 8)
+	}
+	b.Top = b.Order[:top]
+	hw := act.H * act.W
+	b.Sum = make([]float32, hw)
+	var total, shown float64
+	inTop := map[int]bool{}
+	for _, c := range b.Top {
+		inTop[c] = true
+	}
+	for c := 0; c < act.C; c++ {
+		w := b.Weights[c]
+		for i, a := range act.Channel(c) {
+			v := w * a
+			b.Sum[i] += v
+			if v < 0 {
+				v = -v
+			}
+			total += float64(v)
+			if inTop[c] {
+				shown += float64(v)
+			}
+		}
+	}
+	if total > 0 {
+		b.TopShare = float32(shown / total)
+	}
+	for _, c := range b.Top {
+		a := act.Channel(c)
+		sc := make([]float32, hw)
+		for i, v := range a {
+			sc[i] = b.Weights[c] * v
+		}
+		b.Maps = append(b.Maps, append([]float32(nil), a...))
+		b.Scaled = append(b.Scaled, sc)
+	}
+	b.Heatmap = make([]float32, hw)
+	for i, v := range b.Sum {
+		b.Heatmap[i] = max(v, 0)
+	}
+	return b, nil
+}
+
+// Picture draws the breakdown in three rows: the top channels' maps, the
+// same maps times their weights (captioned with the weight), then the sum
+// over all channels and its ReLU.
+// Weighted maps, the sum and the ReLU share one diverging scale.
+func (b *Breakdown) Picture(tile int) *image.RGBA {
+	zoom := zoomFor(max(b.H, b.W), tile)
+	_, absMax := minMax(absAll(b.Sum))
+	for _, s := range b.Scaled {
+		_, m := minMax(absAll(s))
+		absMax = max(absMax, m)
+	}
+	n := len(b.Top)
+	tiles := make([]image.Image, 3*max(n, 2))
+	for k, c := range b.Top {
+		lo, hi := minMax(b.Maps[k])
+		a := viz.Upscale(viz.MapImage(scaled(b.Maps[k], lo, hi), b.W, b.H, viz.Viridis), zoom)
+		w := viz.Upscale(viz.SignedMapImage(b.Scaled[k], b.W, b.H, viz.RdBu, absMax), zoom)
+		tiles[k] = viz.Caption(a, fmt.Sprintf("A%d", c))
+		tiles[max(n, 2)+k] = viz.Caption(w, fmt.Sprintf("w=%.3g", b.Weights[c]))
+	}
+	sum := viz.Upscale(viz.SignedMapImage(b.Sum, b.W, b.H, viz.RdBu, absMax), zoom)
+	relu := viz.Upscale(viz.SignedMapImage(b.Heatmap, b.W, b.H, viz.RdBu, absMax), zoom)
+	tiles[2*max(n, 2)] = viz.Caption(sum, "sum")
+	tiles[2*max(n, 2)+1] = viz.Caption(relu, "ReLU")
+	return viz.Grid(tiles, max(n, 2), 2, color.RGBA{40, 40, 40, 255})
+}
+
+func absAll(a []float32) []float32 {
+	out := make([]float32, len(a))
+	for i, v := range a {
+		out[i] = max(v, -v)
+	}
+	return out
+}
