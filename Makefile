@@ -27,7 +27,7 @@ ortcheck:
 	@[ -d models/ortcheck/node_modules/onnxruntime-node ] || (cd models/ortcheck && npm ci --ignore-scripts --no-audit --no-fund)
 
 vet:
-	@out=$$(gofmt -l engine cmd models wasm 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+	@out=$$(gofmt -l engine cmd models wasm internal 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 	$(GO) vet ./...
 	GOOS=js GOARCH=wasm $(GO) vet ./engine/... ./wasm
 
@@ -99,7 +99,7 @@ screenshot: browser-deps site
 	CNNLENS_SITE=$(CURDIR)/site CNNLENS_ORACLE=$(ORACLE) CNNLENS_SCREENSHOT=$(CURDIR)/web/screenshot.png \
 	  $(GO) test -count=1 -tags browser -run TestFirstLoad -v ./cmd/serve/ | grep -v '^=== RUN'
 
-.PHONY: models bench-localization test-models-wasm ortcheck
+.PHONY: models bench-localization test-models-wasm ortcheck inside-pictures
 
 # The tests of the bundled models fail, instead of skipping, when the
 # Fashion-MNIST package or onnxruntime (models/ortcheck) is missing.
@@ -124,3 +124,18 @@ bench-localization: build
 
 clean:
 	rm -rf bin site
+
+# The README's pictures of "inside the network" (docs/inside/*.png), made by
+# the CLI from the bundled shapes and fashion models and a held-out scene.
+INSIDE := docs/inside
+inside-pictures: build
+	@mkdir -p $(INSIDE) bin/inside && bin/cnnlens shapes -n 1 -seed 1000003 -out bin/inside >/dev/null
+	bin/cnnlens filters -model models/shapes.onnx -layer /block1/conv/Conv -numbers -out $(INSIDE)/filters-shapes-block1.png
+	bin/cnnlens featuremaps -model models/shapes.onnx -image bin/inside/0000.png -layer /block3/relu/Relu -sort weight -max 24 -numbers \
+	  -out $(INSIDE)/featuremaps-block3.png -breakdown $(INSIDE)/breakdown-block3.png -tile 64
+	bin/cnnlens pooling -model models/shapes.onnx -image bin/inside/0000.png -layer /block2/pool/MaxPool -out $(INSIDE)/pooling-block2.png
+	bin/cnnlens rotations -model models/fashion.onnx -layer /block1/conv/Conv -out $(INSIDE)/rotations-fashion-block1.png
+	for c in 0 1 2 3; do bin/cnnlens maximize -model models/shapes.onnx -layer /block3/relu/Relu -channel $$c -seed 1 -zoom 2 \
+	  -out $(INSIDE)/maximize-block3-$$c.png || exit 1; done
+	bin/cnnlens maximize -model models/shapes.onnx -class 0 -seed 1 -zoom 2 -out $(INSIDE)/maximize-class0.png
+	cp bin/inside/0000.png $(INSIDE)/scene.png

@@ -279,7 +279,7 @@ func runRotations(args []string, stdout io.Writer) error {
 		return err
 	}
 	if *out != "" {
-		img, err := c.RotationPicture(pairs, *maxPairs, inspect.FilterOptions{Labels: true})
+		img, err := c.RotationPicture(pairs, *maxPairs, inspect.FilterOptions{Tile: 60})
 		if err != nil {
 			return err
 		}

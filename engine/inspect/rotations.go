@@ -21,6 +21,10 @@ import (
 // across the other diagonal.
 var Transforms = []string{"rot90", "rot180", "rot270", "flip_h", "flip_v", "transpose", "antitranspose"}
 
+// MinGain is how much better than untransformed a transform must match
+// for FindRotations to count a pair.
+const MinGain = 0.1
+
 // squareOnly marks the transforms that need a square kernel.
 var squareOnly = map[string]bool{"rot90": true, "rot270": true, "transpose": true, "antitranspose": true}
 
@@ -73,8 +77,9 @@ func TransformKernel(name string, a []float32, kh, kw int) ([]float32, error) {
 
 // FindRotations finds the pairs of filters (A < B) of an O×I×kh×kw weight
 // tensor where B matches A under one of Transforms with cosine similarity at
-// least threshold, and better than A and B match untransformed (so plain
-// duplicates and symmetric filters are not counted). Each pair is listed
+// least threshold, and at least MinGain better than A and B match
+// untransformed (so duplicates and nearly symmetric filters, which match
+// under several transforms and untransformed alike, are not counted). Each pair is listed
 // once, with its best transform; pairs are sorted by score, best first.
 func FindRotations(w *tensor.T, threshold float64) ([]RotationPair, error) {
 	sh := w.Shape()
@@ -134,7 +139,7 @@ func FindRotations(w *tensor.T, threshold float64) ([]RotationPair, error) {
 			for b := a + 1; b < o; b++ {
 				s := float64(c[a*o+b])
 				id := float64(ident[a*o+b])
-				if s < threshold || s <= id+1e-6 {
+				if s < threshold || s < id+MinGain {
 					continue
 				}
 				key := [2]int{a, b}
