@@ -334,7 +334,7 @@ func runMaximize(args []string, stdout io.Writer) error {
 	jitter := fs.Int("jitter", 8, "random shift of up to ± this many pixels each step (0: none)")
 	rotate := fs.Float64("rotate", 5, "random rotation of up to ± this many degrees each step (0: none)")
 	scale := fs.Float64("scale", 0.05, "random scaling by 1 ± this each step (0: none)")
-	tv := fs.Float64("tv", 0.05, "total-variation penalty weight (0: none)")
+	tv := fs.Float64("tv", 1, "total-variation penalty weight (0: none)")
 	blur := fs.Float64("blur", 0, "blur the picture every few steps with a Gaussian of this σ in pixels (0: none)")
 	l2 := fs.Float64("l2", 0, "L2 decay weight on the parameters")
 	decorrelate := fs.Bool("decorrelate", false, "decorrelated-colour parametrisation (RGB models)")

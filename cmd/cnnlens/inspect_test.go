@@ -215,3 +215,52 @@ func TestRotationsCommand(t *testing.T) {
 		t.Errorf("threshold 2: exit %d, %s", code, errs)
 	}
 }
+
+// maximize raises a channel of the bundled shapes model well above its
+// value on the starting noise, and writes the picture enlarged.
+func TestMaximizeCommand(t *testing.T) {
+	dir := t.TempDir()
+	model := filepath.Join("..", "..", "models", "shapes.onnx")
+	out := filepath.Join(dir, "max.png")
+	code, stdout, errs := cli(t, "maximize", "-model", model, "-layer", "/block3/relu/Relu", "-channel", "1",
+		"-steps", "64", "-seed", "3", "-zoom", "3", "-out", out, "-json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var js struct {
+		Start, Final float64
+		Steps        int
+	}
+	if err := json.Unmarshal([]byte(stdout), &js); err != nil {
+		t.Fatalf("JSON %q: %v", stdout, err)
+	}
+	if js.Steps != 64 || !(js.Final > 5*js.Start) || !(js.Final > 0.2) {
+		t.Errorf("channel objective: %+v", js)
+	}
+	decodePNG(t, out, 64*3, 64*3)
+	// a class logit, Fourier and decorrelated colours
+	code, stdout, errs = cli(t, "maximize", "-model", model, "-class", "2", "-steps", "32", "-fourier", "-decorrelate", "-out", out, "-json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if err := json.Unmarshal([]byte(stdout), &js); err != nil || !(js.Final > js.Start+1) {
+		t.Errorf("class objective: %s %v", stdout, err)
+	}
+	decodePNG(t, out, 256, 256)
+	for _, c := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"-layer", "/block3/relu/Relu", "-channel", "48"}, 1, "out of range"},
+		{[]string{"-layer", "/block3/relu/Relu"}, 2, "-channel is required"},
+		{[]string{"-layer", "/nope", "-channel", "0"}, 1, "no layer named"},
+		{[]string{"-class", "99"}, 1, "class"},
+	} {
+		args := append([]string{"maximize", "-model", model, "-steps", "2", "-out", out}, c.args...)
+		code, _, errs := cli(t, args...)
+		if code != c.code || !strings.Contains(errs, c.msg) {
+			t.Errorf("%v: exit %d, %s", c.args, code, errs)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package inspect
 import (
 	"fmt"
 	"image"
+	"maps"
 	"math"
 	"math/rand/v2"
 
@@ -61,10 +62,10 @@ type MaximizeOptions struct {
 	Jitter int     // random translation of up to ±Jitter whole pixels a step (8; negative: none)
 	Rotate float64 // random rotation of up to ±Rotate degrees a step (5; negative: none)
 	Scale  float64 // random scaling by 1±Scale a step (0.05; negative: none; below 1)
-	// TV weighs the total-variation penalty tvPenalty, a smoothed mean
-	// absolute difference between neighbouring picture values in 0..1
-	// (normalised by C·H·W, so the weight does not depend on the size).
-	// Default 0.05; negative: none.
+	// TV weighs the total-variation penalty (tvPenalty): the smoothed
+	// absolute differences between horizontal and vertical neighbours of
+	// the 0..1 picture, summed and divided by C·H·W so that the weight does
+	// not depend on the picture's size. Default 1; negative: none.
 	TV float64
 	// Blur: every BlurEvery steps (default 4), blur the picture (before
 	// the sigmoid) with a Gaussian of this σ in pixels (0: none).
@@ -119,7 +120,7 @@ const (
 	defaultJitter    = 8
 	defaultRotate    = 5.0
 	defaultScale     = 0.05
-	defaultTV        = 0.05
+	defaultTV        = 1
 	defaultBlurEvery = 4
 )
 
@@ -333,6 +334,7 @@ func (o *objective) resetSeed() {
 // maximizer holds one run's state and buffers.
 type maximizer struct {
 	m         *model.Model
+	g         *graph.Graph // the part of m's graph that computes the objective
 	s         maxSettings
 	obj       *objective
 	q         *param
@@ -361,7 +363,7 @@ func (z *maximizer) normalise(pic []float32) {
 // evaluate is the objective on a picture without transforms.
 func (z *maximizer) evaluate(pic []float32, prepare bool) (float32, error) {
 	z.normalise(pic)
-	run, err := z.m.Forward(z.x, &graph.Options{NoTape: true, Keep: []string{z.obj.value}})
+	run, err := z.g.Forward(map[string]*tensor.T{z.m.Input: z.x}, &graph.Options{NoTape: true, Keep: []string{z.obj.value}})
 	if err != nil {
 		return 0, err
 	}
@@ -392,7 +394,7 @@ func (z *maximizer) step(t int, rng *rand.Rand) (float32, error) {
 	z.wp.set(theta, scale, tx, ty)
 	z.wp.apply(z.tpic, z.pic, z.c)
 	z.normalise(z.tpic)
-	run, err := z.m.Forward(z.x, nil)
+	run, err := z.g.Forward(map[string]*tensor.T{z.m.Input: z.x}, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -439,6 +441,11 @@ func (z *maximizer) step(t int, rng *rand.Rand) (float32, error) {
 // maximises the objective (see the description at the top of this file).
 // When Progress stops it, the result so far (with Final measured on it) is
 // returned together with ErrCancelled.
+//
+// A channel that is zero everywhere on the starting noise (a ReLU the noise
+// never switches on) has no gradient and stays where it started (Start and
+// Final 0); another Seed, the Fourier parametrisation or the layer before
+// the ReLU may get it going.
 func Maximize(m *model.Model, opt MaximizeOptions) (*MaximizeResult, error) {
 	shape, err := m.ConcreteInputShape(1)
 	if err != nil {
@@ -453,9 +460,13 @@ func Maximize(m *model.Model, opt MaximizeOptions) (*MaximizeResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	g, err := subgraph(m.Graph, obj.value)
+	if err != nil {
+		return nil, fmt.Errorf("inspect: maximize: %v", err)
+	}
 	n := c * h * w
 	z := &maximizer{
-		m: m, s: s, obj: obj, c: c, h: h, w: w,
+		m: m, g: g, s: s, obj: obj, c: c, h: h, w: w,
 		q:  newParam(c, h, w, opt.Fourier, opt.Decorrelate),
 		wp: newWarp(h, w),
 		x:  tensor.New(shape...),
@@ -492,6 +503,43 @@ func Maximize(m *model.Model, opt MaximizeOptions) (*MaximizeResult, error) {
 	return res, stop
 }
 
+// subgraph is the part of g that computes value: the nodes it depends on,
+// with value as the only output, so that the layers above the objective's
+// are neither run nor taped. The nodes (and their ops) are shared with g.
+func subgraph(g *graph.Graph, value string) (*graph.Graph, error) {
+	need := map[string]bool{value: true}
+	keep := make([]bool, len(g.Nodes))
+	count := 0
+	for i := len(g.Nodes) - 1; i >= 0; i-- {
+		n := g.Nodes[i]
+		for _, o := range n.Outputs {
+			if o != "" && need[o] {
+				keep[i] = true
+				break
+			}
+		}
+		if !keep[i] {
+			continue
+		}
+		count++
+		for _, in := range n.Inputs {
+			if in != "" {
+				need[in] = true
+			}
+		}
+	}
+	if count == len(g.Nodes) && len(g.Outputs) == 1 && g.Outputs[0] == value {
+		return g, nil
+	}
+	nodes := make([]*graph.Node, 0, count)
+	for i, n := range g.Nodes {
+		if keep[i] {
+			nodes = append(nodes, n)
+		}
+	}
+	return graph.New(nodes, g.Inputs, []string{value}, maps.Clone(g.Consts), nil)
+}
+
 // warp is an affine bilinear resampling of H×W planes with clamped edges:
 // output pixel o is Σ_k wt[4o+k]·src[idx[4o+k]].
 type warp struct {
@@ -518,8 +566,8 @@ func (a *warp) set(theta, s, tx, ty float64) {
 			v := -sin*dx + cos*dy + cy
 			x0, y0 := math.Floor(u), math.Floor(v)
 			fx, fy := float32(u-x0), float32(v-y0)
-			xa, xb := clampInt(int(x0), w), clampInt(int(x0)+1, w)
-			ya, yb := clampInt(int(y0), h), clampInt(int(y0)+1, h)
+			xa, xb := clampIndex(int(x0), w), clampIndex(int(x0)+1, w)
+			ya, yb := clampIndex(int(y0), h), clampIndex(int(y0)+1, h)
 			o := 4 * (y*w + x)
 			a.idx[o], a.idx[o+1] = int32(ya*w+xa), int32(ya*w+xb)
 			a.idx[o+2], a.idx[o+3] = int32(yb*w+xa), int32(yb*w+xb)
@@ -529,7 +577,7 @@ func (a *warp) set(theta, s, tx, ty float64) {
 	}
 }
 
-func clampInt(i, n int) int { return min(max(i, 0), n-1) }
+func clampIndex(i, n int) int { return min(max(i, 0), n-1) }
 
 // apply resamples c planes of src into dst.
 func (a *warp) apply(dst, src []float32, c int) {

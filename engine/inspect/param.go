@@ -73,15 +73,15 @@ func newParam(c, h, w int, fourier, decorrelate bool) *param {
 		floor := 1 / float64(max(h, w))
 		for ky := 0; ky < h; ky++ {
 			for kx := 0; kx < w; kx++ {
-				q.scale[ky*w+kx] = float32(1 / max(freq(ky, kx, h, w), floor) / fourierDamp)
+				q.scale[ky*w+kx] = float32(1 / max(dctFreq(ky, kx, h, w), floor) / fourierDamp)
 			}
 		}
 	}
 	return q
 }
 
-// freq is DCT basis function (ky, kx)'s frequency in cycles per pixel.
-func freq(ky, kx, h, w int) float64 {
+// dctFreq is DCT basis function (ky, kx)'s frequency in cycles per pixel.
+func dctFreq(ky, kx, h, w int) float64 {
 	fy := float64(ky) / float64(2*h)
 	fx := float64(kx) / float64(2*w)
 	return math.Sqrt(fy*fy + fx*fx)
@@ -119,7 +119,7 @@ func (q *param) dct2(dst, src []float32) {
 	for y := 0; y < h; y++ {
 		row := src[y*w : (y+1)*w]
 		for l := 0; l < w; l++ {
-			t[y*w+l] = dot(row, q.dctW[l*w:(l+1)*w])
+			t[y*w+l] = dot32(row, q.dctW[l*w:(l+1)*w])
 		}
 	}
 	// dst[k,l] = Σ_y D_H[k,y] t[y,l]
@@ -127,7 +127,7 @@ func (q *param) dct2(dst, src []float32) {
 	for k := 0; k < h; k++ {
 		out := dst[k*w : (k+1)*w]
 		for y := 0; y < h; y++ {
-			axpy(out, q.dctH[k*h+y], t[y*w:(y+1)*w])
+			axpy32(out, q.dctH[k*h+y], t[y*w:(y+1)*w])
 		}
 	}
 }
@@ -140,7 +140,7 @@ func (q *param) idct2(dst, src []float32) {
 	for k := 0; k < h; k++ {
 		out := t[k*w : (k+1)*w]
 		for l := 0; l < w; l++ {
-			axpy(out, src[k*w+l], q.dctW[l*w:(l+1)*w])
+			axpy32(out, src[k*w+l], q.dctW[l*w:(l+1)*w])
 		}
 	}
 	// dst[y,x] = Σ_k D_H[k,y] t[k,x]
@@ -148,7 +148,7 @@ func (q *param) idct2(dst, src []float32) {
 	for k := 0; k < h; k++ {
 		row := t[k*w : (k+1)*w]
 		for y := 0; y < h; y++ {
-			axpy(dst[y*w:(y+1)*w], q.dctH[k*h+y], row)
+			axpy32(dst[y*w:(y+1)*w], q.dctH[k*h+y], row)
 		}
 	}
 }
@@ -215,7 +215,7 @@ func (q *param) picture(pic, p []float32) {
 	q.basis(pic, p)
 	q.colourFwd(pic)
 	for i, v := range pic {
-		pic[i] = sigmoid(v)
+		pic[i] = sigmoid32(v)
 	}
 }
 
@@ -263,7 +263,7 @@ func blurGain(h, w int, sigma float64) []float32 {
 	g := make([]float32, h*w)
 	for ky := 0; ky < h; ky++ {
 		for kx := 0; kx < w; kx++ {
-			f := freq(ky, kx, h, w)
+			f := dctFreq(ky, kx, h, w)
 			g[ky*w+kx] = float32(math.Exp(-2 * math.Pi * math.Pi * sigma * sigma * f * f))
 		}
 	}
@@ -293,9 +293,9 @@ func (q *param) initNoise(p []float32, normal func() float64) {
 // sigmoid: sigmoid(±0.5) spans about 0.38..0.62.
 const initRMS = 0.5
 
-func sigmoid(v float32) float32 { return float32(1 / (1 + math.Exp(-float64(v)))) }
+func sigmoid32(v float32) float32 { return float32(1 / (1 + math.Exp(-float64(v)))) }
 
-func dot(a, b []float32) float32 {
+func dot32(a, b []float32) float32 {
 	var s float32
 	b = b[:len(a)]
 	for i, v := range a {
@@ -304,8 +304,8 @@ func dot(a, b []float32) float32 {
 	return s
 }
 
-// axpy: y += a·x.
-func axpy(y []float32, a float32, x []float32) {
+// axpy32: y += a·x.
+func axpy32(y []float32, a float32, x []float32) {
 	x = x[:len(y)]
 	for i := range y {
 		y[i] += a * x[i]
