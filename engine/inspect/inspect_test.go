@@ -14,9 +14,9 @@ import (
 
 	"github.com/cnnlens/cnnlens/engine/cam"
 	"github.com/cnnlens/cnnlens/engine/internal/oracle"
-	"github.com/cnnlens/cnnlens/internal/testmodels"
 	"github.com/cnnlens/cnnlens/engine/model"
 	"github.com/cnnlens/cnnlens/engine/tensor"
+	"github.com/cnnlens/cnnlens/internal/testmodels"
 )
 
 // tiny is the oracle's tinycnn with its input and a session on it.
