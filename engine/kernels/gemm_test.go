@@ -296,3 +296,44 @@ func BenchmarkSgemm(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMicroKernel measures the micro-kernel alone (no packing, no edge
+// tiles, no blocking): a 64-row packed A block swept over 64 packed B
+// micro-panels with a k block of 192, the shape the ResNet-18 GEMMs run.
+// Comparing it with BenchmarkSgemm separates kernel speed from driver cost.
+func BenchmarkMicroKernel(b *testing.B) {
+	const kc, npanA, npanB = 192, 64 / gemmMR, 64
+	r := rand.New(rand.NewSource(4))
+	ap := make([]aRow, npanA*kc+kcMax+panelPad)
+	bp := make([]bRow, npanB*kc+kcMax+panelPad)
+	for i := range ap {
+		for j := range ap[i] {
+			ap[i][j] = r.Float32()
+		}
+	}
+	for i := range bp {
+		for j := range bp[i] {
+			bp[i][j] = r.Float32()
+		}
+	}
+	ldc := npanB * gemmNR
+	c := make([]float32, npanA*gemmMR*ldc)
+	sweep := func() {
+		for jr := 0; jr < npanB; jr++ {
+			for ir := 0; ir < npanA; ir++ {
+				microKernel(kc, ap[ir*kc:], bp[jr*kc:], c[ir*gemmMR*ldc+jr*gemmNR:], ldc, 1, 0)
+			}
+		}
+	}
+	// Warm up: under V8 the kernel starts in the baseline compiler (Liftoff)
+	// and is only replaced by optimised code after it has run for a while.
+	for i := 0; i < 50; i++ {
+		sweep()
+	}
+	b.ResetTimer()
+	cpu0 := processCPUSeconds()
+	for i := 0; i < b.N; i++ {
+		sweep()
+	}
+	reportGFLOPs(b, 2*float64(kc*gemmMR*gemmNR*npanA*npanB)*float64(b.N), cpu0)
+}
