@@ -4,7 +4,6 @@ package main
 
 import (
 	"image"
-	"image/draw"
 	"syscall/js"
 
 	"honnef.co/go/js/dom/v2"
@@ -23,15 +22,4 @@ func bitmap(img *image.RGBA) js.Value {
 	js.CopyBytesToJS(data.Data(), img.Pix[:4*w*h])
 	ctx.PutImageData(data, 0, 0)
 	return oc.Call("transferToImageBitmap")
-}
-
-// toRGBA returns img as an *image.RGBA at the origin with a tight stride.
-func toRGBA(img image.Image) *image.RGBA {
-	if r, ok := img.(*image.RGBA); ok && r.Rect.Min == (image.Point{}) && r.Stride == 4*r.Rect.Dx() {
-		return r
-	}
-	b := img.Bounds()
-	out := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
-	draw.Draw(out, out.Rect, img, b.Min, draw.Src)
-	return out
 }

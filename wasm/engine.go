@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"image"
 	"math"
-	"strings"
 	"time"
 
 	"github.com/cnnlens/cnnlens/engine/cam"
@@ -57,6 +56,10 @@ type ModelInfo struct {
 	Opset          int         `json:"opset"`
 	Producer       string      `json:"producer"`
 	LoadMS         float64     `json:"loadMs"`
+	// The convolutions with stored weights and the pooling layers, for the
+	// "Inside the network" views (inspect.go).
+	ConvLayers    []ConvInfo `json:"convLayers"`
+	PoolingLayers []PoolInfo `json:"poolingLayers"`
 }
 
 // Prediction is one of the top classes.
@@ -192,6 +195,7 @@ func (e *Engine) LoadModel(data []byte, card *Card) (ModelInfo, error) {
 		ms.info.MACs = macs
 	}
 	ms.info.Opset, ms.info.Producer, ms.info.Input = m.Opset, m.Producer, m.Input
+	ms.info.ConvLayers, ms.info.PoolingLayers = convInfos(m), poolInfos(m)
 	ms.info.ID = ms.id
 	e.nextModel++
 	e.models[ms.id] = ms
@@ -415,18 +419,9 @@ func (e *Engine) CAM(r CAMRequest) (*CAMResult, error) {
 	if layer != "" {
 		req.Layers = []string{layer}
 	}
-	t := cam.Target{Class: r.Class}
-	switch strings.ToLower(r.Kind) {
-	case "", "logit":
-	case "probability":
-		t.Kind = cam.Probability
-	case "contrast":
-		if r.Class < 0 {
-			return nil, fmt.Errorf("a contrast needs a class to explain (A in \"A vs B\")")
-		}
-		t.Kind, t.Other = cam.Contrast, r.Other
-	default:
-		return nil, fmt.Errorf("unknown target kind %q (logit, probability, contrast)", r.Kind)
+	t, err := targetOf(r.Kind, r.Class, r.Other)
+	if err != nil {
+		return nil, err
 	}
 	req.Targets = []cam.Target{t}
 	res, err := cam.Compute(in.session, req)

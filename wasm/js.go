@@ -131,6 +131,20 @@ func dispatch(eng *Engine, r request) (any, []any, error) {
 		}
 		bmp := bitmap(toRGBA(img))
 		return map[string]any{"image": bmp}, []any{bmp}, nil
+	case "filters":
+		return filtersOp(eng, m)
+	case "featureMaps":
+		return featureMapsOp(eng, m)
+	case "channel":
+		return channelOp(eng, m)
+	case "breakdown":
+		return breakdownOp(eng, m)
+	case "maximize":
+		return maximizeOp(eng, r)
+	case "rotations":
+		return rotationsOp(eng, m)
+	case "pooling":
+		return poolingOp(eng, m)
 	case "panic":
 		// Lets the tests check that a panic is reported, not fatal.
 		panic("test panic requested by the page")

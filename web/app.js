@@ -1,5 +1,6 @@
 // The cnnlens page: wires the controls to the engine (cnnlens.js).
 import * as api from './cnnlens.js';
+import { initInside } from './inside.js';
 
 window.cnnlens = api;
 
@@ -88,6 +89,10 @@ function clearMessage() { $('message').hidden = true; }
 $('message-close').onclick = clearMessage;
 
 function setStatus(text) { $('status').textContent = text; }
+
+// The "Inside the network" views (inside.js) follow the model, image,
+// class, layer and colormap chosen here.
+const inside = initInside({ state, page, showError, labelOf });
 
 // ---------------------------------------------------------------- drawing
 
@@ -193,6 +198,7 @@ function fillModelUI() {
   state.contrast = '';
   $('class').value = '';
   $('contrast').value = '';
+  inside.changed('model');
 }
 
 function fillSamples() {
@@ -419,6 +425,7 @@ async function setSource(source) {
     drawBase();
   }).catch(() => {});
   await recompute();
+  inside.changed('input');
   return true;
 }
 
@@ -456,6 +463,7 @@ function setClass() {
   state.contrast = $('contrast').value;
   if (state.input) showPredictions();
   recompute();
+  inside.changed('target');
 }
 
 $('image-open').onclick = () => $('image-file').click();
@@ -678,16 +686,17 @@ async function redraw() {
 // ---------------------------------------------------------------- controls
 
 $('method').onchange = () => { state.method = $('method').value; recompute(); };
-$('layer').onchange = () => { state.layer = $('layer').value; recompute(); };
+$('layer').onchange = () => { state.layer = $('layer').value; recompute(); inside.changed('layer'); };
 $('class').onchange = setClass;
 $('contrast').onchange = setClass;
 $('aug-smooth').onchange = () => { state.augSmooth = $('aug-smooth').checked; recompute(); };
 $('eigen-smooth').onchange = () => { state.eigenSmooth = $('eigen-smooth').checked; recompute(); };
-$('colormap').onchange = () => { state.colormap = $('colormap').value; redraw(); updateSnippet(); };
+$('colormap').onchange = () => { state.colormap = $('colormap').value; redraw(); updateSnippet(); inside.changed('colormap'); };
 $('alpha').oninput = () => {
   state.alpha = Number($('alpha').value);
   $('alpha-out').textContent = state.alpha.toFixed(2);
   redraw();
+  inside.changed('colormap');
 };
 for (const r of document.querySelectorAll('input[name=view]')) r.onchange = () => setView(r.value);
 

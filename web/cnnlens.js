@@ -96,8 +96,14 @@ class Engine extends EventTarget {
     }
     if (m.type === 'fatal') { this._fatal(gen, m.error); return; }
     const p = this.pending.get(m.id);
-    if (!p) return;
-    if (m.progress) { if (p.onProgress) p.onProgress(m.progress.done, m.progress.total); return; }
+    if (!p) { if (m.progress && m.progress.image) m.progress.image.close(); return; }
+    if (m.progress) {
+      // A progress report may carry a picture (maximize); the third argument
+      // is the whole report. A picture nobody takes is closed.
+      if (p.onProgress) p.onProgress(m.progress.done, m.progress.total, m.progress);
+      else if (m.progress.image) m.progress.image.close();
+      return;
+    }
     this.pending.delete(m.id);
     if (m.ok) p.resolve(m.result);
     else p.reject(new EngineError(m.error, p.op));
@@ -299,7 +305,8 @@ const modelCache = new Map(); // URL → Promise<ModelInfo>
  * (for a URL, NAME.json beside NAME.onnx is read when no card is given),
  * makes it the API's current model and resolves with its ModelInfo:
  * {id, layers: [{node, op, output, shape}], inputShape, labels, mean, std,
- *  suggestedLayer, defaultLayer, classes, macs, …}.
+ *  suggestedLayer, defaultLayer, classes, macs, convLayers: [{node, output,
+ *  shape: [O, I, kh, kw], group}], poolingLayers: [{node, op, output, input}], …}.
  */
 export async function loadModel(source, card) {
   const info = await openModel(source, card);
@@ -421,6 +428,149 @@ export function renderMap(input, res, { colormap = 'jet', alpha = 0.5 } = {}) {
   return engine().call('renderMap', {
     input, cam: res.cam, width: res.width, height: res.height, channels: res.channels,
     raw: res.raw, rawWidth: res.rawWidth, rawHeight: res.rawHeight, colormap, alpha,
+  });
+}
+
+// ---------------------------------------------------------------- inside the network
+//
+// Pictures come back as ImageBitmaps (close them when drawn); numbers as
+// plain arrays. Requests on an input (setInput's id) reuse its forward pass.
+
+function modelId(opts) {
+  const m = opts.model == null ? current : opts.model;
+  if (m == null) throw new EngineError('no model is loaded', 'inspect');
+  return typeof m === 'number' ? m : m.id;
+}
+
+function targetArgs(opts) {
+  return {
+    kind: opts.contrast != null && opts.contrast !== '' ? 'contrast' : (opts.kind || 'logit'),
+    class: opts.classIndex == null || opts.classIndex === '' ? -1 : Number(opts.classIndex),
+    other: opts.contrast == null || opts.contrast === '' ? -1 : Number(opts.contrast),
+  };
+}
+
+/**
+ * filters draws a convolution's kernels: {model?, layer ('' : the first
+ * convolution), mode: 'auto'|'rgb'|'channels'|'magnitude', perFilter,
+ * max, maxInputs, tile, colormap, labels} resolves with {image: ImageBitmap
+ * (the grid), layer, mode, filters, shown, inputs, kh, kw, perFilter (tiles
+ * a filter), tiles, cols, cellWidth, cellHeight, pad, scale, stats: [{filter,
+ * min, max, norm, scale}]}. Tile i sits at column i % cols, row
+ * floor(i / cols), each cell cellWidth×cellHeight with pad pixels around.
+ */
+export async function filters(opts = {}) {
+  if (opts.model == null && !current) await ready;
+  return engine().call('filters', {
+    model: modelId(opts), layer: opts.layer || '', mode: opts.mode || 'auto', perFilter: !!opts.perFilter,
+    max: opts.max || 0, maxInputs: opts.maxInputs || 0, tile: opts.tile || 0, colormap: opts.colormap || '',
+    labels: opts.labels !== false,
+  });
+}
+
+/**
+ * featureMaps draws every channel of a layer for an input: {layer,
+ * gradients (d target / d activation instead), weights (Grad-CAM weights
+ * for activations too), classIndex, contrast, order: 'index'|'mean'|'max'|
+ * 'weight'|'abs-weight', max, tile, shared} resolves with {layer, grad,
+ * class, channels, height, width, stats: [{channel, mean, min, max,
+ * weight}] (by channel), order (the channels drawn, in order), tiles:
+ * [ImageBitmap] (tiles[k] is channel order[k]), ms}.
+ */
+export function featureMaps(input, opts = {}) {
+  return engine().call('featureMaps', {
+    input, layer: opts.layer || '', grad: !!opts.gradients, weights: !!opts.weights, ...targetArgs(opts),
+    order: opts.order || 'index', max: opts.max || 0, tile: opts.tile || 0, shared: !!opts.shared,
+  });
+}
+
+/**
+ * channelMap draws one channel large: {layer, channel, gradients, weights,
+ * classIndex, contrast, colormap, alpha} resolves with {overlay: ImageBitmap
+ * (over the input's picture), cells: ImageBitmap (cellSize pixels a value),
+ * values: Float32Array (height×width), stat: {channel, mean, min, max,
+ * weight}, layer, channel, grad, class, width, height, cellSize}.
+ */
+export function channelMap(input, opts = {}) {
+  return engine().call('channel', {
+    input, layer: opts.layer || '', channel: Number(opts.channel) || 0, grad: !!opts.gradients, weights: !!opts.weights,
+    ...targetArgs(opts), colormap: opts.colormap || 'jet', alpha: opts.alpha == null ? 0.5 : Number(opts.alpha),
+  });
+}
+
+/**
+ * gradcamBreakdown shows how Grad-CAM builds its heatmap: {layer,
+ * classIndex, contrast, top (channels shown, 8), tile, colormap, alpha}
+ * resolves with {weights: [w_c] (every channel), order (channels by
+ * weight), top, maps: [ImageBitmap] (A_c of each top channel), scaled:
+ * [ImageBitmap] (w_c·A_c), sum, relu, overlay (ImageBitmaps), score,
+ * topShare, scale, sumMin, sumMax, layer, class, channels, height, width}.
+ */
+export function gradcamBreakdown(input, opts = {}) {
+  return engine().call('breakdown', {
+    input, layer: opts.layer || '', ...targetArgs(opts), top: opts.top || 0, tile: opts.tile || 0,
+    colormap: opts.colormap || 'jet', alpha: opts.alpha == null ? 0.5 : Number(opts.alpha),
+  });
+}
+
+/**
+ * maximize starts activation maximisation: gradient ascent on the input
+ * for the picture that most excites {layer, channel} or, with classIndex
+ * ≥ 0, a class's logit. Options (left out: the engine's default; 0 turns a
+ * regulariser off): steps (256), lr (0.05), seed, jitter (8 px), rotate
+ * (5°), scale (0.05), tv (0.05), blur (σ px, 0), blurEvery (4), l2 (0),
+ * decorrelate, fourier, every (a picture in the progress report every
+ * this many steps, 8), model. onProgress(done, total, {objective, image?:
+ * ImageBitmap}) follows it. Returns {promise, cancel()}: the promise
+ * resolves with {image: ImageBitmap, objective: Float32Array (per step),
+ * start, final, steps, cancelled (cancel() keeps the picture so far),
+ * layer, channel, class, channels, height, width, ms}.
+ */
+export function maximize(opts = {}) {
+  const args = { model: modelId(opts), layer: opts.layer || '', channel: Number(opts.channel) || 0 };
+  args.class = opts.classIndex == null || opts.classIndex === '' ? -1 : Number(opts.classIndex);
+  for (const k of ['steps', 'lr', 'seed', 'jitter', 'rotate', 'scale', 'tv', 'blur', 'blurEvery', 'l2', 'every']) {
+    if (opts[k] != null && opts[k] !== '') args[k] = Number(opts[k]);
+  }
+  args.decorrelate = !!opts.decorrelate;
+  args.fourier = !!opts.fourier;
+  const eng = engine();
+  const state = eng.start('maximize', args, opts.onProgress);
+  return { promise: state.promise, cancel: () => eng.cancel(state.id) };
+}
+
+/**
+ * rotations finds filters of a convolution that are rotations (90°, 180°,
+ * 270°) or flips of one another: {model?, layer ('' : the first
+ * convolution), threshold (cosine similarity, 0.8), max (pairs drawn, 24),
+ * perFilter, tile, chance (shuffles for the chance baseline, 0: none)}
+ * resolves with {pairs: [{a, b, transform, score, identity}] (all, best
+ * first), images: [ImageBitmap] (A, A transformed, B for the first max
+ * pairs), chance (mean pairs with each filter's weights shuffled, -1 when
+ * not asked), layer, filters, kh, kw, threshold, ms}.
+ */
+export async function rotations(opts = {}) {
+  if (opts.model == null && !current) await ready;
+  return engine().call('rotations', {
+    model: modelId(opts), layer: opts.layer || '', threshold: opts.threshold == null ? 0 : Number(opts.threshold),
+    max: opts.max || 0, perFilter: !!opts.perFilter, tile: opts.tile || 0, chance: opts.chance || 0,
+  });
+}
+
+/**
+ * poolingBackward shows how a pooling layer routes the gradient on an
+ * input: {layer ('' : the first pooling layer), channel (left out: the
+ * channel with the most gradient), classIndex, contrast, tile} resolves
+ * with {image: ImageBitmap (input, gradient above, gradient below), op,
+ * node, above, below, channels, height, width, outHeight, outWidth,
+ * channel, best, fan (input cells an output cell covers), nonzeroAbove,
+ * nonzeroBelow (the whole layer), channelAbove, channelBelow, sumAbove,
+ * sumBelow (the channel shown), class}.
+ */
+export function poolingBackward(input, opts = {}) {
+  return engine().call('pooling', {
+    input, layer: opts.layer || '', channel: opts.channel == null || opts.channel === '' ? -1 : Number(opts.channel),
+    ...targetArgs(opts), tile: opts.tile || 0,
   });
 }
 

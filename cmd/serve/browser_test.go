@@ -774,3 +774,415 @@ func TestOwnModelAndCamera(t *testing.T) {
 		t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
 	}
 }
+
+// TestInsideNetwork: the "Inside the network" views on the bundled model:
+// kernels, feature maps and gradients with a channel's numbers, the
+// Grad-CAM breakdown, activation maximisation with progress and cancel,
+// rotated filters and pooling backward, following the page's model,
+// image, class and layer, also on a phone-sized screen.
+func TestInsideNetwork(t *testing.T) {
+	p := openMain(t)
+	var ignore any
+	js := func(expr string) { t.Helper(); p.eval(expr, &ignore) }
+	change := func(id, value string) {
+		t.Helper()
+		js(fmt.Sprintf(`(() => { const e = document.getElementById(%q); e.value = %q; e.dispatchEvent(new Event('change')); })()`, id, value))
+	}
+	renders := func(view string) int {
+		t.Helper()
+		var n int
+		p.eval(fmt.Sprintf(`(cnnlensPage.inside.renders[%q] || 0)`, view), &n)
+		return n
+	}
+	// after runs an action and waits until view has drawn again.
+	after := func(view string, action func()) {
+		t.Helper()
+		n := renders(view)
+		action()
+		p.wait(fmt.Sprintf(`(cnnlensPage.inside.renders[%q] || 0) > %d`, view, n), 60*time.Second)
+	}
+	open := func(view string) {
+		t.Helper()
+		after(view, func() { js(fmt.Sprintf(`document.querySelector('#inside [role=tab][data-view=%q]').click()`, view)) })
+	}
+	last := func(view string, out any) {
+		t.Helper()
+		p.eval(fmt.Sprintf(`cnnlensPage.inside.last[%q]`, view), out)
+	}
+	layerChannels := func() (string, int) {
+		t.Helper()
+		var l struct {
+			Output string
+			Shape  []int
+		}
+		p.eval(`cnnlensPage.state.model.layers.find((l) => l.output === cnnlensPage.state.layer)`, &l)
+		return l.Output, l.Shape[1]
+	}
+
+	// Kernels: the first convolution, one RGB tile a filter, each tile
+	// drawn (not constant), laid out as reported.
+	open("kernels")
+	type kernels struct {
+		Layer, Mode                               string
+		Filters, Shown, Tiles, PerFilter, Cols    int
+		CellWidth, CellHeight, Pad, Width, Height int
+	}
+	var k kernels
+	last("kernels", &k)
+	var firstConv struct {
+		Output string
+		Shape  []int
+	}
+	p.eval(`cnnlensPage.state.model.convLayers[0]`, &firstConv)
+	if k.Layer != firstConv.Output || k.Mode != "rgb" || k.Tiles != firstConv.Shape[0] || k.Filters != firstConv.Shape[0] {
+		t.Errorf("kernels of the first convolution %s (%v): %+v", firstConv.Output, firstConv.Shape, k)
+	}
+	rows := (k.Tiles + k.Cols - 1) / k.Cols
+	if k.Width != k.Cols*k.CellWidth+(k.Cols+1)*k.Pad || k.Height != rows*k.CellHeight+(rows+1)*k.Pad {
+		t.Errorf("kernel grid %d×%d does not hold %d tiles in %d columns of %d×%d", k.Width, k.Height, k.Tiles, k.Cols, k.CellWidth, k.CellHeight)
+	}
+	const tileColours = `((id, k) => {
+  const c = document.getElementById(id);
+  const ctx = c.getContext('2d');
+  const out = [];
+  for (let i = 0; i < k.tiles; i++) {
+    const x = k.pad + (i % k.cols) * (k.cellWidth + k.pad), y = k.pad + Math.floor(i / k.cols) * (k.cellHeight + k.pad);
+    const d = ctx.getImageData(x, y, k.cellWidth, Math.floor(k.cellHeight / 2)).data;
+    const s = new Set();
+    for (let j = 0; j < d.length; j += 4) s.add((d[j] << 16) | (d[j + 1] << 8) | d[j + 2]);
+    out.push(s.size);
+  }
+  return out;
+})('k-canvas', cnnlensPage.inside.last.kernels)`
+	var perTile []int
+	p.eval(tileColours, &perTile)
+	if len(perTile) != k.Tiles {
+		t.Errorf("%d tiles measured, %d drawn", len(perTile), k.Tiles)
+	}
+	for i, n := range perTile {
+		if n < 2 {
+			t.Errorf("kernel tile %d is one colour", i)
+		}
+	}
+	if s := p.canvas("k-canvas"); s.Colors < 30 {
+		t.Errorf("kernel canvas: %+v", s)
+	}
+	// Clicking a tile gives that filter's numbers.
+	js(`(() => { const k = cnnlensPage.inside.last.kernels, c = document.getElementById('k-canvas'), r = c.getBoundingClientRect();
+  const i = 5, x = k.pad + (i % k.cols) * (k.cellWidth + k.pad) + k.cellWidth / 2, y = k.pad + Math.floor(i / k.cols) * (k.cellHeight + k.pad) + k.cellHeight / 2;
+  c.dispatchEvent(new MouseEvent('click', {bubbles: true, clientX: r.left + x * r.width / c.width, clientY: r.top + y * r.height / c.height})); })()`)
+	var detail string
+	p.eval(`document.getElementById('k-detail').textContent`, &detail)
+	if !strings.HasPrefix(detail, "Filter 5:") || !strings.Contains(detail, "‖w‖") {
+		t.Errorf("clicked filter 5: %q", detail)
+	}
+	// A deeper layer per input channel, as magnitudes, and per-filter scales.
+	var second struct {
+		Output string
+		Shape  []int
+	}
+	p.eval(`cnnlensPage.state.model.convLayers[1]`, &second)
+	after("kernels", func() { change("k-layer", second.Output) })
+	last("kernels", &k)
+	if k.Mode != "magnitude" || k.Tiles != second.Shape[0] {
+		t.Errorf("auto mode on %s (%v): %+v", second.Output, second.Shape, k)
+	}
+	after("kernels", func() { change("k-mode", "channels") })
+	last("kernels", &k)
+	if want := min(second.Shape[0], 64) * min(second.Shape[1], 16); k.Mode != "channels" || k.Tiles != want || k.PerFilter != min(second.Shape[1], 16) {
+		t.Errorf("channels mode on %v: %d tiles (%d a filter), want %d", second.Shape, k.Tiles, k.PerFilter, want)
+	}
+	const pixels = `(() => { const c = document.getElementById('k-canvas'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let h = 0; for (let i = 0; i < d.length; i++) h = (h * 31 + d[i]) | 0; return h; })()`
+	var before, afterPer int
+	p.eval(pixels, &before)
+	after("kernels", func() { js(`document.getElementById('k-per').click()`) })
+	p.eval(pixels, &afterPer)
+	if before == afterPer {
+		t.Errorf("per-filter scale drew the same picture")
+	}
+	p.screenshot("inside-kernels.png")
+
+	// Feature maps: one tile per channel of the page's layer; a click
+	// shows that channel over the image with its numbers.
+	open("maps")
+	layer, channels := layerChannels()
+	var tiles int
+	p.eval(`document.querySelectorAll('#m-grid canvas').length`, &tiles)
+	if tiles != channels {
+		t.Errorf("feature maps of %s: %d tiles for %d channels", layer, tiles, channels)
+	}
+	type stat struct {
+		Channel                int
+		Mean, Min, Max, Weight float64
+	}
+	var maps struct {
+		Layer    string
+		Grad     bool
+		Class    int
+		Channels int
+		Stats    []stat
+		Order    []int
+	}
+	last("maps", &maps)
+	if maps.Layer != layer || maps.Channels != channels || len(maps.Stats) != channels {
+		t.Errorf("feature maps: %s, %d channels, %d stats", maps.Layer, maps.Channels, len(maps.Stats))
+	}
+	clickTile := func(k int) int {
+		t.Helper()
+		var c int
+		after("channel", func() {
+			p.eval(fmt.Sprintf(`(() => { const f = document.querySelectorAll('#m-grid figure')[%d]; f.click(); return Number(f.dataset.channel); })()`, k), &c)
+		})
+		return c
+	}
+	c := clickTile(3)
+	var ch struct {
+		Channel int
+		Grad    bool
+		Stat    stat
+	}
+	last("channel", &ch)
+	var statsText string
+	p.eval(`document.getElementById('m-stats').textContent`, &statsText)
+	if ch.Channel != c || ch.Stat != maps.Stats[c] || ch.Grad {
+		t.Errorf("clicked channel %d: shown %+v, grid stats %+v", c, ch, maps.Stats[c])
+	}
+	for _, want := range []string{fmt.Sprintf("Channel %d of", c), "mean", "min", "max", "Grad-CAM weight"} {
+		if !strings.Contains(statsText, want) {
+			t.Errorf("channel numbers %q lack %q", statsText, want)
+		}
+	}
+	var base struct{ Width, Height int }
+	p.eval(`cnnlensPage.state.input`, &base)
+	if s := p.canvas("m-overlay"); s.W != base.Width || s.H != base.Height || s.Colors < 20 {
+		t.Errorf("channel over the image: %+v, picture %d×%d", s, base.Width, base.Height)
+	}
+	// Gradients, sorted by Grad-CAM weight; the channel shown follows.
+	after("maps", func() { change("m-what", "grad") })
+	after("maps", func() { change("m-order", "weight") })
+	last("maps", &maps)
+	p.eval(`document.querySelectorAll('#m-grid canvas').length`, &tiles)
+	if !maps.Grad || tiles != channels || len(maps.Order) != channels {
+		t.Errorf("gradients: grad %v, %d tiles, %d ordered", maps.Grad, tiles, len(maps.Order))
+	}
+	for i := 1; i < len(maps.Order); i++ {
+		if maps.Stats[maps.Order[i]].Weight > maps.Stats[maps.Order[i-1]].Weight {
+			t.Fatalf("not sorted by weight: %v", maps.Order)
+		}
+	}
+	p.wait(`cnnlensPage.inside.last.channel.grad === true`, 30*time.Second)
+	p.eval(`document.getElementById('m-stats').textContent`, &statsText)
+	if !strings.Contains(statsText, "gradient") {
+		t.Errorf("gradient channel numbers: %q", statsText)
+	}
+	// The page's class and layer drive the view.
+	after("maps", func() { change("class", "2") })
+	last("maps", &maps)
+	if maps.Class != 2 {
+		t.Errorf("gradients of class %d after choosing class 2", maps.Class)
+	}
+	var spatial []string
+	p.eval(`[...document.querySelectorAll('#layer optgroup:first-child option')].map(o => o.value)`, &spatial)
+	after("maps", func() { change("layer", spatial[1]) })
+	layer, channels = layerChannels()
+	p.eval(`document.querySelectorAll('#m-grid canvas').length`, &tiles)
+	if layer != spatial[1] || tiles != channels {
+		t.Errorf("layer %s: %d tiles for %d channels", layer, tiles, channels)
+	}
+	p.screenshot("inside-maps.png")
+
+	// The Grad-CAM breakdown: a bar per channel, the top ones drawn.
+	open("breakdown")
+	var bars, top, bRows int
+	p.eval(`document.querySelectorAll('#b-bars .bar').length`, &bars)
+	p.eval(`document.querySelectorAll('#b-bars .bar.top').length`, &top)
+	p.eval(`document.querySelectorAll('#b-rows .b-row').length`, &bRows)
+	if bars != channels || top != min(8, channels) || bRows != top {
+		t.Errorf("breakdown of %s (%d channels): %d bars, %d top, %d rows", layer, channels, bars, top, bRows)
+	}
+	var bd struct {
+		Class   int
+		Weights []float64
+		Top     []int
+	}
+	last("breakdown", &bd)
+	if bd.Class != 2 || len(bd.Weights) != channels {
+		t.Errorf("breakdown: class %d, %d weights", bd.Class, len(bd.Weights))
+	}
+	for i := 1; i < len(bd.Top); i++ {
+		if bd.Weights[bd.Top[i]] > bd.Weights[bd.Top[i-1]] {
+			t.Errorf("top channels not by weight: %v", bd.Top)
+		}
+	}
+	if s := p.canvas("b-overlay"); s.Colors < 20 {
+		t.Errorf("breakdown heatmap: %+v", s)
+	}
+	p.screenshot("inside-breakdown.png")
+	// A layer without a spatial map: a message, and the page goes on.
+	var flat string
+	p.eval(`cnnlensPage.state.model.layers.find((l) => l.shape.length === 2).output`, &flat)
+	n := len(p.insideErrors())
+	change("layer", flat)
+	p.wait(fmt.Sprintf(`cnnlensPage.inside.errors.length > %d`, n), 30*time.Second)
+	var msg string
+	p.eval(`document.getElementById('message-text').textContent`, &msg)
+	if !strings.Contains(msg, "How Grad-CAM is built") || !strings.Contains(msg, "spatial") {
+		t.Errorf("breakdown of %s: message %q", flat, msg)
+	}
+	after("breakdown", func() { change("layer", spatial[len(spatial)-1]) })
+
+	// Activation maximisation: a class logit, with progress pictures.
+	after("maximize", func() {
+		js(`document.querySelector('#inside [role=tab][data-view=maximize]').click()`)
+		change("x-objective", "class")
+		js(`(() => { window.sawMaxProgress = false; const pr = document.getElementById('x-progress');
+  new MutationObserver(() => { if (!pr.hidden) window.sawMaxProgress = true; }).observe(pr, {attributes: true});
+  document.getElementById('x-steps').value = '24'; document.getElementById('x-run').click(); })()`)
+	})
+	var mx struct {
+		Cancelled     bool
+		Steps, Class  int
+		Start, Final  float64
+		Width, Height int
+	}
+	last("maximize", &mx)
+	var saw bool
+	var pictures int
+	p.eval(`window.sawMaxProgress`, &saw)
+	p.eval(`cnnlensPage.inside.progressPictures`, &pictures)
+	if mx.Cancelled || mx.Steps != 24 || mx.Class != 2 || !saw || pictures < 6 {
+		t.Errorf("maximise class 2 for 24 steps: %+v; progress shown %v, %d pictures", mx, saw, pictures)
+	}
+	if !(mx.Final > mx.Start) {
+		t.Errorf("the logit did not grow: %v → %v", mx.Start, mx.Final)
+	}
+	if s := p.canvas("x-canvas"); s.W != mx.Width || s.Colors < 50 {
+		t.Errorf("maximised picture: %+v", s)
+	}
+	// Cancel stops it, keeping the picture so far.
+	js(`(() => { document.getElementById('x-steps').value = '5000'; document.getElementById('x-run').click(); })()`)
+	p.wait(`cnnlensPage.inside.maximizing && cnnlensPage.inside.progress.total === 5000 && cnnlensPage.inside.progress.done >= 3`, 60*time.Second)
+	after("maximize", func() { js(`document.getElementById('x-cancel').click()`) })
+	last("maximize", &mx)
+	var info string
+	p.eval(`document.getElementById('x-info').textContent`, &info)
+	if !mx.Cancelled || mx.Steps >= 5000 || !strings.Contains(info, "cancelled") {
+		t.Errorf("cancelled: %+v, %q", mx, info)
+	}
+	// The gallery: the first channels of the layer, one by one.
+	after("gallery", func() {
+		change("x-objective", "channel")
+		js(`(() => { document.getElementById('x-steps').value = '8'; document.getElementById('x-gallery-n').value = '3'; document.getElementById('x-gallery').click(); })()`)
+	})
+	var gallery int
+	p.eval(`document.querySelectorAll('#x-gallery-grid canvas').length`, &gallery)
+	if gallery != 3 {
+		t.Errorf("gallery: %d pictures, want 3", gallery)
+	}
+	p.screenshot("inside-maximize.png")
+
+	// Rotated filters: the list follows the threshold.
+	open("rotations")
+	after("rotations", func() { change("r-threshold", "0.5") })
+	var rot struct {
+		Threshold float64
+		Pairs     []struct {
+			A, B      int
+			Transform string
+			Score     float64
+		}
+		Drawn  int
+		Chance float64
+	}
+	last("rotations", &rot)
+	var items int
+	p.eval(`document.querySelectorAll('#r-list li').length`, &items)
+	if rot.Threshold != 0.5 || items != min(len(rot.Pairs), 24) || rot.Drawn != items {
+		t.Errorf("rotations at 0.5: %d pairs, %d listed, %d drawn", len(rot.Pairs), items, rot.Drawn)
+	}
+	for _, pr := range rot.Pairs {
+		if pr.Score < 0.5 || pr.Transform == "" || pr.A >= pr.B {
+			t.Errorf("pair %+v", pr)
+		}
+	}
+	t.Logf("rotated filters at 0.5: %d pairs, %.1f by chance", len(rot.Pairs), rot.Chance)
+	var rinfo string
+	p.eval(`document.getElementById('r-info').textContent`, &rinfo)
+	if rot.Chance < 0 || !strings.Contains(rinfo, "shuffled") {
+		t.Errorf("rotation summary without the chance baseline (%v): %q", rot.Chance, rinfo)
+	}
+	p.screenshot("inside-rotations.png")
+
+	// Pooling backward: a max-pool's gradient is sparse below; global
+	// average pooling spreads it.
+	open("pooling")
+	type pool struct {
+		Op                                                     string
+		Channel, Best, Channels                                int
+		Fan                                                    float64
+		NonzeroAbove, NonzeroBelow, ChannelAbove, ChannelBelow int
+	}
+	var pl pool
+	last("pooling", &pl)
+	if pl.Op != "MaxPool" || pl.NonzeroAbove == 0 || pl.NonzeroBelow == 0 || float64(pl.NonzeroBelow) > float64(pl.NonzeroAbove)*pl.Fan || pl.NonzeroBelow > pl.NonzeroAbove {
+		t.Errorf("max-pool: %+v", pl)
+	}
+	var pstats string
+	p.eval(`document.getElementById('p-stats').textContent`, &pstats)
+	if !strings.Contains(pstats, fmt.Sprintf("above %s", commas(pl.NonzeroAbove))) || !strings.Contains(pstats, fmt.Sprintf("below %s", commas(pl.NonzeroBelow))) {
+		t.Errorf("pooling numbers: %q for %+v", pstats, pl)
+	}
+	if s := p.canvas("p-canvas"); s.Colors < 8 {
+		t.Errorf("pooling picture: %+v", s)
+	}
+	var gap string
+	p.eval(`(cnnlensPage.state.model.poolingLayers.find((l) => l.op === 'GlobalAveragePool') || {}).output || ''`, &gap)
+	if gap != "" {
+		after("pooling", func() { change("p-layer", gap) })
+		last("pooling", &pl)
+		if pl.Op != "GlobalAveragePool" || pl.NonzeroBelow < pl.NonzeroAbove {
+			t.Errorf("global average pooling: %+v", pl)
+		}
+	}
+	after("pooling", func() { change("p-channel", "2") })
+	last("pooling", &pl)
+	if pl.Channel != 2 {
+		t.Errorf("pooling channel %d, want 2", pl.Channel)
+	}
+	p.screenshot("inside-pooling.png")
+	// A new image redraws the open view.
+	after("pooling", func() { js(`document.querySelectorAll('#samples button')[1].click()`) })
+
+	// A phone-sized screen: nothing wider than the screen.
+	p.run(chromedp.EmulateViewport(390, 844))
+	open("maps")
+	var overflow int
+	p.eval(`document.documentElement.scrollWidth - window.innerWidth`, &overflow)
+	if overflow > 0 {
+		t.Errorf("at 390 px wide the page is %d px wider than the screen", overflow)
+	}
+	p.screenshot("inside-phone.png")
+
+	if errs := p.insideErrors(); len(errs) != n+1 {
+		t.Errorf("errors in the inside views: %v", errs)
+	}
+	if errs := p.consoleErrors(); len(errs) > 0 {
+		t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
+	}
+}
+
+func (p *page) insideErrors() []string {
+	p.t.Helper()
+	var errs []string
+	p.eval(`cnnlensPage.inside.errors`, &errs)
+	return errs
+}
+
+// commas writes n as toLocaleString('en') does.
+func commas(n int) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}

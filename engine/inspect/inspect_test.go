@@ -426,7 +426,7 @@ func TestPoolingBackward(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p.OH != 8 || p.H != 16 || p.C != 6 || p.Op != pool {
+		if p.OH != 8 || p.H != 16 || p.C != 6 || p.Op != pool || !equalInts(p.Kernel, []int{2, 2}) || !equalInts(p.Strides, []int{2, 2}) {
 			t.Fatalf("route %+v", p)
 		}
 		for c := 0; c < p.C; c++ {
@@ -481,6 +481,9 @@ func TestPoolingBackward(t *testing.T) {
 		g, err := PoolingBackward(s, "/gap/GlobalAveragePool_output_0", cam.Target{Class: 1})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if !equalInts(g.Kernel, []int{8, 8}) {
+			t.Errorf("GAP window %v", g.Kernel)
 		}
 		for c := 0; c < g.C; c++ {
 			_, above, below, _ := g.Planes(c)

@@ -111,7 +111,7 @@ type MaximizeResult struct {
 var ErrCancelled = fmt.Errorf("inspect: cancelled")
 
 // Image is the result as a picture (grey for one channel).
-func (r *MaximizeResult) Image() *image.RGBA { return pixelsImage(r.Pixels, r.C, r.H, r.W) }
+func (r *MaximizeResult) Image() *image.RGBA { return PixelsImage(r.Pixels, r.C, r.H, r.W) }
 
 // Defaults.
 const (
@@ -651,9 +651,9 @@ func tvPenalty(pic []float32, c, h, w int, weight float32, grad []float32) float
 	return sum * norm
 }
 
-// pixelsImage draws C×H×W values in 0..1 (C = 1 or 3; with another count
+// PixelsImage draws C×H×W values in 0..1 (C = 1 or 3; with another count
 // the first three channels, or the last one repeated).
-func pixelsImage(p []float32, c, h, w int) *image.RGBA {
+func PixelsImage(p []float32, c, h, w int) *image.RGBA {
 	img := image.NewRGBA(image.Rect(0, 0, w, h))
 	hw := h * w
 	for i := 0; i < hw; i++ {

@@ -28,6 +28,9 @@ type PoolRoute struct {
 	Input        []float32 // C×H×W, the activation entering the pool
 	GradAbove    []float32 // C×OH×OW
 	GradBelow    []float32 // C×H×W
+	// Kernel and Strides are the pooling window (H×W and H×W for the
+	// global pools).
+	Kernel, Strides []int
 	// Channel is the channel with the largest Σ|gradient above|, the one
 	// worth showing first.
 	Channel int
@@ -78,6 +81,12 @@ func PoolingBackward(s *cam.Session, layer string, t cam.Target) (*PoolRoute, er
 	is, os := in.Shape(), out.Shape()
 	r := &PoolRoute{Node: n.Name, Op: n.OpType, Above: v, Below: below, Class: ts[0].Class,
 		C: is[1], H: is[2], W: is[3], OH: os[2], OW: os[3]}
+	switch op := n.Op.(type) {
+	case interface{ Window() ([]int, []int) }:
+		r.Kernel, r.Strides = op.Window()
+	default: // global pools
+		r.Kernel, r.Strides = []int{r.H, r.W}, []int{r.H, r.W}
+	}
 	r.Input = append([]float32(nil), in.F32()[:r.C*r.H*r.W]...)
 	r.GradAbove = append([]float32(nil), g[v].F32()[:r.C*r.OH*r.OW]...)
 	r.GradBelow = append([]float32(nil), g[below].F32()[:r.C*r.H*r.W]...)

@@ -96,6 +96,9 @@ type MaxPool struct {
 
 func (*MaxPool) Type() string { return "MaxPool" }
 
+// Window returns the pool's kernel shape and strides (strides default to 1).
+func (p *MaxPool) Window() (kernel, strides []int) { return p.win.window() }
+
 // maxPoolArgmax fills y (if non-nil) and idx with each window's maximum and
 // its row-major flat index in x (-1 for a window entirely in padding).
 //
@@ -217,6 +220,9 @@ type AveragePool struct {
 }
 
 func (*AveragePool) Type() string { return "AveragePool" }
+
+// Window returns the pool's kernel shape and strides (strides default to 1).
+func (p *AveragePool) Window() (kernel, strides []int) { return p.win.window() }
 
 // run computes AveragePool forward (src x → dst y) or backward (src dy → dst dx,
 // accumulated) over all planes.

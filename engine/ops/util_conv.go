@@ -21,6 +21,19 @@ type windowAttrs struct {
 	ceil      bool
 }
 
+// window copies the kernel shape and the strides, 1 where not given.
+func (w *windowAttrs) window() (kernel, strides []int) {
+	kernel = append([]int(nil), w.kernel...)
+	strides = make([]int, len(kernel))
+	for i := range strides {
+		strides[i] = 1
+		if i < len(w.strides) && w.strides[i] > 0 {
+			strides[i] = w.strides[i]
+		}
+	}
+	return kernel, strides
+}
+
 func winInts(v []int64) []int {
 	if v == nil {
 		return nil
