@@ -287,11 +287,7 @@ func (e *Engine) maps(in *inputState, layer string, grad, weights bool, t cam.Ta
 // FeatureMaps draws every channel of a layer for an input.
 func (e *Engine) FeatureMaps(r MapsRequest) (*MapsResult, error) {
 	start := time.Now()
-	in, err := e.input(r.Input)
-	if err != nil {
-		return nil, err
-	}
-	t, err := targetOf(r.Kind, r.Class, r.Other)
+	in, t, err := e.inputTarget(r.Input, r.Kind, r.Class, r.Other)
 	if err != nil {
 		return nil, err
 	}
@@ -351,11 +347,7 @@ type ChannelResult struct {
 
 // Channel draws one channel of a layer's maps over the input's picture.
 func (e *Engine) Channel(r ChannelRequest) (*ChannelResult, error) {
-	in, err := e.input(r.Input)
-	if err != nil {
-		return nil, err
-	}
-	t, err := targetOf(r.Kind, r.Class, r.Other)
+	in, t, err := e.inputTarget(r.Input, r.Kind, r.Class, r.Other)
 	if err != nil {
 		return nil, err
 	}
@@ -451,11 +443,7 @@ type BreakdownResult struct {
 // Breakdown computes the Grad-CAM breakdown for an input.
 func (e *Engine) Breakdown(r BreakdownRequest) (*BreakdownResult, error) {
 	start := time.Now()
-	in, err := e.input(r.Input)
-	if err != nil {
-		return nil, err
-	}
-	t, err := targetOf(r.Kind, r.Class, r.Other)
+	in, t, err := e.inputTarget(r.Input, r.Kind, r.Class, r.Other)
 	if err != nil {
 		return nil, err
 	}
@@ -705,11 +693,7 @@ type PoolingResult struct {
 
 // Pooling shows a pooling layer's backward pass for an input.
 func (e *Engine) Pooling(r PoolingRequest) (*PoolingResult, error) {
-	in, err := e.input(r.Input)
-	if err != nil {
-		return nil, err
-	}
-	t, err := targetOf(r.Kind, r.Class, r.Other)
+	in, t, err := e.inputTarget(r.Input, r.Kind, r.Class, r.Other)
 	if err != nil {
 		return nil, err
 	}
@@ -753,6 +737,17 @@ func (e *Engine) Pooling(r PoolingRequest) (*PoolingResult, error) {
 }
 
 // ---------------------------------------------------------------- helpers
+
+// inputTarget finds an input and turns a target kind and classes into a
+// target.
+func (e *Engine) inputTarget(id int, kind string, class, other int) (*inputState, cam.Target, error) {
+	in, err := e.input(id)
+	if err != nil {
+		return nil, cam.Target{}, err
+	}
+	t, err := targetOf(kind, class, other)
+	return in, t, err
+}
 
 func nonzero(a []float32) int {
 	n := 0

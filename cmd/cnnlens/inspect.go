@@ -22,6 +22,20 @@ func required(name, v string) error {
 	return nil
 }
 
+// session loads the model and the input and runs the forward pass.
+func (f *modelFlags) session() (*loaded, *cam.Session, error) {
+	l, err := f.load()
+	if err != nil {
+		return nil, nil, err
+	}
+	x, err := f.input(l)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := cam.NewSession(l.m, x)
+	return l, s, err
+}
+
 func runFilters(args []string, stdout io.Writer) error {
 	var f modelFlags
 	fs := newFlags("filters")
@@ -116,15 +130,7 @@ func runFeatureMaps(args []string, stdout io.Writer) error {
 	if err := required("out", *out); err != nil {
 		return err
 	}
-	l, err := f.load()
-	if err != nil {
-		return err
-	}
-	x, err := f.input(l)
-	if err != nil {
-		return err
-	}
-	s, err := cam.NewSession(l.m, x)
+	_, s, err := f.session()
 	if err != nil {
 		return err
 	}
@@ -209,15 +215,7 @@ func runPooling(args []string, stdout io.Writer) error {
 	if err := required("layer", *layer); err != nil {
 		return err
 	}
-	l, err := f.load()
-	if err != nil {
-		return err
-	}
-	x, err := f.input(l)
-	if err != nil {
-		return err
-	}
-	s, err := cam.NewSession(l.m, x)
+	_, s, err := f.session()
 	if err != nil {
 		return err
 	}
