@@ -16,7 +16,17 @@
     e.preventDefault();
     boot.queue.push({ type: 'fatal', error: 'the engine worker failed: ' + (e.message || 'could not load worker.js') });
   };
-  boot.worker.postMessage({ op: 'start', wasm: new URL('cnnlens.wasm', base).href });
+  // Compile the engine here while the worker starts up (both take a while;
+  // the compiled module is then handed to the worker), or, where streaming
+  // compilation is missing or fails (a host without the wasm MIME type),
+  // let the worker fetch and compile it.
+  const wasm = new URL('cnnlens.wasm', base).href;
+  const start = (module) => boot.worker.postMessage(module ? { op: 'start', wasm, module } : { op: 'start', wasm });
+  if (WebAssembly.compileStreaming) {
+    WebAssembly.compileStreaming(fetch(wasm)).then(start, () => start(null));
+  } else {
+    start(null);
+  }
   boot.manifest = fetch(new URL('manifest.json', base)).then((r) => {
     if (!r.ok) throw new Error(`manifest.json: HTTP ${r.status}`);
     return r.json();
