@@ -3,7 +3,9 @@ package ops
 import (
 	"fmt"
 	"math/rand"
+	"sort"
 	"testing"
+	"time"
 
 	"github.com/cnnlens/cnnlens/engine/tensor"
 )
@@ -121,6 +123,104 @@ func BenchmarkPoolBN(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+		})
+	}
+}
+
+// Winograd F(2×2,3×3) against im2col + GEMM on 3×3 stride-1 convolutions:
+// ResNet-18's four shapes plus smaller ones near the dispatch thresholds.
+var benchWinogradConvs = []struct {
+	name    string
+	C, H, M int
+}{
+	{"64to64_56", 64, 56, 64},
+	{"128to128_28", 128, 28, 128},
+	{"256to256_14", 256, 14, 256},
+	{"512to512_7", 512, 7, 512},
+	{"16to16_32", 16, 32, 16},
+	{"32to32_28", 32, 28, 32},
+	{"32to32_16", 32, 16, 32},
+	{"64to64_14", 64, 14, 64},
+	{"64to64_8", 64, 8, 64},
+	{"128to128_12", 128, 12, 128},
+	{"512to512_14", 512, 14, 512},
+}
+
+// benchInterleaved runs im2col and Winograd alternately (ABBA order) in the
+// same benchmark loop, timing every call, and reports the median time of
+// each, their ratio and the effective GFLOP/s (direct-convolution flops
+// divided by the time; Winograd does fewer real flops).
+func benchInterleaved(b *testing.B, flops float64, run func()) {
+	setWinogradMode(b, wgModeNever)
+	run()
+	winogradMode.Store(wgModeAlways)
+	run()
+	var ti, tw []float64
+	timeOne := func(mode int32) float64 {
+		winogradMode.Store(mode)
+		t0 := time.Now()
+		run()
+		return time.Since(t0).Seconds()
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i%2 == 0 {
+			ti = append(ti, timeOne(wgModeNever))
+			tw = append(tw, timeOne(wgModeAlways))
+		} else {
+			tw = append(tw, timeOne(wgModeAlways))
+			ti = append(ti, timeOne(wgModeNever))
+		}
+	}
+	mi, mw := median(ti), median(tw)
+	b.ReportMetric(mi*1e3, "im2col-ms")
+	b.ReportMetric(mw*1e3, "wino-ms")
+	b.ReportMetric(mi/mw, "speedup")
+	b.ReportMetric(flops/mi/1e9, "im2col-effGFLOP/s")
+	b.ReportMetric(flops/mw/1e9, "wino-effGFLOP/s")
+}
+
+func median(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if n := len(s); n%2 == 1 {
+		return s[n/2]
+	} else {
+		return (s[n/2-1] + s[n/2]) / 2
+	}
+}
+
+// BenchmarkConvWinograd compares the forward passes (batch 1, pad 1, bias).
+func BenchmarkConvWinograd(b *testing.B) {
+	for _, c := range benchWinogradConvs {
+		b.Run(c.name, func(b *testing.B) {
+			op, in, flops := benchConvSetup(b, c.C, c.H, c.M, 3, 1, 1)
+			benchInterleaved(b, flops, func() {
+				if _, err := op.Forward(in); err != nil {
+					b.Fatal(err)
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkConvWinogradBackwardInput compares the input gradients (dX only,
+// the saliency case).
+func BenchmarkConvWinogradBackwardInput(b *testing.B) {
+	for _, c := range benchWinogradConvs {
+		b.Run(c.name, func(b *testing.B) {
+			op, in, flops := benchConvSetup(b, c.C, c.H, c.M, 3, 1, 1)
+			out, err := op.Forward(in)
+			if err != nil {
+				b.Fatal(err)
+			}
+			gy := []*tensor.T{randT(rand.New(rand.NewSource(2)), -1, 1, out[0].Shape()...)}
+			need := []bool{true, false, false}
+			benchInterleaved(b, flops, func() {
+				if _, err := op.Backward(in, out, gy, need); err != nil {
+					b.Fatal(err)
+				}
+			})
 		})
 	}
 }

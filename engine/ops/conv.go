@@ -122,6 +122,10 @@ func (op *Conv) Forward(in []*tensor.T) ([]*tensor.T, error) {
 		depthwiseForward(p, x, w, yf)
 		return []*tensor.T{y}, nil
 	}
+	if p.useWinogradForward() {
+		winogradForward(p, x, w, yf)
+		return []*tensor.T{y}, nil
+	}
 	beta := float32(0)
 	if hasBias {
 		beta = 1
@@ -315,6 +319,12 @@ func (op *Conv) Backward(in, out, gradOut []*tensor.T, need []bool) ([]*tensor.T
 		}
 		depthwiseBackward(p, x, w, dy, dx, dw)
 		return grads, nil
+	}
+	if wantX && p.useWinograd() {
+		winogradBackwardInput(p, w, dy, dX.F32())
+		if wantX = false; !wantW {
+			return grads, nil
+		}
 	}
 	pw := p.g.pointwise()
 	var colp, dcolp *[]float32

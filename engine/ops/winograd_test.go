@@ -1,0 +1,241 @@
+package ops
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"testing"
+
+	"github.com/cnnlens/cnnlens/engine/tensor"
+)
+
+// setWinogradMode switches the Conv path for the rest of the test.
+func setWinogradMode(tb testing.TB, mode int32) {
+	old := winogradMode.Swap(mode)
+	tb.Cleanup(func() { winogradMode.Store(old) })
+}
+
+// maxRelErr returns max|got-want| / max|want|.
+func maxRelErr(got, want []float32) float64 {
+	var d, m float64
+	for i := range want {
+		d = math.Max(d, math.Abs(float64(got[i])-float64(want[i])))
+		m = math.Max(m, math.Abs(float64(want[i])))
+	}
+	if m == 0 {
+		return d
+	}
+	return d / m
+}
+
+type wgCase struct {
+	N, C, H, W, M int
+	pads          [4]int // top, left, bottom, right
+	group         int
+	bias          bool
+	autoPad       string
+}
+
+func (c wgCase) String() string {
+	s := fmt.Sprintf("N%d_C%d_%dx%d_M%d_p%d%d%d%d_g%d", c.N, c.C, c.H, c.W, c.M, c.pads[0], c.pads[1], c.pads[2], c.pads[3], c.group)
+	if c.bias {
+		s += "_bias"
+	}
+	if c.autoPad != "" {
+		s += "_" + c.autoPad
+	}
+	return s
+}
+
+func (c wgCase) build(rng *rand.Rand) (Op, []*tensor.T, error) {
+	a := MapAttrs{"kernel_shape": []int64{3, 3}, "group": int64(c.group)}
+	if c.autoPad != "" {
+		a["auto_pad"] = c.autoPad
+	} else {
+		a["pads"] = []int64{int64(c.pads[0]), int64(c.pads[1]), int64(c.pads[2]), int64(c.pads[3])}
+	}
+	op, err := New("Conv", a, 11)
+	if err != nil {
+		return nil, nil, err
+	}
+	in := []*tensor.T{
+		randT(rng, -1, 1, c.N, c.C, c.H, c.W),
+		randT(rng, -1, 1, c.M, c.C/c.group, 3, 3),
+	}
+	if c.bias {
+		in = append(in, randT(rng, -1, 1, c.M))
+	}
+	return op, in, nil
+}
+
+func wgCases() []wgCase {
+	cases := []wgCase{
+		{N: 1, C: 3, H: 1, W: 1, M: 2, pads: [4]int{1, 1, 1, 1}, group: 1},
+		{N: 2, C: 5, H: 3, W: 3, M: 3, pads: [4]int{0, 0, 0, 0}, group: 1, bias: true},
+		{N: 1, C: 4, H: 4, W: 7, M: 5, pads: [4]int{2, 2, 2, 2}, group: 1},
+		{N: 3, C: 17, H: 9, W: 11, M: 19, pads: [4]int{1, 1, 1, 1}, group: 1, bias: true},
+		{N: 2, C: 6, H: 8, W: 5, M: 4, pads: [4]int{0, 1, 2, 0}, group: 2, bias: true},
+		{N: 1, C: 9, H: 10, W: 10, M: 6, pads: [4]int{3, 0, 1, 3}, group: 3},
+		{N: 2, C: 20, H: 13, W: 6, M: 33, pads: [4]int{1, 1, 1, 1}, group: 1, bias: true},
+		{N: 1, C: 7, H: 12, W: 12, M: 7, group: 1, autoPad: "SAME_UPPER"},
+		{N: 1, C: 35, H: 15, W: 15, M: 40, pads: [4]int{1, 1, 1, 1}, group: 1, bias: true},
+		{N: 2, C: 64, H: 7, W: 7, M: 64, pads: [4]int{1, 1, 1, 1}, group: 1, bias: true},
+		// Several chunks of tiles (wgChunkFloats), one boundary inside an image.
+		{N: 3, C: 64, H: 23, W: 23, M: 64, pads: [4]int{1, 1, 1, 1}, group: 1, bias: true},
+	}
+	rng := rand.New(rand.NewSource(11))
+	for i := 0; i < 12; i++ {
+		g := 1 + rng.Intn(2)
+		c := wgCase{
+			N: 1 + rng.Intn(3), C: g * (1 + rng.Intn(24)), H: 2 + rng.Intn(17), W: 2 + rng.Intn(17),
+			M: g * (1 + rng.Intn(24)), group: g, bias: rng.Intn(2) == 0,
+		}
+		for k := range c.pads {
+			c.pads[k] = rng.Intn(3)
+		}
+		cases = append(cases, c)
+	}
+	return cases
+}
+
+// TestWinogradMatchesIm2col runs every case through both paths, forward and
+// backward, and checks the Winograd results against im2col's (and both
+// against the float64 reference).
+func TestWinogradMatchesIm2col(t *testing.T) {
+	rng := rand.New(rand.NewSource(12))
+	for _, c := range wgCases() {
+		t.Run(c.String(), func(t *testing.T) {
+			op, in, err := c.build(rng)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := op.(*Conv).plan(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !p.winogradFits() {
+				t.Fatal("winogradFits is false")
+			}
+			setWinogradMode(t, wgModeNever)
+			ref := nnForward(t, op, in...)[0]
+			gy := randT(rng, -1, 1, ref.Shape()...)
+			need := []bool{true, true, c.bias}
+			refGrads, err := op.Backward(in, []*tensor.T{ref}, []*tensor.T{gy}, need)
+			if err != nil {
+				t.Fatal(err)
+			}
+			refDX, err := op.Backward(in, []*tensor.T{ref}, []*tensor.T{gy}, []bool{true})
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			winogradMode.Store(wgModeAlways)
+			got := nnForward(t, op, in...)[0]
+			var b *tensor.T
+			if c.bias {
+				b = in[2]
+			}
+			pads := c.pads[:]
+			if c.autoPad != "" {
+				pads = []int{p.g.PadT, p.g.PadL, p.g.PadB, p.g.PadR}
+			}
+			exact := convRef(in[0], in[1], b, []int{1, 1}, pads, []int{1, 1}, c.group)
+			eW, eI := maxRelErr(got.F32(), exact.F32()), maxRelErr(ref.F32(), exact.F32())
+			t.Logf("forward max relative error vs float64: winograd %.3g, im2col %.3g", eW, eI)
+			if e := maxRelErr(got.F32(), ref.F32()); e > 2e-6 {
+				t.Errorf("forward: winograd vs im2col max relative error %.3g (vs float64: winograd %.3g, im2col %.3g)", e, eW, eI)
+			}
+			grads, err := op.Backward(in, []*tensor.T{got}, []*tensor.T{gy}, need)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, g := range grads {
+				if g == nil {
+					if refGrads[k] != nil {
+						t.Fatalf("grad %d missing", k)
+					}
+					continue
+				}
+				if e := maxRelErr(g.F32(), refGrads[k].F32()); e > 2e-6 {
+					t.Errorf("grad %d: winograd vs im2col max relative error %.3g", k, e)
+				}
+			}
+			dx, err := op.Backward(in, []*tensor.T{got}, []*tensor.T{gy}, []bool{true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if dx[0] == nil || len(dx) != len(in) {
+				t.Fatalf("dX only: grads %v", dx)
+			}
+			if e := maxRelErr(dx[0].F32(), refDX[0].F32()); e > 2e-6 {
+				t.Errorf("dX only: winograd vs im2col max relative error %.3g", e)
+			}
+			if e := maxRelErr(dx[0].F32(), grads[0].F32()); e != 0 {
+				t.Errorf("dX alone differs from dX with dW by %.3g", e)
+			}
+		})
+	}
+}
+
+// TestWinogradGrad is the finite-difference check through the Winograd path
+// (forward and input gradient).
+func TestWinogradGrad(t *testing.T) {
+	setWinogradMode(t, wgModeAlways)
+	rng := rand.New(rand.NewSource(13))
+	for _, c := range []wgCase{
+		{N: 2, C: 3, H: 5, W: 6, M: 4, pads: [4]int{1, 1, 1, 1}, group: 1, bias: true},
+		{N: 1, C: 4, H: 6, W: 5, M: 2, pads: [4]int{0, 2, 3, 1}, group: 2, bias: false},
+	} {
+		t.Run(c.String(), func(t *testing.T) {
+			op, in, err := c.build(rng)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wrt := []int{0, 1}
+			if c.bias {
+				wrt = append(wrt, 2)
+			}
+			checkGrad(t, op, in, wrt, 1e-2, 1e-2)
+		})
+	}
+}
+
+// TestWinogradDispatch checks which convolutions take the path by default.
+func TestWinogradDispatch(t *testing.T) {
+	setWinogradMode(t, wgModeAuto)
+	for _, c := range []struct {
+		C, H, M, K, S, group int
+		want                 bool
+	}{
+		{64, 56, 64, 3, 1, 1, winogradAuto},
+		{512, 7, 512, 3, 1, 1, false},
+		{256, 14, 256, 3, 1, 1, winogradAuto},
+		{32, 16, 32, 3, 1, 1, winogradAuto},
+		{64, 8, 64, 3, 1, 1, false},
+		{16, 56, 64, 3, 1, 1, false},
+		{64, 56, 16, 3, 1, 1, false},
+		{64, 56, 64, 3, 2, 1, false},
+		{64, 56, 64, 1, 1, 1, false},
+		{64, 56, 64, 3, 1, 64, false},
+	} {
+		pad := int64(c.K / 2)
+		op := nnOp(t, "Conv", MapAttrs{
+			"kernel_shape": []int64{int64(c.K), int64(c.K)},
+			"strides":      []int64{int64(c.S), int64(c.S)},
+			"pads":         []int64{pad, pad, pad, pad},
+			"group":        int64(c.group),
+		})
+		x := tensor.New(1, c.C, c.H, c.H)
+		w := tensor.New(c.M, c.C/c.group, c.K, c.K)
+		p, err := op.(*Conv).plan([]*tensor.T{x, w})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.useWinograd(); got != c.want {
+			t.Errorf("%+v: useWinograd %v, want %v", c, got, c.want)
+		}
+		if got := p.useWinogradForward(); got != (c.want && winogradAutoForward) {
+			t.Errorf("%+v: useWinogradForward %v", c, got)
+		}
+	}
+}
