@@ -95,23 +95,29 @@ func maxCheckPicture(t *testing.T, r *MaximizeResult, c, h, w int) {
 }
 
 // TestMaximizeChannels is the feature's contract: on the bundled shapes
-// model, with the default regularisers, the channel's mean activation on
-// the result is at least 10× that on the starting noise. Final is also
-// checked against a forward pass of the whole model.
+// model, with the default settings (256 steps), each channel's mean
+// activation on the result is at least 10× that on the starting noise, and
+// above zero. The channels are not hand-picked: the first six of block 3
+// (pixels) and the first four of block 2 (Fourier and decorrelated
+// colours, 128 steps). Final is also checked against a forward pass of the
+// whole model.
 func TestMaximizeChannels(t *testing.T) {
 	b := maxLoad(t, "shapes")
-	const steps = 96
-	for _, tc := range []struct {
+	type tcase struct {
 		layer   string
 		channel int
 		fourier bool
-	}{
-		{"/block3/relu/Relu_output_0", 1, false},
-		{"/block3/relu/Relu_output_0", 5, false},
-		{"/block3/relu/Relu_output_0", 7, false},
-		// the Fourier and colour-decorrelated parametrisation, by node name
-		{"/block2/relu/Relu", 3, true},
-	} {
+		steps   int
+	}
+	var cases []tcase
+	for c := 0; c < 6; c++ {
+		cases = append(cases, tcase{"/block3/relu/Relu_output_0", c, false, 256})
+	}
+	for c := 0; c < 4; c++ {
+		cases = append(cases, tcase{"/block2/relu/Relu", c, true, 128}) // by node name
+	}
+	for _, tc := range cases {
+		steps := tc.steps
 		r, err := Maximize(b.m, MaximizeOptions{Layer: tc.layer, Channel: tc.channel, Class: -1, Steps: steps,
 			Mean: b.mean, Std: b.std, Fourier: tc.fourier, Decorrelate: tc.fourier, Seed: 1})
 		if err != nil {
@@ -121,13 +127,9 @@ func TestMaximizeChannels(t *testing.T) {
 		if r.Steps != steps || len(r.Objective) != steps {
 			t.Errorf("%d steps done, %d objectives; want %d", r.Steps, len(r.Objective), steps)
 		}
-		if !(r.Start > 0) {
-			t.Fatalf("%s channel %d: the starting noise gives %v; pick a channel the noise excites", tc.layer, tc.channel, r.Start)
-		}
-		ratio := r.Final / r.Start
-		t.Logf("%s channel %d (fourier %v): start %.4f final %.4f: %.1f×", tc.layer, tc.channel, tc.fourier, r.Start, r.Final, ratio)
-		if ratio < 10 {
-			t.Errorf("%s channel %d: final %v is only %.1f× the start %v; want ≥ 10×", tc.layer, tc.channel, r.Final, ratio, r.Start)
+		t.Logf("%s channel %d (fourier %v): start %.4f final %.4f: %.1f×", tc.layer, tc.channel, tc.fourier, r.Start, r.Final, r.Final/r.Start)
+		if !(r.Final >= 10*r.Start && r.Final > 0) {
+			t.Errorf("%s channel %d: final %v, start %v; want ≥ 10× and above zero", tc.layer, tc.channel, r.Final, r.Start)
 		}
 		value, _ := b.m.ResolveLayer(tc.layer)
 		act := maxForward(t, b, r.Pixels, value)
