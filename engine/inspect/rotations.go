@@ -110,31 +110,17 @@ func FindRotations(w *tensor.T, threshold float64) ([]RotationPair, error) {
 			}
 		}
 	}
-	sims := func(name string) ([]float32, error) {
-		t := make([]float32, o*n)
-		k := kh * kw
-		for p := 0; p < o*in; p++ {
-			r, err := TransformKernel(name, unit[p*k:(p+1)*k], kh, kw)
-			if err != nil {
-				return nil, err
-			}
-			copy(t[p*k:], r)
-		}
-		c := make([]float32, o*o)
-		// c[a][b] = <T(unit_a), unit_b>
-		kernels.Sgemm(false, true, o, o, n, 1, t, n, unit, n, 0, c, o)
-		return c, nil
+	sim, err := similarities(unit, o, in, kh, kw)
+	if err != nil {
+		return nil, err
 	}
-	ident, _ := sims("identity")
+	ident := sim["identity"]
 	best := map[[2]int]RotationPair{}
 	for _, name := range Transforms {
 		if squareOnly[name] && kh != kw {
 			continue
 		}
-		c, err := sims(name)
-		if err != nil {
-			return nil, err
-		}
+		c := sim[name]
 		for a := 0; a < o; a++ {
 			for b := a + 1; b < o; b++ {
 				s := float64(c[a*o+b])
@@ -162,6 +148,71 @@ func FindRotations(w *tensor.T, threshold float64) ([]RotationPair, error) {
 		}
 		return out[i].B < out[j].B
 	})
+	return out, nil
+}
+
+// similarities computes, for the identity and each applicable transform T,
+// the O×O matrix c[a][b] = <T(unit_a), unit_b>. A transform moves kernel
+// position src_T(p) to p, so with X_p the O×I matrix of every filter's
+// weights at position p, <T(a), b> = Σ_p (X_{src_T(p)} X_pᵀ)[a][b]. The
+// products X_q X_pᵀ needed are those with q in p's orbit under the
+// transforms (for 3×3: 33 of them, each O×O×I), each computed once and
+// added to every transform that uses it: 2.2× fewer multiplications than
+// one O×O×(I·k²) product per transform.
+func similarities(unit []float32, o, in, kh, kw int) (map[string][]float32, error) {
+	k := kh * kw
+	names := []string{"identity"}
+	for _, name := range Transforms {
+		if !squareOnly[name] || kh == kw {
+			names = append(names, name)
+		}
+	}
+	// src[name][p]: the position T takes to p
+	idx := make([]float32, k)
+	for p := range idx {
+		idx[p] = float32(p)
+	}
+	users := map[[2]int][]string{} // (q, p) → the transforms with src(p) = q
+	var pairs [][2]int
+	for _, name := range names {
+		src, err := TransformKernel(name, idx, kh, kw)
+		if err != nil {
+			return nil, err
+		}
+		for p, q := range src {
+			key := [2]int{int(q), p}
+			if users[key] == nil {
+				pairs = append(pairs, key)
+			}
+			users[key] = append(users[key], name)
+		}
+	}
+	// X_p, gathered: x[p] is O×I
+	x := make([][]float32, k)
+	n := in * k
+	for p := range x {
+		x[p] = make([]float32, o*in)
+		for f := 0; f < o; f++ {
+			for c := 0; c < in; c++ {
+				x[p][f*in+c] = unit[f*n+c*k+p]
+			}
+		}
+	}
+	out := map[string][]float32{}
+	for _, name := range names {
+		out[name] = make([]float32, o*o)
+	}
+	g := make([]float32, o*o)
+	for _, pq := range pairs {
+		q, p := pq[0], pq[1]
+		kernels.Sgemm(false, true, o, o, in, 1, x[q], in, x[p], in, 0, g, o)
+		for _, name := range users[pq] {
+			dst := out[name]
+			for i, v := range g {
+				dst[i] += v
+			}
+		}
+	}
 	return out, nil
 }
 
