@@ -637,7 +637,25 @@ export const version = '0.1';
 
 // ---------------------------------------------------------------- <cnn-lens>
 
-const ATTRS = ['model', 'image', 'method', 'layer', 'class', 'contrast', 'colormap', 'alpha', 'aug-smooth', 'eigen-smooth'];
+const ATTRS = ['model', 'image', 'method', 'layer', 'class', 'contrast', 'colormap', 'alpha', 'aug-smooth', 'eigen-smooth',
+  'view', 'mode', 'per-filter', 'gradients', 'order', 'channel', 'steps', 'seed'];
+
+/** VIEWS are the element's view attribute values ('cam', the default, is the heatmap). */
+export const VIEWS = ['cam', 'filters', 'featuremaps', 'breakdown', 'maximize'];
+
+function closeBitmaps(v) {
+  if (!v) return;
+  if (Array.isArray(v)) { for (const b of v) closeBitmaps(b); return; }
+  if (typeof ImageBitmap !== 'undefined' && v instanceof ImageBitmap) v.close();
+}
+
+function fmt(v) {
+  if (v == null || Number.isNaN(v)) return '–';
+  const x = Math.abs(v);
+  if (x === 0) return '0';
+  if (x >= 1e4 || x < 1e-3) return v.toExponential(2);
+  return v.toPrecision(3);
+}
 
 /**
  * <cnn-lens model image method layer class contrast colormap alpha
@@ -645,6 +663,13 @@ const ATTRS = ['model', 'image', 'method', 'layer', 'class', 'contrast', 'colorm
  * name ("shapes") or a URL; image a URL (default: the model's first
  * sample); the rest as on the page. It fires "cnnlens-render" with the
  * result when drawn and "cnnlens-error" when something failed.
+ *
+ * view picks another picture (the page's "Inside the network" views):
+ * "filters" (layer, mode, per-filter) a convolution's kernels;
+ * "featuremaps" (image, layer, gradients, order, class) a layer's channels;
+ * "breakdown" (image, layer, class) how Grad-CAM builds its heatmap;
+ * "maximize" (layer, channel, class, steps = 64, seed) activation
+ * maximisation, drawn as it evolves.
  */
 export class CNNLensElement extends HTMLElement {
   static get observedAttributes() { return ATTRS; }
@@ -656,6 +681,7 @@ export class CNNLensElement extends HTMLElement {
 :host { display: inline-block; font: 13px/1.4 system-ui, sans-serif; color: #222; max-width: 100%; }
 figure { margin: 0; }
 canvas { display: block; width: 100%; height: auto; image-rendering: auto; background: #eee; border-radius: 4px; }
+canvas.pixels { image-rendering: pixelated; }
 figcaption { padding: 4px 2px; color: #444; }
 .err { color: #b00020; }
 </style><figure><canvas width="224" height="224" part="canvas"></canvas><figcaption part="caption">loading…</figcaption></figure>`;
@@ -663,9 +689,11 @@ figcaption { padding: 4px 2px; color: #444; }
     this.caption = root.querySelector('figcaption');
     this._timer = 0;
     this._seq = 0;
+    this._job = null;
   }
 
   connectedCallback() { this._schedule(); }
+  disconnectedCallback() { this._stopJob(); }
   attributeChangedCallback() { if (this.isConnected) this._schedule(); }
 
   _schedule() {
@@ -673,50 +701,212 @@ figcaption { padding: 4px 2px; color: #444; }
     this._timer = setTimeout(() => this._draw(), 0);
   }
 
+  _stopJob() {
+    if (this._job) { this._job.cancel(); this._job = null; }
+  }
+
+  _classIndex(info) {
+    const classAttr = this.getAttribute('class');
+    let classIndex = classAttr == null || classAttr === '' ? -1 : Number(classAttr);
+    if (classAttr && Number.isNaN(classIndex)) classIndex = (info.labels || []).indexOf(classAttr);
+    return classIndex;
+  }
+
+  // _inputFor gives the engine the element's image (once per model and image).
+  async _inputFor(info) {
+    const image = this.getAttribute('image') ? resolveURL(this.getAttribute('image')) : await defaultSample(info);
+    if (!image) throw new EngineError('no image: set the image attribute', 'cnn-lens');
+    const key = info.id + ' ' + image;
+    if (this._inputKey !== key) {
+      if (this._input) engine().call('disposeInput', { input: this._input.id }).catch(() => {});
+      this._input = null;
+      this._inputKey = null;
+      this._input = await setInput(info.id, { image });
+      this._inputKey = key;
+    }
+    return this._input;
+  }
+
+  _labelOf(info, k) { return (info.labels && info.labels[k]) || `class ${k}`; }
+
+  // _show draws a bitmap (closing it) into the canvas.
+  _show(bmp, pixels) {
+    this.canvas.classList.toggle('pixels', !!pixels);
+    this.canvas.width = bmp.width;
+    this.canvas.height = bmp.height;
+    this.canvas.getContext('2d').drawImage(bmp, 0, 0);
+    bmp.close();
+  }
+
+  // _layout draws rows of {bmp, label, w, h} cells onto the canvas, each
+  // cell at w×h (default: the bitmap's size) with its label below.
+  _layout(rows, pixels) {
+    const pad = 4, text = 14;
+    const width = Math.max(...rows.map((r) => r.reduce((s, c) => s + (c.w || c.bmp.width) + pad, pad)));
+    const heights = rows.map((r) => Math.max(...r.map((c) => c.h || c.bmp.height)) + (r.some((c) => c.label) ? text : 0));
+    const height = heights.reduce((s, h) => s + h + pad, pad);
+    const c = this.canvas;
+    c.classList.toggle('pixels', !!pixels);
+    c.width = width;
+    c.height = height;
+    const ctx = c.getContext('2d');
+    ctx.fillStyle = '#fff';
+    ctx.fillRect(0, 0, width, height);
+    ctx.imageSmoothingEnabled = !pixels;
+    ctx.fillStyle = '#333';
+    ctx.font = '11px system-ui, sans-serif';
+    ctx.textBaseline = 'top';
+    let y = pad;
+    rows.forEach((r, i) => {
+      let x = pad;
+      for (const cell of r) {
+        const w = cell.w || cell.bmp.width, h = cell.h || cell.bmp.height;
+        ctx.drawImage(cell.bmp, x, y, w, h);
+        if (cell.label) ctx.fillText(cell.label, x, y + h + 2, w);
+        x += w + pad;
+      }
+      y += heights[i] + pad;
+    });
+    closeBitmaps(rows.map((r) => r.map((cell) => cell.bmp)));
+  }
+
   async _draw() {
     const seq = ++this._seq;
+    this._stopJob();
     const a = (n) => this.getAttribute(n);
     try {
+      const view = (a('view') || 'cam').trim().toLowerCase();
+      if (!VIEWS.includes(view)) throw new EngineError(`unknown view "${a('view')}": use ${VIEWS.join(', ')}`, 'cnn-lens');
       const info = await modelFor(a('model'));
-      const image = a('image') ? resolveURL(a('image')) : await defaultSample(info);
-      if (!image) throw new EngineError('no image: set the image attribute', 'cnn-lens');
-      const key = info.id + ' ' + image;
-      if (this._inputKey !== key) {
-        if (this._input) engine().call('disposeInput', { input: this._input.id }).catch(() => {});
-        this._input = await setInput(info.id, { image });
-        this._inputKey = key;
-      }
       if (seq !== this._seq) return;
-      const classAttr = a('class');
-      let classIndex = classAttr == null || classAttr === '' ? -1 : Number(classAttr);
-      if (classAttr && Number.isNaN(classIndex)) classIndex = (info.labels || []).indexOf(classAttr);
-      const res = await computeCAM(this._input.id, {
-        method: a('method') || 'gradcam',
-        layer: a('layer') || '',
-        classIndex,
-        contrast: a('contrast'),
-        augSmooth: this.hasAttribute('aug-smooth'),
-        eigenSmooth: this.hasAttribute('eigen-smooth'),
-        render: { colormap: a('colormap') || 'jet', alpha: a('alpha') == null ? 0.5 : Number(a('alpha')) },
-      }).promise;
-      if (seq !== this._seq) return;
-      const bmp = res.overlay;
-      this.canvas.width = bmp.width;
-      this.canvas.height = bmp.height;
-      this.canvas.getContext('2d').drawImage(bmp, 0, 0);
-      bmp.close();
-      for (const k of ['heat', 'rawImage']) if (res[k]) res[k].close();
-      const label = (info.labels && info.labels[res.classIndex]) || `class ${res.classIndex}`;
+      const draw = {
+        cam: this._drawCAM, filters: this._drawFilters, featuremaps: this._drawMaps,
+        breakdown: this._drawBreakdown, maximize: this._drawMaximize,
+      }[view];
+      const out = await draw.call(this, info, seq);
+      if (!out || seq !== this._seq) return;
       this.caption.className = '';
-      this.caption.textContent = `${res.method || a('method') || 'gradcam'} · ${label} · ${res.ms.toFixed(1)} ms`;
-      this.result = res;
-      this.dispatchEvent(new CustomEvent('cnnlens-render', { detail: res, bubbles: true, composed: true }));
+      this.caption.textContent = out.caption;
+      this.result = out.res;
+      this.dispatchEvent(new CustomEvent('cnnlens-render', { detail: out.res, bubbles: true, composed: true }));
     } catch (err) {
       if (seq !== this._seq) return;
       this.caption.className = 'err';
       this.caption.textContent = err.message;
       this.dispatchEvent(new CustomEvent('cnnlens-error', { detail: err.message, bubbles: true, composed: true }));
     }
+  }
+
+  async _drawCAM(info, seq) {
+    const a = (n) => this.getAttribute(n);
+    const input = await this._inputFor(info);
+    if (seq !== this._seq) return null;
+    const res = await computeCAM(input.id, {
+      method: a('method') || 'gradcam',
+      layer: a('layer') || '',
+      classIndex: this._classIndex(info),
+      contrast: a('contrast'),
+      augSmooth: this.hasAttribute('aug-smooth'),
+      eigenSmooth: this.hasAttribute('eigen-smooth'),
+      render: { colormap: a('colormap') || 'jet', alpha: a('alpha') == null ? 0.5 : Number(a('alpha')) },
+    }).promise;
+    if (seq !== this._seq) { closeBitmaps([res.overlay, res.heat, res.rawImage]); return null; }
+    this._show(res.overlay, false);
+    for (const k of ['heat', 'rawImage']) if (res[k]) res[k].close();
+    return { res, caption: `${res.method || a('method') || 'gradcam'} · ${this._labelOf(info, res.classIndex)} · ${res.ms.toFixed(1)} ms` };
+  }
+
+  async _drawFilters(info, seq) {
+    const a = (n) => this.getAttribute(n);
+    const mode = a('mode') || 'auto';
+    const res = await filters({
+      model: info, layer: a('layer') || '', mode, perFilter: this.hasAttribute('per-filter'),
+      labels: mode !== 'channels', max: mode === 'channels' ? 64 : 0, colormap: a('colormap') || '',
+    });
+    if (seq !== this._seq) { closeBitmaps(res.image); return null; }
+    this._show(res.image, true);
+    res.image = null;
+    return { res, caption: `${res.layer} · ${res.filters} filters of ${res.inputs}×${res.kh}×${res.kw} · ${res.mode}${this.hasAttribute('per-filter') ? ' · per filter' : ` · ±${fmt(res.scale)}`}` };
+  }
+
+  async _drawMaps(info, seq) {
+    const a = (n) => this.getAttribute(n);
+    const input = await this._inputFor(info);
+    if (seq !== this._seq) return null;
+    const res = await featureMaps(input.id, {
+      layer: a('layer') || '', gradients: this.hasAttribute('gradients'), weights: true,
+      classIndex: this._classIndex(info), contrast: a('contrast'), order: a('order') || 'index', tile: 48,
+    });
+    if (seq !== this._seq) { closeBitmaps(res.tiles); return null; }
+    const n = res.tiles.length;
+    const cols = Math.max(1, Math.ceil(Math.sqrt(n)));
+    const rows = [];
+    res.tiles.forEach((bmp, k) => {
+      if (k % cols === 0) rows.push([]);
+      rows[rows.length - 1].push({ bmp, label: `#${res.order[k]}` });
+    });
+    if (n) this._layout(rows, true);
+    res.tiles = [];
+    const what = res.grad ? `gradients d ${this._labelOf(info, res.class)} / d activation` : 'activations';
+    return { res, caption: `${res.layer} · ${res.channels} channels of ${res.height}×${res.width} · ${what} · by ${a('order') || 'index'}` };
+  }
+
+  async _drawBreakdown(info, seq) {
+    const a = (n) => this.getAttribute(n);
+    const input = await this._inputFor(info);
+    if (seq !== this._seq) return null;
+    const res = await gradcamBreakdown(input.id, {
+      layer: a('layer') || '', classIndex: this._classIndex(info), contrast: a('contrast'), tile: 64,
+      colormap: a('colormap') || 'jet', alpha: a('alpha') == null ? 0.5 : Number(a('alpha')),
+    });
+    const all = [res.maps, res.scaled, res.sum, res.relu, res.overlay];
+    if (seq !== this._seq) { closeBitmaps(all); return null; }
+    // Row 1: A_c of the top channels; row 2: w_c·A_c; row 3: Σ, ReLU, heatmap.
+    const t = res.maps.length ? res.maps[0].width : 64;
+    const big = 2 * t + 4;
+    const fit = (b) => ({ w: Math.round(big * b.width / Math.max(b.width, b.height)), h: Math.round(big * b.height / Math.max(b.width, b.height)) });
+    const rows = [
+      res.top.map((c, k) => ({ bmp: res.maps[k], label: `A${c}` })),
+      res.top.map((c, k) => ({ bmp: res.scaled[k], label: `${fmt(res.weights[c])}·A${c}` })),
+      [
+        { bmp: res.sum, label: `Σ all ${res.channels}`, ...fit(res.sum) },
+        { bmp: res.relu, label: 'ReLU', ...fit(res.relu) },
+        { bmp: res.overlay, label: 'Grad-CAM', ...fit(res.overlay) },
+      ],
+    ].filter((r) => r.length);
+    this._layout(rows, false);
+    for (const k of ['maps', 'scaled']) res[k] = [];
+    for (const k of ['sum', 'relu', 'overlay']) res[k] = null;
+    return { res, caption: `Grad-CAM for ${this._labelOf(info, res.class)} at ${res.layer} · top ${res.top.length} of ${res.channels} channels carry ${(100 * res.topShare).toFixed(0)}% of Σ|w·A|` };
+  }
+
+  async _drawMaximize(info, seq) {
+    const a = (n) => this.getAttribute(n);
+    const steps = a('steps') == null || a('steps') === '' ? 64 : Number(a('steps'));
+    const classIndex = this._classIndex(info);
+    const what = classIndex >= 0 ? `the logit of ${this._labelOf(info, classIndex)}` : `channel ${Number(a('channel')) || 0} of ${a('layer') || info.defaultLayer || 'the default layer'}`;
+    const job = maximize({
+      model: info, layer: a('layer') || '', channel: a('channel'), classIndex, steps, seed: a('seed'),
+      every: Math.max(1, Math.floor(steps / 16)),
+      onProgress: (k, total, p) => {
+        if (seq !== this._seq) { closeBitmaps(p.image); return; }
+        if (p.image) this._show(p.image, true);
+        this.caption.className = '';
+        this.caption.textContent = `${what} · step ${k} of ${total} · objective ${fmt(p.objective)}`;
+      },
+    });
+    this._job = job;
+    let res;
+    try {
+      res = await job.promise;
+    } finally {
+      if (this._job === job) this._job = null;
+    }
+    if (seq !== this._seq) { closeBitmaps(res.image); return null; }
+    this._show(res.image, true);
+    res.image = null;
+    const done = res.class >= 0 ? `the logit of ${this._labelOf(info, res.class)}` : `channel ${res.channel} of ${res.layer}`;
+    return { res, caption: `${done} · ${res.cancelled ? 'cancelled after ' : ''}${res.steps} steps · objective ${fmt(res.start)} → ${fmt(res.final)} · ${(res.ms / 1000).toFixed(1)} s` };
   }
 }
 

@@ -149,6 +149,22 @@ document.addEventListener('cnnlens-error', (e) => { window.elementError = e.deta
 document.addEventListener('cnnlens-render', (e) => { window.rendered = e.detail.method; });
 document.addEventListener('cnnlens-error', (e) => { window.elementError = e.detail; });
 </script>`),
+		// The "inside the network" views of the element, and two errors.
+		"inside.html": []byte(`<!doctype html><meta charset="utf-8"><title>cnn-lens inside</title><link rel="icon" href="data:,">
+<script type="module" src="/cnnlens.js"></script>
+<body>
+<cnn-lens id="maps" view="featuremaps" model="shapes" image="/samples/shapes-0003.png" layer="/block2/relu/Relu" order="mean" style="width:300px"></cnn-lens>
+<cnn-lens id="grads" view="featuremaps" model="shapes" image="/samples/shapes-0003.png" layer="/block3/relu/Relu" gradients class="heart" order="weight" style="width:300px"></cnn-lens>
+<cnn-lens id="breakdown" view="breakdown" model="shapes" image="/samples/shapes-0003.png" layer="/block3/relu/Relu" style="width:300px"></cnn-lens>
+<cnn-lens id="maximize" view="maximize" model="shapes" layer="/block3/relu/Relu" channel="1" steps="16" seed="1" style="width:128px"></cnn-lens>
+<cnn-lens id="badview" view="nosuchview" model="shapes"></cnn-lens>
+<cnn-lens id="badlayer" view="filters" model="shapes" layer="/no/such/layer"></cnn-lens>
+<script>
+window.rendered = {};
+window.errors = {};
+document.addEventListener('cnnlens-render', (e) => { window.rendered[e.target.id] = true; });
+document.addEventListener('cnnlens-error', (e) => { window.errors[e.target.id] = e.detail; });
+</script>`),
 		"embed.html": []byte(`<!doctype html><meta charset="utf-8"><title>iframe</title><link rel="icon" href="data:,"><body>` +
 			`<iframe id="f" src="/embed.html?method=gradcampp&colormap=turbo" width="320" height="360" style="border:0"></iframe>`),
 	}
@@ -699,6 +715,84 @@ func TestEmbed(t *testing.T) {
 	if xerr != "" {
 		t.Errorf("<cnn-lens> from another origin: %s", xerr)
 	}
+	if errs := p.consoleErrors(); len(errs) > 0 {
+		t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
+	}
+}
+
+// elementCanvas gives the size and colour count of a <cnn-lens>'s canvas
+// and its caption.
+const elementCanvas = `((el) => {
+  const c = el.shadowRoot.querySelector('canvas');
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  const s = new Set();
+  for (let i = 0; i < d.length; i += 4) s.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+  const cap = el.shadowRoot.querySelector('figcaption');
+  return {W: c.width, H: c.height, Colors: s.size, Text: cap.textContent, Err: cap.className === 'err'};
+})`
+
+type elementStats struct {
+	W, H, Colors int
+	Text         string
+	Err          bool
+}
+
+// TestEmbedInside: the "inside the network" views of embed.html and of the
+// <cnn-lens> element draw their pictures; an unknown view and a bad layer
+// show an error.
+func TestEmbedInside(t *testing.T) {
+	p := newPage(t)
+	p.run(chromedp.Navigate(baseURL + "/embed.html?view=filters&model=shapes&layer=/block1/conv/Conv&mode=rgb"))
+	p.wait(`document.body.dataset.rendered === '1' || document.body.dataset.error`, 90*time.Second)
+	var errText string
+	p.eval(`document.body.dataset.error || ''`, &errText)
+	var st elementStats
+	p.eval(elementCanvas+`(document.querySelector('cnn-lens'))`, &st)
+	if errText != "" || st.Err || st.W < 32 || st.H < 32 || st.Colors < 16 || !strings.Contains(st.Text, "16 filters") {
+		t.Errorf("embed.html?view=filters: error %q, %+v", errText, st)
+	}
+	t.Logf("embed.html?view=filters: %dx%d, %d colours, %q", st.W, st.H, st.Colors, st.Text)
+	p.screenshot("embed-filters.png")
+
+	// An unknown view in embed.html: the error display and cnnlens-error.
+	p.run(chromedp.Navigate(baseURL + "/embed.html?view=bogus&model=shapes"))
+	p.wait(`document.body.dataset.rendered === '1' || document.body.dataset.error`, 90*time.Second)
+	p.eval(`document.body.dataset.error || ''`, &errText)
+	p.eval(elementCanvas+`(document.querySelector('cnn-lens'))`, &st)
+	if !strings.Contains(errText, "unknown view") || !st.Err || !strings.Contains(st.Text, "unknown view") {
+		t.Errorf("embed.html?view=bogus: error %q, %+v", errText, st)
+	}
+
+	// The elements on one page.
+	p.run(chromedp.Navigate(baseURL + "/fixtures/inside.html"))
+	ids := []string{"maps", "grads", "breakdown", "maximize", "badview", "badlayer"}
+	p.wait(`['`+strings.Join(ids, "','")+`'].every((id) => window.rendered[id] || window.errors[id])`, 120*time.Second)
+	var errs map[string]string
+	p.eval(`window.errors`, &errs)
+	for _, id := range ids[:4] {
+		p.eval(elementCanvas+`(document.getElementById('`+id+`'))`, &st)
+		if errs[id] != "" || st.Err || st.W < 32 || st.H < 32 || st.Colors < 8 {
+			t.Errorf("<cnn-lens id=%s>: error %q, %+v", id, errs[id], st)
+		}
+		t.Logf("<cnn-lens id=%s>: %dx%d, %d colours, %q", id, st.W, st.H, st.Colors, st.Text)
+	}
+	if !strings.Contains(errs["badview"], "unknown view") {
+		t.Errorf("view=nosuchview: error %q", errs["badview"])
+	}
+	if errs["badlayer"] == "" {
+		t.Errorf("a bad layer gave no error")
+	}
+	for _, id := range []string{"badview", "badlayer"} {
+		p.eval(elementCanvas+`(document.getElementById('`+id+`'))`, &st)
+		if !st.Err || st.Text != errs[id] {
+			t.Errorf("<cnn-lens id=%s>: caption %+v, error %q", id, st, errs[id])
+		}
+	}
+	t.Logf("errors: %q", errs)
+	// Changing the view redraws.
+	var detail map[string]any
+	p.eval(`new Promise((resolve, reject) => { const el = document.getElementById('badview'); el.addEventListener('cnnlens-render', (e) => resolve({layer: e.detail.layer}), {once: true}); el.addEventListener('cnnlens-error', (e) => reject(new Error(e.detail)), {once: true}); el.setAttribute('view', 'filters'); })`, &detail)
+	p.screenshot("element-inside.png")
 	if errs := p.consoleErrors(); len(errs) > 0 {
 		t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
 	}
