@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/cnnlens/cnnlens/engine/model"
@@ -105,7 +106,7 @@ func TestCards(t *testing.T) {
 			}
 			want := []int{1, r.Spec.Channels, r.Spec.Height, r.Spec.Width}
 			shape, err := m.ConcreteInputShape(1)
-			if err != nil || !equalInts(shape, want) || !equalInts(card.InputShape, want) {
+			if err != nil || !slices.Equal(shape, want) || !slices.Equal(card.InputShape, want) {
 				t.Errorf("input shape %v (%v), card %v, want %v", shape, err, card.InputShape, want)
 			}
 			if m.Opset != 13 {
@@ -136,18 +137,6 @@ func TestCards(t *testing.T) {
 			}
 		})
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestOnnxruntimeParity runs both models with onnxruntime (npm

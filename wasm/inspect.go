@@ -468,23 +468,12 @@ func (e *Engine) Breakdown(r BreakdownRequest) (*BreakdownResult, error) {
 	if tile <= 0 {
 		tile = 64
 	}
-	zoom := max(1, tile/max(b.H, b.W, 1))
-	scale := absMax(b.Sum)
-	for _, s := range b.Scaled {
-		scale = max(scale, absMax(s))
-	}
-	res.Scale = scale
-	res.SumMin, res.SumMax = minMax(b.Sum)
-	for k := range b.Top {
-		lo, hi := minMax(b.Maps[k])
-		res.Maps = append(res.Maps, viz.Upscale(viz.MapImage(unit(b.Maps[k], lo, hi), b.W, b.H, viz.Viridis), zoom))
-		res.Scaled = append(res.Scaled, viz.Upscale(viz.SignedMapImage(b.Scaled[k], b.W, b.H, viz.RdBu, scale), zoom))
-	}
-	res.Sum = viz.Upscale(viz.SignedMapImage(b.Sum, b.W, b.H, viz.RdBu, scale), zoom)
-	res.ReLU = viz.Upscale(viz.SignedMapImage(b.Heatmap, b.W, b.H, viz.RdBu, scale), zoom)
+	tiles := b.Tiles(tile)
+	res.Maps, res.Scaled, res.Sum, res.ReLU, res.Scale = tiles.Maps, tiles.Scaled, tiles.Sum, tiles.ReLU, tiles.Scale
+	res.SumMin, res.SumMax = inspect.MinMax(b.Sum)
 	// Over the picture, scaled to 0..1 as Grad-CAM's final map is.
-	_, hi := minMax(b.Heatmap)
-	res.Overlay, err = viz.ShowCAMOnImage(in.base, unit(b.Heatmap, 0, hi), b.W, b.H, cm, float32(1-r.Alpha))
+	_, hi := inspect.MinMax(b.Heatmap)
+	res.Overlay, err = viz.ShowCAMOnImage(in.base, inspect.Normalize(b.Heatmap, 0, hi), b.W, b.H, cm, float32(1-r.Alpha))
 	if err != nil {
 		return nil, err
 	}
@@ -730,7 +719,7 @@ func (e *Engine) Pooling(r PoolingRequest) (*PoolingResult, error) {
 		C: route.C, H: route.H, W: route.W, OH: route.OH, OW: route.OW, Channel: c, Best: route.Channel,
 		Kernel: route.Kernel, Strides: route.Strides, Fan: route.Kernel[0] * route.Kernel[len(route.Kernel)-1],
 		NonzeroAbove: route.NonzeroAbove, NonzeroBelow: route.NonzeroBelow,
-		ChannelAbove: nonzero(above), ChannelBelow: nonzero(below),
+		ChannelAbove: inspect.CountNonzero(above), ChannelBelow: inspect.CountNonzero(below),
 		SumAbove: sum64(above), SumBelow: sum64(below), Picture: pic,
 	}
 	return res, nil
@@ -749,52 +738,12 @@ func (e *Engine) inputTarget(id int, kind string, class, other int) (*inputState
 	return in, t, err
 }
 
-func nonzero(a []float32) int {
-	n := 0
-	for _, v := range a {
-		if v != 0 {
-			n++
-		}
-	}
-	return n
-}
-
 func sum64(a []float32) float64 {
 	var s float64
 	for _, v := range a {
 		s += float64(v)
 	}
 	return s
-}
-
-func minMax(a []float32) (lo, hi float32) {
-	if len(a) == 0 {
-		return 0, 0
-	}
-	lo, hi = a[0], a[0]
-	for _, v := range a {
-		lo, hi = min(lo, v), max(hi, v)
-	}
-	return lo, hi
-}
-
-func absMax(a []float32) float32 {
-	var m float32
-	for _, v := range a {
-		m = max(m, v, -v)
-	}
-	return m
-}
-
-// unit maps [lo, hi] to [0, 1]; a constant map becomes 0.
-func unit(a []float32, lo, hi float32) []float32 {
-	out := make([]float32, len(a))
-	if hi > lo {
-		for i, v := range a {
-			out[i] = (v - lo) / (hi - lo)
-		}
-	}
-	return out
 }
 
 // toRGBA returns img as an *image.RGBA at the origin with a tight stride.

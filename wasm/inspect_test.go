@@ -241,7 +241,7 @@ func TestChannel(t *testing.T) {
 	if r.Cells.Bounds().Dx() != 8*r.CellSize || r.CellSize != 32 {
 		t.Errorf("cells %v, cell size %d", r.Cells.Bounds(), r.CellSize)
 	}
-	lo, hi := minMax(r.Values)
+	lo, hi := inspect.MinMax(r.Values)
 	if lo != r.Stat.Min || hi != r.Stat.Max {
 		t.Errorf("values %v..%v, stats %v..%v", lo, hi, r.Stat.Min, r.Stat.Max)
 	}
@@ -289,7 +289,7 @@ func TestBreakdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lo, hi := minMax(r.Raw)
+	lo, hi := inspect.MinMax(r.Raw)
 	if math.Abs(float64(lo-b.SumMin)) > 1e-4*float64(hi-lo) || math.Abs(float64(hi-b.SumMax)) > 1e-4*float64(hi-lo) {
 		t.Errorf("sum %v..%v, Grad-CAM's raw map %v..%v", b.SumMin, b.SumMax, lo, hi)
 	}

@@ -30,15 +30,8 @@ func decodePNG(t *testing.T, path string, w, h int) image.Image {
 	if (w > 0 && b.Dx() != w) || (h > 0 && b.Dy() != h) || b.Dx() < 16 || b.Dy() < 16 {
 		t.Errorf("%s: %d×%d, want %d×%d", path, b.Dx(), b.Dy(), w, h)
 	}
-	colours := map[[4]uint32]bool{}
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		for x := b.Min.X; x < b.Max.X; x++ {
-			r, g, bb, a := img.At(x, y).RGBA()
-			colours[[4]uint32{r, g, bb, a}] = true
-		}
-	}
-	if len(colours) < 8 {
-		t.Errorf("%s: only %d colours", path, len(colours))
+	if n := testmodels.Colours(img); n < 8 {
+		t.Errorf("%s: only %d colours", path, n)
 	}
 	return img
 }

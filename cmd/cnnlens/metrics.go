@@ -19,15 +19,7 @@ func runMetrics(args []string, stdout io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	l, err := f.load()
-	if err != nil {
-		return err
-	}
-	x, err := f.input(l)
-	if err != nil {
-		return err
-	}
-	s, err := cam.NewSession(l.m, x)
+	_, s, err := f.session()
 	if err != nil {
 		return err
 	}

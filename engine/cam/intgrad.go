@@ -132,6 +132,18 @@ func cumulativeSumThreshold(v []float32, percentile float64) float32 {
 	return sorted[len(sorted)-1]
 }
 
+// legendre returns P_n(t) and P_n'(t), by the three-term recurrence.
+func legendre(n int, t float64) (p, dp float64) {
+	p0, p1 := 1.0, t
+	for k := 2; k <= n; k++ {
+		p0, p1 = p1, ((2*float64(k)-1)*t*p1-(float64(k)-1)*p0)/float64(k)
+	}
+	if n == 1 {
+		p0, p1 = 1, t
+	}
+	return p1, float64(n) * (t*p1 - p0) / (t*t - 1)
+}
+
 // gaussLegendre01 returns the n Gauss–Legendre nodes on [0, 1] in
 // increasing order and their weights (summing to 1), as Captum derives them
 // from numpy.polynomial.legendre.leggauss(n).
@@ -141,31 +153,16 @@ func gaussLegendre01(n int) (alphas, weights []float64) {
 		// Newton's method on P_n from the Tricomi approximation of the
 		// i-th largest root.
 		t := math.Cos(math.Pi * (float64(i) + 0.75) / (float64(n) + 0.5))
-		var dp float64
 		for iter := 0; iter < 100; iter++ {
-			p0, p1 := 1.0, t
-			for k := 2; k <= n; k++ {
-				p0, p1 = p1, ((2*float64(k)-1)*t*p1-(float64(k)-1)*p0)/float64(k)
-			}
-			if n == 1 {
-				p0, p1 = 1, t
-			}
-			dp = float64(n) * (t*p1 - p0) / (t*t - 1)
-			dt := p1 / dp
+			p, dp := legendre(n, t)
+			dt := p / dp
 			t -= dt
 			if math.Abs(dt) < 1e-16 {
 				break
 			}
 		}
-		// Recompute the derivative at the converged root.
-		p0, p1 := 1.0, t
-		for k := 2; k <= n; k++ {
-			p0, p1 = p1, ((2*float64(k)-1)*t*p1-(float64(k)-1)*p0)/float64(k)
-		}
-		if n == 1 {
-			p0, p1 = 1, t
-		}
-		dp = float64(n) * (t*p1 - p0) / (t*t - 1)
+		// The derivative at the converged root.
+		_, dp := legendre(n, t)
 		w := 2 / ((1 - t*t) * dp * dp)
 		// t is the i-th largest root; −t the i-th smallest.
 		hi, lo := n-1-i, i

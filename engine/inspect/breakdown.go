@@ -95,37 +95,46 @@ func GradCAMBreakdown(s *cam.Session, layer string, t cam.Target, top int) (*Bre
 	return b, nil
 }
 
+// BreakdownTiles are the breakdown's pictures, uncaptioned: each top
+// channel's map (its own sequential scale) and weighted map, the sum and
+// the ReLU, the last three on one diverging scale.
+type BreakdownTiles struct {
+	Maps, Scaled []*image.RGBA // one per channel in Top
+	Sum, ReLU    *image.RGBA
+	Scale        float32 // the |value| drawn at full colour in Scaled, Sum and ReLU
+}
+
+// Tiles draws the breakdown's pictures, each map enlarged to about tile
+// pixels.
+func (b *Breakdown) Tiles(tile int) BreakdownTiles {
+	zoom := zoomFor(max(b.H, b.W), tile)
+	t := BreakdownTiles{Scale: AbsMax(b.Sum)}
+	for _, s := range b.Scaled {
+		t.Scale = max(t.Scale, AbsMax(s))
+	}
+	for k := range b.Top {
+		lo, hi := MinMax(b.Maps[k])
+		t.Maps = append(t.Maps, viz.Upscale(viz.MapImage(Normalize(b.Maps[k], lo, hi), b.W, b.H, viz.Viridis), zoom))
+		t.Scaled = append(t.Scaled, viz.Upscale(viz.SignedMapImage(b.Scaled[k], b.W, b.H, viz.RdBu, t.Scale), zoom))
+	}
+	t.Sum = viz.Upscale(viz.SignedMapImage(b.Sum, b.W, b.H, viz.RdBu, t.Scale), zoom)
+	t.ReLU = viz.Upscale(viz.SignedMapImage(b.Heatmap, b.W, b.H, viz.RdBu, t.Scale), zoom)
+	return t
+}
+
 // Picture draws the breakdown in three rows: the top channels' maps, the
 // same maps times their weights (captioned with the weight), then the sum
 // over all channels and its ReLU.
-// Weighted maps, the sum and the ReLU share one diverging scale.
 func (b *Breakdown) Picture(tile int) *image.RGBA {
-	zoom := zoomFor(max(b.H, b.W), tile)
-	_, absMax := minMax(absAll(b.Sum))
-	for _, s := range b.Scaled {
-		_, m := minMax(absAll(s))
-		absMax = max(absMax, m)
-	}
+	t := b.Tiles(tile)
 	n := len(b.Top)
-	tiles := make([]image.Image, 3*max(n, 2))
+	cols := max(n, 2)
+	tiles := make([]image.Image, 3*cols)
 	for k, c := range b.Top {
-		lo, hi := minMax(b.Maps[k])
-		a := viz.Upscale(viz.MapImage(scaled(b.Maps[k], lo, hi), b.W, b.H, viz.Viridis), zoom)
-		w := viz.Upscale(viz.SignedMapImage(b.Scaled[k], b.W, b.H, viz.RdBu, absMax), zoom)
-		tiles[k] = viz.Caption(a, fmt.Sprintf("A%d", c))
-		tiles[max(n, 2)+k] = viz.Caption(w, fmt.Sprintf("w=%.3g", b.Weights[c]))
+		tiles[k] = viz.Caption(t.Maps[k], fmt.Sprintf("A%d", c))
+		tiles[cols+k] = viz.Caption(t.Scaled[k], fmt.Sprintf("w=%.3g", b.Weights[c]))
 	}
-	sum := viz.Upscale(viz.SignedMapImage(b.Sum, b.W, b.H, viz.RdBu, absMax), zoom)
-	relu := viz.Upscale(viz.SignedMapImage(b.Heatmap, b.W, b.H, viz.RdBu, absMax), zoom)
-	tiles[2*max(n, 2)] = viz.Caption(sum, "sum")
-	tiles[2*max(n, 2)+1] = viz.Caption(relu, "ReLU")
-	return viz.Grid(tiles, max(n, 2), 2, color.RGBA{40, 40, 40, 255})
-}
-
-func absAll(a []float32) []float32 {
-	out := make([]float32, len(a))
-	for i, v := range a {
-		out[i] = max(v, -v)
-	}
-	return out
+	tiles[2*cols] = viz.Caption(t.Sum, "sum")
+	tiles[2*cols+1] = viz.Caption(t.ReLU, "ReLU")
+	return viz.Grid(tiles, cols, 2, color.RGBA{40, 40, 40, 255})
 }

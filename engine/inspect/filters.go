@@ -93,10 +93,10 @@ func (c *ConvLayer) FilterTiles(opt FilterOptions) ([]image.Image, int, error) {
 	var shared float32
 	scaleOf := func(f int) float32 {
 		if mode == "magnitude" {
-			_, m := minMax(mag(f))
+			_, m := MinMax(mag(f))
 			return m
 		}
-		_, m := minMax(absAll(filter(f)))
+		m := AbsMax(filter(f))
 		return m
 	}
 	for f := 0; f < sh[0]; f++ {

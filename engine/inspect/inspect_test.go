@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -95,7 +96,7 @@ func TestFeatureMapsMatchOracle(t *testing.T) {
 		// the statistics describe the values
 		for _, st := range m.Stats {
 			ch := m.Channel(st.Channel)
-			lo, hi := minMax(ch)
+			lo, hi := MinMax(ch)
 			if st.Min != lo || st.Max != hi || st.Min > st.Mean || st.Mean > st.Max {
 				t.Fatalf("%s channel %d: stats %+v, range %v..%v", key, st.Channel, st, lo, hi)
 			}
@@ -172,25 +173,13 @@ func TestOrder(t *testing.T) {
 	st := []ChannelStat{{Channel: 0, Mean: 1, Weight: -3}, {Channel: 1, Mean: 3, Weight: 1}, {Channel: 2, Mean: 2, Weight: 2}}
 	for by, want := range map[string][]int{"index": {0, 1, 2}, "mean": {1, 2, 0}, "weight": {2, 1, 0}, "abs-weight": {0, 2, 1}} {
 		got, err := Order(st, by)
-		if err != nil || !equalInts(got, want) {
+		if err != nil || !slices.Equal(got, want) {
 			t.Errorf("Order(%s) = %v, %v; want %v", by, got, err, want)
 		}
 	}
 	if _, err := Order(st, "size"); err == nil {
 		t.Error("unknown order accepted")
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // checkPicture encodes a picture as PNG, decodes it and checks it is at
@@ -209,15 +198,8 @@ func checkPicture(t *testing.T, what string, img image.Image, minW, minH int) {
 	if b.Dx() < minW || b.Dy() < minH {
 		t.Errorf("%s: %d×%d, want at least %d×%d", what, b.Dx(), b.Dy(), minW, minH)
 	}
-	colours := map[[4]uint32]bool{}
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		for x := b.Min.X; x < b.Max.X; x++ {
-			r, g, bb, a := dec.At(x, y).RGBA()
-			colours[[4]uint32{r, g, bb, a}] = true
-		}
-	}
-	if len(colours) < 8 {
-		t.Errorf("%s: only %d colours", what, len(colours))
+	if n := testmodels.Colours(dec); n < 8 {
+		t.Errorf("%s: only %d colours", what, n)
 	}
 }
 
@@ -229,7 +211,7 @@ func TestFindConvAndFilters(t *testing.T) {
 	}
 	for _, name := range []string{"/conv2/Conv", "/conv2/Conv_output_0"} {
 		c, err := FindConv(tc.m, name)
-		if err != nil || c.Node != "/conv2/Conv" || !equalInts(c.Weight.Shape(), []int{16, 8, 3, 3}) {
+		if err != nil || c.Node != "/conv2/Conv" || !slices.Equal(c.Weight.Shape(), []int{16, 8, 3, 3}) {
 			t.Fatalf("FindConv(%s) = %+v, %v", name, c, err)
 		}
 	}
@@ -426,7 +408,7 @@ func TestPoolingBackward(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p.OH != 8 || p.H != 16 || p.C != 6 || p.Op != pool || !equalInts(p.Kernel, []int{2, 2}) || !equalInts(p.Strides, []int{2, 2}) {
+		if p.OH != 8 || p.H != 16 || p.C != 6 || p.Op != pool || !slices.Equal(p.Kernel, []int{2, 2}) || !slices.Equal(p.Strides, []int{2, 2}) {
 			t.Fatalf("route %+v", p)
 		}
 		for c := 0; c < p.C; c++ {
@@ -482,7 +464,7 @@ func TestPoolingBackward(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !equalInts(g.Kernel, []int{8, 8}) {
+		if !slices.Equal(g.Kernel, []int{8, 8}) {
 			t.Errorf("GAP window %v", g.Kernel)
 		}
 		for c := 0; c < g.C; c++ {

@@ -183,7 +183,7 @@ func (m *Maps) Tiles(opt GridOptions) []image.Image {
 	}
 	var lo, hi, absMax float32
 	if opt.Shared {
-		lo, hi = minMax(m.Values)
+		lo, hi = MinMax(m.Values)
 		absMax = max(-lo, hi)
 	}
 	zoom := zoomFor(max(m.H, m.W), opt.Tile)
@@ -196,9 +196,9 @@ func (m *Maps) Tiles(opt GridOptions) []image.Image {
 		} else {
 			l, h := lo, hi
 			if !opt.Shared {
-				l, h = minMax(ch)
+				l, h = MinMax(ch)
 			}
-			img = viz.MapImage(scaled(ch, l, h), m.W, m.H, cm)
+			img = viz.MapImage(Normalize(ch, l, h), m.W, m.H, cm)
 		}
 		var t image.Image = viz.Upscale(img, zoom)
 		if opt.Labels {
@@ -215,26 +215,4 @@ func zoomFor(side, tile int) int {
 		tile = 48
 	}
 	return max(1, tile/max(side, 1))
-}
-
-func minMax(a []float32) (lo, hi float32) {
-	if len(a) == 0 {
-		return 0, 0
-	}
-	lo, hi = a[0], a[0]
-	for _, v := range a {
-		lo, hi = min(lo, v), max(hi, v)
-	}
-	return lo, hi
-}
-
-// scaled maps [lo, hi] to [0, 1]; a constant map becomes 0.
-func scaled(a []float32, lo, hi float32) []float32 {
-	out := make([]float32, len(a))
-	if hi > lo {
-		for i, v := range a {
-			out[i] = (v - lo) / (hi - lo)
-		}
-	}
-	return out
 }

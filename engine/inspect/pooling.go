@@ -100,19 +100,9 @@ func PoolingBackward(s *cam.Session, layer string, t cam.Target) (*PoolRoute, er
 			best, r.Channel = s, c
 		}
 	}
-	r.NonzeroAbove = countNonzero(r.GradAbove)
-	r.NonzeroBelow = countNonzero(r.GradBelow)
+	r.NonzeroAbove = CountNonzero(r.GradAbove)
+	r.NonzeroBelow = CountNonzero(r.GradBelow)
 	return r, nil
-}
-
-func countNonzero(a []float32) int {
-	n := 0
-	for _, v := range a {
-		if v != 0 {
-			n++
-		}
-	}
-	return n
 }
 
 // Planes returns channel c's activation below, gradient above and gradient
@@ -136,10 +126,10 @@ func (r *PoolRoute) Picture(c, tile int) (*image.RGBA, error) {
 		return nil, err
 	}
 	zoom := zoomFor(max(r.H, r.W), tile)
-	lo, hi := minMax(in)
-	a := viz.Upscale(viz.MapImage(scaled(in, lo, hi), r.W, r.H, viz.Viridis), zoom)
-	_, s1 := minMax(absAll(above))
-	_, s2 := minMax(absAll(below))
+	lo, hi := MinMax(in)
+	a := viz.Upscale(viz.MapImage(Normalize(in, lo, hi), r.W, r.H, viz.Viridis), zoom)
+	s1 := AbsMax(above)
+	s2 := AbsMax(below)
 	scale := max(s1, s2)
 	up := make([]float32, r.H*r.W)
 	for y := 0; y < r.H; y++ {

@@ -1,6 +1,6 @@
 // Package testmodels builds small ONNX classifiers with chosen weights for
-// tests: convolutions with planted rotated filters, average or max pooling.
-// Only tests import it.
+// tests (convolutions with planted rotated filters, average or max
+// pooling) and checks pictures. Only tests import it.
 package testmodels
 
 import (
