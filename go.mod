@@ -29,3 +29,7 @@ require (
 	gorgonia.org/vecf32 v0.9.0 // indirect
 	gorgonia.org/vecf64 v0.9.0 // indirect
 )
+
+replace github.com/golang/protobuf => ./third_party/golang-protobuf
+
+replace github.com/gogo/protobuf => ./third_party/gogo-protobuf

@@ -21,7 +21,12 @@
   // compilation is missing or fails (a host without the wasm MIME type),
   // let the worker fetch and compile it.
   const wasm = new URL('cnnlens.wasm', base).href;
-  const start = (module) => boot.worker.postMessage(module ? { op: 'start', wasm, module } : { op: 'start', wasm });
+  const start = (module) => {
+    // When the module finished compiling, as milliseconds since the epoch
+    // (the worker reports it with its own start-up steps).
+    const compiled = performance.timeOrigin + performance.now();
+    boot.worker.postMessage(module ? { op: 'start', wasm, module, compiled } : { op: 'start', wasm });
+  };
   if (WebAssembly.compileStreaming) {
     WebAssembly.compileStreaming(fetch(wasm)).then(start, () => start(null));
   } else {

@@ -65,6 +65,7 @@ function fatal(msg) {
 
 async function start(m) {
   t0 = performance.now();
+  if (m.compiled) times.compiled = m.compiled;
   stamp('workerStart');
   try {
     const go = new Go();

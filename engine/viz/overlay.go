@@ -47,28 +47,43 @@ func ShowCAMOnImage(img image.Image, mask []float32, mw, mh int, cm Colormap, im
 	hw := float32(1 - float64(imageWeight))
 	iw := imageWeight
 	pix := rgbBytes(img)
-	cam := make([]float32, 3*w*h)
+	mask = mask[:w*h]
+	// Two passes over the same float32 expressions (so the same values):
+	// the first finds max(cam), the second writes 255·cam/max(cam). This
+	// keeps no float copy of the picture, which in wasm costs more than
+	// computing the blend twice.
 	var peak float32
 	for i, m := range mask {
 		hc := cm.Lookup(m)
-		heat := [3]uint8{hc.R, hc.G, hc.B}
-		for c := 0; c < 3; c++ {
-			hv := div255[heat[c]]
-			iv := div255[pix[3*i+c]]
-			v := float32(hw*hv) + float32(iw*iv)
-			cam[3*i+c] = v
-			peak = max(peak, v)
+		p := pix[3*i : 3*i+3 : 3*i+3]
+		r := float32(hw*div255[hc.R]) + float32(iw*div255[p[0]])
+		g := float32(hw*div255[hc.G]) + float32(iw*div255[p[1]])
+		b := float32(hw*div255[hc.B]) + float32(iw*div255[p[2]])
+		if r > peak {
+			peak = r
+		}
+		if g > peak {
+			peak = g
+		}
+		if b > peak {
+			peak = b
 		}
 	}
 	out := image.NewRGBA(image.Rect(0, 0, w, h))
-	for i := 0; i < w*h; i++ {
+	for i, m := range mask {
 		o := out.Pix[4*i : 4*i+4 : 4*i+4]
-		for c := 0; c < 3; c++ {
-			if peak > 0 {
-				o[c] = truncU8(float32(255 * (cam[3*i+c] / peak)))
-			}
-		}
 		o[3] = 255
+		if !(peak > 0) {
+			continue
+		}
+		hc := cm.Lookup(m)
+		p := pix[3*i : 3*i+3 : 3*i+3]
+		r := float32(hw*div255[hc.R]) + float32(iw*div255[p[0]])
+		g := float32(hw*div255[hc.G]) + float32(iw*div255[p[1]])
+		b := float32(hw*div255[hc.B]) + float32(iw*div255[p[2]])
+		o[0] = truncU8(float32(255 * (r / peak)))
+		o[1] = truncU8(float32(255 * (g / peak)))
+		o[2] = truncU8(float32(255 * (b / peak)))
 	}
 	return out, nil
 }
@@ -275,22 +290,36 @@ func rgbBytes(img image.Image) []uint8 {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
 	out := make([]uint8, 0, 3*w*h)
+	switch m := img.(type) {
+	case *image.NRGBA:
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			row := m.Pix[m.PixOffset(b.Min.X, y):][:4*w]
+			for x := 0; x < 4*w; x += 4 {
+				out = append(out, row[x], row[x+1], row[x+2])
+			}
+		}
+		return out
+	case *image.RGBA:
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			row := m.Pix[m.PixOffset(b.Min.X, y):][:4*w]
+			for x := 0; x < 4*w; x += 4 {
+				if row[x+3] == 255 {
+					out = append(out, row[x], row[x+1], row[x+2])
+					continue
+				}
+				c := color.NRGBAModel.Convert(color.RGBA{row[x], row[x+1], row[x+2], row[x+3]}).(color.NRGBA)
+				out = append(out, c.R, c.G, c.B)
+			}
+		}
+		return out
+	}
 	for y := b.Min.Y; y < b.Max.Y; y++ {
 		for x := b.Min.X; x < b.Max.X; x++ {
 			var c color.NRGBA
-			switch m := img.(type) {
-			case *image.NRGBA:
-				c = m.NRGBAAt(x, y)
-			case *image.RGBA:
-				if p := m.RGBAAt(x, y); p.A == 255 {
-					c = color.NRGBA(p)
-				} else {
-					c = color.NRGBAModel.Convert(p).(color.NRGBA)
-				}
-			case *image.YCbCr:
+			if m, ok := img.(*image.YCbCr); ok {
 				r, g, bl, _ := m.YCbCrAt(x, y).RGBA()
 				c = color.NRGBA{uint8(r >> 8), uint8(g >> 8), uint8(bl >> 8), 255}
-			default:
+			} else {
 				c = color.NRGBAModel.Convert(img.At(x, y)).(color.NRGBA)
 			}
 			out = append(out, c.R, c.G, c.B)
