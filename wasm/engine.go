@@ -547,3 +547,29 @@ func shrink(img image.Image, side int) image.Image {
 func ms64(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func msSince(t time.Time) float64 { return ms64(time.Since(t)) }
+
+// Garbage collection in the page. With Go's default (GOGC=100) the heap is
+// collected each time it doubles, which with the small bundled models means
+// several collections while the page starts, each slow while V8 still runs
+// its baseline code. While the loaded models' weights are small the engine
+// lets the heap grow to five times what is live; with big models (a
+// ResNet-18 holds 47 MB) it keeps the default, so that they do not make the
+// page's memory five times as large.
+const (
+	gcPercentSmall = 400
+	gcSmallWeights = 16 << 20 // bytes of weights in all loaded models
+)
+
+// gcPercent is the GOGC the engine wants for its loaded models.
+func (e *Engine) gcPercent() int {
+	var bytes int
+	for _, ms := range e.models {
+		for _, c := range ms.m.Graph.Consts {
+			bytes += 4 * c.Len()
+		}
+	}
+	if bytes <= gcSmallWeights {
+		return gcPercentSmall
+	}
+	return 100
+}

@@ -180,3 +180,28 @@ func TestInputsAndCards(t *testing.T) {
 		t.Errorf("garbage loaded as a model")
 	}
 }
+
+// The collector may let the heap grow while the loaded models are small,
+// not once a big one (ResNet-18's 47 MB of weights) is loaded, and again
+// after it is disposed of.
+func TestGCPercentFollowsModels(t *testing.T) {
+	e, _ := loadTiny(t, nil)
+	if got := e.gcPercent(); got != gcPercentSmall {
+		t.Errorf("with tinycnn: GOGC %d, want %d", got, gcPercentSmall)
+	}
+	data, err := os.ReadFile(filepath.Join(tiny, "..", "resnet18", "model_bn.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := e.LoadModel(data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := e.gcPercent(); got != 100 {
+		t.Errorf("with ResNet-18 loaded: GOGC %d, want 100", got)
+	}
+	e.DisposeModel(info.ID)
+	if got := e.gcPercent(); got != gcPercentSmall {
+		t.Errorf("after disposing of ResNet-18: GOGC %d, want %d", got, gcPercentSmall)
+	}
+}

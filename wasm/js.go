@@ -39,6 +39,7 @@ var (
 
 func main() {
 	eng := NewEngine()
+	tuneGC(eng)
 	api := js.Global().Get("Object").New()
 	api.Set("handle", js.FuncOf(func(_ js.Value, args []js.Value) any {
 		msg := args[0]
@@ -96,6 +97,7 @@ func dispatch(eng *Engine, r request) (any, []any, error) {
 		if err != nil {
 			return nil, nil, err
 		}
+		tuneGC(eng)
 		return toJS(info), nil, nil
 	case "configure":
 		card, err := cardOf(m.Get("card"))
@@ -112,6 +114,7 @@ func dispatch(eng *Engine, r request) (any, []any, error) {
 		return toJS(info), nil, nil
 	case "disposeModel":
 		eng.DisposeModel(m.Get("model").Int())
+		tuneGC(eng)
 		return nil, nil, nil
 	case "disposeInput":
 		eng.DisposeInput(m.Get("input").Int())
@@ -390,3 +393,7 @@ func num(v js.Value, def int) int {
 	}
 	return v.Int()
 }
+
+// tuneGC sets the collector's target for the models now loaded (see
+// Engine.gcPercent).
+func tuneGC(eng *Engine) { debug.SetGCPercent(eng.gcPercent()) }

@@ -3,6 +3,7 @@ package graph
 import (
 	"fmt"
 
+	"github.com/cnnlens/cnnlens/engine/ops"
 	"github.com/cnnlens/cnnlens/engine/tensor"
 )
 
@@ -243,4 +244,55 @@ func findInput(inputs []Input, name string) (Input, bool) {
 		}
 	}
 	return Input{}, false
+}
+
+// InferShapes gives the shape of every value for the given input shapes
+// without running the ops, from the ops' shape rules (ops.ShapeInferer)
+// and the constants. ok is false when that is not possible: an op without
+// rules, a rule that fails (running the graph then gives the error), or
+// values computed from the input's shape at run time (Shape → … chains).
+func (g *Graph) InferShapes(inputs map[string][]int) (shapes map[string][]int, ok bool) {
+	shapes = make(map[string][]int, len(g.Nodes)+len(inputs))
+	for _, in := range g.Inputs {
+		s, have := inputs[in.Name]
+		if !have {
+			return nil, false
+		}
+		shapes[in.Name] = s
+	}
+	var ins [][]int
+	var consts []*tensor.T
+	for i, n := range g.Nodes {
+		si, can := n.Op.(ops.ShapeInferer)
+		if !can || (i < len(g.shapeOnly) && g.shapeOnly[i]) {
+			return nil, false
+		}
+		ins, consts = ins[:0], consts[:0]
+		for _, in := range n.Inputs {
+			var s []int
+			var c *tensor.T
+			switch {
+			case in == "":
+			case g.Consts[in] != nil:
+				c = g.Consts[in]
+				s = c.Shape()
+			default:
+				var have bool
+				if s, have = shapes[in]; !have {
+					return nil, false
+				}
+			}
+			ins, consts = append(ins, s), append(consts, c)
+		}
+		out, err := si.OutShapes(ins, consts)
+		if err != nil {
+			return nil, false
+		}
+		for k, o := range n.Outputs {
+			if k < len(out) && o != "" {
+				shapes[o] = out[k]
+			}
+		}
+	}
+	return shapes, true
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -148,10 +149,18 @@ func TestONNXConformance(t *testing.T) {
 	fmt.Printf("ONNX conformance: ops exercised: %s\n", strings.Join(opsList, " "))
 	fmt.Printf("ONNX conformance: claimed %d, passed %d, failed %d, skipped %d (attribute combinations not claimed), unsupported %d (ops the engine lacks)\n",
 		counts["passed"]+counts["FAILED"], counts["passed"], counts["FAILED"], counts["skipped"], counts["unsupported"])
+	fmt.Printf("ONNX conformance: output shapes inferred without running for %d data sets, all equal to the computed ones\n", shapesInferred)
+	if shapesInferred < 50 {
+		t.Errorf("shapes inferred for only %d data sets", shapesInferred)
+	}
 	if counts["passed"] < 100 {
 		t.Errorf("only %d conformance cases passed", counts["passed"])
 	}
 }
+
+// shapesInferred counts the data sets whose output shapes the ops' shape
+// rules gave without running the graph (and matched the run's).
+var shapesInferred int
 
 func runCase(dir string, pm *onnx.Model) error {
 	g, err := BuildGraph(pm)
@@ -179,6 +188,21 @@ func runCase(dir string, pm *onnx.Model) error {
 		run, err := g.Forward(inputs, nil)
 		if err != nil {
 			return err
+		}
+		// Where the ops' shape rules give the outputs' shapes without
+		// running the graph, they must be the shapes the run produced.
+		inShapes := map[string][]int{}
+		for name, v := range inputs {
+			inShapes[name] = v.Shape()
+		}
+		if inferred, ok := g.InferShapes(inShapes); ok {
+			shapesInferred++
+			for _, name := range g.Outputs {
+				want, have := inferred[name]
+				if got := run.Value(name); have && got != nil && !slices.Equal(want, got.Shape()) {
+					return fmt.Errorf("%s output %q: shape inferred %v, computed %v", filepath.Base(set), name, want, got.Shape())
+				}
+			}
 		}
 		for k, name := range g.Outputs {
 			want, err := readPB(filepath.Join(set, fmt.Sprintf("output_%d.pb", k)))

@@ -176,8 +176,10 @@ func newOfType(dt tensor.DType, shape []int) *tensor.T {
 // viewOp returns its input with a new shape, sharing storage. Its backward
 // reshapes the output gradient back (sharing the gradient's storage).
 type viewOp struct {
-	name  string
-	shape func(in []*tensor.T) ([]int, error)
+	name string
+	// shape gives the output shape from input 0's shape and the inputs
+	// (of which only the others, constants such as Reshape's shape, are read).
+	shape func(s []int, in []*tensor.T) ([]int, error)
 	mask  bool // Dropout: a second output, the keep-mask (all ones, as int64)
 }
 
@@ -187,7 +189,7 @@ func (v *viewOp) Forward(in []*tensor.T) ([]*tensor.T, error) {
 	if len(in) == 0 || in[0] == nil {
 		return nil, fmt.Errorf("%s: input 0 is missing", v.name)
 	}
-	shape, err := v.shape(in)
+	shape, err := v.shape(in[0].Shape(), in)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", v.name, err)
 	}
@@ -222,16 +224,16 @@ func (v *viewOp) Backward(in, out, gradOut []*tensor.T, need []bool) ([]*tensor.
 	return grads, nil
 }
 
-func sameShape(in []*tensor.T) ([]int, error) { return in[0].Shape(), nil }
+func sameShape(s []int, _ []*tensor.T) ([]int, error) { return s, nil }
 
 // reshapeShape resolves Reshape's shape input: 0 copies the input's dim
 // (unless allowzero), −1 is inferred.
-func reshapeShape(allowZero bool) func(in []*tensor.T) ([]int, error) {
-	return func(in []*tensor.T) ([]int, error) {
+func reshapeShape(allowZero bool) func(s []int, in []*tensor.T) ([]int, error) {
+	return func(s []int, in []*tensor.T) ([]int, error) {
 		if len(in) < 2 || in[1] == nil {
 			return nil, fmt.Errorf("shape input is missing")
 		}
-		spec, have := in[1].Ints(), in[0].Shape()
+		spec, have := in[1].Ints(), s
 		out := make([]int, len(spec))
 		infer, known := -1, 1
 		for i, d := range spec {
@@ -266,9 +268,8 @@ func reshapeShape(allowZero bool) func(in []*tensor.T) ([]int, error) {
 }
 
 // flattenShape gives [d0·…·d(axis−1), d(axis)·…·d(r−1)].
-func flattenShape(axis int) func(in []*tensor.T) ([]int, error) {
-	return func(in []*tensor.T) ([]int, error) {
-		s := in[0].Shape()
+func flattenShape(axis int) func(s []int, in []*tensor.T) ([]int, error) {
+	return func(s []int, in []*tensor.T) ([]int, error) {
 		a := axis
 		if a < 0 {
 			a += len(s)
@@ -293,9 +294,8 @@ func axesFrom(attr []int, in []*tensor.T, k int) (axes []int, ok bool) {
 }
 
 // squeezeShape removes the listed size-1 dims, or all of them without axes.
-func squeezeShape(attr []int) func(in []*tensor.T) ([]int, error) {
-	return func(in []*tensor.T) ([]int, error) {
-		s := in[0].Shape()
+func squeezeShape(attr []int) func(s []int, in []*tensor.T) ([]int, error) {
+	return func(s []int, in []*tensor.T) ([]int, error) {
 		drop := make([]bool, len(s))
 		axes, _ := axesFrom(attr, in, 1)
 		if len(axes) == 0 {
@@ -324,9 +324,8 @@ func squeezeShape(attr []int) func(in []*tensor.T) ([]int, error) {
 }
 
 // unsqueezeShape inserts size-1 dims at the listed axes of the output.
-func unsqueezeShape(attr []int) func(in []*tensor.T) ([]int, error) {
-	return func(in []*tensor.T) ([]int, error) {
-		s := in[0].Shape()
+func unsqueezeShape(attr []int) func(s []int, in []*tensor.T) ([]int, error) {
+	return func(s []int, in []*tensor.T) ([]int, error) {
 		axes, ok := axesFrom(attr, in, 1)
 		if !ok {
 			return nil, fmt.Errorf("axes are missing")

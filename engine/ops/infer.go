@@ -1,0 +1,254 @@
+package ops
+
+import (
+	"fmt"
+
+	"github.com/cnnlens/cnnlens/engine/tensor"
+)
+
+// ShapeInferer is implemented by ops whose output shapes follow from their
+// input shapes alone (and, for inputs that are constants, their values),
+// so that a model's layer shapes can be listed without running it.
+// shapes[k] is input k's shape (nil for an optional input left out);
+// consts[k] is input k itself when it is a constant, else nil. The result
+// may list fewer shapes than the op has outputs: the rest are unknown.
+// An error means the shapes could not be inferred; running the op gives
+// the error to show.
+type ShapeInferer interface {
+	OutShapes(shapes [][]int, consts []*tensor.T) ([][]int, error)
+}
+
+// The ops with shape rules: enough for the CNNs torchvision exports (and
+// the bundled models); the others make Graph.InferShapes give up.
+var (
+	_ ShapeInferer = (*unaryOp)(nil)
+	_ ShapeInferer = (*clipOp)(nil)
+	_ ShapeInferer = (*softmaxOp)(nil)
+	_ ShapeInferer = (*BatchNorm)(nil)
+	_ ShapeInferer = binaryOp{}
+	_ ShapeInferer = powOp{}
+	_ ShapeInferer = (*variadicOp)(nil)
+	_ ShapeInferer = (*Conv)(nil)
+	_ ShapeInferer = (*MaxPool)(nil)
+	_ ShapeInferer = (*AveragePool)(nil)
+	_ ShapeInferer = (*GlobalPool)(nil)
+	_ ShapeInferer = (*Gemm)(nil)
+	_ ShapeInferer = (*MatMul)(nil)
+	_ ShapeInferer = (*viewOp)(nil)
+	_ ShapeInferer = (*transposeOp)(nil)
+	_ ShapeInferer = (*concatOp)(nil)
+)
+
+// input0 is the shape of input 0, which every op here needs.
+func input0(op string, s [][]int) ([]int, error) {
+	if len(s) == 0 || s[0] == nil {
+		return nil, fmt.Errorf("%s: input 0 is missing", op)
+	}
+	return s[0], nil
+}
+
+func sameAsInput0(op string, s [][]int) ([][]int, error) {
+	x, err := input0(op, s)
+	if err != nil {
+		return nil, err
+	}
+	return [][]int{x}, nil
+}
+
+func (u *unaryOp) OutShapes(s [][]int, _ []*tensor.T) ([][]int, error) {
+	return sameAsInput0(u.name, s)
+}
+
+func (*clipOp) OutShapes(s [][]int, _ []*tensor.T) ([][]int, error) {
+	return sameAsInput0("Clip", s)
+}
+
+func (*softmaxOp) OutShapes(s [][]int, _ []*tensor.T) ([][]int, error) {
+	return sameAsInput0("Softmax", s)
+}
+
+// OutShapes gives Y's shape; the training-mode statistics are left unknown.
+func (*BatchNorm) OutShapes(s [][]int, _ []*tensor.T) ([][]int, error) {
+	return sameAsInput0("BatchNormalization", s)
+}
+
+func broadcastOut(op string, s [][]int, n int) ([][]int, error) {
+	if len(s) < n {
+		return nil, fmt.Errorf("%s needs %d inputs", op, n)
+	}
+	for k, sh := range s {
+		if sh == nil {
+			return nil, fmt.Errorf("%s: input %d is missing", op, k)
+		}
+	}
+	out, err := broadcastShapes(s...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", op, err)
+	}
+	return [][]int{out}, nil
+}
+
+func (b binaryOp) OutShapes(s [][]int, _ []*tensor.T) ([][]int, error) {
+	return broadcastOut(b.name, s, 2)
+}
+
+func (powOp) OutShapes(s [][]int, _ []*tensor.T) ([][]int, error) {
+	return broadcastOut("Pow", s, 2)
+}
+
+func (v *variadicOp) OutShapes(s [][]int, _ []*tensor.T) ([][]int, error) {
+	return broadcastOut(v.name, s, 1)
+}
+
+func (op *Conv) OutShapes(s [][]int, _ []*tensor.T) ([][]int, error) {
+	if len(s) < 2 || s[0] == nil || s[1] == nil {
+		return nil, fmt.Errorf("Conv needs inputs X and W")
+	}
+	xs, ws := s[0], s[1]
+	if (len(xs) != 3 && len(xs) != 4) || len(ws) != len(xs) {
+		return nil, fmt.Errorf("Conv: X %s, W %s", tensor.ShapeString(xs), tensor.ShapeString(ws))
+	}
+	if op.Group <= 0 || ws[1]*op.Group != xs[1] || ws[0]%op.Group != 0 {
+		return nil, fmt.Errorf("Conv: X has %d channels, W is %s with %d groups", xs[1], tensor.ShapeString(ws), op.Group)
+	}
+	g, err := op.win.resolve(xs[2:], ws[2:])
+	if err != nil {
+		return nil, fmt.Errorf("Conv: %v", err)
+	}
+	return [][]int{g.outShape(xs[0], ws[0], len(xs))}, nil
+}
+
+// poolOut is a windowed pool's output shape.
+func poolOut(typ string, win windowAttrs, s [][]int) ([]int, error) {
+	xs, err := input0(typ, s)
+	if err != nil {
+		return nil, err
+	}
+	if len(xs) != 3 && len(xs) != 4 {
+		return nil, fmt.Errorf("%s: X has shape %s", typ, tensor.ShapeString(xs))
+	}
+	g, err := win.resolve(xs[2:], win.kernel)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", typ, err)
+	}
+	return g.outShape(xs[0], xs[1], len(xs)), nil
+}
+
+// OutShapes gives Y's shape and the indices' (the same).
+func (op *MaxPool) OutShapes(s [][]int, _ []*tensor.T) ([][]int, error) {
+	y, err := poolOut("MaxPool", op.win, s)
+	if err != nil {
+		return nil, err
+	}
+	return [][]int{y, y}, nil
+}
+
+func (op *AveragePool) OutShapes(s [][]int, _ []*tensor.T) ([][]int, error) {
+	y, err := poolOut("AveragePool", op.win, s)
+	if err != nil {
+		return nil, err
+	}
+	return [][]int{y}, nil
+}
+
+func (op *GlobalPool) OutShapes(s [][]int, _ []*tensor.T) ([][]int, error) {
+	xs, err := input0(op.Type(), s)
+	if err != nil {
+		return nil, err
+	}
+	if len(xs) < 2 {
+		return nil, fmt.Errorf("%s: X has shape %s", op.Type(), tensor.ShapeString(xs))
+	}
+	out := make([]int, len(xs))
+	out[0], out[1] = xs[0], xs[1]
+	for k := 2; k < len(xs); k++ {
+		out[k] = 1
+	}
+	return [][]int{out}, nil
+}
+
+func (op *Gemm) OutShapes(s [][]int, _ []*tensor.T) ([][]int, error) {
+	if len(s) < 2 || len(s[0]) != 2 || len(s[1]) != 2 {
+		return nil, fmt.Errorf("Gemm needs 2-D A and B")
+	}
+	m, ka := s[0][0], s[0][1]
+	if op.TransA {
+		m, ka = ka, m
+	}
+	kb, n := s[1][0], s[1][1]
+	if op.TransB {
+		kb, n = n, kb
+	}
+	if ka != kb {
+		return nil, fmt.Errorf("Gemm: A %v and B %v do not multiply", s[0], s[1])
+	}
+	return [][]int{{m, n}}, nil
+}
+
+// OutShapes covers 2-D operands; other ranks are left to a forward pass.
+func (*MatMul) OutShapes(s [][]int, _ []*tensor.T) ([][]int, error) {
+	if len(s) < 2 || len(s[0]) != 2 || len(s[1]) != 2 || s[0][1] != s[1][0] {
+		return nil, fmt.Errorf("MatMul: shapes inferred for 2-D operands only")
+	}
+	return [][]int{{s[0][0], s[1][1]}}, nil
+}
+
+func (v *viewOp) OutShapes(s [][]int, consts []*tensor.T) ([][]int, error) {
+	x, err := input0(v.name, s)
+	if err != nil {
+		return nil, err
+	}
+	for k := 1; k < len(s); k++ {
+		if s[k] != nil && (k >= len(consts) || consts[k] == nil) {
+			return nil, fmt.Errorf("%s: input %d is not a constant", v.name, k)
+		}
+	}
+	y, err := v.shape(x, consts)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", v.name, err)
+	}
+	if tensor.Size(y) != tensor.Size(x) {
+		return nil, fmt.Errorf("%s: %v holds %d values, the input %d", v.name, y, tensor.Size(y), tensor.Size(x))
+	}
+	if v.mask {
+		return [][]int{y, y}, nil
+	}
+	return [][]int{y}, nil
+}
+
+func (t *transposeOp) OutShapes(s [][]int, _ []*tensor.T) ([][]int, error) {
+	x, err := input0("Transpose", s)
+	if err != nil {
+		return nil, err
+	}
+	out, _, err := t.plan(x)
+	if err != nil {
+		return nil, err
+	}
+	return [][]int{out}, nil
+}
+
+func (c *concatOp) OutShapes(s [][]int, _ []*tensor.T) ([][]int, error) {
+	s0, err := input0("Concat", s)
+	if err != nil {
+		return nil, err
+	}
+	axis, err := normAxis("Concat", c.axis, len(s0))
+	if err != nil {
+		return nil, err
+	}
+	out := append([]int(nil), s0...)
+	out[axis] = 0
+	for k, sh := range s {
+		if len(sh) != len(s0) {
+			return nil, fmt.Errorf("Concat: input %d has shape %v, input 0 %v", k, sh, s0)
+		}
+		for i := range sh {
+			if i != axis && sh[i] != s0[i] {
+				return nil, fmt.Errorf("Concat: input %d has shape %v, input 0 %v (axis %d)", k, sh, s0, axis)
+			}
+		}
+		out[axis] += sh[axis]
+	}
+	return [][]int{out}, nil
+}
