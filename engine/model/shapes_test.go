@@ -3,9 +3,13 @@ package model
 import (
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/cnnlens/cnnlens/engine/graph"
 	"github.com/cnnlens/cnnlens/engine/internal/oracle"
+	"github.com/cnnlens/cnnlens/engine/ops"
+	"github.com/cnnlens/cnnlens/engine/tensor"
 )
 
 // TestInferredShapesMatchForward: for every model at hand, the layer
@@ -66,5 +70,63 @@ func TestInferredShapesMatchForward(t *testing.T) {
 			}
 		}
 		t.Logf("%s: %d values, shapes inferred = computed", filepath.Base(filepath.Dir(p))+"/"+filepath.Base(p), n)
+	}
+}
+
+// A model whose parameters do not fit its input (a bias of the wrong
+// length, batch-norm statistics for other channels, a Gemm whose operands
+// do not multiply) is not given shapes by the rules, and Layers reports the
+// forward pass's error, as when it always ran the model.
+func TestLayersOfBrokenModels(t *testing.T) {
+	conv := func() []*graph.Node {
+		op, err := ops.New("Conv", ops.MapAttrs{"pads": []int64{1, 1, 1, 1}}, 13)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []*graph.Node{{Name: "conv", OpType: "Conv", Op: op, Inputs: []string{"x", "w", "b"}, Outputs: []string{"y"}}}
+	}
+	bn := func() []*graph.Node {
+		op, err := ops.New("BatchNormalization", ops.MapAttrs{}, 13)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []*graph.Node{{Name: "bn", OpType: "BatchNormalization", Op: op, Inputs: []string{"x", "s", "b", "m", "v"}, Outputs: []string{"y"}}}
+	}
+	gemm := func() []*graph.Node {
+		op, err := ops.New("Gemm", ops.MapAttrs{"transB": int64(1)}, 13)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fl, err := ops.New("Flatten", ops.MapAttrs{}, 13)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []*graph.Node{
+			{Name: "flat", OpType: "Flatten", Op: fl, Inputs: []string{"x"}, Outputs: []string{"f"}},
+			{Name: "fc", OpType: "Gemm", Op: op, Inputs: []string{"f", "w"}, Outputs: []string{"y"}},
+		}
+	}
+	for _, c := range []struct {
+		name   string
+		nodes  []*graph.Node
+		consts map[string]*tensor.T
+		want   string
+	}{
+		{"conv bias", conv(), map[string]*tensor.T{"w": tensor.New(4, 3, 3, 3), "b": tensor.New(5)}, "bias"},
+		{"batch norm", bn(), map[string]*tensor.T{"s": tensor.New(3), "b": tensor.New(3), "m": tensor.New(2), "v": tensor.New(3)}, "BatchNormalization"},
+		{"gemm", gemm(), map[string]*tensor.T{"w": tensor.New(10, 7)}, "Gemm"},
+	} {
+		g, err := graph.New(c.nodes, []graph.Input{{Name: "x", Shape: []int{1, 3, 8, 8}}}, []string{"y"}, c.consts, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		m := &Model{Graph: g, Input: "x", InputShape: []int{1, 3, 8, 8}, Output: "y"}
+		if _, ok := g.InferShapes(map[string][]int{"x": {1, 3, 8, 8}}); ok {
+			t.Errorf("%s: shapes inferred for a model that cannot run", c.name)
+		}
+		_, err = m.Layers()
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: Layers error %v, want one naming %q", c.name, err, c.want)
+		}
 	}
 }

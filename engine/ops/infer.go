@@ -2,6 +2,7 @@ package ops
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/cnnlens/cnnlens/engine/tensor"
 )
@@ -69,7 +70,15 @@ func (*softmaxOp) OutShapes(s [][]int, _ []*tensor.T) ([][]int, error) {
 
 // OutShapes gives Y's shape; the training-mode statistics are left unknown.
 func (*BatchNorm) OutShapes(s [][]int, _ []*tensor.T) ([][]int, error) {
-	return sameAsInput0("BatchNormalization", s)
+	if len(s) < 5 || len(s[0]) < 2 {
+		return nil, fmt.Errorf("BatchNormalization needs X (N×C×…) and 4 parameters")
+	}
+	for k := 1; k < 5; k++ {
+		if c := tensor.Size(s[k]); s[k] == nil || (c != s[0][1] && c != tensor.Size(s[0][1:])) {
+			return nil, fmt.Errorf("BatchNormalization: input %d is %v for X %v", k, s[k], s[0])
+		}
+	}
+	return [][]int{s[0]}, nil
 }
 
 func broadcastOut(op string, s [][]int, n int) ([][]int, error) {
@@ -110,6 +119,12 @@ func (op *Conv) OutShapes(s [][]int, _ []*tensor.T) ([][]int, error) {
 	}
 	if op.Group <= 0 || ws[1]*op.Group != xs[1] || ws[0]%op.Group != 0 {
 		return nil, fmt.Errorf("Conv: X has %d channels, W is %s with %d groups", xs[1], tensor.ShapeString(ws), op.Group)
+	}
+	if op.win.kernel != nil && !slices.Equal(op.win.kernel, ws[2:]) {
+		return nil, fmt.Errorf("Conv: kernel_shape %v does not match W %s", op.win.kernel, tensor.ShapeString(ws))
+	}
+	if len(s) > 2 && s[2] != nil && tensor.Size(s[2]) != ws[0] {
+		return nil, fmt.Errorf("Conv: bias %v for %d filters", s[2], ws[0])
 	}
 	g, err := op.win.resolve(xs[2:], ws[2:])
 	if err != nil {
@@ -181,6 +196,11 @@ func (op *Gemm) OutShapes(s [][]int, _ []*tensor.T) ([][]int, error) {
 	}
 	if ka != kb {
 		return nil, fmt.Errorf("Gemm: A %v and B %v do not multiply", s[0], s[1])
+	}
+	if len(s) > 2 && s[2] != nil {
+		if c, err := broadcastShapes(s[2], []int{m, n}); err != nil || !slices.Equal(c, []int{m, n}) {
+			return nil, fmt.Errorf("Gemm: C %v does not broadcast to %d×%d", s[2], m, n)
+		}
 	}
 	return [][]int{{m, n}}, nil
 }
