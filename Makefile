@@ -120,7 +120,7 @@ models: build deps
 # image) take about an hour each at n=1000 (the README ran them on 200).
 BENCH_N ?= 1000
 bench-localization: build
-	bin/cnnlens bench-localization -model models/shapes.onnx -n $(BENCH_N)
+	bin/cnnlens bench-localization -model models/shapes.onnx -n $(BENCH_N) -by-class
 
 clean:
 	rm -rf bin site

@@ -105,6 +105,7 @@ func runBenchLocalization(args []string, stdout io.Writer) error {
 	steps := fs.Int("steps", 20, "Integrated Gradients steps")
 	samples := fs.Int("samples", 10, "SmoothGrad samples")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	byClass := fs.Bool("by-class", false, "also print the pointing game per class of the labelled object")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -166,5 +167,36 @@ func runBenchLocalization(args []string, stdout io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "| %s | %.1f%% | %.1f%% | %.1f%% | %.1f%% | %.0f s |\n", r.Method, 100*r.Pointing, 100*r.PointingTol, 100*r.Energy, 100*r.Discrimination, r.Seconds)
 	}
+	if *byClass {
+		printByClass(stdout, rows)
+	}
 	return nil
+}
+
+// printByClass prints the strict pointing game per class of the labelled
+// object, one column per class that occurs.
+func printByClass(w io.Writer, rows []bench.Row) {
+	var classes []string
+	for _, c := range shapes.Classes {
+		for _, r := range rows {
+			if _, ok := r.ByClass[c]; ok {
+				classes = append(classes, c)
+				break
+			}
+		}
+	}
+	fmt.Fprintf(w, "\nPointing game (strict) by class of the labelled object:\n\n| method | %s |\n|---|%s\n", strings.Join(classes, " | "), strings.Repeat("---:|", len(classes)))
+	for _, r := range rows {
+		if r.Err != "" {
+			continue
+		}
+		cells := make([]string, len(classes))
+		for k, c := range classes {
+			cells[k] = "—"
+			if v, ok := r.ByClass[c]; ok {
+				cells[k] = fmt.Sprintf("%.1f%%", 100*v)
+			}
+		}
+		fmt.Fprintf(w, "| %s | %s |\n", r.Method, strings.Join(cells, " | "))
+	}
 }

@@ -78,11 +78,11 @@ func TestBenchLocalizationCommand(t *testing.T) {
 	os.WriteFile(path, data, 0o644)
 	card, _ := json.Marshal(map[string]any{"labels": r.Labels, "mean": r.Mean, "std": r.Std, "default_layer": r.Spec.DefaultLayer()})
 	os.WriteFile(filepath.Join(dir, "untrained.json"), card, 0o644)
-	code, out, errs := cli(t, "bench-localization", "-model", path, "-n", "6", "-seed", "2000000", "-methods", "gradcam,guidedbackprop")
+	code, out, errs := cli(t, "bench-localization", "-model", path, "-n", "6", "-seed", "2000000", "-methods", "gradcam,guidedbackprop", "-by-class")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
-	for _, want := range []string{"| method | pointing game |", "| gradcam |", "| guidedbackprop |", "| baseline: image centre |", "6 held-out scenes"} {
+	for _, want := range []string{"| method | pointing game |", "| gradcam |", "| guidedbackprop |", "| baseline: image centre |", "| oracle: the object's centroid |", "6 held-out scenes", "Pointing game (strict) by class", "|---|---:|"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -98,7 +98,7 @@ func TestBenchLocalizationCommand(t *testing.T) {
 			Pointing float64 `json:"pointing_game"`
 		} `json:"rows"`
 	}
-	if err := json.Unmarshal([]byte(out), &rep); err != nil || rep.Scenes != 4 || len(rep.Rows) != 2 || rep.Rows[0].Method != "cam" {
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || rep.Scenes != 4 || len(rep.Rows) != 3 || rep.Rows[0].Method != "cam" || rep.Rows[2].Method != "oracle: the object's centroid" {
 		t.Errorf("JSON %v: %s", err, out)
 	}
 	if code, _, errs := cli(t, "bench-localization", "-model", path, "-methods", "nosuch"); code != 2 || !strings.Contains(errs, "unknown method") {

@@ -66,6 +66,30 @@ type Row struct {
 	Targets        int     `json:"discrimination_targets"`
 	Seconds        float64 `json:"seconds"`
 	Err            string  `json:"error,omitempty"`
+	// ByClass is the (strict) pointing game per class of the labelled
+	// object.
+	ByClass map[string]float64 `json:"pointing_game_by_class,omitempty"`
+}
+
+// classHits counts pointing-game hits per class of the labelled object.
+type classHits map[string][2]int
+
+func (c classHits) add(class int, hit bool) {
+	name := shapes.Classes[class]
+	v := c[name]
+	v[1]++
+	if hit {
+		v[0]++
+	}
+	c[name] = v
+}
+
+func (c classHits) shares() map[string]float64 {
+	out := make(map[string]float64, len(c))
+	for k, v := range c {
+		out[k] = float64(v[0]) / float64(v[1])
+	}
+	return out
 }
 
 // Report is a whole run.
@@ -177,6 +201,7 @@ func Localization(m *model.Model, opt Options) (*Report, error) {
 		row := Row{Method: method}
 		var hits, tolHits, energyN, discHits, discN int
 		var energy float64
+		byClass := classHits{}
 		for lo := 0; lo < len(jobs); lo += opt.Batch {
 			hi := min(len(jobs), lo+opt.Batch)
 			x := tensor.New(hi-lo, 3, h, w)
@@ -214,6 +239,7 @@ func Localization(m *model.Model, opt Options) (*Report, error) {
 				if hit {
 					hits++
 				}
+				byClass.add(sc.Label, hit)
 				if !flat(mp) && near(sc.Mask, h, top, id, opt.Tolerance) {
 					tolHits++
 				}
@@ -236,6 +262,7 @@ func Localization(m *model.Model, opt Options) (*Report, error) {
 		}
 		if row.Err == "" {
 			row.Scenes, row.Targets = energyN, discN
+			row.ByClass = byClass.shares()
 			row.Pointing = float64(hits) / float64(max(energyN, 1))
 			row.PointingTol = float64(tolHits) / float64(max(energyN, 1))
 			row.Energy = energy / float64(max(energyN, 1))
@@ -250,31 +277,61 @@ func Localization(m *model.Model, opt Options) (*Report, error) {
 	return rep, nil
 }
 
-// Baselines scores maps that ignore the model: the image centre (a
-// Gaussian bump) and a uniform map, for reading the table.
+// Baselines scores maps that ignore the model, for reading the table: a
+// bump at the image centre, and one at the centroid of the targeted
+// object's mask (an oracle that knows where the object is: the ceiling for
+// maps that peak at an object's middle, which for a ring lies in its hole).
 func Baselines(rep *Report, n int, seed int64, size int) []Row {
-	centre := make([]float32, size*size)
-	for y := 0; y < size; y++ {
-		for x := 0; x < size; x++ {
-			dx, dy := float64(x)-float64(size-1)/2, float64(y)-float64(size-1)/2
-			centre[y*size+x] = float32(1 / (1 + (dx*dx+dy*dy)/float64(size*size/16)))
+	mid := float64(size-1) / 2
+	centre := func(*shapes.Scene, int) (float64, float64) { return mid, mid }
+	centroid := func(s *shapes.Scene, obj int) (float64, float64) {
+		var sx, sy, k float64
+		for p, v := range s.Mask {
+			if v == uint8(obj+1) {
+				sx, sy, k = sx+float64(p%size), sy+float64(p/size), k+1
+			}
 		}
+		if k == 0 {
+			return mid, mid
+		}
+		return math.Round(sx / k), math.Round(sy / k)
 	}
-	row := Row{Method: "baseline: image centre"}
+	return []Row{
+		baseline(rep, n, seed, size, "baseline: image centre", centre),
+		baseline(rep, n, seed, size, "oracle: the object's centroid", centroid),
+	}
+}
+
+// baseline scores a bump at the point at(scene, object) as a map.
+func baseline(rep *Report, n int, seed int64, size int, name string, at func(*shapes.Scene, int) (float64, float64)) Row {
+	bump := func(cx, cy float64) []float32 {
+		m := make([]float32, size*size)
+		for y := 0; y < size; y++ {
+			for x := 0; x < size; x++ {
+				dx, dy := float64(x)-cx, float64(y)-cy
+				m[y*size+x] = float32(1 / (1 + (dx*dx+dy*dy)/float64(size*size/16)))
+			}
+		}
+		return m
+	}
+	row := Row{Method: name}
 	var hits, tolHits, discHits, discN int
 	var energy float64
-	top := argmax(centre)
+	byClass := classHits{}
 	for i := 0; i < n; i++ {
 		s := shapes.Generate(seed+int64(i), size)
 		id := uint8(s.LabelObject + 1)
+		m := bump(at(s, s.LabelObject))
+		top := argmax(m)
 		if s.Mask[top] == id {
 			hits++
 		}
+		byClass.add(s.Label, s.Mask[top] == id)
 		if near(s.Mask, size, top, id, rep.Tolerance) {
 			tolHits++
 		}
 		var in, all float64
-		for p, v := range centre {
+		for p, v := range m {
 			all += float64(v)
 			if s.Mask[p] == id {
 				in += float64(v)
@@ -284,18 +341,19 @@ func Baselines(rep *Report, n int, seed int64, size int) []Row {
 		if len(s.Objects) == 2 {
 			for o := range s.Objects {
 				discN++
-				if s.Mask[top] == uint8(o+1) {
+				if s.Mask[argmax(bump(at(s, o)))] == uint8(o+1) {
 					discHits++
 				}
 			}
 		}
 	}
 	row.Scenes, row.Targets = n, discN
+	row.ByClass = byClass.shares()
 	row.Pointing = float64(hits) / float64(n)
 	row.PointingTol = float64(tolHits) / float64(n)
 	row.Energy = energy / float64(n)
 	row.Discrimination = float64(discHits) / float64(max(discN, 1))
-	return []Row{row}
+	return row
 }
 
 // Tolerance is the pointing game's 15 pixels at 224×224 scaled to an image
