@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"image"
+	"math"
 	"runtime/debug"
 	"sync"
 	"syscall/js"
@@ -327,12 +328,58 @@ func cardOf(v js.Value) (*Card, error) {
 	if v.IsUndefined() || v.IsNull() {
 		return nil, nil
 	}
-	s := js.Global().Get("JSON").Call("stringify", v).String()
+	if v.Type() != js.TypeObject {
+		return nil, fmt.Errorf("model card: want an object, got %s", v.Type())
+	}
+	// Field by field rather than through JSON: in the page the first use of
+	// encoding/json's decoder costs ~25 ms while V8 compiles it, on the way
+	// to the first heatmap.
 	var c Card
-	if err := json.Unmarshal([]byte(s), &c); err != nil {
-		return nil, fmt.Errorf("model card: %v", err)
+	var err error
+	if c.Labels, err = cardList(v, "labels", func(e js.Value) (string, bool) { return e.String(), e.Type() == js.TypeString }); err != nil {
+		return nil, err
+	}
+	if c.InputShape, err = cardList(v, "input_shape", func(e js.Value) (int, bool) {
+		f := e.Float()
+		return int(f), e.Type() == js.TypeNumber && f == math.Trunc(f) && math.Abs(f) < 1<<31
+	}); err != nil {
+		return nil, err
+	}
+	num32 := func(e js.Value) (float32, bool) { return float32(e.Float()), e.Type() == js.TypeNumber }
+	if c.Mean, err = cardList(v, "mean", num32); err != nil {
+		return nil, err
+	}
+	if c.Std, err = cardList(v, "std", num32); err != nil {
+		return nil, err
+	}
+	switch d := v.Get("default_layer"); d.Type() {
+	case js.TypeUndefined, js.TypeNull:
+	case js.TypeString:
+		c.DefaultLayer = d.String()
+	default:
+		return nil, fmt.Errorf("model card: default_layer must be a string, got %s", d.Type())
 	}
 	return &c, nil
+}
+
+// cardList reads the list field name of a card (absent or null: nil).
+func cardList[T any](card js.Value, name string, elem func(js.Value) (T, bool)) ([]T, error) {
+	v := card.Get(name)
+	if v.IsUndefined() || v.IsNull() {
+		return nil, nil
+	}
+	if !js.Global().Get("Array").Call("isArray", v).Bool() {
+		return nil, fmt.Errorf("model card: %s must be a list, got %s", name, v.Type())
+	}
+	out := make([]T, v.Length())
+	for i := range out {
+		x, ok := elem(v.Index(i))
+		if !ok {
+			return nil, fmt.Errorf("model card: %s[%d] is not a valid value (%s)", name, i, js.Global().Get("String").Invoke(v.Index(i)).String())
+		}
+		out[i] = x
+	}
+	return out, nil
 }
 
 // bytesOf copies an ArrayBuffer or typed array into Go.

@@ -112,17 +112,22 @@ func ResizeBilinear(src []float32, sh, sw int, dst []float32, dh, dw int, alignC
 	ys0, ys1, yf := axisWeights(sh, dh, alignCorners)
 	xs0, xs1, xf := axisWeights(sw, dw, alignCorners)
 	for y := 0; y < dh; y++ {
-		r0 := src[ys0[y]*sw:][:sw]
-		r1 := src[ys1[y]*sw:][:sw]
-		fy := yf[y]
-		row := dst[y*dw:][:dw]
-		for x := range row {
-			a0, a1 := xs0[x], xs1[x]
-			fx := xf[x]
-			top := r0[a0] + (r0[a1]-r0[a0])*fx
-			bot := r1[a0] + (r1[a1]-r1[a0])*fx
-			row[x] = top + (bot-top)*fy
-		}
+		resizeRow(dst[y*dw:][:dw], src[ys0[y]*sw:][:sw], src[ys1[y]*sw:][:sw], yf[y], xs0, xs1, xf)
+	}
+}
+
+// resizeRow interpolates one destination row between source rows r0 and
+// r1. It is a function of its own so that in wasm V8's optimised code,
+// compiled while the first rows run, serves the later ones.
+//
+//go:noinline
+func resizeRow(row, r0, r1 []float32, fy float32, xs0, xs1 []int, xf []float32) {
+	for x := range row {
+		a0, a1 := xs0[x], xs1[x]
+		fx := xf[x]
+		top := r0[a0] + (r0[a1]-r0[a0])*fx
+		bot := r1[a0] + (r1[a1]-r1[a0])*fx
+		row[x] = top + (bot-top)*fy
 	}
 }
 

@@ -51,14 +51,39 @@ func ShowCAMOnImage(img image.Image, mask []float32, mw, mh int, cm Colormap, im
 	// Two passes over the same float32 expressions (so the same values):
 	// the first finds max(cam), the second writes 255·cam/max(cam). This
 	// keeps no float copy of the picture, which in wasm costs more than
-	// computing the blend twice.
+	// computing the blend twice. Each pass runs a row at a time in its own
+	// function: V8 compiles a wasm function's faster code only for its later
+	// calls, so a loop over the whole picture in one call would run in the
+	// baseline tier to the end the first time.
+	var peak float32
+	for y := 0; y < h; y++ {
+		if v := blendRowPeak(mask[y*w:(y+1)*w], pix[3*y*w:3*(y+1)*w], cm, hw, iw); v > peak {
+			peak = v
+		}
+	}
+	out := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		blendRow(out.Pix[4*y*w:4*(y+1)*w], mask[y*w:(y+1)*w], pix[3*y*w:3*(y+1)*w], cm, hw, iw, peak)
+	}
+	return out, nil
+}
+
+// blend is show_cam_on_image's (1 − image_weight)·heatmap + image_weight·img
+// for one pixel, in float32.
+func blend(hc color.RGBA, p []uint8, hw, iw float32) (r, g, b float32) {
+	r = float32(hw*div255[hc.R]) + float32(iw*div255[p[0]])
+	g = float32(hw*div255[hc.G]) + float32(iw*div255[p[1]])
+	b = float32(hw*div255[hc.B]) + float32(iw*div255[p[2]])
+	return r, g, b
+}
+
+// blendRowPeak is the largest blended value of a row (0 for none above 0).
+//
+//go:noinline
+func blendRowPeak(mask []float32, pix []uint8, cm Colormap, hw, iw float32) float32 {
 	var peak float32
 	for i, m := range mask {
-		hc := cm.Lookup(m)
-		p := pix[3*i : 3*i+3 : 3*i+3]
-		r := float32(hw*div255[hc.R]) + float32(iw*div255[p[0]])
-		g := float32(hw*div255[hc.G]) + float32(iw*div255[p[1]])
-		b := float32(hw*div255[hc.B]) + float32(iw*div255[p[2]])
+		r, g, b := blend(cm.Lookup(m), pix[3*i:3*i+3:3*i+3], hw, iw)
 		if r > peak {
 			peak = r
 		}
@@ -69,23 +94,25 @@ func ShowCAMOnImage(img image.Image, mask []float32, mw, mh int, cm Colormap, im
 			peak = b
 		}
 	}
-	out := image.NewRGBA(image.Rect(0, 0, w, h))
+	return peak
+}
+
+// blendRow writes a row of the overlay, scaled so that peak is 255 (black
+// when peak is not positive), opaque.
+//
+//go:noinline
+func blendRow(out []uint8, mask []float32, pix []uint8, cm Colormap, hw, iw, peak float32) {
 	for i, m := range mask {
-		o := out.Pix[4*i : 4*i+4 : 4*i+4]
+		o := out[4*i : 4*i+4 : 4*i+4]
 		o[3] = 255
 		if !(peak > 0) {
 			continue
 		}
-		hc := cm.Lookup(m)
-		p := pix[3*i : 3*i+3 : 3*i+3]
-		r := float32(hw*div255[hc.R]) + float32(iw*div255[p[0]])
-		g := float32(hw*div255[hc.G]) + float32(iw*div255[p[1]])
-		b := float32(hw*div255[hc.B]) + float32(iw*div255[p[2]])
+		r, g, b := blend(cm.Lookup(m), pix[3*i:3*i+3:3*i+3], hw, iw)
 		o[0] = truncU8(float32(255 * (r / peak)))
 		o[1] = truncU8(float32(255 * (g / peak)))
 		o[2] = truncU8(float32(255 * (b / peak)))
 	}
-	return out, nil
 }
 
 // MapImage colours an h×w map of values in 0..1 (row-major) with cm; values
