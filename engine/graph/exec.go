@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/cnnlens/cnnlens/engine/ops"
 	"github.com/cnnlens/cnnlens/engine/tensor"
@@ -68,7 +69,7 @@ func shapeWithDyn(s []int) string {
 		if d < 0 {
 			out += "N"
 		} else {
-			out += fmt.Sprint(d)
+			out += strconv.Itoa(d)
 		}
 	}
 	return out

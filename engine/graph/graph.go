@@ -291,7 +291,7 @@ func shapeKey(vals map[string]*tensor.T, inputs []Input) string {
 	key := ""
 	for _, in := range inputs {
 		if v, ok := vals[in.Name]; ok {
-			key += fmt.Sprint(in.Name, v.Shape(), ";")
+			key += in.Name + " " + tensor.ShapeString(v.Shape()) + ";"
 		}
 	}
 	return key

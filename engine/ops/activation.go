@@ -136,7 +136,7 @@ func (u *unaryOp) Backward(in, out, gradOut []*tensor.T, need []bool) ([]*tensor
 
 func reluF(x, y []float32) {
 	for i, v := range x {
-		y[i] = max(v, 0)
+		y[i] = relu32(v)
 	}
 }
 

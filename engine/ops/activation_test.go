@@ -175,3 +175,17 @@ func TestBackwardWithoutKeptOutput(t *testing.T) {
 		bcWantF(t, got[0], x.Shape(), want[0].F32())
 	}
 }
+
+// Relu is max(x, 0) exactly: NaN stays NaN and −0 becomes +0.
+func TestReluSpecialValues(t *testing.T) {
+	nan, negZero := float32(math.NaN()), float32(math.Copysign(0, -1))
+	x := []float32{nan, negZero, -1, 2, float32(math.Inf(1)), float32(math.Inf(-1))}
+	y := make([]float32, len(x))
+	reluF(x, y)
+	for i, v := range x {
+		want := max(v, 0)
+		if math.Float32bits(y[i]) != math.Float32bits(want) && !(want != want && y[i] != y[i]) {
+			t.Errorf("relu(%v) = %v (bits %08x), want %v (bits %08x)", v, y[i], math.Float32bits(y[i]), want, math.Float32bits(want))
+		}
+	}
+}

@@ -10,6 +10,7 @@ package tensor
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	gt "gorgonia.org/tensor"
@@ -182,7 +183,7 @@ func ShapeString(shape []int) string {
 	}
 	parts := make([]string, len(shape))
 	for k, d := range shape {
-		parts[k] = fmt.Sprint(d)
+		parts[k] = strconv.Itoa(d)
 	}
 	return strings.Join(parts, "×")
 }
