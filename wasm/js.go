@@ -336,16 +336,29 @@ func cardOf(v js.Value) (*Card, error) {
 	// to the first heatmap.
 	var c Card
 	var err error
-	if c.Labels, err = cardList(v, "labels", func(e js.Value) (string, bool) { return e.String(), e.Type() == js.TypeString }); err != nil {
-		return nil, err
-	}
-	if c.InputShape, err = cardList(v, "input_shape", func(e js.Value) (int, bool) {
-		f := e.Float()
-		return int(f), e.Type() == js.TypeNumber && f == math.Trunc(f) && math.Abs(f) < 1<<31
+	if c.Labels, err = cardList(v, "labels", func(e js.Value) (string, bool) {
+		if e.Type() != js.TypeString {
+			return "", false
+		}
+		return e.String(), true
 	}); err != nil {
 		return nil, err
 	}
-	num32 := func(e js.Value) (float32, bool) { return float32(e.Float()), e.Type() == js.TypeNumber }
+	if c.InputShape, err = cardList(v, "input_shape", func(e js.Value) (int, bool) {
+		if e.Type() != js.TypeNumber {
+			return 0, false
+		}
+		f := e.Float()
+		return int(f), f == math.Trunc(f) && math.Abs(f) < 1<<31
+	}); err != nil {
+		return nil, err
+	}
+	num32 := func(e js.Value) (float32, bool) {
+		if e.Type() != js.TypeNumber {
+			return 0, false
+		}
+		return float32(e.Float()), true
+	}
 	if c.Mean, err = cardList(v, "mean", num32); err != nil {
 		return nil, err
 	}

@@ -423,6 +423,37 @@ func TestOracle(t *testing.T) {
 			t.Errorf("%s: %d×%d class %d, want 32×32 class 3", name, r.W, r.H, r.ClassIndex)
 		}
 	}
+	// Model cards: a valid one is taken field by field, a bad one is refused
+	// with a message naming the field (and the engine keeps working).
+	var cards struct {
+		Labels       []string
+		Mean         []float64
+		Errs         []string
+		PredictAfter int
+	}
+	p.eval(`(async () => {
+  const url = '/oracle/tinycnn/model.onnx';
+  const good = await cnnlens.loadModel(url, {labels: ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j'], mean: [0.5, 0.25, 0.125], std: [1, 2, 4], default_layer: '/relu3/Relu_output_0'});
+  const errs = [];
+  for (const card of [{labels: 'x'}, {input_shape: ['a', 32, 32]}, {mean: [1, 'b', 3]}, {std: [1, 2, 2.5, null]}, {default_layer: 3}, {input_shape: [3, 32.5, 32]}]) {
+    try { await cnnlens.loadModel(url, card); errs.push('loaded'); } catch (e) { errs.push(e.message); }
+  }
+  await cnnlens.loadModel(url);
+  const p = await cnnlens.predict({tensor: new Float32Array(3 * 32 * 32)});
+  return {Labels: good.labels, Mean: good.mean, Errs: errs, PredictAfter: p.logits.length};
+})()`, &cards)
+	if len(cards.Labels) != 10 || cards.Labels[9] != "j" || len(cards.Mean) != 3 || cards.Mean[2] != 0.125 {
+		t.Errorf("valid card: labels %v, mean %v", cards.Labels, cards.Mean)
+	}
+	for k, field := range []string{"labels", "input_shape[0]", "mean[1]", "std[3]", "default_layer", "input_shape[1]"} {
+		if k >= len(cards.Errs) || !strings.Contains(cards.Errs[k], "model card: "+field) {
+			t.Errorf("bad card %d: %q, want a message naming %s", k, cards.Errs, field)
+		}
+	}
+	if cards.PredictAfter != 10 {
+		t.Errorf("after the bad cards: %d logits", cards.PredictAfter)
+	}
+
 	// The CLI on the same input: cam() gives its -out-cam numbers.
 	dir := t.TempDir()
 	cli := filepath.Join(dir, "cnnlens")
