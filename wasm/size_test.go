@@ -17,9 +17,6 @@ import (
 // every type, which tripled the binary (27 MB instead of 8 MB); the
 // protobuf stand-ins in third_party are what keeps it out today.
 func TestLinkerKeepsOnlyUsedMethods(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the wasm engine")
-	}
 	goCmd := filepath.Join(os.Getenv("GOROOT"), "bin", "go")
 	if _, err := os.Stat(goCmd); err != nil {
 		goCmd = "go"

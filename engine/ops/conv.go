@@ -2,6 +2,7 @@ package ops
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/cnnlens/cnnlens/engine/kernels"
 	"github.com/cnnlens/cnnlens/engine/tensor"
@@ -55,7 +56,20 @@ func (op *Conv) plan(in []*tensor.T) (*convPlan, error) {
 	if x.DType() != tensor.Float32 || w.DType() != tensor.Float32 {
 		return nil, fmt.Errorf("Conv supports float32 only")
 	}
-	xs, ws := x.Shape(), w.Shape()
+	var bias []int
+	if len(in) > 2 && in[2] != nil {
+		if in[2].DType() != tensor.Float32 {
+			return nil, fmt.Errorf("Conv: bias has shape %s, want %d", tensor.ShapeString(in[2].Shape()), w.Shape()[0])
+		}
+		bias = in[2].Shape()
+	}
+	return op.planShapes(x.Shape(), w.Shape(), bias)
+}
+
+// planShapes resolves a Conv from the shapes of X, W and the bias (nil
+// when there is none): the checks and sizes that both a run and shape
+// inference (OutShapes) use.
+func (op *Conv) planShapes(xs, ws, bias []int) (*convPlan, error) {
 	if len(xs) != 3 && len(xs) != 4 {
 		return nil, fmt.Errorf("Conv: X has shape %s; only 1-D and 2-D convolutions are supported", tensor.ShapeString(xs))
 	}
@@ -63,7 +77,7 @@ func (op *Conv) plan(in []*tensor.T) (*convPlan, error) {
 		return nil, fmt.Errorf("Conv: W shape %s does not match X shape %s", tensor.ShapeString(ws), tensor.ShapeString(xs))
 	}
 	p := &convPlan{N: xs[0], C: xs[1], M: ws[0], G: op.Group, Cg: ws[1], rank: len(xs), xShape: xs, wShape: ws}
-	if p.Cg*p.G != p.C {
+	if p.G <= 0 || p.Cg*p.G != p.C {
 		return nil, fmt.Errorf("Conv: X has %d channels, W expects %d×%d groups", p.C, p.Cg, p.G)
 	}
 	if p.M%p.G != 0 {
@@ -71,15 +85,8 @@ func (op *Conv) plan(in []*tensor.T) (*convPlan, error) {
 	}
 	p.Mg = p.M / p.G
 	kernel := ws[2:]
-	if op.win.kernel != nil {
-		if len(op.win.kernel) != len(kernel) {
-			return nil, fmt.Errorf("Conv: kernel_shape %v does not match W shape %s", op.win.kernel, tensor.ShapeString(ws))
-		}
-		for i := range kernel {
-			if op.win.kernel[i] != kernel[i] {
-				return nil, fmt.Errorf("Conv: kernel_shape %v does not match W shape %s", op.win.kernel, tensor.ShapeString(ws))
-			}
-		}
+	if op.win.kernel != nil && !slices.Equal(op.win.kernel, kernel) {
+		return nil, fmt.Errorf("Conv: kernel_shape %v does not match W shape %s", op.win.kernel, tensor.ShapeString(ws))
 	}
 	g, err := op.win.resolve(xs[2:], kernel)
 	if err != nil {
@@ -90,10 +97,8 @@ func (op *Conv) plan(in []*tensor.T) (*convPlan, error) {
 	p.hw = g.H * g.W
 	p.ohw = g.OutH * g.OutW
 	p.depthwise = p.G > 1 && p.G == p.C
-	if len(in) > 2 && in[2] != nil {
-		if in[2].Len() != p.M || in[2].DType() != tensor.Float32 {
-			return nil, fmt.Errorf("Conv: bias has shape %s, want %d", tensor.ShapeString(in[2].Shape()), p.M)
-		}
+	if bias != nil && tensor.Size(bias) != p.M {
+		return nil, fmt.Errorf("Conv: bias has shape %s, want %d", tensor.ShapeString(bias), p.M)
 	}
 	return p, nil
 }

@@ -113,24 +113,15 @@ func (op *Conv) OutShapes(s [][]int, _ []*tensor.T) ([][]int, error) {
 	if len(s) < 2 || s[0] == nil || s[1] == nil {
 		return nil, fmt.Errorf("Conv needs inputs X and W")
 	}
-	xs, ws := s[0], s[1]
-	if (len(xs) != 3 && len(xs) != 4) || len(ws) != len(xs) {
-		return nil, fmt.Errorf("Conv: X %s, W %s", tensor.ShapeString(xs), tensor.ShapeString(ws))
+	var bias []int
+	if len(s) > 2 {
+		bias = s[2]
 	}
-	if op.Group <= 0 || ws[1]*op.Group != xs[1] || ws[0]%op.Group != 0 {
-		return nil, fmt.Errorf("Conv: X has %d channels, W is %s with %d groups", xs[1], tensor.ShapeString(ws), op.Group)
-	}
-	if op.win.kernel != nil && !slices.Equal(op.win.kernel, ws[2:]) {
-		return nil, fmt.Errorf("Conv: kernel_shape %v does not match W %s", op.win.kernel, tensor.ShapeString(ws))
-	}
-	if len(s) > 2 && s[2] != nil && tensor.Size(s[2]) != ws[0] {
-		return nil, fmt.Errorf("Conv: bias %v for %d filters", s[2], ws[0])
-	}
-	g, err := op.win.resolve(xs[2:], ws[2:])
+	p, err := op.planShapes(s[0], s[1], bias)
 	if err != nil {
-		return nil, fmt.Errorf("Conv: %v", err)
+		return nil, err
 	}
-	return [][]int{g.outShape(xs[0], ws[0], len(xs))}, nil
+	return [][]int{p.g.outShape(p.N, p.M, p.rank)}, nil
 }
 
 // poolOut is a windowed pool's output shape.
@@ -139,12 +130,9 @@ func poolOut(typ string, win windowAttrs, s [][]int) ([]int, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(xs) != 3 && len(xs) != 4 {
-		return nil, fmt.Errorf("%s: X has shape %s", typ, tensor.ShapeString(xs))
-	}
-	g, err := win.resolve(xs[2:], win.kernel)
+	g, err := poolGeomShape(typ, win, xs)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", typ, err)
+		return nil, err
 	}
 	return g.outShape(xs[0], xs[1], len(xs)), nil
 }
@@ -171,13 +159,9 @@ func (op *GlobalPool) OutShapes(s [][]int, _ []*tensor.T) ([][]int, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(xs) < 2 {
-		return nil, fmt.Errorf("%s: X has shape %s", op.Type(), tensor.ShapeString(xs))
-	}
-	out := make([]int, len(xs))
-	out[0], out[1] = xs[0], xs[1]
-	for k := 2; k < len(xs); k++ {
-		out[k] = 1
+	out, err := op.outShape(xs)
+	if err != nil {
+		return nil, err
 	}
 	return [][]int{out}, nil
 }
@@ -249,26 +233,17 @@ func (t *transposeOp) OutShapes(s [][]int, _ []*tensor.T) ([][]int, error) {
 }
 
 func (c *concatOp) OutShapes(s [][]int, _ []*tensor.T) ([][]int, error) {
-	s0, err := input0("Concat", s)
-	if err != nil {
+	if _, err := input0("Concat", s); err != nil {
 		return nil, err
 	}
-	axis, err := normAxis("Concat", c.axis, len(s0))
-	if err != nil {
-		return nil, err
-	}
-	out := append([]int(nil), s0...)
-	out[axis] = 0
 	for k, sh := range s {
-		if len(sh) != len(s0) {
-			return nil, fmt.Errorf("Concat: input %d has shape %v, input 0 %v", k, sh, s0)
+		if sh == nil {
+			return nil, fmt.Errorf("Concat: input %d is missing", k)
 		}
-		for i := range sh {
-			if i != axis && sh[i] != s0[i] {
-				return nil, fmt.Errorf("Concat: input %d has shape %v, input 0 %v (axis %d)", k, sh, s0, axis)
-			}
-		}
-		out[axis] += sh[axis]
+	}
+	_, out, err := c.outShape(s)
+	if err != nil {
+		return nil, err
 	}
 	return [][]int{out}, nil
 }

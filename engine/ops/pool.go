@@ -43,14 +43,21 @@ func poolGeom(typ string, win windowAttrs, in []*tensor.T) (geom2, int, error) {
 		return geom2{}, 0, fmt.Errorf("%s needs a float32 input", typ)
 	}
 	xs := in[0].Shape()
+	g, err := poolGeomShape(typ, win, xs)
+	return g, xs[0] * xs[1], err
+}
+
+// poolGeomShape places a pool's window over an input of shape xs (the part
+// of poolGeom that shape inference shares).
+func poolGeomShape(typ string, win windowAttrs, xs []int) (geom2, error) {
 	if len(xs) != 3 && len(xs) != 4 {
-		return geom2{}, 0, fmt.Errorf("%s: X has shape %s; only 1-D and 2-D pooling is supported", typ, tensor.ShapeString(xs))
+		return geom2{}, fmt.Errorf("%s: X has shape %s; only 1-D and 2-D pooling is supported", typ, tensor.ShapeString(xs))
 	}
 	g, err := win.resolve(xs[2:], win.kernel)
 	if err != nil {
-		return geom2{}, 0, fmt.Errorf("%s: %v", typ, err)
+		return geom2{}, fmt.Errorf("%s: %v", typ, err)
 	}
-	return g, xs[0] * xs[1], nil
+	return g, nil
 }
 
 // tapRange describes, for one output position along one axis, the input
@@ -325,15 +332,24 @@ func (op *GlobalPool) dims(in []*tensor.T) (planes, size int, outShape []int, er
 		return 0, 0, nil, fmt.Errorf("%s needs a float32 input", op.Type())
 	}
 	xs := in[0].Shape()
-	if len(xs) < 2 {
-		return 0, 0, nil, fmt.Errorf("%s: X has shape %s, need N×C×…", op.Type(), tensor.ShapeString(xs))
-	}
-	outShape = make([]int, len(xs))
-	outShape[0], outShape[1] = xs[0], xs[1]
-	for k := 2; k < len(xs); k++ {
-		outShape[k] = 1
+	outShape, err = op.outShape(xs)
+	if err != nil {
+		return 0, 0, nil, err
 	}
 	return xs[0] * xs[1], tensor.Size(xs[2:]), outShape, nil
+}
+
+// outShape is N×C×1×…×1 for an input of shape xs.
+func (op *GlobalPool) outShape(xs []int) ([]int, error) {
+	if len(xs) < 2 {
+		return nil, fmt.Errorf("%s: X has shape %s, need N×C×…", op.Type(), tensor.ShapeString(xs))
+	}
+	out := make([]int, len(xs))
+	out[0], out[1] = xs[0], xs[1]
+	for k := 2; k < len(xs); k++ {
+		out[k] = 1
+	}
+	return out, nil
 }
 
 // globalArgmax is the index of the first maximum of v (NaN wins, as in PyTorch).

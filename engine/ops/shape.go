@@ -507,32 +507,51 @@ func (c *concatOp) layout(in []*tensor.T) (axis int, out []int, outer int, chunk
 	if len(in) == 0 || in[0] == nil {
 		return 0, nil, 0, nil, fmt.Errorf("Concat: no inputs")
 	}
-	s0 := in[0].Shape()
-	axis, err = normAxis("Concat", c.axis, len(s0))
-	if err != nil {
-		return 0, nil, 0, nil, err
-	}
-	out = append([]int{}, s0...)
-	out[axis] = 0
-	inner := tensor.Size(s0[axis+1:])
-	chunks = make([]int, len(in))
+	shapes := make([][]int, len(in))
 	for k, t := range in {
 		if t == nil {
 			return 0, nil, 0, nil, fmt.Errorf("Concat: input %d is missing", k)
 		}
-		s := t.Shape()
-		if t.DType() != in[0].DType() || len(s) != len(s0) {
-			return 0, nil, 0, nil, fmt.Errorf("Concat: input %d is %s %v, input 0 is %s %v", k, t.DType(), s, in[0].DType(), s0)
+		if t.DType() != in[0].DType() {
+			return 0, nil, 0, nil, fmt.Errorf("Concat: input %d is %s %v, input 0 is %s %v", k, t.DType(), t.Shape(), in[0].DType(), in[0].Shape())
+		}
+		shapes[k] = t.Shape()
+	}
+	axis, out, err = c.outShape(shapes)
+	if err != nil {
+		return 0, nil, 0, nil, err
+	}
+	s0 := shapes[0]
+	inner := tensor.Size(s0[axis+1:])
+	chunks = make([]int, len(in))
+	for k, sh := range shapes {
+		chunks[k] = sh[axis] * inner
+	}
+	return axis, out, tensor.Size(s0[:axis]), chunks, nil
+}
+
+// outShape checks the inputs' shapes against each other and gives the
+// concatenation axis and the output shape (shared with shape inference).
+func (c *concatOp) outShape(shapes [][]int) (axis int, out []int, err error) {
+	s0 := shapes[0]
+	axis, err = normAxis("Concat", c.axis, len(s0))
+	if err != nil {
+		return 0, nil, err
+	}
+	out = append([]int{}, s0...)
+	out[axis] = 0
+	for k, s := range shapes {
+		if len(s) != len(s0) {
+			return 0, nil, fmt.Errorf("Concat: input %d has shape %v, input 0 %v", k, s, s0)
 		}
 		for i := range s {
 			if i != axis && s[i] != s0[i] {
-				return 0, nil, 0, nil, fmt.Errorf("Concat: input %d has shape %v, input 0 %v (axis %d)", k, s, s0, axis)
+				return 0, nil, fmt.Errorf("Concat: input %d has shape %v, input 0 %v (axis %d)", k, s, s0, axis)
 			}
 		}
 		out[axis] += s[axis]
-		chunks[k] = s[axis] * inner
 	}
-	return axis, out, tensor.Size(s0[:axis]), chunks, nil
+	return axis, out, nil
 }
 
 // concatData interleaves parts: for each outer block, chunks[k] values of

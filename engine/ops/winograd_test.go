@@ -47,25 +47,10 @@ func (c wgCase) String() string {
 	return s
 }
 
+// build makes the case's 3×3 stride-1 Conv and inputs as conv_test's cases do.
 func (c wgCase) build(rng *rand.Rand) (Op, []*tensor.T, error) {
-	a := MapAttrs{"kernel_shape": []int64{3, 3}, "group": int64(c.group)}
-	if c.autoPad != "" {
-		a["auto_pad"] = c.autoPad
-	} else {
-		a["pads"] = []int64{int64(c.pads[0]), int64(c.pads[1]), int64(c.pads[2]), int64(c.pads[3])}
-	}
-	op, err := New("Conv", a, 11)
-	if err != nil {
-		return nil, nil, err
-	}
-	in := []*tensor.T{
-		randT(rng, -1, 1, c.N, c.C, c.H, c.W),
-		randT(rng, -1, 1, c.M, c.C/c.group, 3, 3),
-	}
-	if c.bias {
-		in = append(in, randT(rng, -1, 1, c.M))
-	}
-	return op, in, nil
+	return convCase{N: c.N, C: c.C, H: c.H, W: c.W, M: c.M, KH: 3, KW: 3, strides: []int{1, 1}, pads: c.pads[:],
+		dils: []int{1, 1}, group: c.group, bias: c.bias, autoPad: c.autoPad}.build(rng)
 }
 
 func wgCases() []wgCase {
