@@ -1,9 +1,12 @@
 // boot.js: start the engine first. Loaded (not deferred) from the page's
 // <head>, it starts the worker, which fetches, compiles and starts the Go
 // engine while the rest of the page loads; cnnlens.js adopts this worker.
+// The site build writes it into the pages (an inline script has no src:
+// the page's own address is then the base).
 'use strict';
 (() => {
-  const base = new URL('.', document.currentScript ? document.currentScript.src : location.href);
+  const script = document.currentScript;
+  const base = new URL('.', script && script.src ? script.src : location.href);
   const boot = window.cnnlensBoot = { base: base.href, queue: [] };
   try {
     boot.worker = new Worker(new URL('worker.js', base));
