@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/cnnlens/cnnlens/engine/cam"
@@ -496,7 +497,7 @@ func label(labels []string, c int) string {
 	if c >= 0 && c < len(labels) {
 		return labels[c]
 	}
-	return fmt.Sprintf("class %d", c)
+	return "class " + strconv.Itoa(c)
 }
 
 // minBaseSide: a smaller picture (a 28×28 Fashion-MNIST item, a 64×64

@@ -33,6 +33,9 @@ func (c *ConvLayer) Filters() int { return c.Weight.Shape()[0] }
 func ConvLayers(m *model.Model) []ConvLayer {
 	var out []ConvLayer
 	for _, n := range m.Graph.Nodes {
+		if n.OpType != "Conv" {
+			continue // (no error to format for every other node)
+		}
 		if c, err := convOf(m, n); err == nil {
 			out = append(out, *c)
 		}

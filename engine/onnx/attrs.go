@@ -181,7 +181,9 @@ const (
 )
 
 // attribute decodes an AttributeProto. node names the node for messages.
-func (d *decoder) attribute(m span, where, node string) (string, *attribute, error) {
+// node names the attribute's node in error messages (formatted only then:
+// a model has thousands of attributes).
+func (d *decoder) attribute(m span, where string, node func() string) (string, *attribute, error) {
 	var (
 		at      attribute
 		name    string
@@ -230,7 +232,7 @@ func (d *decoder) attribute(m span, where, node string) (string, *attribute, err
 		return "", nil, err
 	}
 	if name == "" {
-		return "", nil, fmt.Errorf("onnx: %s: attribute with no name", node)
+		return "", nil, fmt.Errorf("onnx: %s: attribute with no name", node())
 	}
 	if !hasType || at.typ == AttrUndefined {
 		// IR version 1 had no type field: infer it from the value present.
@@ -259,13 +261,13 @@ func (d *decoder) attribute(m span, where, node string) (string, *attribute, err
 		at.ints, err = ints.int64s(d, where)
 	case AttrTensor:
 		if !seen[attrT] {
-			return "", nil, fmt.Errorf("onnx: %s: attribute %q of type TENSOR has no tensor", node, name)
+			return "", nil, fmt.Errorf("onnx: %s: attribute %q of type TENSOR has no tensor", node(), name)
 		}
 		at.t, _, err = d.tensor(tspan, where, func(tname string) string {
 			if tname == "" {
-				return fmt.Sprintf("%s: attribute %q", node, name)
+				return fmt.Sprintf("%s: attribute %q", node(), name)
 			}
-			return fmt.Sprintf("%s: attribute %q: tensor %q", node, name, tname)
+			return fmt.Sprintf("%s: attribute %q: tensor %q", node(), name, tname)
 		})
 	}
 	if err != nil {

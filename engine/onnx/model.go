@@ -17,6 +17,7 @@ package onnx
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/cnnlens/cnnlens/engine/tensor"
 )
@@ -245,7 +246,7 @@ func (d *decoder) graph(m span, where string) (*Graph, error) {
 			g.Nodes = append(g.Nodes, n)
 		case graphInitializer:
 			k := len(g.InitOrder)
-			t, name, err := d.tensor(s, fmt.Sprintf("initializer #%d", k), func(name string) string {
+			t, name, err := d.tensor(s, "initializer #"+strconv.Itoa(k), func(name string) string {
 				if name == "" {
 					return fmt.Sprintf("initializer #%d", k)
 				}
@@ -271,7 +272,7 @@ func (d *decoder) graph(m span, where string) (*Graph, error) {
 			case graphValueInfo:
 				list, kind = &g.ValueInfo, "value_info"
 			}
-			vi, err := d.valueInfo(s, fmt.Sprintf("graph %s #%d", kind, len(*list)))
+			vi, err := d.valueInfo(s, "graph "+kind+" #"+strconv.Itoa(len(*list)))
 			if err != nil {
 				return err
 			}
@@ -297,7 +298,9 @@ const (
 
 // node decodes the k-th NodeProto of a graph.
 func (d *decoder) node(m span, k int) (*Node, error) {
-	where := fmt.Sprintf("node #%d", k)
+	// Places are named with strconv, not fmt, and the node's label is
+	// formatted only for an error: this runs for every node of a model.
+	where := "node #" + strconv.Itoa(k)
 	n := &Node{Attrs: &Attributes{m: map[string]*attribute{}}}
 	var attrs []span
 	err := d.fields(m, where, func(f *field) error {
@@ -329,20 +332,22 @@ func (d *decoder) node(m span, k int) (*Node, error) {
 	}
 	// Attributes are decoded once the node's name and type are known, for
 	// their error messages.
-	label := fmt.Sprintf("node #%d (%s)", k, n.OpType)
-	if n.Name != "" {
-		label = fmt.Sprintf("node %q (%s)", n.Name, n.OpType)
+	label := func() string {
+		if n.Name != "" {
+			return fmt.Sprintf("node %q (%s)", n.Name, n.OpType)
+		}
+		return fmt.Sprintf("node #%d (%s)", k, n.OpType)
 	}
 	if n.OpType == "" {
-		return nil, fmt.Errorf("onnx: %s has no op_type", label)
+		return nil, fmt.Errorf("onnx: %s has no op_type", label())
 	}
 	for j, s := range attrs {
-		name, at, err := d.attribute(s, fmt.Sprintf("%s attribute #%d", where, j), label)
+		name, at, err := d.attribute(s, where+" attribute #"+strconv.Itoa(j), label)
 		if err != nil {
 			return nil, err
 		}
 		if _, dup := n.Attrs.m[name]; dup {
-			return nil, fmt.Errorf("onnx: %s: attribute %q appears twice", label, name)
+			return nil, fmt.Errorf("onnx: %s: attribute %q appears twice", label(), name)
 		}
 		n.Attrs.m[name] = at
 		n.Attrs.order = append(n.Attrs.order, name)
