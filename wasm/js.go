@@ -3,11 +3,13 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"image"
 	"math"
+	"reflect"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall/js"
 	"unsafe"
@@ -431,13 +433,98 @@ func float32sToJS(f []float32) js.Value {
 	return arr
 }
 
-// toJS turns a Go value into a plain JavaScript value through JSON.
-func toJS(v any) js.Value {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err)
+// toJS turns a Go value into the plain JavaScript value JSON would give
+// (struct fields under their json names, float32 as its shortest decimal;
+// no tag options), built directly: encoding/json's encoder is large,
+// and compiling it cost tens of milliseconds on the way to the first
+// heatmap.
+func toJS(v any) js.Value { return jsOf(reflect.ValueOf(v)) }
+
+func jsOf(v reflect.Value) js.Value {
+	switch v.Kind() {
+	case reflect.Invalid:
+		return js.Null()
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			return js.Null()
+		}
+		return jsOf(v.Elem())
+	case reflect.Bool:
+		return js.ValueOf(v.Bool())
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return js.ValueOf(float64(v.Int()))
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return js.ValueOf(float64(v.Uint()))
+	case reflect.Float32:
+		f, _ := strconv.ParseFloat(strconv.FormatFloat(v.Float(), 'g', -1, 32), 64)
+		return js.ValueOf(f)
+	case reflect.Float64:
+		return js.ValueOf(v.Float())
+	case reflect.String:
+		return js.ValueOf(v.String())
+	case reflect.Slice, reflect.Array:
+		if v.Kind() == reflect.Slice && v.IsNil() {
+			return js.Null()
+		}
+		arr := js.Global().Get("Array").New(v.Len())
+		for i := range v.Len() {
+			arr.SetIndex(i, jsOf(v.Index(i)))
+		}
+		return arr
+	case reflect.Map:
+		if v.IsNil() {
+			return js.Null()
+		}
+		obj := js.Global().Get("Object").New()
+		for it := v.MapRange(); it.Next(); {
+			k := it.Key()
+			var name string
+			switch k.Kind() {
+			case reflect.String:
+				name = k.String()
+			case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+				name = strconv.FormatInt(k.Int(), 10)
+			default:
+				panic("toJS: map key of kind " + k.Kind().String())
+			}
+			obj.Set(name, jsOf(it.Value()))
+		}
+		return obj
+	case reflect.Struct:
+		obj := js.Global().Get("Object").New()
+		setFields(obj, v)
+		return obj
 	}
-	return js.Global().Get("JSON").Call("parse", string(b))
+	panic("toJS: a value of kind " + v.Kind().String())
+}
+
+// setFields sets a struct's exported fields on obj as encoding/json names
+// them (embedded structs without a name are flattened).
+func setFields(obj js.Value, v reflect.Value) {
+	t := v.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if tag == "-" || !f.IsExported() && !f.Anonymous {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		fv := v.Field(i)
+		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+			setFields(obj, fv)
+			continue
+		}
+		if !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		if opts != "" {
+			panic("toJS: json option " + opts + " of " + t.Name() + "." + f.Name + " is not supported")
+		}
+		obj.Set(name, jsOf(fv))
+	}
 }
 
 func str(v js.Value, def string) string {

@@ -786,6 +786,16 @@ $('copy-embed').onclick = async () => {
 
 // ---------------------------------------------------------------- start
 
+// samplePixels resolves with a sample's pre-decoded pixels as ImageData
+// (null when they are missing or do not fit its size).
+async function samplePixels(sample) {
+  const r = await fetch(api.assetURL(sample.pixels));
+  if (!r.ok) return null;
+  const b = await r.arrayBuffer();
+  if (b.byteLength !== 4 * sample.width * sample.height) return null;
+  return new ImageData(new Uint8ClampedArray(b), sample.width, sample.height);
+}
+
 async function main() {
   mark('start');
   let manifest;
@@ -810,8 +820,12 @@ async function main() {
   model.append(own);
   fillSamples();
   const sample = manifest.samples.find((s) => s.model === manifest.defaultModel) || manifest.samples[0];
-  // Fetch the sample while the engine starts.
-  const sampleBytes = sample ? fetch(api.assetURL(sample.file)).then((r) => (r.ok ? r.blob() : null)).catch(() => null) : null;
+  // Fetch the sample while the engine starts: its pixels, decoded when
+  // the site was built, where the manifest has them (no image file to
+  // decode on the way to the first heatmap), else the file.
+  const sampleBytes = !sample ? null : (sample.pixels ? samplePixels(sample) : Promise.resolve(null))
+    .then((px) => px || fetch(api.assetURL(sample.file)).then((r) => (r.ok ? r.blob() : null)))
+    .catch(() => null);
 
   api.engine().addEventListener('crash', (e) => showError(`The engine stopped (${e.detail}); it restarts with the next request.`));
   try {

@@ -7,6 +7,7 @@
 //	CNNLENS_ORACLE     ../shared/oracle, served at /oracle/ for the parity test
 //	CNNLENS_ARTIFACTS  where screenshots go (default ../../bin/browser-artifacts)
 //	CNNLENS_SCREENSHOT also write the main view to this path (the README's picture)
+//	CNNLENS_JSFLAGS    V8 flags for Chromium (experiments: --liftoff-only …)
 package main
 
 import (
@@ -82,6 +83,14 @@ func run(m *testing.M) int {
 		chromedp.UserDataDir(filepath.Join(tmp, "profile")),
 		chromedp.WindowSize(1280, 900),
 	)
+	if f := os.Getenv("CNNLENS_JSFLAGS"); f != "" {
+		opts = append(opts, chromedp.Flag("js-flags", f))
+	}
+	if p := os.Getenv("CNNLENS_BROWSER_LOG"); p != "" {
+		if f, err := os.Create(p); err == nil {
+			opts = append(opts, chromedp.CombinedOutput(f))
+		}
+	}
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	defer cancelAlloc()
 	var cancel context.CancelFunc

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
+	"image"
+	"image/png"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -132,7 +134,9 @@ func TestBuild(t *testing.T) {
 	for _, d := range []string{web, models, samples} {
 		os.MkdirAll(d, 0o755)
 	}
-	os.WriteFile(filepath.Join(web, "index.html"), []byte("<!doctype html>"), 0o644)
+	os.WriteFile(filepath.Join(web, "index.html"), []byte("<!doctype html><head>"+bootTag+"</head>"), 0o644)
+	os.WriteFile(filepath.Join(web, "embed.html"), []byte("<!doctype html>"), 0o644)
+	os.WriteFile(filepath.Join(web, "boot.js"), []byte("window.booted = 1;\n"), 0o644)
 	os.WriteFile(filepath.Join(web, "README.md"), []byte("# web"), 0o644)
 	wasm := filepath.Join(dir, "x.wasm")
 	os.WriteFile(wasm, []byte("\x00asm"), 0o644)
@@ -148,6 +152,24 @@ func TestBuild(t *testing.T) {
 	os.WriteFile(filepath.Join(models, "shapes.json"), []byte(`{"labels":["a","b"]}`), 0o644)
 	os.WriteFile(filepath.Join(samples, "chelsea.png"), []byte("png"), 0o644)
 	os.WriteFile(filepath.Join(samples, "shapes-1.png"), []byte("png"), 0o644)
+	// A sample that is not a picture: the site is built, without pixels.
+	if err := runBuild([]string{"-out", out, "-web", web, "-wasm", wasm, "-models", models, "-samples", samples}); err != nil {
+		t.Fatal(err)
+	}
+	if man, _ := os.ReadFile(filepath.Join(out, "manifest.json")); bytes.Contains(man, []byte(`"pixels"`)) {
+		t.Errorf("pixels of a sample that is not a picture:\n%s", man)
+	}
+	// The default model's first sample, opaque: its pixels are written.
+	pic := image.NewNRGBA(image.Rect(0, 0, 3, 2))
+	for i := range pic.Pix {
+		pic.Pix[i] = byte(40 * i)
+	}
+	for i := 3; i < len(pic.Pix); i += 4 {
+		pic.Pix[i] = 255
+	}
+	var enc bytes.Buffer
+	png.Encode(&enc, pic)
+	os.WriteFile(filepath.Join(samples, "shapes-1.png"), enc.Bytes(), 0o644)
 	if err := runBuild([]string{"-out", out, "-web", web, "-wasm", wasm, "-models", models, "-samples", samples}); err != nil {
 		t.Fatal(err)
 	}
@@ -161,6 +183,16 @@ func TestBuild(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Errorf("site lacks %s", f)
 		}
+	}
+	if !bytes.Contains(man, []byte(`"pixels": "samples/shapes-1.rgba"`)) || !bytes.Contains(man, []byte(`"width": 3`)) || !bytes.Contains(man, []byte(`"height": 2`)) {
+		t.Errorf("manifest lacks the first sample's pixels:\n%s", man)
+	}
+	if px, _ := os.ReadFile(filepath.Join(out, "samples", "shapes-1.rgba")); !bytes.Equal(px, pic.Pix) {
+		t.Errorf("pixels %v, want %v", px, pic.Pix)
+	}
+	// boot.js is written into the pages that load it.
+	if page, _ := os.ReadFile(filepath.Join(out, "index.html")); !bytes.Contains(page, []byte("<script>\nwindow.booted = 1;\n</script>")) || bytes.Contains(page, []byte(bootTag)) {
+		t.Errorf("index.html: boot.js not written in:\n%s", page)
 	}
 	if _, err := os.Stat(filepath.Join(out, "README.md")); err == nil {
 		t.Errorf("README.md copied into the site")

@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/cnnlens/cnnlens/engine/imgproc"
 	"github.com/cnnlens/cnnlens/models/fmnist"
 )
 
@@ -44,6 +45,13 @@ type SampleEntry struct {
 	File  string `json:"file"`
 	Model string `json:"model"`
 	Group string `json:"group"`
+	// Pixels is the picture decoded by the engine's own decoder, as
+	// width×height straight-alpha RGBA bytes: the page opens its first
+	// sample from them, without decoding an image file on the way to the
+	// first heatmap (same pixels, so the same numbers).
+	Pixels string `json:"pixels,omitempty"`
+	Width  int    `json:"width,omitempty"`
+	Height int    `json:"height,omitempty"`
 }
 
 func runBuild(args []string) error {
@@ -244,6 +252,9 @@ func runBuild(args []string) error {
 	sort.SliceStable(man.Samples, func(i, j int) bool {
 		return man.Samples[i].Model == defName && man.Samples[j].Model != defName
 	})
+	if err := writePixels(&man.Samples[0], *out); err != nil {
+		return err
+	}
 	b, _ := json.MarshalIndent(man, "", " ")
 	if err := os.WriteFile(filepath.Join(*out, "manifest.json"), b, 0o644); err != nil {
 		return err
@@ -316,6 +327,35 @@ func title(name string) string {
 		return name
 	}
 	return strings.ToUpper(name[:1]) + name[1:]
+}
+
+// writePixels decodes a sample with the engine's decoder and writes its
+// pixels next to it (see SampleEntry.Pixels), when it is opaque.
+func writePixels(s *SampleEntry, out string) error {
+	data, err := os.ReadFile(filepath.Join(out, s.File))
+	if err != nil {
+		return err
+	}
+	img, err := imgproc.Decode(data)
+	if err != nil {
+		// The page will say what is wrong with it.
+		fmt.Fprintf(os.Stderr, "site: sample %s: %v\n", s.File, err)
+		return nil
+	}
+	b := img.Bounds()
+	pix := make([]byte, 0, 4*b.Dx()*b.Dy())
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			c := color.NRGBAModel.Convert(img.At(x, y)).(color.NRGBA)
+			if c.A != 255 {
+				return nil // (the page decodes it)
+			}
+			pix = append(pix, c.R, c.G, c.B, c.A)
+		}
+	}
+	s.Pixels = strings.TrimSuffix(s.File, filepath.Ext(s.File)) + ".rgba"
+	s.Width, s.Height = b.Dx(), b.Dy()
+	return os.WriteFile(filepath.Join(out, s.Pixels), pix, 0o644)
 }
 
 // bootTag is how the pages load boot.js.
