@@ -1,9 +1,16 @@
 // Command gorgonia-overlay writes a copy of gorgonia.org/tensor that starts
-// faster, for the page's WebAssembly engine (see
-// third_party/README.md): its three NumPy-header regular expressions are
-// compiled on first use instead of at package init, and encoding/gob (used
-// only by Dense/CS GobEncode/GobDecode, which cnnlens never calls) is
-// replaced by a stand-in whose encoders and decoders return an error.
+// faster, for the page's WebAssembly engine (see third_party/README.md):
+//
+//   - ReadNpy's three regular expressions, which package init compiled, are
+//     replaced by plain matchers (npyheader.go, tested against them), so
+//     package regexp is not linked;
+//   - encoding/gob (used only by Dense/CS GobEncode/GobDecode, which cnnlens
+//     never calls) is replaced by a stand-in whose encoders and decoders
+//     return an error;
+//   - FromArrowArray/FromArrowTensor are left out, so that Apache Arrow,
+//     whose package initialisation registers every array type, is not
+//     linked.
+//
 // Nothing else changes. Every edit must find its text exactly once, so a
 // different gorgonia version fails here instead of building something else.
 //
@@ -16,6 +23,7 @@
 package main
 
 import (
+	_ "embed"
 	"flag"
 	"fmt"
 	"go/format"
@@ -25,7 +33,11 @@ import (
 	"strings"
 )
 
+// edit replaces old with new (new == toEnd: old and all that follows it
+// are cut).
 type edit struct{ old, new string }
+
+const toEnd = "\x00(to the end)"
 
 var edits = map[string][]edit{
 	"tensor.go": {
@@ -35,15 +47,20 @@ var edits = map[string][]edit{
 	"dense_io.go": {
 		{"\t\"encoding/gob\"\n", ""},
 		{"\t\"regexp\"\n", ""},
-		{"var npyDescRE = regexp.MustCompile(", "var npyDescRE = lazyRegexp("},
-		{"var rowOrderRE = regexp.MustCompile(", "var rowOrderRE = lazyRegexp("},
-		{"var shapeRE = regexp.MustCompile(", "var shapeRE = lazyRegexp("},
-		{"npyDescRE.FindSubmatch(", "npyDescRE().FindSubmatch("},
-		{"rowOrderRE.FindSubmatch(", "rowOrderRE().FindSubmatch("},
-		{"shapeRE.FindSubmatch(", "shapeRE().FindSubmatch("},
+		// (npyheader.go defines them instead)
+		{"var npyDescRE = regexp.MustCompile(`'descr':\\s*'([^']*)'`)\n", ""},
+		{"var rowOrderRE = regexp.MustCompile(`'fortran_order':\\s*(False|True)`)\n", ""},
+		{"var shapeRE = regexp.MustCompile(`'shape':\\s*\\(([^\\(]*)\\)`)\n", ""},
 	},
 	"sparse_io.go": {
 		{"\t\"encoding/gob\"\n", ""},
+	},
+	// FromArrowArray and FromArrowTensor, the file's last two functions,
+	// and with them Apache Arrow, whose package initialisation registers
+	// every array type.
+	"dense_compat.go": {
+		{"\tarrow \"github.com/apache/arrow/go/arrow\"\n\tarrowArray \"github.com/apache/arrow/go/arrow/array\"\n\t\"github.com/apache/arrow/go/arrow/bitutil\"\n\tarrowTensor \"github.com/apache/arrow/go/arrow/tensor\"\n", ""},
+		{"// FromArrowArray converts", toEnd},
 	},
 }
 
@@ -55,28 +72,27 @@ package tensor
 import (
 	"errors"
 	"io"
-	"regexp"
-	"sync"
 )
-
-// lazyRegexp compiles expr on first use.
-func lazyRegexp(expr string) func() *regexp.Regexp {
-	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
-}
 
 // gob stands in for encoding/gob.
 var gob gobStandIn
 
 type gobStandIn struct{}
 
-func (gobStandIn) Register(any)                     {}
-func (gobStandIn) NewEncoder(io.Writer) gobStandIn  { return gobStandIn{} }
-func (gobStandIn) NewDecoder(io.Reader) gobStandIn  { return gobStandIn{} }
-func (gobStandIn) Encode(any) error                 { return errNoGob }
-func (gobStandIn) Decode(any) error                 { return errNoGob }
+func (gobStandIn) Register(any)                    {}
+func (gobStandIn) NewEncoder(io.Writer) gobStandIn { return gobStandIn{} }
+func (gobStandIn) NewDecoder(io.Reader) gobStandIn { return gobStandIn{} }
+func (gobStandIn) Encode(any) error                { return errNoGob }
+func (gobStandIn) Decode(any) error                { return errNoGob }
 
 var errNoGob = errors.New("tensor: gob encoding is left out of this build (cnnlens's WebAssembly engine)")
 `
+
+// npyHeader is npyheader.go, the matchers that replace ReadNpy's regular
+// expressions (tested against them in npyheader_test.go).
+//
+//go:embed npyheader.go
+var npyHeader string
 
 func main() {
 	module := flag.String("module", "", "gorgonia.org/tensor's directory (go list -m -f '{{.Dir}}' gorgonia.org/tensor)")
@@ -137,6 +153,10 @@ func run(module, out string) error {
 			if n := strings.Count(text, e.old); n != 1 {
 				return fmt.Errorf("%s: %q found %d times, want once (not gorgonia.org/tensor v0.9.24?)", name, e.old, n)
 			}
+			if e.new == toEnd {
+				text = text[:strings.Index(text, e.old)]
+				continue
+			}
 			text = strings.Replace(text, e.old, e.new, 1)
 		}
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
@@ -148,6 +168,13 @@ func run(module, out string) error {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(dir, "zz_cnnlens_overlay.go"), src, 0o644); err != nil {
+		return err
+	}
+	npy := strings.Replace(npyHeader, "\npackage main\n", "\npackage tensor\n", 1)
+	if npy == npyHeader {
+		return fmt.Errorf("npyheader.go: no package clause to replace")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "zz_cnnlens_npyheader.go"), []byte(npy), 0o644); err != nil {
 		return err
 	}
 	// The project's go.mod and go.sum with the copy in place.
