@@ -3,8 +3,6 @@ package cam
 import (
 	"math"
 
-	"gonum.org/v1/gonum/mat"
-
 	"github.com/cnnlens/cnnlens/engine/imgproc"
 )
 
@@ -65,15 +63,18 @@ func Finish(raw []float32, h, w, H, W int) []float32 {
 // pytorch-grad-cam therefore agree up to sign.
 func Project2D(stack []float32, c, h, w int) []float32 {
 	n := h * w
-	m := mat.NewDense(n, c, nil)
+	out := make([]float32, n)
+	if n == 0 || c == 0 {
+		return out
+	}
+	// m: the centred (h·w)×C matrix, row-major.
+	m := make([]float64, n*c)
 	for ch := 0; ch < c; ch++ {
 		var mean float64
 		for i := 0; i < n; i++ {
-			v := float64(stack[ch*n+i])
-			if math.IsNaN(v) {
-				v = 0
+			if v := float64(stack[ch*n+i]); !math.IsNaN(v) {
+				mean += v
 			}
-			mean += v
 		}
 		mean /= float64(n)
 		for i := 0; i < n; i++ {
@@ -81,26 +82,72 @@ func Project2D(stack []float32, c, h, w int) []float32 {
 			if math.IsNaN(v) {
 				v = 0
 			}
-			m.Set(i, ch, v-mean)
+			m[i*c+ch] = v - mean
 		}
 	}
-	out := make([]float32, n)
-	var svd mat.SVD
-	if !svd.Factorize(m, mat.SVDThinV) {
-		return out
-	}
-	var v mat.Dense
-	svd.VTo(&v)
+	// The projection onto the first right-singular vector v of m is m·v =
+	// σ·u. Both come from the smaller Gram matrix: with C ≤ h·w, v is the
+	// top eigenvector of mᵀm; otherwise u is that of m·mᵀ and σ² its
+	// eigenvalue.
 	proj := make([]float64, n)
+	if c <= n {
+		g := make([]float64, c*c)
+		for i := 0; i < n; i++ {
+			row := m[i*c : (i+1)*c]
+			for a, x := range row {
+				if x == 0 {
+					continue
+				}
+				ga := g[a*c : (a+1)*c]
+				for b := a; b < c; b++ {
+					ga[b] += x * row[b]
+				}
+			}
+		}
+		for a := 0; a < c; a++ {
+			for b := 0; b < a; b++ {
+				g[a*c+b] = g[b*c+a]
+			}
+		}
+		_, v, ok := topEigen(g, c)
+		if !ok {
+			return out
+		}
+		for i := 0; i < n; i++ {
+			var s float64
+			for ch, x := range m[i*c : (i+1)*c] {
+				s += x * v[ch]
+			}
+			proj[i] = s
+		}
+	} else {
+		g := make([]float64, n*n)
+		for i := 0; i < n; i++ {
+			ri := m[i*c : (i+1)*c]
+			for j := i; j < n; j++ {
+				var s float64
+				for ch, x := range m[j*c : (j+1)*c] {
+					s += ri[ch] * x
+				}
+				g[i*n+j], g[j*n+i] = s, s
+			}
+		}
+		lambda, u, ok := topEigen(g, n)
+		if !ok {
+			return out
+		}
+		sigma := math.Sqrt(math.Max(lambda, 0))
+		for i := range proj {
+			proj[i] = sigma * u[i]
+		}
+	}
 	var corr float64
 	for i := 0; i < n; i++ {
-		var s, sum float64
+		var sum float64
 		for ch := 0; ch < c; ch++ {
-			s += m.At(i, ch) * v.At(ch, 0)
 			sum += float64(stack[ch*n+i])
 		}
-		proj[i] = s
-		corr += s * sum
+		corr += proj[i] * sum
 	}
 	sign := 1.0
 	if corr < 0 {
