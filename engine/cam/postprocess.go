@@ -141,6 +141,12 @@ func Project2D(stack []float32, c, h, w int) []float32 {
 			proj[i] = sigma * u[i]
 		}
 	}
+	return orient(proj, stack, c, n)
+}
+
+// orient returns a projection of a C×n stack as float32, its sign chosen so
+// that it correlates positively with the channel-summed stack.
+func orient(proj []float64, stack []float32, c, n int) []float32 {
 	var corr float64
 	for i := 0; i < n; i++ {
 		var sum float64
@@ -153,6 +159,7 @@ func Project2D(stack []float32, c, h, w int) []float32 {
 	if corr < 0 {
 		sign = -1
 	}
+	out := make([]float32, n)
 	for i := range out {
 		out[i] = float32(sign * proj[i])
 	}

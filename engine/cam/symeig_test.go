@@ -23,32 +23,19 @@ func project2DSVD(stack []float32, c, h, w int) []float32 {
 			m.Set(i, ch, float64(stack[ch*n+i])-mean)
 		}
 	}
-	out := make([]float32, n)
 	var svd mat.SVD
 	if !svd.Factorize(m, mat.SVDThinV) {
-		return out
+		return make([]float32, n)
 	}
 	var v mat.Dense
 	svd.VTo(&v)
 	proj := make([]float64, n)
-	var corr float64
 	for i := 0; i < n; i++ {
-		var s, sum float64
 		for ch := 0; ch < c; ch++ {
-			s += m.At(i, ch) * v.At(ch, 0)
-			sum += float64(stack[ch*n+i])
+			proj[i] += m.At(i, ch) * v.At(ch, 0)
 		}
-		proj[i] = s
-		corr += s * sum
 	}
-	sign := 1.0
-	if corr < 0 {
-		sign = -1
-	}
-	for i := range out {
-		out[i] = float32(sign * proj[i])
-	}
-	return out
+	return orient(proj, stack, c, n)
 }
 
 // Project2D (Gram matrix + tred2/tql2) equals the SVD route on stacks
