@@ -823,7 +823,7 @@ async function main() {
   // Fetch the sample while the engine starts: its pixels, decoded when
   // the site was built, where the manifest has them (no image file to
   // decode on the way to the first heatmap), else the file.
-  const sampleBytes = !sample ? null : (sample.pixels ? samplePixels(sample) : Promise.resolve(null))
+  const sampleImage = !sample ? null : (sample.pixels ? samplePixels(sample) : Promise.resolve(null))
     .then((px) => px || fetch(api.assetURL(sample.file)).then((r) => (r.ok ? r.blob() : null)))
     .catch(() => null);
 
@@ -859,8 +859,9 @@ async function main() {
   fillModelUI();
   setStatus(`Model: ${state.model.name}`);
   if (sample) {
-    const blob = await sampleBytes;
-    await setSource({ kind: blob ? 'blob' : 'url', value: blob || api.assetURL(sample.file), name: sample.name, sample });
+    const image = await sampleImage; // ImageData, a Blob or null
+    const kind = !image ? 'url' : image instanceof Blob ? 'blob' : 'imagedata';
+    await setSource({ kind, value: image || api.assetURL(sample.file), name: sample.name, sample });
     state.source = { kind: 'url', value: api.assetURL(sample.file), name: sample.name, sample };
   }
 }
