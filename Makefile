@@ -108,7 +108,19 @@ screenshot: browser-deps site
 	CNNLENS_SITE=$(CURDIR)/site CNNLENS_ORACLE=$(ORACLE) CNNLENS_SCREENSHOT=$(CURDIR)/web/screenshot.png \
 	  $(GO) test -count=1 -tags browser -run TestFirstLoad -v ./cmd/serve/ | grep -v '^=== RUN'
 
-.PHONY: models bench-localization test-models-wasm ortcheck inside-pictures
+# Start-up: navigation → first heatmap, cold and warm, over RUNS fresh
+# browsers (TestFirstLoad's log lines), with the medians of the cold runs.
+RUNS ?= 10
+startup: browser-deps site
+	@$(GO) test -c -tags browser -o bin/serve.test ./cmd/serve/
+	@cd cmd/serve && for i in $$(seq $(RUNS)); do \
+	  CNNLENS_SITE=$(CURDIR)/site CNNLENS_ORACLE=$(ORACLE) ../../bin/serve.test -test.count=1 -test.run TestFirstLoad -test.v | grep 'startup (cold\|startup (warm'; \
+	done | tee $(CURDIR)/bin/startup.log | sed 's/ after navigation.*//'
+	@grep -o 'cold browser cache): first heatmap [0-9]*' bin/startup.log | awk '{print $$NF}' | sort -n | \
+	  awk '{v[NR]=$$1} END {m = NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2; u=0; for (i=1;i<=NR;i++) if (v[i]<1000) u++; \
+	    printf "cold first heatmap over %d runs: median %g ms, %d–%d ms, under 1.0 s in %d\n", NR, m, v[1], v[NR], u}'
+
+.PHONY: models bench-localization test-models-wasm ortcheck inside-pictures startup
 
 # The tests of the bundled models fail, instead of skipping, when the
 # Fashion-MNIST package or onnxruntime (models/ortcheck) is missing.
