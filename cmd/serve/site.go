@@ -329,8 +329,13 @@ func title(name string) string {
 	return strings.ToUpper(name[:1]) + name[1:]
 }
 
+// maxPixels bounds the samples whose pixels are written (512×512: 1 MiB);
+// a bigger picture loads faster as its file.
+const maxPixels = 512 * 512
+
 // writePixels decodes a sample with the engine's decoder and writes its
-// pixels next to it (see SampleEntry.Pixels), when it is opaque.
+// pixels next to it (see SampleEntry.Pixels), when it is opaque and at
+// most maxPixels.
 func writePixels(s *SampleEntry, out string) error {
 	data, err := os.ReadFile(filepath.Join(out, s.File))
 	if err != nil {
@@ -343,6 +348,9 @@ func writePixels(s *SampleEntry, out string) error {
 		return nil
 	}
 	b := img.Bounds()
+	if b.Dx()*b.Dy() > maxPixels {
+		return nil
+	}
 	pix := make([]byte, 0, 4*b.Dx()*b.Dy())
 	for y := b.Min.Y; y < b.Max.Y; y++ {
 		for x := b.Min.X; x < b.Max.X; x++ {
