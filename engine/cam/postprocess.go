@@ -63,9 +63,8 @@ func Finish(raw []float32, h, w, H, W int) []float32 {
 // pytorch-grad-cam therefore agree up to sign.
 func Project2D(stack []float32, c, h, w int) []float32 {
 	n := h * w
-	out := make([]float32, n)
 	if n == 0 || c == 0 {
-		return out
+		return make([]float32, n)
 	}
 	// m: the centred (h·w)×C matrix, row-major.
 	m := make([]float64, n*c)
@@ -111,7 +110,7 @@ func Project2D(stack []float32, c, h, w int) []float32 {
 		}
 		_, v, ok := topEigen(g, c)
 		if !ok {
-			return out
+			return make([]float32, n)
 		}
 		for i := 0; i < n; i++ {
 			var s float64
@@ -134,7 +133,7 @@ func Project2D(stack []float32, c, h, w int) []float32 {
 		}
 		lambda, u, ok := topEigen(g, n)
 		if !ok {
-			return out
+			return make([]float32, n)
 		}
 		sigma := math.Sqrt(math.Max(lambda, 0))
 		for i := range proj {
