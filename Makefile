@@ -30,6 +30,7 @@ vet:
 	@out=$$(gofmt -l engine cmd models wasm internal third_party 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 	$(GO) vet ./...
 	GOOS=js GOARCH=wasm $(GO) vet ./engine/... ./wasm
+	GOOS=js GOARCH=wasm $(GO) vet -tags purego ./engine/kernels
 
 test: deps vet test-native test-wasm test-models-wasm conformance test-browser
 
@@ -48,9 +49,11 @@ $(WASMMOD): go.mod go.sum third_party/gorgonia-overlay/main.go third_party/gorgo
 
 # The engine again as GOOS=js GOARCH=wasm, run by Node.js.
 # ResNet-18's ScoreCAM parity (768 forward passes, ~9 minutes natively) runs
-# in test-native only; in wasm ScoreCAM is checked on tinycnn.
+# in test-native only; in wasm ScoreCAM is checked on tinycnn. The GEMM's
+# plain-Go wasm kernel (-tags purego; the default is assembly) is tested too.
 test-wasm: $(WASMMOD)
 	GOOS=js GOARCH=wasm $(GO) test -modfile=$(WASMMOD) -count=1 -timeout 60m -exec="$(WASMEXEC)" -skip 'TestOracleResNet18/resnet18/(last|mid)\.scorecam' ./engine/...
+	GOOS=js GOARCH=wasm $(GO) test -count=1 -tags purego -exec="$(WASMEXEC)" ./engine/kernels/
 
 # The shapes generator must draw the same scenes as WebAssembly (the page
 # and the bundled model's test set share the seeds).

@@ -43,10 +43,10 @@ const (
 	// mcBlk is the largest row block of op(A) packed at once
 	// (mcBlk·kcMax·4 bytes = 128 KiB: stays in L2 while B micro-panels are
 	// swept over it). Must be a multiple of gemmMR.
-	mcBlk = 128
+	mcBlk = 128 / gemmMR * gemmMR
 	// ncBlk is the largest column block of op(B) packed at once. Must be a
 	// multiple of gemmNR.
-	ncBlk = 1536
+	ncBlk = 1536 / gemmNR * gemmNR
 )
 
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C for row-major matrices, where

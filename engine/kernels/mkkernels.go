@@ -1,8 +1,10 @@
 //go:build ignore
 
-// mkkernels generates gemm_kernel_wasm.go and gemm_kernel_other.go: the
-// GEMM micro-kernels and the row-interleaving pack helpers, fully unrolled
-// for each target's register block. Run it with `go generate` in this
+// mkkernels generates gemm_kernel_wasm.go (with the wasm assembly of its
+// k loop, gemm_kernel_wasm.s), gemm_kernel_wasm_purego.go (the same in plain
+// Go, for -tags purego) and gemm_kernel_other.go: the GEMM micro-kernels and
+// the row-interleaving pack helpers, fully unrolled for each target's
+// register block. Run it with `go generate` in this
 // directory after changing a block shape, then re-measure (see gemm.go).
 package main
 
@@ -22,13 +24,34 @@ type target struct {
 	mr, nr   int    // register block
 	unroll   int    // k-steps per loop iteration
 	aInner   bool   // load the B row first, then one A value at a time
+	asm      string // if set: the k loop is written in wasm assembly, to this file
 	blockDoc string // comment on the constants
 }
 
 var targets = []target{
 	{
-		file: "gemm_kernel_wasm.go", tag: "wasm", mr: 4, nr: 3, unroll: 3, aInner: true,
-		blockDoc: `// Register block of the wasm micro-kernel: 4 rows of A × 3 columns of B.
+		file: "gemm_kernel_wasm.go", tag: "wasm && !purego", mr: MR, nr: NR, unroll: 1, asm: "gemm_kernel_wasm.s",
+		blockDoc: `// Register block of the wasm micro-kernel: 3 rows of A × 3 columns of B.
+//
+// The k loop is wasm assembly (gemm_kernel_wasm.s). Go's wasm backend
+// turns every loop back-edge into a jump through the function's dispatch
+// table (br_table), at which V8 moves every live value to a fixed place,
+// and computes each address with a 64-bit add and a wrap; the assembly is
+// a plain wasm loop with constant load offsets, one k-step per iteration.
+// V8 has 15 usable xmm registers: the accumulators, one k-step of B and
+// one A value must fit, or accumulators live in memory and each iteration
+// waits on a store-to-load round trip. Measured under Node (kc 192, the
+// kernel alone): 4×3 (16 registers) 5.0–5.7 GFLOP/s; 3×3, 2×4 and 5×2
+// (13 registers) 6.1–8.1; unrolling k ×2 was slower for every shape. In
+// the whole GEMM 3×3, 2×4 and 5×2 were equal within the machine's noise;
+// 3×3 loads the fewest values per multiply-add. The plain-Go kernel
+// (gemm_kernel_wasm_purego.go, built with -tags purego) runs at 3.5–5.7.`,
+	},
+	{
+		file: "gemm_kernel_wasm_purego.go", tag: "wasm && purego", mr: 4, nr: 3, unroll: 3, aInner: true,
+		blockDoc: `// Register block of the plain-Go wasm micro-kernel (-tags purego; the
+// default is the assembly loop of gemm_kernel_wasm.s): 4 rows of A × 3
+// columns of B.
 //
 // Go's wasm backend has 16 float32 "registers" (wasm locals), V8 maps them
 // onto 15 usable xmm registers and schedules all loads of a basic block
@@ -47,8 +70,16 @@ var targets = []target{
 	},
 }
 
+// MR and NR are the wasm register block (see the wasm target's blockDoc).
+const MR, NR = 3, 3
+
 func main() {
 	for _, t := range targets {
+		if t.asm != "" {
+			if err := os.WriteFile(t.asm, t.assembly(), 0o644); err != nil {
+				log.Fatal(err)
+			}
+		}
 		var b bytes.Buffer
 		t.write(&b)
 		src, err := format.Source(b.Bytes())
@@ -92,6 +123,33 @@ func (t target) write(b *bytes.Buffer) {
 func (t target) writeKernel(b *bytes.Buffer) {
 	p := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
 	M, N, U := t.mr, t.nr, t.unroll
+	var accs []string
+	for i := 0; i < M; i++ {
+		for j := 0; j < N; j++ {
+			accs = append(accs, fmt.Sprintf("c%d%d", i, j))
+		}
+	}
+	if t.asm != "" {
+		p("// accumulate sets acc[r·gemmNR+j] = Σ_p ap[p][r]·bp[p][j] over kc k-steps,")
+		p("// each sum in order of p (%s).", t.asm)
+		p("//")
+		p("//go:noescape")
+		p("func accumulate(kc int, ap *aRow, bp *bRow, acc *[gemmMR * gemmNR]float32)")
+		p("")
+		p("// microKernel computes the gemmMR×gemmNR block")
+		p("//")
+		p("//	C = alpha·Σ_p ap[p]ᵀ·bp[p] + beta·C   (C row-major with stride ldc)")
+		p("//")
+		p("// over kc ≤ kcMax steps. ap and bp must have room for kc+1 entries (the")
+		p("// pack buffers have kcMax+panelPad).")
+		p("// beta == 0 means C is not read.")
+		p("func microKernel(kc int, ap []aRow, bp []bRow, c []float32, ldc int, alpha, beta float32) {")
+		p("var acc [gemmMR * gemmNR]float32")
+		p("accumulate(kc, &ap[:kc+1][0], &bp[:kc+1][0], &acc)")
+		p("%s := %s", strings.Join(accs, ", "), listIdx("acc", M*N))
+		t.writeStore(b)
+		return
+	}
 	p("// microKernel computes the gemmMR×gemmNR block")
 	p("//")
 	p("//	C = alpha·Σ_p ap[p]ᵀ·bp[p] + beta·C   (C row-major with stride ldc)")
@@ -105,12 +163,6 @@ func (t target) writeKernel(b *bytes.Buffer) {
 	p("// basic block: Go's scheduler then keeps every multiply next to its add")
 	p("// and no accumulator is spilled.")
 	p("func microKernel(kc int, ap []aRow, bp []bRow, c []float32, ldc int, alpha, beta float32) {")
-	var accs []string
-	for i := 0; i < M; i++ {
-		for j := 0; j < N; j++ {
-			accs = append(accs, fmt.Sprintf("c%d%d", i, j))
-		}
-	}
 	p("var %s float32", strings.Join(accs, ", "))
 	p("pa := (*[kcMax + panelPad]aRow)(ap)")
 	p("pb := (*[kcMax + panelPad]bRow)(bp)")
@@ -151,6 +203,14 @@ func (t target) writeKernel(b *bytes.Buffer) {
 	}
 	loop(U, fmt.Sprintf("kc / %d", U), fmt.Sprintf("p += %d", U))
 	loop(1, fmt.Sprintf("kc %% %d", U), "p++")
+	t.writeStore(b)
+}
+
+// writeStore emits the end of microKernel: C = alpha·c + beta·C from the
+// accumulators c00….
+func (t target) writeStore(b *bytes.Buffer) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
+	M, N := t.mr, t.nr
 	for i := 0; i < M; i++ {
 		if i == 0 {
 			p("r0 := c[:%d]", N)
@@ -178,6 +238,63 @@ func (t target) writeKernel(b *bytes.Buffer) {
 	}
 	p("}")
 	p("}")
+}
+
+// assembly returns the wasm assembly of accumulate: accumulators in F0…,
+// one k-step of B in the next gemmNR float registers, the current A value
+// in the one after; R0, R1 walk the A and B panels, R2 counts k-steps.
+func (t target) assembly() []byte {
+	var b bytes.Buffer
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	M, N := t.mr, t.nr
+	bReg, aReg := M*N, M*N+N
+	if aReg > 15 {
+		log.Fatalf("%s: a %d×%d block needs %d float registers, wasm assembly has 16", t.asm, M, N, aReg+1)
+	}
+	p("// Code generated by mkkernels.go; DO NOT EDIT.")
+	p("")
+	p("//go:build !purego")
+	p("")
+	p("#include \"textflag.h\"")
+	p("")
+	p("// func accumulate(kc int, ap *aRow, bp *bRow, acc *[%d]float32)", M*N)
+	p("TEXT ·accumulate(SB), NOSPLIT, $0-32")
+	p("\tI64Load kc+0(FP)")
+	p("\tSet R2")
+	p("\tI64Load ap+8(FP)")
+	p("\tSet R0")
+	p("\tI64Load bp+16(FP)")
+	p("\tSet R1")
+	p("\tGet R2")
+	p("\tI64Eqz")
+	p("\tI32Eqz")
+	p("\tIf")
+	p("\tLoop")
+	for j := 0; j < N; j++ {
+		p("\tGet R1\n\tI32WrapI64\n\tF32Load $%d\n\tSet F%d", 4*j, bReg+j)
+	}
+	for i := 0; i < M; i++ {
+		p("\tGet R0\n\tI32WrapI64\n\tF32Load $%d\n\tSet F%d", 4*i, aReg)
+		for j := 0; j < N; j++ {
+			acc := i*N + j
+			p("\tGet F%d\n\tGet F%d\n\tGet F%d\n\tF32Mul\n\tF32Add\n\tSet F%d", acc, aReg, bReg+j, acc)
+		}
+	}
+	p("\tGet R0\n\tI64Const $%d\n\tI64Add\n\tSet R0", 4*M)
+	p("\tGet R1\n\tI64Const $%d\n\tI64Add\n\tSet R1", 4*N)
+	p("\tGet R2\n\tI64Const $1\n\tI64Sub\n\tTee R2")
+	p("\tI64Eqz")
+	p("\tI32Eqz")
+	p("\tBrIf $0")
+	p("\tEnd")
+	p("\tEnd")
+	p("\tI64Load acc+24(FP)")
+	p("\tSet R3")
+	for a := 0; a < M*N; a++ {
+		p("\tGet R3\n\tI32WrapI64\n\tGet F%d\n\tF32Store $%d", a, 4*a)
+	}
+	p("\tRET")
+	return b.Bytes()
 }
 
 // writeRows emits a packer that interleaves R contiguous source rows.
