@@ -27,7 +27,7 @@ func runTrain(args []string, stdout io.Writer) error {
 	resume := fs.Bool("resume", false, "continue from the checkpoint of an interrupted run")
 	epochs := fs.Int("epochs", 0, "epochs (default: the recipe's)")
 	limit := fs.Int("limit", 0, "train on the first N examples only (quick checks)")
-	threads := fs.Int("threads", 1, "OS threads for the engine (results do not depend on it)")
+	threads := fs.Int("threads", runtime.NumCPU(), "OS threads for the engine (results do not depend on it)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}

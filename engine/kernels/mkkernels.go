@@ -10,10 +10,12 @@ package main
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
 	"go/format"
 	"log"
 	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -74,9 +76,11 @@ var targets = []target{
 const MR, NR = 3, 3
 
 func main() {
+	dir := flag.String("dir", ".", "folder to write the files to")
+	flag.Parse()
 	for _, t := range targets {
 		if t.asm != "" {
-			if err := os.WriteFile(t.asm, t.assembly(), 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(*dir, t.asm), t.assembly(), 0o644); err != nil {
 				log.Fatal(err)
 			}
 		}
@@ -86,7 +90,7 @@ func main() {
 		if err != nil {
 			log.Fatalf("%s: %v\n%s", t.file, err, b.Bytes())
 		}
-		if err := os.WriteFile(t.file, src, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(*dir, t.file), src, 0o644); err != nil {
 			log.Fatal(err)
 		}
 	}
