@@ -15,10 +15,11 @@ package kernels
 // one A value must fit, or accumulators live in memory and each iteration
 // waits on a store-to-load round trip. Measured under Node (kc 192, the
 // kernel alone): 4×3 (16 registers) 5.0–5.7 GFLOP/s; 3×3, 2×4 and 5×2
-// (13 registers) 6.1–8.1; unrolling k ×2 was slower for every shape. In
+// (13 registers) 4.9–8.1, median 6.7; unrolling k ×2 was slower for every
+// shape. In
 // the whole GEMM 3×3, 2×4 and 5×2 were equal within the machine's noise;
 // 3×3 loads the fewest values per multiply-add. The plain-Go kernel
-// (gemm_kernel_wasm_purego.go, built with -tags purego) runs at 3.5–5.7.
+// (gemm_kernel_wasm_purego.go, built with -tags purego) runs at 3.7–5.7.
 const (
 	gemmMR = 3
 	gemmNR = 3

@@ -24,7 +24,7 @@ type target struct {
 	file     string
 	tag      string
 	mr, nr   int    // register block
-	unroll   int    // k-steps per loop iteration
+	unroll   int    // k-steps per loop iteration (Go kernels; the assembly steps one)
 	aInner   bool   // load the B row first, then one A value at a time
 	asm      string // if set: the k loop is written in wasm assembly, to this file
 	blockDoc string // comment on the constants
@@ -32,7 +32,7 @@ type target struct {
 
 var targets = []target{
 	{
-		file: "gemm_kernel_wasm.go", tag: "wasm && !purego", mr: MR, nr: NR, unroll: 1, asm: "gemm_kernel_wasm.s",
+		file: "gemm_kernel_wasm.go", tag: "wasm && !purego", mr: 3, nr: 3, asm: "gemm_kernel_wasm.s",
 		blockDoc: `// Register block of the wasm micro-kernel: 3 rows of A × 3 columns of B.
 //
 // The k loop is wasm assembly (gemm_kernel_wasm.s). Go's wasm backend
@@ -44,10 +44,11 @@ var targets = []target{
 // one A value must fit, or accumulators live in memory and each iteration
 // waits on a store-to-load round trip. Measured under Node (kc 192, the
 // kernel alone): 4×3 (16 registers) 5.0–5.7 GFLOP/s; 3×3, 2×4 and 5×2
-// (13 registers) 6.1–8.1; unrolling k ×2 was slower for every shape. In
+// (13 registers) 4.9–8.1, median 6.7; unrolling k ×2 was slower for every
+// shape. In
 // the whole GEMM 3×3, 2×4 and 5×2 were equal within the machine's noise;
 // 3×3 loads the fewest values per multiply-add. The plain-Go kernel
-// (gemm_kernel_wasm_purego.go, built with -tags purego) runs at 3.5–5.7.`,
+// (gemm_kernel_wasm_purego.go, built with -tags purego) runs at 3.7–5.7.`,
 	},
 	{
 		file: "gemm_kernel_wasm_purego.go", tag: "wasm && purego", mr: 4, nr: 3, unroll: 3, aInner: true,
@@ -71,9 +72,6 @@ var targets = []target{
 // the fastest shape measured on amd64 (4×3, 3×4, 3×3, 2×6, 1×8 were slower).`,
 	},
 }
-
-// MR and NR are the wasm register block (see the wasm target's blockDoc).
-const MR, NR = 3, 3
 
 func main() {
 	dir := flag.String("dir", ".", "folder to write the files to")
