@@ -220,20 +220,27 @@ func sgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, l
 }
 
 // macroKernel multiplies a packed mb×kb block of op(A) by a packed kb×nb
-// block of op(B) into C (C = alpha·A·B + beta·C).
+// block of op(B) into C (C = alpha·A·B + beta·C): the full tiles with
+// fullTiles, then the edge tiles (the last row of tiles when mb is not a
+// multiple of gemmMR, the last column when nb is not a multiple of gemmNR).
 func macroKernel(mb, nb, kb int, ap []aRow, bp []bRow, alpha, beta float32, c []float32, ldc int) {
+	fa, fb := mb/gemmMR, nb/gemmNR
+	fullTiles(kb, fa, fb, ap, bp, c, ldc, alpha, beta)
+	if fa*gemmMR == mb && fb*gemmNR == nb {
+		return
+	}
 	var tmp [gemmMR * gemmNR]float32
 	for jr := 0; jr < nb; jr += gemmNR {
 		cols := min(gemmNR, nb-jr)
 		bpan := bp[jr/gemmNR*kb:]
-		for ir := 0; ir < mb; ir += gemmMR {
+		ir := 0
+		if cols == gemmNR {
+			ir = fa * gemmMR // only the last row of tiles is an edge
+		}
+		for ; ir < mb; ir += gemmMR {
 			apan := ap[ir/gemmMR*kb:]
 			rows := min(gemmMR, mb-ir)
-			if rows == gemmMR && cols == gemmNR {
-				microKernel(kb, apan, bpan, c[ir*ldc+jr:], ldc, alpha, beta)
-				continue
-			}
-			// Edge tile: compute the full block into tmp, copy the valid part.
+			// Compute the full block into tmp, copy the valid part.
 			microKernel(kb, apan, bpan, tmp[:], gemmNR, 1, 0)
 			for r := 0; r < rows; r++ {
 				crow := c[(ir+r)*ldc+jr:][:cols]

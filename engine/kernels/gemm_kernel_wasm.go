@@ -63,6 +63,28 @@ func microKernel(kc int, ap []aRow, bp []bRow, c []float32, ldc int, alpha, beta
 	}
 }
 
+// tiles is fullTiles after its bounds checks (gemm_kernel_wasm.s): the loops over
+// the panels, the k loop and the update of C, in one function.
+//
+//go:noescape
+func tiles(kc, npanA, npanB int, ap *aRow, bp *bRow, c *float32, ldc int, alpha, beta float32)
+
+// fullTiles computes C = alpha·A·B + beta·C on the top-left
+// npanA·gemmMR × npanB·gemmNR block of C (row-major, stride ldc) from
+// npanA packed A micro-panels and npanB packed B micro-panels of kc ≥ 1
+// k-steps each (panel q at ap[q·kc:], bp[q·kc:]). Tile by tile it is
+// microKernel, with the same sums in the same order, without a call per
+// tile.
+func fullTiles(kc, npanA, npanB int, ap []aRow, bp []bRow, c []float32, ldc int, alpha, beta float32) {
+	if npanA == 0 || npanB == 0 {
+		return
+	}
+	_ = ap[npanA*kc-1]
+	_ = bp[npanB*kc-1]
+	_ = c[(npanA*gemmMR-1)*ldc+npanB*gemmNR-1]
+	tiles(kc, npanA, npanB, &ap[0], &bp[0], &c[0], ldc, alpha, beta)
+}
+
 // packRowsA sets d[p][r] = src[r·ld+p] for every p < len(d) and r < 3:
 // a full A panel from gemmMR rows of A (op(A) = A).
 func packRowsA(d []aRow, src []float32, ld int) {

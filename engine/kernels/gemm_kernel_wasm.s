@@ -151,3 +151,293 @@ TEXT ·accumulate(SB), NOSPLIT, $0-32
 	Get F8
 	F32Store $32
 	RET
+
+// func tiles(kc, npanA, npanB int, ap *aRow, bp *bRow, c *float32, ldc int, alpha, beta float32)
+TEXT ·tiles(SB), NOSPLIT, $72-64
+	I64Load kc+0(FP)
+	Set R3
+	I64Load bp+32(FP)
+	Set R7
+	I64Load c+40(FP)
+	Set R9
+	I64Load ldc+48(FP)
+	I64Const $2
+	I64Shl
+	Set R10
+	I64Load npanB+16(FP)
+	Set R5
+	Loop
+	I64Load ap+24(FP)
+	Set R6
+	Get R9
+	Set R8
+	I64Load npanA+8(FP)
+	Set R4
+	Loop
+	MOVD R3, 0(SP)
+	MOVD R6, 8(SP)
+	MOVD R7, 16(SP)
+	Get SP
+	I64ExtendI32U
+	I64Const $32
+	I64Add
+	Set R11
+	MOVD R11, 24(SP)
+	CALLNORESUME ·accumulate(SB)
+	F32Load alpha+56(FP)
+	Set F14
+	F32Load beta+60(FP)
+	Set F15
+	Get F15
+	F32Const $(0.0)
+	F32Eq
+	If
+	Get R8
+	Set R11
+	Get R11
+	I32WrapI64
+	Get F14
+	Get SP
+	F32Load $32
+	F32Mul
+	F32Store $0
+	Get R11
+	I32WrapI64
+	Get F14
+	Get SP
+	F32Load $36
+	F32Mul
+	F32Store $4
+	Get R11
+	I32WrapI64
+	Get F14
+	Get SP
+	F32Load $40
+	F32Mul
+	F32Store $8
+	Get R8
+	Get R10
+	I64Const $1
+	I64Mul
+	I64Add
+	Set R11
+	Get R11
+	I32WrapI64
+	Get F14
+	Get SP
+	F32Load $44
+	F32Mul
+	F32Store $0
+	Get R11
+	I32WrapI64
+	Get F14
+	Get SP
+	F32Load $48
+	F32Mul
+	F32Store $4
+	Get R11
+	I32WrapI64
+	Get F14
+	Get SP
+	F32Load $52
+	F32Mul
+	F32Store $8
+	Get R8
+	Get R10
+	I64Const $2
+	I64Mul
+	I64Add
+	Set R11
+	Get R11
+	I32WrapI64
+	Get F14
+	Get SP
+	F32Load $56
+	F32Mul
+	F32Store $0
+	Get R11
+	I32WrapI64
+	Get F14
+	Get SP
+	F32Load $60
+	F32Mul
+	F32Store $4
+	Get R11
+	I32WrapI64
+	Get F14
+	Get SP
+	F32Load $64
+	F32Mul
+	F32Store $8
+	Else
+	Get R8
+	Set R11
+	Get R11
+	I32WrapI64
+	Get F14
+	Get SP
+	F32Load $32
+	F32Mul
+	Get F15
+	Get R11
+	I32WrapI64
+	F32Load $0
+	F32Mul
+	F32Add
+	F32Store $0
+	Get R11
+	I32WrapI64
+	Get F14
+	Get SP
+	F32Load $36
+	F32Mul
+	Get F15
+	Get R11
+	I32WrapI64
+	F32Load $4
+	F32Mul
+	F32Add
+	F32Store $4
+	Get R11
+	I32WrapI64
+	Get F14
+	Get SP
+	F32Load $40
+	F32Mul
+	Get F15
+	Get R11
+	I32WrapI64
+	F32Load $8
+	F32Mul
+	F32Add
+	F32Store $8
+	Get R8
+	Get R10
+	I64Const $1
+	I64Mul
+	I64Add
+	Set R11
+	Get R11
+	I32WrapI64
+	Get F14
+	Get SP
+	F32Load $44
+	F32Mul
+	Get F15
+	Get R11
+	I32WrapI64
+	F32Load $0
+	F32Mul
+	F32Add
+	F32Store $0
+	Get R11
+	I32WrapI64
+	Get F14
+	Get SP
+	F32Load $48
+	F32Mul
+	Get F15
+	Get R11
+	I32WrapI64
+	F32Load $4
+	F32Mul
+	F32Add
+	F32Store $4
+	Get R11
+	I32WrapI64
+	Get F14
+	Get SP
+	F32Load $52
+	F32Mul
+	Get F15
+	Get R11
+	I32WrapI64
+	F32Load $8
+	F32Mul
+	F32Add
+	F32Store $8
+	Get R8
+	Get R10
+	I64Const $2
+	I64Mul
+	I64Add
+	Set R11
+	Get R11
+	I32WrapI64
+	Get F14
+	Get SP
+	F32Load $56
+	F32Mul
+	Get F15
+	Get R11
+	I32WrapI64
+	F32Load $0
+	F32Mul
+	F32Add
+	F32Store $0
+	Get R11
+	I32WrapI64
+	Get F14
+	Get SP
+	F32Load $60
+	F32Mul
+	Get F15
+	Get R11
+	I32WrapI64
+	F32Load $4
+	F32Mul
+	F32Add
+	F32Store $4
+	Get R11
+	I32WrapI64
+	Get F14
+	Get SP
+	F32Load $64
+	F32Mul
+	Get F15
+	Get R11
+	I32WrapI64
+	F32Load $8
+	F32Mul
+	F32Add
+	F32Store $8
+	End
+	Get R6
+	Get R3
+	I64Const $12
+	I64Mul
+	I64Add
+	Set R6
+	Get R8
+	Get R10
+	I64Const $3
+	I64Mul
+	I64Add
+	Set R8
+	Get R4
+	I64Const $1
+	I64Sub
+	Tee R4
+	I64Eqz
+	I32Eqz
+	BrIf $0
+	End
+	Get R7
+	Get R3
+	I64Const $12
+	I64Mul
+	I64Add
+	Set R7
+	Get R9
+	I64Const $12
+	I64Add
+	Set R9
+	Get R5
+	I64Const $1
+	I64Sub
+	Tee R5
+	I64Eqz
+	I32Eqz
+	BrIf $0
+	End
+	RET

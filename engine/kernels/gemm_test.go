@@ -189,6 +189,41 @@ func TestSgemmLarge(t *testing.T) {
 	}
 }
 
+// TestSgemmSumOrder checks that, within one k block (k ≤ kcMax), every
+// element of C is the float32 sum of its products taken in order of k, bit
+// for bit, for every kernel: the wasm assembly, the plain-Go wasm kernel
+// (-tags purego) and the native one must all give the same results.
+func TestSgemmSumOrder(t *testing.T) {
+	r := rand.New(rand.NewSource(5))
+	for _, sz := range [][3]int{{2, 2, 1}, {7, 11, 5}, {gemmMR * 5, gemmNR * 4, 64}, {40, 31, kcMax}, {mcBlk + 2, 17, 99}} {
+		m, n, k := sz[0], sz[1], sz[2]
+		for _, ab := range [][2]float32{{1, 0}, {-0.75, 0.5}} {
+			a, b := randSlice(r, m*k), randSlice(r, k*n)
+			c := randSlice(r, m*n)
+			want := make([]float32, m*n)
+			for i := 0; i < m; i++ {
+				for j := 0; j < n; j++ {
+					var s float32
+					for p := 0; p < k; p++ {
+						s = float32(s + float32(a[i*k+p]*b[p*n+j]))
+					}
+					w := float32(ab[0] * s)
+					if ab[1] != 0 {
+						w = float32(w + float32(ab[1]*c[i*n+j]))
+					}
+					want[i*n+j] = w
+				}
+			}
+			Sgemm(false, false, m, n, k, ab[0], a, k, b, n, ab[1], c, n)
+			for i, w := range want {
+				if math.Float32bits(c[i]) != math.Float32bits(w) {
+					t.Fatalf("%d×%d×%d alpha %g beta %g: C[%d,%d] = %v, want %v exactly", m, n, k, ab[0], ab[1], i/n, i%n, c[i], w)
+				}
+			}
+		}
+	}
+}
+
 // TestSgemmConcurrent checks that simultaneous calls don't share buffers.
 func TestSgemmConcurrent(t *testing.T) {
 	var wg sync.WaitGroup
@@ -297,8 +332,8 @@ func BenchmarkSgemm(b *testing.B) {
 	}
 }
 
-// BenchmarkMicroKernel measures the micro-kernel alone (no packing, no edge
-// tiles, no blocking): a 64-row packed A block swept over 64 packed B
+// BenchmarkMicroKernel measures the micro-kernel alone (fullTiles: no
+// packing, no edge tiles, no blocking): a 64-row packed A block swept over 64 packed B
 // micro-panels with a k block of 192, the shape the ResNet-18 GEMMs run.
 // Comparing it with BenchmarkSgemm separates kernel speed from driver cost.
 func BenchmarkMicroKernel(b *testing.B) {
@@ -318,13 +353,7 @@ func BenchmarkMicroKernel(b *testing.B) {
 	}
 	ldc := npanB * gemmNR
 	c := make([]float32, npanA*gemmMR*ldc)
-	sweep := func() {
-		for jr := 0; jr < npanB; jr++ {
-			for ir := 0; ir < npanA; ir++ {
-				microKernel(kc, ap[ir*kc:], bp[jr*kc:], c[ir*gemmMR*ldc+jr*gemmNR:], ldc, 1, 0)
-			}
-		}
-	}
+	sweep := func() { fullTiles(kc, npanA, npanB, ap, bp, c, ldc, 1, 0) }
 	// Warm up: under V8 the kernel starts in the baseline compiler (Liftoff)
 	// and is only replaced by optimised code after it has run for a while.
 	for i := 0; i < 50; i++ {
