@@ -12,6 +12,12 @@ TEXT ·accumulate(SB), NOSPLIT, $0-32
 	Set R0
 	I64Load bp+16(FP)
 	Set R1
+	Get R1
+	Get R2
+	I64Const $12
+	I64Mul
+	I64Add
+	Set R4
 	Get R2
 	I64Eqz
 	I32Eqz
@@ -102,13 +108,9 @@ TEXT ·accumulate(SB), NOSPLIT, $0-32
 	Get R1
 	I64Const $12
 	I64Add
-	Set R1
-	Get R2
-	I64Const $1
-	I64Sub
-	Tee R2
-	I64Eqz
-	I32Eqz
+	Tee R1
+	Get R4
+	I64Ne
 	BrIf $0
 	End
 	End
