@@ -180,8 +180,24 @@ func TestBackwardWithoutKeptOutput(t *testing.T) {
 func TestReluSpecialValues(t *testing.T) {
 	nan, negZero := float32(math.NaN()), float32(math.Copysign(0, -1))
 	x := []float32{nan, negZero, -1, 2, float32(math.Inf(1)), float32(math.Inf(-1))}
+	// Every length up to three unrolled blocks plus a remainder.
+	rng := rand.New(rand.NewSource(8))
+	for len(x) < 29 {
+		x = append(x, x[rng.Intn(6)], float32(rng.NormFloat64()))
+	}
 	y := make([]float32, len(x))
 	reluF(x, y)
+	// The backward pass: the gradient where x > 0, elsewhere what gx held.
+	gy, gx := make([]float32, len(x)), make([]float32, len(x))
+	for i := range gy {
+		gy[i], gx[i] = float32(i+1), -float32(i+1)
+	}
+	reluB(x, nil, gy, gx)
+	for i, v := range x {
+		if want := map[bool]float32{true: gy[i], false: -gy[i]}[v > 0]; gx[i] != want {
+			t.Errorf("relu backward at %v: %v, want %v", v, gx[i], want)
+		}
+	}
 	for i, v := range x {
 		want := max(v, 0)
 		if math.Float32bits(y[i]) != math.Float32bits(want) && !(want != want && y[i] != y[i]) {

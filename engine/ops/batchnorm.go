@@ -137,10 +137,7 @@ func (op *BatchNorm) Forward(in []*tensor.T) ([]*tensor.T, error) {
 		a, b, muf := float32(float64(scale[c])*inv), bias[c], float32(mu)
 		for bn := 0; bn < n; bn++ {
 			off := (bn*ch + c) * inner
-			xr, yr := x[off:off+inner], yf[off:off+inner]
-			for i, xv := range xr {
-				yr[i] = (xv-muf)*a + b
-			}
+			bnAffine(yf[off:off+inner], x[off:off+inner], muf, a, b)
 		}
 	}
 	if !op.Training {
@@ -296,4 +293,19 @@ func (op *BatchNorm) Backward(in, out, gradOut []*tensor.T, need []bool) ([]*ten
 		}
 	}
 	return grads, nil
+}
+
+// bnAffine sets y[i] = (x[i]-mu)·a + b, eight values per loop iteration
+// (Go's wasm code pays for every iteration: 2–3× faster under Node).
+func bnAffine(y, x []float32, mu, a, b float32) {
+	y = y[:len(x)]
+	i := 0
+	for ; i+8 <= len(x); i += 8 {
+		xs, ys := (*[8]float32)(x[i:i+8]), (*[8]float32)(y[i:i+8])
+		ys[0], ys[1], ys[2], ys[3] = (xs[0]-mu)*a+b, (xs[1]-mu)*a+b, (xs[2]-mu)*a+b, (xs[3]-mu)*a+b
+		ys[4], ys[5], ys[6], ys[7] = (xs[4]-mu)*a+b, (xs[5]-mu)*a+b, (xs[6]-mu)*a+b, (xs[7]-mu)*a+b
+	}
+	for ; i < len(x); i++ {
+		y[i] = (x[i]-mu)*a + b
+	}
 }

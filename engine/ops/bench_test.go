@@ -111,12 +111,13 @@ func BenchmarkPoolBN(b *testing.B) {
 	x := randT(rng, -1, 1, 1, 64, 112, 112)
 	mp, _ := New("MaxPool", MapAttrs{"kernel_shape": []int64{3, 3}, "strides": []int64{2, 2}, "pads": []int64{1, 1, 1, 1}}, 13)
 	bn, _ := New("BatchNormalization", MapAttrs{}, 15)
+	relu, _ := New("Relu", MapAttrs{}, 14)
 	bnIn := []*tensor.T{x, randT(rng, 0.5, 1.5, 64), randT(rng, -1, 1, 64), randT(rng, -1, 1, 64), randT(rng, 0.5, 2, 64)}
 	for _, c := range []struct {
 		name string
 		op   Op
 		in   []*tensor.T
-	}{{"maxpool_64_112", mp, []*tensor.T{x}}, {"batchnorm_64_112", bn, bnIn}} {
+	}{{"maxpool_64_112", mp, []*tensor.T{x}}, {"batchnorm_64_112", bn, bnIn}, {"relu_64_112", relu, []*tensor.T{x}}} {
 		b.Run(fmt.Sprint(c.name), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				if _, err := c.op.Forward(c.in); err != nil {

@@ -119,11 +119,16 @@ func maxPoolArgmax(g geom2, planes int, x, y []float32, idx []int64) {
 		tmp = make([]float32, ohw)
 	}
 	negInf := float32(math.Inf(-1))
+	small := g.DilH == 1 && g.DilW == 1 && (g.KH == 2 && g.KW == 2 || g.KH == 3 && g.KW == 3)
 	for p := 0; p < planes; p++ {
 		xp := x[p*hw : (p+1)*hw]
 		yp, ip := tmp, idx[p*ohw:(p+1)*ohw]
 		if y != nil {
 			yp = y[p*ohw : (p+1)*ohw]
+		}
+		if small {
+			maxPoolSmall(g, xp, yp, ip, int64(p*hw))
+			continue
 		}
 		for o := range yp {
 			yp[o], ip[o] = negInf, -1
@@ -156,6 +161,116 @@ func maxPoolArgmax(g geom2, planes int, x, y []float32, idx []int64) {
 			}
 		}
 	}
+}
+
+// maxPoolSmall is maxPoolArgmax on one plane for the common 2×2 and 3×3
+// windows without dilation, with the same results: output by output, each
+// window's taps in scan order, unrolled where the window lies inside the
+// input (Go's wasm code pays for every loop iteration and every taken
+// branch: 1.5–2× faster under Node than sweeping tap by tap), tap by tap at
+// the borders. Indices get base added.
+func maxPoolSmall(g geom2, xp, yp []float32, ip []int64, base int64) {
+	oy0, _ := validRange(g.OutH, g.H, g.StrideH, g.PadT, 0)
+	_, oy1 := validRange(g.OutH, g.H, g.StrideH, g.PadT, g.KH-1)
+	ox0, _ := validRange(g.OutW, g.W, g.StrideW, g.PadL, 0)
+	_, ox1 := validRange(g.OutW, g.W, g.StrideW, g.PadL, g.KW-1)
+	W, S := g.W, g.StrideW
+	for oy := 0; oy < g.OutH; oy++ {
+		yr, ir := yp[oy*g.OutW:(oy+1)*g.OutW], ip[oy*g.OutW:(oy+1)*g.OutW]
+		if oy < oy0 || oy >= oy1 || ox0 >= ox1 {
+			for ox := range yr {
+				yr[ox], ir[ox] = maxPoolWindow(g, xp, oy, ox, base)
+			}
+			continue
+		}
+		for ox := 0; ox < ox0; ox++ {
+			yr[ox], ir[ox] = maxPoolWindow(g, xp, oy, ox, base)
+		}
+		start := (oy*g.StrideH-g.PadT)*W + ox0*S - g.PadL
+		yi, ii := yr[ox0:ox1], ir[ox0:ox1]
+		j := 0 // the window's offset from start
+		if g.KH == 2 {
+			r0, r1 := xp[start:], xp[start+W:]
+			for o := range yi {
+				w0, w1 := (*[2]float32)(r0[j:j+2]), (*[2]float32)(r1[j:j+2])
+				i := start + j
+				best, bi := w0[0], i
+				if v := w0[1]; v > best || v != v {
+					best, bi = v, i+1
+				}
+				if v := w1[0]; v > best || v != v {
+					best, bi = v, i+W
+				}
+				if v := w1[1]; v > best || v != v {
+					best, bi = v, i+W+1
+				}
+				yi[o], ii[o] = best, int64(bi)+base
+				j += S
+			}
+		} else {
+			r0, r1, r2 := xp[start:], xp[start+W:], xp[start+2*W:]
+			for o := range yi {
+				w0, w1, w2 := (*[3]float32)(r0[j:j+3]), (*[3]float32)(r1[j:j+3]), (*[3]float32)(r2[j:j+3])
+				i := start + j
+				best, bi := w0[0], i
+				if v := w0[1]; v > best || v != v {
+					best, bi = v, i+1
+				}
+				if v := w0[2]; v > best || v != v {
+					best, bi = v, i+2
+				}
+				if v := w1[0]; v > best || v != v {
+					best, bi = v, i+W
+				}
+				if v := w1[1]; v > best || v != v {
+					best, bi = v, i+W+1
+				}
+				if v := w1[2]; v > best || v != v {
+					best, bi = v, i+W+2
+				}
+				if v := w2[0]; v > best || v != v {
+					best, bi = v, i+2*W
+				}
+				if v := w2[1]; v > best || v != v {
+					best, bi = v, i+2*W+1
+				}
+				if v := w2[2]; v > best || v != v {
+					best, bi = v, i+2*W+2
+				}
+				yi[o], ii[o] = best, int64(bi)+base
+				j += S
+			}
+		}
+		for ox := ox1; ox < g.OutW; ox++ {
+			yr[ox], ir[ox] = maxPoolWindow(g, xp, oy, ox, base)
+		}
+	}
+}
+
+// maxPoolWindow is the maximum of one output's window and its index plus
+// base (−inf and −1 if every tap is padding), taps in scan order.
+func maxPoolWindow(g geom2, xp []float32, oy, ox int, base int64) (float32, int64) {
+	best, bi := float32(math.Inf(-1)), -1
+	for ki := 0; ki < g.KH; ki++ {
+		iy := oy*g.StrideH - g.PadT + ki*g.DilH
+		if iy < 0 || iy >= g.H {
+			continue
+		}
+		for kj := 0; kj < g.KW; kj++ {
+			ix := ox*g.StrideW - g.PadL + kj*g.DilW
+			if ix < 0 || ix >= g.W {
+				continue
+			}
+			i := iy*g.W + ix
+			if v := xp[i]; v > best || bi < 0 || v != v {
+				best, bi = v, i
+			}
+		}
+	}
+	if bi < 0 {
+		return best, -1
+	}
+	return best, int64(bi) + base
 }
 
 func (op *MaxPool) Forward(in []*tensor.T) ([]*tensor.T, error) {

@@ -147,6 +147,66 @@ func TestMaxPool(t *testing.T) {
 	}
 }
 
+// TestMaxPoolSmallWindows checks the unrolled 2×2 and 3×3 path against a
+// window-by-window reference, with many ties and some NaNs: the same maxima
+// (bit for bit) and the same indices (the first maximum in scan order; a
+// NaN wins, and the last NaN of a window is kept).
+func TestMaxPoolSmallWindows(t *testing.T) {
+	rng := rand.New(rand.NewSource(32))
+	for _, k := range []int{2, 3} {
+		for _, s := range []int{1, 2, 3} {
+			for pad := 0; pad < k; pad++ {
+				for _, ceil := range []int64{0, 1} {
+					for _, hw := range [][2]int{{5, 8}, {9, 7}, {k, k}} {
+						H, W := hw[0], hw[1]
+						x := tensor.New(1, 2, H, W)
+						for i := range x.F32() {
+							x.F32()[i] = float32(rng.Intn(4))
+							if rng.Intn(15) == 0 {
+								x.F32()[i] = float32(math.NaN())
+							}
+						}
+						op := nnOp(t, "MaxPool", MapAttrs{"kernel_shape": i64s(k, k), "strides": i64s(s, s),
+							"pads": i64s(pad, pad, pad, pad), "ceil_mode": ceil})
+						out := nnForward(t, op, x)
+						OH, OW := out[0].Shape()[2], out[0].Shape()[3]
+						for p := 0; p < 2; p++ {
+							xp := x.F32()[p*H*W:]
+							for oy := 0; oy < OH; oy++ {
+								for ox := 0; ox < OW; ox++ {
+									best, bi := float32(math.Inf(-1)), -1
+									for ki := 0; ki < k; ki++ {
+										for kj := 0; kj < k; kj++ {
+											iy, ix := oy*s-pad+ki, ox*s-pad+kj
+											if iy < 0 || iy >= H || ix < 0 || ix >= W {
+												continue
+											}
+											v := xp[iy*W+ix]
+											if bi < 0 || v > best || math.IsNaN(float64(v)) {
+												best, bi = v, iy*W+ix
+											}
+										}
+									}
+									o := (p*OH+oy)*OW + ox
+									want := int64(-1)
+									if bi >= 0 {
+										want = int64(p*H*W + bi)
+									}
+									got, gi := out[0].F32()[o], out[1].I64()[o]
+									if math.Float32bits(got) != math.Float32bits(best) || gi != want {
+										t.Fatalf("k %d s %d pad %d ceil %d %d×%d: output (%d,%d,%d) = %v at %d, want %v at %d",
+											k, s, pad, ceil, H, W, p, oy, ox, got, gi, best, want)
+									}
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 func TestMaxPoolTies(t *testing.T) {
 	// All equal: the gradient goes to the first tap of each window.
 	x := tensor.FromF32([]float32{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, 1, 1, 4, 4)
