@@ -369,33 +369,29 @@ func (t target) assembly() []byte {
 	p("\tF32Load alpha+56(FP)\n\tSet F14")
 	p("\tF32Load beta+60(FP)\n\tSet F15")
 	p("\tGet F15\n\tF32Const $(0.0)\n\tF32Eq")
+	// update writes C's rows: alpha·acc, plus beta·C if withBeta.
+	update := func(withBeta bool) {
+		for i := 0; i < M; i++ {
+			p("\tGet R8")
+			if i > 0 {
+				p("\tGet R10\n\tI64Const $%d\n\tI64Mul\n\tI64Add", i)
+			}
+			p("\tSet R11")
+			for j := 0; j < N; j++ {
+				p("\tGet R11\n\tI32WrapI64\n\tGet F14")
+				acc(i*N + j)
+				p("\tF32Mul")
+				if withBeta {
+					p("\tGet F15\n\tGet R11\n\tI32WrapI64\n\tF32Load $%d\n\tF32Mul\n\tF32Add", 4*j)
+				}
+				p("\tF32Store $%d", 4*j)
+			}
+		}
+	}
 	p("\tIf")
-	for i := 0; i < M; i++ {
-		p("\tGet R8")
-		if i > 0 {
-			p("\tGet R10\n\tI64Const $%d\n\tI64Mul\n\tI64Add", i)
-		}
-		p("\tSet R11")
-		for j := 0; j < N; j++ {
-			p("\tGet R11\n\tI32WrapI64\n\tGet F14")
-			acc(i*N + j)
-			p("\tF32Mul\n\tF32Store $%d", 4*j)
-		}
-	}
+	update(false)
 	p("\tElse")
-	for i := 0; i < M; i++ {
-		p("\tGet R8")
-		if i > 0 {
-			p("\tGet R10\n\tI64Const $%d\n\tI64Mul\n\tI64Add", i)
-		}
-		p("\tSet R11")
-		for j := 0; j < N; j++ {
-			p("\tGet R11\n\tI32WrapI64\n\tGet F14")
-			acc(i*N + j)
-			p("\tF32Mul")
-			p("\tGet F15\n\tGet R11\n\tI32WrapI64\n\tF32Load $%d\n\tF32Mul\n\tF32Add\n\tF32Store $%d", 4*j, 4*j)
-		}
-	}
+	update(true)
 	p("\tEnd")
 	// Next A panel, gemmMR rows of C further down.
 	p("\tGet R6\n\tGet R3\n\tI64Const $%d\n\tI64Mul\n\tI64Add\n\tSet R6", 4*M)
