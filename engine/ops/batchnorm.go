@@ -220,7 +220,7 @@ func (op *BatchNorm) Backward(in, out, gradOut []*tensor.T, need []bool) ([]*ten
 		inv := 1 / math.Sqrt(v+float64(op.Epsilon))
 		// Σ dy and Σ dy·x̂ over the channel
 		var sdy, sdyx float64
-		if dy != nil {
+		if dy != nil && (op.Training || want(1) || want(2)) {
 			for b := 0; b < n; b++ {
 				off := (b*ch + c) * inner
 				xr, dr := x[off:off+inner], dy[off:off+inner]
@@ -249,10 +249,7 @@ func (op *BatchNorm) Backward(in, out, gradOut []*tensor.T, need []bool) ([]*ten
 			kf := float32(k)
 			for b := 0; b < n; b++ {
 				off := (b*ch + c) * inner
-				xr, dr := dx[off:off+inner], dy[off:off+inner]
-				for i, g := range dr {
-					xr[i] = g * kf
-				}
+				scaleTo(dx[off:off+inner], dy[off:off+inner], kf)
 			}
 			continue
 		}
@@ -307,5 +304,19 @@ func bnAffine(y, x []float32, mu, a, b float32) {
 	}
 	for ; i < len(x); i++ {
 		y[i] = (x[i]-mu)*a + b
+	}
+}
+
+// scaleTo sets y[i] = x[i]·k, eight values per loop iteration.
+func scaleTo(y, x []float32, k float32) {
+	y = y[:len(x)]
+	i := 0
+	for ; i+8 <= len(x); i += 8 {
+		xs, ys := (*[8]float32)(x[i:i+8]), (*[8]float32)(y[i:i+8])
+		ys[0], ys[1], ys[2], ys[3] = xs[0]*k, xs[1]*k, xs[2]*k, xs[3]*k
+		ys[4], ys[5], ys[6], ys[7] = xs[4]*k, xs[5]*k, xs[6]*k, xs[7]*k
+	}
+	for ; i < len(x); i++ {
+		y[i] = x[i] * k
 	}
 }

@@ -63,6 +63,14 @@ func TestBatchNormInference(t *testing.T) {
 		if grads[3] != nil || grads[4] != nil {
 			t.Fatal("inference mode: mean/var gradients should be nil")
 		}
+		// The input's gradient alone (saliency) is the same.
+		gy := randT(rng, -1, 1, shape...)
+		all, _ := op.Backward(in, out, []*tensor.T{gy}, []bool{true, true, true})
+		only, err := op.Backward(in, out, []*tensor.T{gy}, []bool{true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nnClose(t, "dX without dScale, dB", only[0], all[0], 0)
 	}
 }
 
