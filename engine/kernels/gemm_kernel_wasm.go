@@ -24,10 +24,11 @@ package kernels
 // tiles (also assembly) walks all full tiles of a packed block, calling
 // accumulate for each with a plain wasm call and updating C itself,
 // instead of a Go call to microKernel per tile (slice checks, a copy of
-// the sums): in alternating runs of the conv GEMMs, median of 8 rounds
-// 5.6 → 5.9 GFLOP/s, 0.90–1.23× per round, median 1.085×. (The k loop
-// inlined into tiles was a third slower: V8 then loads all of a k-step's
-// A values first and keeps an accumulator in memory.)
+// the sums): the conv GEMMs ran 0.90–1.32× as fast per run in 14 runs
+// alternating with the Go version, median 1.08×, and 5.3–7.4 GFLOP/s,
+// median 6.2, over 30 runs. (The k loop inlined into tiles was a third
+// slower: V8 then loads all of a k-step's A values first and keeps an
+// accumulator in memory.)
 const (
 	gemmMR = 3
 	gemmNR = 3
