@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/cnnlens/cnnlens/engine/graph"
+	"github.com/cnnlens/cnnlens/engine/ops"
 	"github.com/cnnlens/cnnlens/engine/tensor"
 )
 
@@ -35,7 +36,25 @@ func init() { registerLayer("ablationcam", false, ablationCAM) }
 // path (tests compare the two).
 var forcePerChannelAblation bool
 
-func ablationCAM(c *LayerContext) ([]float32, []float32, error) {
+func ablationCAM(c *LayerContext) (raw, weights []float32, err error) {
+	// The scores' differences need the usual summation order: the forward
+	// pass and every re-run of the head use im2col convolutions.
+	err = ops.WithIm2col(func() error {
+		s, err := c.S.Exact()
+		if err != nil {
+			return err
+		}
+		ec := *c
+		ec.S, ec.Act = s, s.Run.Value(c.Layer)
+		raw, weights, err = ablationOn(&ec)
+		return err
+	})
+	return raw, weights, err
+}
+
+// ablationOn is AblationCAM on a session whose forward pass used im2col
+// convolutions, run under ops.WithIm2col.
+func ablationOn(c *LayerContext) ([]float32, []float32, error) {
 	s := c.S
 	g := s.Model.Graph
 	bs := c.Req.BatchSize

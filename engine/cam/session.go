@@ -8,6 +8,7 @@ import (
 
 	"github.com/cnnlens/cnnlens/engine/graph"
 	"github.com/cnnlens/cnnlens/engine/model"
+	"github.com/cnnlens/cnnlens/engine/ops"
 	"github.com/cnnlens/cnnlens/engine/tensor"
 )
 
@@ -27,6 +28,11 @@ type Session struct {
 
 	ForwardTime time.Duration
 	grads       map[string]*tensor.T // gradient cache, keyed by targets and value
+
+	// winograd: the forward pass may have used Winograd convolutions;
+	// exact is then the same session computed with im2col (see Exact).
+	winograd bool
+	exact    *Session
 }
 
 // NewSession runs the model's forward pass on x and keeps it.
@@ -35,15 +41,42 @@ func NewSession(m *model.Model, x *tensor.T) (*Session, error) {
 		return nil, fmt.Errorf("cam: input must be N×C×H×W, got %s", tensor.ShapeString(x.Shape()))
 	}
 	start := time.Now()
+	wg := ops.WinogradUses()
 	run, err := m.Forward(x, nil)
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{Model: m, Input: x, Run: run, ForwardTime: time.Since(start), grads: map[string]*tensor.T{}}
+	s := &Session{Model: m, Input: x, Run: run, ForwardTime: time.Since(start), grads: map[string]*tensor.T{},
+		winograd: ops.WinogradUses() != wg}
 	if out := s.Output(); out.Len()%s.Batch() != 0 || out.Len() == 0 {
 		return nil, fmt.Errorf("cam: output %q has shape %s, not one row of class scores per image", m.Output, tensor.ShapeString(out.Shape()))
 	}
 	return s, nil
+}
+
+// Exact returns the session with its forward pass computed by im2col
+// convolutions only (ops.WithIm2col): the session itself when its forward
+// pass used no Winograd convolution, else a second session, made once. For
+// methods built from differences of nearly equal scores (AblationCAM),
+// which must run under ops.WithIm2col too.
+func (s *Session) Exact() (*Session, error) {
+	if !s.winograd {
+		return s, nil
+	}
+	if s.exact == nil {
+		var e *Session
+		err := ops.WithIm2col(func() error {
+			var err error
+			e, err = NewSession(s.Model, s.Input)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		e.BackwardReplace = s.BackwardReplace
+		s.exact = e
+	}
+	return s.exact, nil
 }
 
 // Batch is the number of images.

@@ -46,25 +46,33 @@ const (
 	wgMinOut      = 10 // output height and width (≥ 25 tiles; at 7×7 and 8×8 the per-call weight transform and the padded tiles eat the gain)
 )
 
-// winogradAuto enables the input-gradient path outside tests and
-// benchmarks, winogradAutoForward (with winogradAuto) the forward one. Both
-// are off, natively and in wasm:
-//
-//   - Forward: its rounding error is no larger than im2col's
-//     (TestWinogradMatchesIm2col logs both against float64), but it is
-//     different, and AblationCAM's raw map on ResNet-18's mid layer, built
-//     from differences of nearly equal scores, then moves from 5.6e-5 to
-//     1.8e-4 of the PyTorch reference, over the cam oracle test's 1e-4.
-//   - Input gradient alone: it passes every oracle test, but its gain on
-//     BenchmarkResNet18Saliency was within the (large) noise of the shared
-//     benchmark machine, natively and in wasm, so not worth a second path.
-//
-// Per layer, BenchmarkConvWinograd* shows 1.5–1.9× on ResNet-18's 56², 28²
-// and 14² layers in wasm.
+// winogradAuto enables the Winograd path, for the input gradient and (with
+// winogradAutoForward) the forward pass, wherever the thresholds above say
+// it is faster. Per layer (BenchmarkConvWinograd*, wasm under Node, with
+// the assembly GEMM of session 6): forward 1.37–1.46× on ResNet-18's 56²,
+// 28² and 14² layers, input gradient 1.16–1.67×. Its rounding error is no
+// larger than im2col's (TestWinogradMatchesIm2col logs both against
+// float64) but different; every oracle test passes with it but one:
+// AblationCAM's raw map, built from differences of nearly equal scores,
+// moves from 5.6e-5 to 1.8e-4 of PyTorch's on ResNet-18's mid layer. So
+// AblationCAM runs under WithIm2col.
 var (
-	winogradAuto        = false
-	winogradAutoForward = false
+	winogradAuto        = true
+	winogradAutoForward = true
 )
+
+// exactConv counts the WithIm2col calls in progress.
+var exactConv atomic.Int32
+
+// WithIm2col runs f with every convolution that would take the Winograd
+// path computed by im2col + GEMM instead, for computations that need the
+// usual summation order (differences of nearly equal results). While it
+// runs, convolutions elsewhere (other goroutines) take im2col too.
+func WithIm2col(f func() error) error {
+	exactConv.Add(1)
+	defer exactConv.Add(-1)
+	return f()
+}
 
 // Winograd modes, for tests and benchmarks.
 const (
@@ -90,7 +98,15 @@ func (p *convPlan) useWinograd() bool { return p.useWinogradFor(false) }
 func (p *convPlan) useWinogradForward() bool { return p.useWinogradFor(true) }
 
 func (p *convPlan) useWinogradFor(forward bool) bool {
-	if !p.winogradFits() {
+	if p.pickWinograd(forward) {
+		winogradUses.Add(1)
+		return true
+	}
+	return false
+}
+
+func (p *convPlan) pickWinograd(forward bool) bool {
+	if !p.winogradFits() || exactConv.Load() > 0 {
 		return false
 	}
 	switch winogradMode.Load() {
@@ -105,6 +121,16 @@ func (p *convPlan) useWinogradFor(forward bool) bool {
 	return winogradAuto && p.Cg >= wgMinChannels && p.Mg >= wgMinChannels &&
 		p.g.OutH >= wgMinOut && p.g.OutW >= wgMinOut
 }
+
+// winogradUses counts the convolutions (forward or input gradient) that
+// took the Winograd path.
+var winogradUses atomic.Int64
+
+// WinogradUses is the number of convolutions, forward or input gradient,
+// that have taken the Winograd path so far in this process: a caller can
+// tell whether a computation used it (or, with other goroutines running
+// convolutions, may have).
+func WinogradUses() int64 { return winogradUses.Load() }
 
 // wgGeom is one Winograd convolution: per image, G groups of Cin input
 // channels (planes H×W) mapped to Cout output channels (planes OH×OW), the

@@ -222,5 +222,21 @@ func TestWinogradDispatch(t *testing.T) {
 		if got := p.useWinogradForward(); got != (c.want && winogradAutoForward) {
 			t.Errorf("%+v: useWinogradForward %v", c, got)
 		}
+		// Under WithIm2col nothing takes the path, and WinogradUses counts
+		// exactly the convolutions that did.
+		n0 := WinogradUses()
+		_ = WithIm2col(func() error {
+			if p.useWinograd() || p.useWinogradForward() {
+				t.Errorf("%+v: Winograd under WithIm2col", c)
+			}
+			return nil
+		})
+		if n := WinogradUses() - n0; n != 0 {
+			t.Errorf("%+v: WinogradUses grew by %d under WithIm2col", c, n)
+		}
+		p.useWinogradForward()
+		if n, want := WinogradUses()-n0, map[bool]int64{true: 1, false: 0}[c.want && winogradAutoForward]; n != want {
+			t.Errorf("%+v: WinogradUses grew by %d for one forward decision, want %d", c, n, want)
+		}
 	}
 }
