@@ -51,12 +51,12 @@ func accumulate(kc int, ap *aRow, bp *bRow, acc *[gemmMR * gemmNR]float32)
 //
 //	C = alpha·Σ_p ap[p]ᵀ·bp[p] + beta·C   (C row-major with stride ldc)
 //
-// over kc ≤ kcMax steps. ap and bp must have room for kc+1 entries (the
-// pack buffers have kcMax+panelPad).
+// over 1 ≤ kc ≤ kcMax steps; ap and bp must hold at least kc entries.
 // beta == 0 means C is not read.
 func microKernel(kc int, ap []aRow, bp []bRow, c []float32, ldc int, alpha, beta float32) {
 	var acc [gemmMR * gemmNR]float32
-	accumulate(kc, &ap[:kc+1][0], &bp[:kc+1][0], &acc)
+	_, _ = ap[kc-1], bp[kc-1]
+	accumulate(kc, &ap[0], &bp[0], &acc)
 	c00, c01, c02, c10, c11, c12, c20, c21, c22 := acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7], acc[8]
 	r0 := c[:3]
 	r1 := c[1*ldc : 1*ldc+3]
