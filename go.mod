@@ -3,9 +3,9 @@ module github.com/cnnlens/cnnlens
 go 1.26.0
 
 require (
-	github.com/chromedp/chromedp v0.23.0
-	golang.org/x/image v0.0.0-20180708004352-c73c2afc3b81
-	gonum.org/v1/gonum v0.8.2
+	github.com/chromedp/chromedp v0.23.1
+	golang.org/x/image v0.48.0
+	gonum.org/v1/gonum v0.17.0
 	google.golang.org/protobuf v1.36.12
 	gorgonia.org/tensor v0.9.24
 	honnef.co/go/js/dom/v2 v2.0.0-20231112215516-51f43a291193
@@ -15,7 +15,7 @@ require (
 	github.com/apache/arrow/go/arrow v0.0.0-20201229220542-30ce2eb5d4dc // indirect
 	github.com/chewxy/hm v1.0.0 // indirect
 	github.com/chewxy/math32 v1.0.8 // indirect
-	github.com/chromedp/cdproto v0.159.0 // indirect
+	github.com/chromedp/cdproto v0.160.1 // indirect
 	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 	github.com/gogo/protobuf v1.3.2 // indirect
 	github.com/golang/protobuf v1.5.0 // indirect
