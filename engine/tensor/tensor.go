@@ -2,18 +2,16 @@
 // (activations, weights) or int64 (shapes and indices), stored in row-major
 // (NCHW) order.
 //
-// Storage and shapes live in a gorgonia.org/tensor Dense; the engine's hot loops
-// work on the flat slices returned by F32 and I64, which alias that storage.
-// Zero-size tensors (a dimension of 0), which gorgonia cannot hold, keep only
-// their shape.
+// A tensor is a flat slice and a shape, nothing more: the engine's hot loops
+// work on the slices returned by F32 and I64, which are the storage itself.
+// Zero-size tensors (a dimension of 0) are allowed. Package engine/interop
+// converts to and from gorgonia.org/tensor and NumPy's .npy files.
 package tensor
 
 import (
 	"fmt"
 	"strconv"
 	"strings"
-
-	gt "gorgonia.org/tensor"
 )
 
 // DType is the element type of a tensor.
@@ -36,9 +34,8 @@ func (d DType) String() string {
 type T struct {
 	dtype DType
 	shape []int
-	dense *gt.Dense // nil when the tensor has no elements
-	f     []float32 // aliases dense's backing when dtype == Float32
-	i     []int64   // aliases dense's backing when dtype == Int64
+	f     []float32 // the elements when dtype == Float32
+	i     []int64   // the elements when dtype == Int64
 }
 
 // Size is the number of elements of a shape (1 for a scalar shape).
@@ -48,13 +45,6 @@ func Size(shape []int) int {
 		n *= d
 	}
 	return n
-}
-
-func wrapShape(shape []int) gt.Shape {
-	if len(shape) == 0 {
-		return gt.Shape{1} // gorgonia keeps scalars as shape ()→ we store rank 0 ourselves
-	}
-	return gt.Shape(append([]int(nil), shape...))
 }
 
 // New returns a zeroed float32 tensor of the given shape.
@@ -73,11 +63,7 @@ func FromF32(data []float32, shape ...int) *T {
 	if len(data) != Size(shape) {
 		panic(fmt.Sprintf("tensor: %d values for shape %v", len(data), shape))
 	}
-	t := &T{dtype: Float32, shape: append([]int{}, shape...), f: data}
-	if len(data) > 0 {
-		t.dense = gt.New(gt.WithShape(wrapShape(shape)...), gt.WithBacking(data))
-	}
-	return t
+	return &T{dtype: Float32, shape: append([]int{}, shape...), f: data}
 }
 
 // FromI64 wraps data (not copied) as an int64 tensor.
@@ -85,11 +71,7 @@ func FromI64(data []int64, shape ...int) *T {
 	if len(data) != Size(shape) {
 		panic(fmt.Sprintf("tensor: %d values for shape %v", len(data), shape))
 	}
-	t := &T{dtype: Int64, shape: append([]int{}, shape...), i: data}
-	if len(data) > 0 {
-		t.dense = gt.New(gt.WithShape(wrapShape(shape)...), gt.WithBacking(data))
-	}
-	return t
+	return &T{dtype: Int64, shape: append([]int{}, shape...), i: data}
 }
 
 // Scalar returns a rank-0 float32 tensor.
@@ -112,9 +94,6 @@ func (t *T) F32() []float32 { return t.f }
 
 // I64 returns the int64 elements (nil for a float32 tensor).
 func (t *T) I64() []int64 { return t.i }
-
-// Dense exposes the gorgonia storage (nil for a zero-size tensor).
-func (t *T) Dense() *gt.Dense { return t.dense }
 
 // Reshape returns a tensor sharing t's storage with a new shape of the same size.
 func (t *T) Reshape(shape ...int) (*T, error) {
