@@ -57,8 +57,8 @@ func runCAM(args []string, stdout io.Writer) error {
 	fs := newFlags("cam")
 	f.register(fs)
 	out := fs.String("out", "", "write the heatmap over the image as PNG")
-	outCAM := fs.String("out-cam", "", "write the final map as little-endian float32, H×W (H×W×3 HWC for guidedbackprop and guided-gradcam)")
-	outRaw := fs.String("out-raw", "", "write the raw map at the layer's resolution (before ReLU) as float32")
+	outCAM := fs.String("out-cam", "", "write the final maps, N×H×W (N×H×W×3 HWC for guidedbackprop and guided-gradcam): a .npy file with that shape, else raw little-endian float32")
+	outRaw := fs.String("out-raw", "", "write the raw map at the layer's resolution (before ReLU): a .npy file of shape N×h×w (N×C×H×W for saliency, smoothgrad, integrated-gradients; L×… for L layers of one shape), else raw little-endian float32 (layer after layer)")
 	outDir := fs.String("out-dir", "", "with -method all: folder for one METHOD.png and METHOD.f32 per method")
 	colormap := fs.String("colormap", "jet", "colormap: jet, turbo, viridis, inferno, gray")
 	alpha := fs.Float64("alpha", 0.5, "heatmap opacity over the image, 0..1")
@@ -133,7 +133,7 @@ func runCAM(args []string, stdout io.Writer) error {
 			rawPath = ""
 		}
 		if camPath != "" {
-			if err := writeF32(camPath, r.Maps); err != nil {
+			if err := writeTensor(camPath, r.Maps, mapsShape(r)...); err != nil {
 				return err
 			}
 		}
@@ -145,7 +145,11 @@ func runCAM(args []string, stdout io.Writer) error {
 			if raw == nil {
 				return fmt.Errorf("method %s has no layer map to write with -out-raw", method)
 			}
-			if err := writeF32(rawPath, raw); err != nil {
+			shape, err := rawShape(r, l.m.Input)
+			if err != nil && isNpy(rawPath) {
+				return fmt.Errorf("%s: %w", rawPath, err)
+			}
+			if err := writeTensor(rawPath, raw, shape...); err != nil {
 				return err
 			}
 		}
@@ -174,6 +178,42 @@ func runCAM(args []string, stdout io.Writer) error {
 		return json.NewEncoder(stdout).Encode(summary)
 	}
 	return nil
+}
+
+// mapsShape is the shape of a result's final maps: N×H×W, or N×H×W×C for
+// guided backprop's C-channel maps.
+func mapsShape(r *cam.Result) []int {
+	per := r.Height * r.Width * max(r.Channels, 1)
+	shape := []int{len(r.Maps) / max(per, 1), r.Height, r.Width}
+	if r.Channels > 1 {
+		shape = append(shape, r.Channels)
+	}
+	return shape
+}
+
+// rawShape is the shape of a result's raw maps as -out-raw writes them
+// (layer after layer): N×h×w per layer, N×C×H×W for the input
+// attributions (saliency and its kind), and L×… for L layers of one shape.
+func rawShape(r *cam.Result, input string) ([]int, error) {
+	var shape []int
+	for k, lr := range r.Layers {
+		n := len(r.Targets)
+		s := []int{n, lr.H, lr.W}
+		if lr.Layer == input && lr.C > 1 && len(lr.Raw) == n*lr.C*lr.H*lr.W {
+			s = []int{n, lr.C, lr.H, lr.W}
+		}
+		if tensor.Size(s) != len(lr.Raw) {
+			return nil, fmt.Errorf("layer %s: %d raw values, not %s", lr.Layer, len(lr.Raw), tensor.ShapeString(s))
+		}
+		if k > 0 && !tensor.SameShape(s, shape) {
+			return nil, fmt.Errorf("the layers' raw maps differ in shape (%s, %s): write one layer per file, or raw float32", tensor.ShapeString(shape), tensor.ShapeString(s))
+		}
+		shape = s
+	}
+	if len(r.Layers) > 1 {
+		shape = append([]int{len(r.Layers)}, shape...)
+	}
+	return shape, nil
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -115,7 +115,7 @@ func runPredict(args []string, stdout io.Writer) error {
 	fs := newFlags("predict")
 	f.register(fs, true)
 	asJSON := fs.Bool("json", false, "print the top-5 classes with probabilities as JSON")
-	outLogits := fs.String("out-logits", "", "write the logits as raw little-endian float32")
+	outLogits := fs.String("out-logits", "", "write the logits (the model's output, N×classes): a .npy file with that shape, else raw little-endian float32")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -135,7 +135,7 @@ func runPredict(args []string, stdout io.Writer) error {
 	ms := float64(time.Since(start).Microseconds()) / 1000
 	logits := run.Value(l.m.Output)
 	if *outLogits != "" {
-		if err := writeF32(*outLogits, logits.F32()); err != nil {
+		if err := writeTensor(*outLogits, logits.F32(), logits.Shape()...); err != nil {
 			return err
 		}
 	}
@@ -178,7 +178,7 @@ func runFeatures(args []string, stdout io.Writer) error {
 	fs := newFlags("features")
 	f.register(fs, true)
 	layer := fs.String("layer", "", "layer: an ONNX value name or a node name (required)")
-	out := fs.String("out", "", "output file: raw little-endian float32 (required)")
+	out := fs.String("out", "", "output file (required): a .npy file with the layer's shape, else raw little-endian float32")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -205,7 +205,7 @@ func runFeatures(args []string, stdout io.Writer) error {
 	if v.DType() != tensor.Float32 {
 		return fmt.Errorf("layer %q holds %s values, not float32 features", *layer, v.DType())
 	}
-	if err := writeF32(*out, v.F32()); err != nil {
+	if err := writeTensor(*out, v.F32(), v.Shape()...); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%s %s\n", value, tensor.ShapeString(v.Shape()))

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -38,8 +36,8 @@ func (m *modelFlags) register(fs *flag.FlagSet, withInput bool) {
 		return
 	}
 	fs.StringVar(&m.image, "image", "", "input image (PNG, JPEG, GIF, BMP, TIFF, WebP); several separated by commas make a batch")
-	fs.StringVar(&m.tensor, "tensor", "", "input as raw little-endian float32 in the model's input shape (×N with -batch N)")
-	fs.IntVar(&m.batch, "batch", 1, "number of inputs in -tensor")
+	fs.StringVar(&m.tensor, "tensor", "", "input tensor: a NumPy .npy file (float32, float64 or up to 32-bit integers, C order) of the model's input shape N×C×H×W, or C×H×W for one input; any other name is raw little-endian float32 in the model's input shape (×N with -batch N)")
+	fs.IntVar(&m.batch, "batch", 1, "number of inputs in a raw -tensor (a .npy -tensor gives its own)")
 	fs.StringVar(&m.mean, "mean", "", "per-channel mean for -image, comma separated (default: the model card's, else ImageNet)")
 	fs.StringVar(&m.std, "std", "", "per-channel std for -image, comma separated (default: the model card's, else ImageNet)")
 }
@@ -112,19 +110,7 @@ func (f *modelFlags) input(l *loaded) (*tensor.T, error) {
 		return nil, fmt.Errorf("%w: -batch must be at least 1", errUsage)
 	}
 	if f.tensor != "" {
-		shape, err := l.m.ConcreteInputShape(f.batch)
-		if err != nil {
-			return nil, err
-		}
-		data, err := os.ReadFile(f.tensor)
-		if err != nil {
-			return nil, err
-		}
-		want := tensor.Size(shape) * 4
-		if len(data) != want {
-			return nil, fmt.Errorf("%s: %d bytes, but %s float32 values need %d", f.tensor, len(data), tensor.ShapeString(shape), want)
-		}
-		return tensor.FromF32(decodeF32(data), shape...), nil
+		return f.readTensorInput(l)
 	}
 	files := strings.Split(f.image, ",")
 	if f.batch != 1 && f.batch != len(files) {
@@ -157,22 +143,6 @@ func (f *modelFlags) input(l *loaded) (*tensor.T, error) {
 		copy(batch.F32()[k*per:], x.F32())
 	}
 	return batch, nil
-}
-
-func decodeF32(b []byte) []float32 {
-	out := make([]float32, len(b)/4)
-	for i := range out {
-		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-	}
-	return out
-}
-
-func writeF32(path string, v []float32) error {
-	b := make([]byte, 4*len(v))
-	for i, x := range v {
-		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
-	}
-	return os.WriteFile(path, b, 0o644)
 }
 
 // norm is the per-channel normalisation for -image: -mean/-std, else the

@@ -119,7 +119,7 @@ func runFeatureMaps(args []string, stdout io.Writer) error {
 	numbers := fs.Bool("numbers", false, "caption each tile with its channel number")
 	breakdown := fs.String("breakdown", "", "also write how Grad-CAM builds its heatmap at this layer as PNG")
 	top := fs.Int("top", 6, "channels shown in -breakdown")
-	outF32 := fs.String("out-f32", "", "also write the drawn values (C×H×W, all channels in index order) as float32")
+	outF32 := fs.String("out-f32", "", "also write the drawn values (C×H×W, all channels in index order): a .npy file with that shape, else raw little-endian float32")
 	asJSON := fs.Bool("json", false, "print each channel's statistics as JSON")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -161,7 +161,7 @@ func runFeatureMaps(args []string, stdout io.Writer) error {
 		return err
 	}
 	if *outF32 != "" {
-		if err := writeF32(*outF32, maps.Values); err != nil {
+		if err := writeTensor(*outF32, maps.Values, maps.C, maps.H, maps.W); err != nil {
 			return err
 		}
 	}

@@ -2,17 +2,21 @@
 // predictions and any layer's activations, for scripts and tests.
 //
 //	cnnlens info -model M.onnx
-//	cnnlens predict -model M.onnx (-image F.png | -tensor F.f32) [-batch N] [-json] [-out-logits F.f32]
-//	cnnlens features -model M.onnx (-image F | -tensor F.f32) -layer NAME -out F.f32
+//	cnnlens predict -model M.onnx (-image F.png | -tensor F.f32|F.npy) [-batch N] [-json] [-out-logits F.f32|F.npy]
+//	cnnlens features -model M.onnx (-image F | -tensor F.f32) -layer NAME -out F.f32|F.npy
 //	cnnlens cam -model M.onnx (-image F | -tensor F.f32) [-layer NAME[,NAME...]] [-class K] [-contrast J]
-//	    -method METHOD [-aug-smooth] [-eigen-smooth] [-out overlay.png] [-out-cam cam.f32]
-//	    [-out-raw raw.f32] [-colormap jet] [-alpha 0.5] [-json] [-out-dir DIR (with -method all)]
+//	    -method METHOD [-aug-smooth] [-eigen-smooth] [-out overlay.png] [-out-cam cam.f32|cam.npy]
+//	    [-out-raw raw.f32|raw.npy] [-colormap jet] [-alpha 0.5] [-json] [-out-dir DIR (with -method all)]
 //	cnnlens metrics -model M.onnx (-image F | -tensor F.f32) [-layer L] -method METHOD [-class K] [-json]
 //	cnnlens filters -model M.onnx -layer L -out grid.png [-mode auto|rgb|channels|magnitude] [-per-filter]
 //	cnnlens featuremaps -model M.onnx (-image F | -tensor F.f32) -layer L [-grad -class K] [-sort weight] -out grid.png [-breakdown F.png]
 //	cnnlens pooling -model M.onnx (-image F | -tensor F.f32) -layer POOL [-channel C] [-out F.png] [-json]
 //	cnnlens maximize -model M.onnx -layer L -channel C [-class K] [-steps 256 -lr 0.05 -jitter 8 -tv … -seed S] -out F.png
 //	cnnlens rotations -model M.onnx -layer L [-threshold 0.9] [-json] [-out pairs.png]
+//
+// Tensor files (-tensor, -out-logits, features -out, -out-cam, -out-raw,
+// featuremaps -out-f32) are NumPy .npy arrays with their shape when the
+// name ends in .npy, else raw little-endian float32 in C order.
 //
 // Errors print one line naming the problem and exit with status 1 (2 for a
 // usage error).
