@@ -18,6 +18,7 @@ build:
 deps:
 	@dpkg -s libonnx-testdata >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q libonnx-testdata; }
 	@dpkg -s dataset-fashion-mnist >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q dataset-fashion-mnist; }
+	@dpkg -s python3-numpy >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q python3-numpy; }
 	@$(GO) mod download
 	@$(MAKE) --no-print-directory ortcheck
 
@@ -27,7 +28,7 @@ ortcheck:
 	@[ -d models/ortcheck/node_modules/onnxruntime-node ] || (cd models/ortcheck && npm ci --ignore-scripts --no-audit --no-fund)
 
 vet:
-	@out=$$(gofmt -l engine cmd models wasm internal third_party 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+	@out=$$(gofmt -l engine cmd models wasm internal 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 	$(GO) vet ./...
 	GOOS=js GOARCH=wasm $(GO) vet ./engine/... ./wasm
 	GOOS=js GOARCH=wasm $(GO) vet -tags purego ./engine/kernels
@@ -38,27 +39,18 @@ test: deps vet test-native test-wasm test-models-wasm conformance test-browser
 test-native:
 	$(GO) test -count=1 -timeout 60m ./...
 
-# The page's engine is built with a copy of gorgonia.org/tensor that starts
-# faster (third_party/README.md): WASMMOD is the project's go.mod with that
-# copy in place. The engine's WebAssembly tests use it too.
-WASMMOD := bin/gorgonia-overlay/go.mod
-
-$(WASMMOD): go.mod go.sum third_party/gorgonia-overlay/main.go third_party/gorgonia-overlay/npyheader.go
-	@$(GO) mod download gorgonia.org/tensor
-	$(GO) run ./third_party/gorgonia-overlay -module "$$($(GO) list -m -f '{{.Dir}}' gorgonia.org/tensor)" -out $(dir $(WASMMOD))
-
 # The engine again as GOOS=js GOARCH=wasm, run by Node.js.
 # ResNet-18's ScoreCAM parity (768 forward passes, ~9 minutes natively) runs
 # in test-native only; in wasm ScoreCAM is checked on tinycnn. The GEMM's
 # plain-Go wasm kernel (-tags purego; the default is assembly) is tested too.
-test-wasm: $(WASMMOD)
-	GOOS=js GOARCH=wasm $(GO) test -modfile=$(WASMMOD) -count=1 -timeout 60m -exec="$(WASMEXEC)" -skip 'TestOracleResNet18/resnet18/(last|mid)\.scorecam' ./engine/...
+test-wasm:
+	GOOS=js GOARCH=wasm $(GO) test -count=1 -timeout 60m -exec="$(WASMEXEC)" -skip 'TestOracleResNet18/resnet18/(last|mid)\.scorecam' ./engine/...
 	GOOS=js GOARCH=wasm $(GO) test -count=1 -tags purego -exec="$(WASMEXEC)" ./engine/kernels/
 
 # The shapes generator must draw the same scenes as WebAssembly (the page
 # and the bundled model's test set share the seeds).
-test-models-wasm: $(WASMMOD)
-	GOOS=js GOARCH=wasm $(GO) test -modfile=$(WASMMOD) -count=1 -exec="$(WASMEXEC)" ./models/shapes/
+test-models-wasm:
+	GOOS=js GOARCH=wasm $(GO) test -count=1 -exec="$(WASMEXEC)" ./models/shapes/
 
 # The official ONNX per-operator tests: prints claimed/passed/skipped.
 conformance:
@@ -70,8 +62,8 @@ bench: bench-native bench-wasm
 bench-native:
 	$(GO) test -run XXX -bench '$(BENCH)' -benchtime 5x ./engine/...
 
-bench-wasm: $(WASMMOD)
-	GOOS=js GOARCH=wasm $(GO) test -modfile=$(WASMMOD) -exec="$(WASMEXEC)" -run XXX -bench '$(BENCH)' -benchtime 3x ./engine/...
+bench-wasm:
+	GOOS=js GOARCH=wasm $(GO) test -exec="$(WASMEXEC)" -run XXX -bench '$(BENCH)' -benchtime 3x ./engine/...
 
 # The page: the engine as WebAssembly, web/, the bundled models and the
 # sample images, as a static site in site/ (relative URLs: any host, any path).
@@ -80,8 +72,8 @@ bench-wasm: $(WASMMOD)
 MODEL ?=
 WASM := bin/cnnlens.wasm
 
-wasm: $(WASMMOD)
-	GOOS=js GOARCH=wasm $(GO) build -modfile=$(WASMMOD) -trimpath -ldflags='-s -w' -o $(WASM) ./wasm
+wasm:
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags='-s -w' -o $(WASM) ./wasm
 
 SAMPLES := bin/samples
 

@@ -1,3 +1,0 @@
-module github.com/golang/protobuf
-
-go 1.21
