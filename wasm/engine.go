@@ -10,7 +10,6 @@
 package main
 
 import (
-	"fmt"
 	"image"
 	"math"
 	"strconv"
@@ -151,11 +150,11 @@ func NewEngine() *Engine {
 func (e *Engine) LoadModel(data []byte, card *Card) (ModelInfo, error) {
 	start := time.Now()
 	if len(data) == 0 {
-		return ModelInfo{}, fmt.Errorf("the model file is empty")
+		return ModelInfo{}, markf(ErrBadModel, "the model file is empty")
 	}
 	m, err := model.Load(data)
 	if err != nil {
-		return ModelInfo{}, err
+		return ModelInfo{}, mark(ErrBadModel, err)
 	}
 	if card == nil {
 		card = &Card{}
@@ -166,7 +165,7 @@ func (e *Engine) LoadModel(data []byte, card *Card) (ModelInfo, error) {
 	}
 	layers, err := m.Layers()
 	if err != nil {
-		return ModelInfo{}, fmt.Errorf("the model does not run on a zero image of shape %s: %v", tensor.ShapeString(ms.info.InputShape), err)
+		return ModelInfo{}, markf(ErrBadModel, "the model does not run on a zero image of shape %s: %w", tensor.ShapeString(ms.info.InputShape), err)
 	}
 	for _, l := range layers {
 		ms.info.Layers = append(ms.info.Layers, LayerInfo{Node: l.Node, Op: l.Op, Output: l.Output, Shape: l.Shape})
@@ -178,7 +177,7 @@ func (e *Engine) LoadModel(data []byte, card *Card) (ModelInfo, error) {
 	if card.DefaultLayer != "" {
 		v, err := m.ResolveLayer(card.DefaultLayer)
 		if err != nil {
-			return ModelInfo{}, fmt.Errorf("model card: default_layer: %v", err)
+			return ModelInfo{}, markf(ErrBadCard, "model card: default_layer: %w", err)
 		}
 		ms.info.DefaultLayer = v
 	}
@@ -213,7 +212,7 @@ func (ms *modelState) configure(card *Card) error {
 	case 0:
 		s, err := m.ConcreteInputShape(1)
 		if err != nil {
-			return fmt.Errorf("the model's input %q has shape %s with dynamic sizes: give the input size (C×H×W) in a model card or the size fields", m.Input, tensor.ShapeString(declared))
+			return markf(model.ErrDynamicSizes, "the model's input %q has shape %s with dynamic sizes: give the input size (C×H×W) in a model card or the size fields", m.Input, tensor.ShapeString(declared))
 		}
 		shape = s
 	case 3:
@@ -221,22 +220,22 @@ func (ms *modelState) configure(card *Card) error {
 	case 4:
 		shape = append([]int{1}, shape[1:]...)
 	default:
-		return fmt.Errorf("model card: input_shape must be [C, H, W] or [N, C, H, W], got %v", card.InputShape)
+		return markf(ErrBadCard, "model card: input_shape must be [C, H, W] or [N, C, H, W], got %v", card.InputShape)
 	}
 	if len(declared) != 4 {
-		return fmt.Errorf("the model's input %q has shape %s: cnnlens needs images, N×C×H×W", m.Input, tensor.ShapeString(declared))
+		return markf(ErrBadModel, "the model's input %q has shape %s: cnnlens needs images, N×C×H×W", m.Input, tensor.ShapeString(declared))
 	}
 	for i := 1; i < 4; i++ {
 		if shape[i] <= 0 || shape[i] > 4096 {
-			return fmt.Errorf("input size %s is not valid", tensor.ShapeString(shape))
+			return markf(ErrBadCard, "input size %s is not valid", tensor.ShapeString(shape))
 		}
 		if declared[i] > 0 && declared[i] != shape[i] {
-			return fmt.Errorf("input size %s does not fit the model's input %q of shape %s", tensor.ShapeString(shape[1:]), m.Input, tensor.ShapeString(declared))
+			return markf(ErrBadCard, "input size %s does not fit the model's input %q of shape %s", tensor.ShapeString(shape[1:]), m.Input, tensor.ShapeString(declared))
 		}
 	}
 	c := shape[1]
 	if c != 1 && c != 3 {
-		return fmt.Errorf("the model's input has %d channels: cnnlens feeds images with 1 (grey) or 3 (RGB)", c)
+		return markf(ErrBadModel, "the model's input has %d channels: cnnlens feeds images with 1 (grey) or 3 (RGB)", c)
 	}
 	mean, std := card.Mean, card.Std
 	if mean == nil {
@@ -246,11 +245,11 @@ func (ms *modelState) configure(card *Card) error {
 		std = defaultNorm(c, imgproc.ImageNetStd, 0.5)
 	}
 	if len(mean) != c || len(std) != c {
-		return fmt.Errorf("mean and std need %d values each (one per channel), got %d and %d", c, len(mean), len(std))
+		return markf(ErrBadCard, "mean and std need %d values each (one per channel), got %d and %d", c, len(mean), len(std))
 	}
 	for _, s := range std {
 		if !(s > 0) {
-			return fmt.Errorf("std values must be positive, got %v", std)
+			return markf(ErrBadCard, "std values must be positive, got %v", std)
 		}
 	}
 	// Make the model run at that size from now on (Layers, SuggestedLayer).
@@ -297,7 +296,7 @@ func (e *Engine) Configure(id int, card *Card) (ModelInfo, error) {
 func (e *Engine) model(id int) (*modelState, error) {
 	ms, ok := e.models[id]
 	if !ok {
-		return nil, fmt.Errorf("no model %d is loaded", id)
+		return nil, markf(ErrModelGone, "no model %d is loaded", id)
 	}
 	return ms, nil
 }
@@ -332,7 +331,7 @@ func (e *Engine) InputImage(modelID int, img image.Image) (InputInfo, error) {
 	}
 	b := img.Bounds()
 	if b.Dx() < 1 || b.Dy() < 1 {
-		return InputInfo{}, fmt.Errorf("the image is empty (%d×%d)", b.Dx(), b.Dy())
+		return InputInfo{}, markf(ErrBadRequest, "the image is empty (%d×%d)", b.Dx(), b.Dy())
 	}
 	x, err := imgproc.ToTensor(img, ms.c, ms.h, ms.w, ms.info.Mean, ms.info.Std)
 	if err != nil {
@@ -345,7 +344,7 @@ func (e *Engine) InputImage(modelID int, img image.Image) (InputInfo, error) {
 // sets it as input.
 func (e *Engine) InputEncoded(modelID int, data []byte) (InputInfo, error) {
 	if len(data) == 0 {
-		return InputInfo{}, fmt.Errorf("the image file is empty")
+		return InputInfo{}, markf(imgproc.ErrNotImage, "the image file is empty")
 	}
 	img, err := imgproc.Decode(data)
 	if err != nil {
@@ -362,7 +361,7 @@ func (e *Engine) InputTensor(modelID int, data []float32) (InputInfo, error) {
 	}
 	shape := []int{1, ms.c, ms.h, ms.w}
 	if len(data) != tensor.Size(shape) {
-		return InputInfo{}, fmt.Errorf("the tensor has %d values, but the model's input %s needs %d", len(data), tensor.ShapeString(shape), tensor.Size(shape))
+		return InputInfo{}, markf(ErrBadRequest, "the tensor has %d values, but the model's input %s needs %d", len(data), tensor.ShapeString(shape), tensor.Size(shape))
 	}
 	x := tensor.FromF32(append([]float32(nil), data...), shape...)
 	base := viz.ToRGBAFromPlanes(data, ms.c, ms.h, ms.w, ms.info.Mean, ms.info.Std)
@@ -392,7 +391,7 @@ func (e *Engine) newInput(ms *modelState, x *tensor.T, base image.Image) (InputI
 func (e *Engine) input(id int) (*inputState, error) {
 	in, ok := e.inputs[id]
 	if !ok {
-		return nil, fmt.Errorf("input %d is gone (set the image again)", id)
+		return nil, markf(ErrInputGone, "input %d is gone (set the image again)", id)
 	}
 	return in, nil
 }
@@ -451,7 +450,7 @@ func (e *Engine) Render(id int, colormap string, alpha float64) (overlay, heat, 
 		return nil, nil, nil, err
 	}
 	if in.last == nil {
-		return nil, nil, nil, fmt.Errorf("no map has been computed for input %d", id)
+		return nil, nil, nil, markf(ErrBadRequest, "no map has been computed for input %d", id)
 	}
 	return RenderResult(in.base, in.last, colormap, alpha)
 }
@@ -459,12 +458,12 @@ func (e *Engine) Render(id int, colormap string, alpha float64) (overlay, heat, 
 // RenderResult draws a result the way the CLI does (pytorch-grad-cam's
 // show_cam_on_image; deprocess_image for guided methods).
 func RenderResult(base image.Image, r *cam.Result, colormap string, alpha float64) (overlay, heat, raw *image.RGBA, err error) {
-	cm, err := viz.ColormapByName(colormap)
+	cm, err := colormapOr(colormap, "")
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	if alpha < 0 || alpha > 1 || math.IsNaN(alpha) {
-		return nil, nil, nil, fmt.Errorf("opacity must be between 0 and 1, got %v", alpha)
+		return nil, nil, nil, markf(ErrBadRequest, "opacity must be between 0 and 1, got %v", alpha)
 	}
 	m := r.Map(0)
 	if r.Channels == 3 {

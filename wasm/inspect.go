@@ -7,7 +7,7 @@ package main
 // turns into messages and ImageBitmaps.
 
 import (
-	"fmt"
+	"errors"
 	"image"
 	"image/color"
 	"image/draw"
@@ -69,11 +69,11 @@ func targetOf(kind string, class, other int) (cam.Target, error) {
 		t.Kind = cam.Probability
 	case "contrast":
 		if class < 0 {
-			return t, fmt.Errorf("a contrast needs a class to explain (A in \"A vs B\")")
+			return t, markf(ErrBadRequest, "a contrast needs a class to explain (A in \"A vs B\")")
 		}
 		t.Kind, t.Other = cam.Contrast, other
 	default:
-		return t, fmt.Errorf("unknown target kind %q (logit, probability, contrast)", kind)
+		return t, markf(ErrBadRequest, "unknown target kind %q (logit, probability, contrast)", kind)
 	}
 	return t, nil
 }
@@ -82,7 +82,8 @@ func colormapOr(name, def string) (viz.Colormap, error) {
 	if name == "" {
 		name = def
 	}
-	return viz.ColormapByName(name)
+	cm, err := viz.ColormapByName(name)
+	return cm, mark(ErrBadRequest, err)
 }
 
 // ---------------------------------------------------------------- kernels
@@ -150,7 +151,7 @@ func (e *Engine) Filters(r FiltersRequest) (*FiltersResult, error) {
 	}
 	opt := inspect.FilterOptions{Mode: mode, PerFilter: r.PerFilter, Max: r.Max, MaxInputs: r.MaxInputs, Tile: r.Tile, Labels: r.Labels}
 	if r.Colormap != "" {
-		cm, err := viz.ColormapByName(r.Colormap)
+		cm, err := colormapOr(r.Colormap, "")
 		if err != nil {
 			return nil, err
 		}
@@ -212,7 +213,7 @@ func (e *Engine) conv(ms *modelState, layer string) (*inspect.ConvLayer, error) 
 	if layer == "" {
 		cs := inspect.ConvLayers(ms.m)
 		if len(cs) == 0 {
-			return nil, fmt.Errorf("the model has no convolution with stored weights")
+			return nil, markf(model.ErrBadLayer, "the model has no convolution with stored weights")
 		}
 		return &cs[0], nil
 	}
@@ -262,7 +263,7 @@ func (e *Engine) layerOf(in *inputState, layer string) string {
 func (e *Engine) maps(in *inputState, layer string, grad, weights bool, t cam.Target) (*inspect.Maps, error) {
 	layer = e.layerOf(in, layer)
 	if layer == "" {
-		return nil, fmt.Errorf("the model has no layer with a spatial map: pick a layer")
+		return nil, markf(model.ErrBadLayer, "the model has no layer with a spatial map: pick a layer")
 	}
 	if grad {
 		return inspect.Gradients(in.session, layer, t)
@@ -352,14 +353,14 @@ func (e *Engine) Channel(r ChannelRequest) (*ChannelResult, error) {
 		return nil, err
 	}
 	if r.Alpha < 0 || r.Alpha > 1 || math.IsNaN(r.Alpha) {
-		return nil, fmt.Errorf("opacity must be between 0 and 1, got %v", r.Alpha)
+		return nil, markf(ErrBadRequest, "opacity must be between 0 and 1, got %v", r.Alpha)
 	}
 	m, err := e.maps(in, r.Layer, r.Grad, r.Weights, t)
 	if err != nil {
 		return nil, err
 	}
 	if r.Channel < 0 || r.Channel >= m.C {
-		return nil, fmt.Errorf("channel %d is out of range: layer %q has %d channels (0–%d)", r.Channel, m.Layer, m.C, m.C-1)
+		return nil, markf(ErrBadRequest, "channel %d is out of range: layer %q has %d channels (0–%d)", r.Channel, m.Layer, m.C, m.C-1)
 	}
 	v := m.Channel(r.Channel)
 	res := &ChannelResult{Layer: m.Layer, Channel: r.Channel, Grad: m.Grad, Class: m.Class, Stat: m.Stats[r.Channel],
@@ -449,14 +450,14 @@ func (e *Engine) Breakdown(r BreakdownRequest) (*BreakdownResult, error) {
 	}
 	layer := e.layerOf(in, r.Layer)
 	if layer == "" {
-		return nil, fmt.Errorf("the model has no layer with a spatial map: pick a layer")
+		return nil, markf(model.ErrBadLayer, "the model has no layer with a spatial map: pick a layer")
 	}
 	cm, err := colormapOr(r.Colormap, "jet")
 	if err != nil {
 		return nil, err
 	}
 	if r.Alpha < 0 || r.Alpha > 1 || math.IsNaN(r.Alpha) {
-		return nil, fmt.Errorf("opacity must be between 0 and 1, got %v", r.Alpha)
+		return nil, markf(ErrBadRequest, "opacity must be between 0 and 1, got %v", r.Alpha)
 	}
 	b, err := inspect.GradCAMBreakdown(in.session, layer, t, r.Top)
 	if err != nil {
@@ -528,7 +529,7 @@ func (e *Engine) Maximize(r MaximizeRequest) (*MaximizeResult, error) {
 	res := &MaximizeResult{Class: -1, Channel: -1}
 	if opt.Class >= 0 {
 		if opt.Class >= ms.info.Classes && ms.info.Classes > 0 {
-			return nil, fmt.Errorf("class %d is out of range: the model has %d classes (0–%d)", opt.Class, ms.info.Classes, ms.info.Classes-1)
+			return nil, markf(ErrBadRequest, "class %d is out of range: the model has %d classes (0–%d)", opt.Class, ms.info.Classes, ms.info.Classes-1)
 		}
 		res.Class = opt.Class
 	} else {
@@ -555,9 +556,9 @@ func (e *Engine) Maximize(r MaximizeRequest) (*MaximizeResult, error) {
 		}
 	}
 	out, err := inspect.Maximize(ms.m, opt)
-	if err == inspect.ErrCancelled {
+	if errors.Is(err, inspect.ErrCancelled) {
 		if out == nil {
-			return nil, fmt.Errorf("cancelled")
+			return nil, ErrCancelled
 		}
 		res.Cancelled = true
 	} else if err != nil {
@@ -690,7 +691,7 @@ func (e *Engine) Pooling(r PoolingRequest) (*PoolingResult, error) {
 	if layer == "" {
 		ls := inspect.PoolingLayers(in.model.m)
 		if len(ls) == 0 {
-			return nil, fmt.Errorf("the model has no pooling layer (MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool)")
+			return nil, markf(model.ErrBadLayer, "the model has no pooling layer (MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool)")
 		}
 		layer = ls[0]
 	}

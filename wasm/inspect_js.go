@@ -7,7 +7,6 @@ package main
 // typed arrays and pictures as transferred ImageBitmaps.
 
 import (
-	"fmt"
 	"image"
 	"syscall/js"
 
@@ -132,11 +131,11 @@ func maximizeOp(eng *Engine, r request) (any, []any, error) {
 		Seed: int64(fnum(m.Get("seed"), 0)),
 	}
 	if opt.Steps < 0 || opt.Steps > 100000 {
-		return nil, nil, fmt.Errorf("steps must be between 1 and 100000, got %d", opt.Steps)
+		return nil, nil, markf(ErrBadRequest, "steps must be between 1 and 100000, got %d", opt.Steps)
 	}
 	defer cancelled.Delete(r.id)
 	if _, stop := cancelled.Load(r.id); stop {
-		return nil, nil, fmt.Errorf("cancelled")
+		return nil, nil, ErrCancelled
 	}
 	res, err := eng.Maximize(MaximizeRequest{
 		Model: m.Get("model").Int(), Options: opt, Every: num(m.Get("every"), 0),

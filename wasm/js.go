@@ -3,6 +3,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"image"
 	"math"
@@ -82,6 +83,7 @@ func reply(id int, result any, err error, transfer []any) {
 	msg := map[string]any{"id": id, "ok": err == nil}
 	if err != nil {
 		msg["error"] = err.Error()
+		msg["code"] = Code(err)
 	} else {
 		msg["result"] = result
 	}
@@ -155,7 +157,7 @@ func dispatch(eng *Engine, r request) (any, []any, error) {
 		// Lets the tests check that a panic is reported, not fatal.
 		panic("test panic requested by the page")
 	}
-	return nil, nil, fmt.Errorf("unknown request %q", r.op)
+	return nil, nil, markf(ErrBadRequest, "unknown request %q", r.op)
 }
 
 // setInput takes {model, kind: "encoded"|"rgba"|"tensor", data, width, height}.
@@ -172,14 +174,14 @@ func setInput(eng *Engine, m js.Value) (any, []any, error) {
 		w, h := m.Get("width").Int(), m.Get("height").Int()
 		pix := bytesOf(m.Get("data"))
 		if w <= 0 || h <= 0 || len(pix) != 4*w*h {
-			return nil, nil, fmt.Errorf("pixels: %d bytes for %d×%d", len(pix), w, h)
+			return nil, nil, markf(ErrBadRequest, "pixels: %d bytes for %d×%d", len(pix), w, h)
 		}
 		img := &image.NRGBA{Pix: pix, Stride: 4 * w, Rect: image.Rect(0, 0, w, h)}
 		info, err = eng.InputImage(id, img)
 	case "tensor":
 		info, err = eng.InputTensor(id, floatsOf(m.Get("data")))
 	default:
-		err = fmt.Errorf("unknown input kind %q", kind)
+		err = markf(ErrBadRequest, "unknown input kind %q", kind)
 	}
 	if err != nil {
 		return nil, nil, err
@@ -207,7 +209,7 @@ func camOp(eng *Engine, r request) (any, []any, error) {
 	}
 	defer cancelled.Delete(r.id)
 	if _, stop := cancelled.Load(r.id); stop {
-		return nil, nil, fmt.Errorf("cancelled")
+		return nil, nil, ErrCancelled
 	}
 	req.Progress = func(done, total int) bool {
 		js.Global().Call("postMessage", map[string]any{"id": r.id, "progress": map[string]any{"done": done, "total": total}})
@@ -217,8 +219,8 @@ func camOp(eng *Engine, r request) (any, []any, error) {
 	}
 	res, err := eng.CAM(req)
 	if err != nil {
-		if err == cam.ErrCancelled {
-			return nil, nil, fmt.Errorf("cancelled")
+		if errors.Is(err, cam.ErrCancelled) {
+			return nil, nil, ErrCancelled
 		}
 		return nil, nil, err
 	}
@@ -282,7 +284,7 @@ func renderMap(eng *Engine, m js.Value) (any, []any, error) {
 		r.Channels = 1
 	}
 	if r.Width <= 0 || r.Height <= 0 || len(r.Maps) != r.Width*r.Height*r.Channels {
-		return nil, nil, fmt.Errorf("renderMap: %d values for a %d×%d×%d map", len(r.Maps), r.Width, r.Height, r.Channels)
+		return nil, nil, markf(ErrBadRequest, "renderMap: %d values for a %d×%d×%d map", len(r.Maps), r.Width, r.Height, r.Channels)
 	}
 	if raw := m.Get("raw"); raw.Truthy() {
 		l := cam.LayerResult{Raw: floatsOf(raw), W: num(m.Get("rawWidth"), 0), H: num(m.Get("rawHeight"), 0)}
@@ -331,7 +333,7 @@ func cardOf(v js.Value) (*Card, error) {
 		return nil, nil
 	}
 	if v.Type() != js.TypeObject {
-		return nil, fmt.Errorf("model card: want an object, got %s", v.Type())
+		return nil, markf(ErrBadCard, "model card: want an object, got %s", v.Type())
 	}
 	// Field by field rather than through JSON: in the page the first use of
 	// encoding/json's decoder costs ~25 ms while V8 compiles it, on the way
@@ -372,7 +374,7 @@ func cardOf(v js.Value) (*Card, error) {
 	case js.TypeString:
 		c.DefaultLayer = d.String()
 	default:
-		return nil, fmt.Errorf("model card: default_layer must be a string, got %s", d.Type())
+		return nil, markf(ErrBadCard, "model card: default_layer must be a string, got %s", d.Type())
 	}
 	return &c, nil
 }
@@ -384,13 +386,13 @@ func cardList[T any](card js.Value, name string, elem func(js.Value) (T, bool)) 
 		return nil, nil
 	}
 	if !js.Global().Get("Array").Call("isArray", v).Bool() {
-		return nil, fmt.Errorf("model card: %s must be a list, got %s", name, v.Type())
+		return nil, markf(ErrBadCard, "model card: %s must be a list, got %s", name, v.Type())
 	}
 	out := make([]T, v.Length())
 	for i := range out {
 		x, ok := elem(v.Index(i))
 		if !ok {
-			return nil, fmt.Errorf("model card: %s[%d] is not a valid value (%s)", name, i, js.Global().Get("String").Invoke(v.Index(i)).String())
+			return nil, markf(ErrBadCard, "model card: %s[%d] is not a valid value (%s)", name, i, js.Global().Get("String").Invoke(v.Index(i)).String())
 		}
 		out[i] = x
 	}

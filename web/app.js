@@ -312,7 +312,7 @@ async function loadOwnModel(file, card) {
   try {
     info = await api.loadModel(file, card);
   } catch (err) {
-    if (/dynamic sizes/.test(err.message)) {
+    if (err.code === 'dynamic_sizes') {
       state.pending = { file, card };
       $('preprocess').open = true;
       showError(`${file.name}: ${err.message}. Set C, H and W under “Input size and normalisation” and click Apply.`);
@@ -574,8 +574,8 @@ async function runOne() {
     res = await job.promise;
   } catch (err) {
     running = null;
-    if (err.message === 'cancelled') { if (!again) $('timing').textContent = `${methodName(state.method)}: cancelled`; return; }
-    if (/input \d+ is gone/.test(err.message) && state.source) { again = false; await setSource(state.source); return; }
+    if (err.code === 'cancelled') { if (!again) $('timing').textContent = `${methodName(state.method)}: cancelled`; return; }
+    if (err.code === 'input_gone' && state.source) { again = false; await setSource(state.source); return; }
     showError(`${methodName(state.method)}: ${err.message}`);
     return;
   }
@@ -629,7 +629,7 @@ async function runGrid() {
     } catch (err) {
       running = null;
       hideProgress();
-      if (err.message === 'cancelled') {
+      if (err.code === 'cancelled') {
         cap.textContent = `${methodName(method)}: cancelled`;
         fig.classList.add('failed');
         if (!again) $('timing').textContent = 'All methods: cancelled';

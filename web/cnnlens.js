@@ -20,8 +20,13 @@ const BASE = new URL('.', import.meta.url);
 
 // ---------------------------------------------------------------- worker
 
-class EngineError extends Error {
-  constructor(message, op) { super(message); this.name = 'EngineError'; this.op = op; }
+/**
+ * EngineError is every error of this API: message for people, code for
+ * programs (web/README.md lists the codes: 'not_image', 'input_gone',
+ * 'dynamic_sizes', 'cancelled', …), op the request that failed.
+ */
+export class EngineError extends Error {
+  constructor(message, op, code = 'internal') { super(message); this.name = 'EngineError'; this.op = op; this.code = code; }
 }
 
 /**
@@ -106,14 +111,14 @@ class Engine extends EventTarget {
     }
     this.pending.delete(m.id);
     if (m.ok) p.resolve(m.result);
-    else p.reject(new EngineError(m.error, p.op));
+    else p.reject(new EngineError(m.error, p.op, m.code || 'internal'));
   }
 
   _fatal(gen, message) {
     if (gen !== this.generation) return;
     console.error('cnnlens:', message);
-    this._rejectStart(new EngineError(message, 'start'));
-    for (const [, p] of this.pending) p.reject(new EngineError(message, p.op));
+    this._rejectStart(new EngineError(message, 'start', 'crashed'));
+    for (const [, p] of this.pending) p.reject(new EngineError(message, p.op, 'crashed'));
     this.pending.clear();
     try { this.worker.terminate(); } catch (_) { /* gone */ }
     this.crashed = message;
@@ -191,9 +196,9 @@ async function fetchBytes(url, what) {
   try {
     res = await fetch(url);
   } catch (err) {
-    throw new EngineError(`${what} ${url}: ${err.message}`, 'fetch');
+    throw new EngineError(`${what} ${url}: ${err.message}`, 'fetch', 'fetch');
   }
-  if (!res.ok) throw new EngineError(`${what} ${url}: HTTP ${res.status}`, 'fetch');
+  if (!res.ok) throw new EngineError(`${what} ${url}: HTTP ${res.status}`, 'fetch', 'fetch');
   return res.arrayBuffer();
 }
 
@@ -237,7 +242,7 @@ async function inputMessage(src) {
     return [{ kind: 'tensor', data: t }, [t.buffer]];
   }
   let img = src.image;
-  if (img == null) throw new EngineError('give an image or a tensor', 'input');
+  if (img == null) throw new EngineError('give an image or a tensor', 'input', 'bad_request');
   if (typeof img === 'string') img = await fetchBytes(resolveURL(img), 'image');
   if (img instanceof Blob) img = await img.arrayBuffer();
   if (img instanceof ArrayBuffer) return [{ kind: 'encoded', data: img }, [img]];
@@ -260,7 +265,7 @@ async function inputMessage(src) {
   // Anything drawable: canvas, video frame, ImageBitmap, cross-origin <img>.
   const w = img.naturalWidth || img.videoWidth || img.width;
   const h = img.naturalHeight || img.videoHeight || img.height;
-  if (!w || !h) throw new EngineError('the image has no pixels', 'input');
+  if (!w || !h) throw new EngineError('the image has no pixels', 'input', 'bad_request');
   const c = new OffscreenCanvas(w, h);
   const ctx = c.getContext('2d');
   ctx.drawImage(img, 0, 0, w, h);
@@ -282,7 +287,7 @@ export async function setInput(modelId, src) {
   try {
     return await eng.call('setInput', { ...msg, model: modelId }, transfer);
   } catch (err) {
-    if (!bytes || !/not an image file|unknown format/i.test(err.message)) throw err;
+    if (!bytes || err.code !== 'not_image') throw err;
     let bmp;
     try {
       bmp = await createImageBitmap(new Blob([bytes]));
@@ -334,7 +339,7 @@ export async function openModel(source, card) {
   } else if (ArrayBuffer.isView(source)) {
     bytes = source.buffer.slice(source.byteOffset, source.byteOffset + source.byteLength);
   }
-  if (!(bytes instanceof ArrayBuffer)) throw new EngineError('loadModel needs an ArrayBuffer, a Blob or a URL', 'loadModel');
+  if (!(bytes instanceof ArrayBuffer)) throw new EngineError('loadModel needs an ArrayBuffer, a Blob or a URL', 'loadModel', 'bad_request');
   const keep = bytes.slice(0);
   const info = await eng.call('loadModel', { bytes, card: card || null }, [bytes]);
   eng.models.set(info.id, { bytes: keep, card: card || null });
@@ -361,7 +366,7 @@ export function disposeModel(info) {
 
 function needModel(opts) {
   const m = opts.model || current;
-  if (!m) throw new EngineError('no model is loaded', 'cam');
+  if (!m) throw new EngineError('no model is loaded', 'cam', 'model_gone');
   return m;
 }
 
@@ -438,7 +443,7 @@ export function renderMap(input, res, { colormap = 'jet', alpha = 0.5 } = {}) {
 
 function modelId(opts) {
   const m = opts.model == null ? current : opts.model;
-  if (m == null) throw new EngineError('no model is loaded', 'inspect');
+  if (m == null) throw new EngineError('no model is loaded', 'inspect', 'model_gone');
   return typeof m === 'number' ? m : m.id;
 }
 
@@ -590,7 +595,7 @@ export function currentModel() { return current; }
 export const manifest = (typeof window !== 'undefined' && window.cnnlensBoot && window.cnnlensBoot.manifest && window.cnnlensBoot.base === BASE.href)
   ? window.cnnlensBoot.manifest
   : fetch(new URL('manifest.json', BASE)).then((r) => {
-    if (!r.ok) throw new EngineError(`manifest.json: HTTP ${r.status}`, 'manifest');
+    if (!r.ok) throw new EngineError(`manifest.json: HTTP ${r.status}`, 'manifest', 'fetch');
     return r.json();
   });
 manifest.catch(() => {});

@@ -56,7 +56,7 @@ function option(value, text) {
   return o;
 }
 
-const gone = (err) => /input \d+ is gone/.test(err.message);
+const gone = (err) => err.code === 'input_gone';
 
 /**
  * initInside wires the "Inside the network" section. ctx: {state, page,
@@ -88,7 +88,7 @@ export function initInside(ctx) {
     info.last[view] = summary;
   };
   const fail = (title, err) => {
-    if (gone(err) || err.message === 'cancelled') return;
+    if (gone(err) || err.code === 'cancelled') return;
     info.errors.push(err.message);
     showError(`${title}: ${err.message}`);
   };
@@ -456,7 +456,7 @@ export function initInside(ctx) {
       $('x-info').textContent = `${what}: ${r.cancelled ? `cancelled after ${r.steps} steps` : `${r.steps} steps`} · objective ${fmtNum(r.start)} on the starting noise → ${fmtNum(r.final)} · ${(r.ms / 1000).toFixed(1)} s`;
       done('maximize', { cancelled: r.cancelled, steps: r.steps, start: r.start, final: r.final, class: r.class, channel: r.channel, layer: r.layer, width: r.width, height: r.height });
     } catch (err) {
-      if (err.message === 'cancelled') $('x-info').textContent = `${what}: cancelled`;
+      if (err.code === 'cancelled') $('x-info').textContent = `${what}: cancelled`;
       else fail('Activation maximisation', err);
     } finally {
       maxBusy(false);
@@ -498,7 +498,7 @@ export function initInside(ctx) {
       $('x-info').textContent = `gallery: ${made} of ${n} channels of ${layer}`;
       done('gallery', { layer, channels: made, of: n });
     } catch (err) {
-      if (err.message !== 'cancelled') fail('Activation maximisation', err);
+      if (err.code !== 'cancelled') fail('Activation maximisation', err);
       $('x-info').textContent = `gallery: ${made} of ${n} channels of ${layer} (stopped)`;
     } finally {
       maxBusy(false);

@@ -5,7 +5,8 @@
 //                  {id, op, ...}            a request (see wasm/js.go)
 //                  {op: 'cancel', target}   stop request `target`
 //   worker → page  {type: 'ready', methods, colormaps, startMs}
-//                  {id, ok, result|error}   a reply
+//                  {id, ok, result|error, code}  a reply; code tells errors
+//                                           apart (web/README.md)
 //                  {id, progress: {done, total}}
 //                  {type: 'fatal', error}   the engine stopped; start a new worker
 'use strict';
@@ -45,7 +46,7 @@ self.cnnlensStarted = (api) => {
 
 function dispatch(m) {
   if (dead) {
-    if (m.id) postMessage({ id: m.id, ok: false, error: dead });
+    if (m.id) postMessage({ id: m.id, ok: false, error: dead, code: 'crashed' });
     return;
   }
   try {
@@ -53,7 +54,7 @@ function dispatch(m) {
     else engine.handle(m);
   } catch (err) {
     fatal('the engine stopped: ' + (err && err.message || err));
-    if (m.id) postMessage({ id: m.id, ok: false, error: dead });
+    if (m.id) postMessage({ id: m.id, ok: false, error: dead, code: 'crashed' });
   }
 }
 

@@ -71,7 +71,7 @@ func runCAM(args []string, stdout io.Writer) error {
 	}
 	cm, err := viz.ColormapByName(*colormap)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	methods := []string{f.method}
 	if f.method == "all" {

@@ -53,7 +53,7 @@ func (f *modelFlags) load() (*loaded, error) {
 	}
 	m, err := model.LoadFile(f.model)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", f.model, err)
+		return nil, fmt.Errorf("%s: %w", f.model, err)
 	}
 	l := &loaded{m: m}
 	cardPath := strings.TrimSuffix(f.model, ".onnx") + ".json"
@@ -62,7 +62,7 @@ func (f *modelFlags) load() (*loaded, error) {
 	}
 	if data, err := os.ReadFile(cardPath); err == nil {
 		if err := parseLabels(data, &l.card); err != nil {
-			return nil, fmt.Errorf("%s: %v", cardPath, err)
+			return nil, fmt.Errorf("%s: %w", cardPath, err)
 		}
 	} else if f.labels != "" {
 		return nil, err
@@ -75,11 +75,11 @@ func parseLabels(data []byte, c *card) error {
 	switch {
 	case strings.HasPrefix(trimmed, "{"):
 		if err := json.Unmarshal(data, c); err != nil {
-			return fmt.Errorf("bad model card: %v", err)
+			return fmt.Errorf("bad model card: %w", err)
 		}
 	case strings.HasPrefix(trimmed, "["):
 		if err := json.Unmarshal(data, &c.Labels); err != nil {
-			return fmt.Errorf("bad label list: %v", err)
+			return fmt.Errorf("bad label list: %w", err)
 		}
 	default:
 		for _, line := range strings.Split(trimmed, "\n") {
@@ -134,11 +134,11 @@ func (f *modelFlags) input(l *loaded) (*tensor.T, error) {
 		}
 		img, err := imgproc.Decode(data)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %v", file, err)
+			return nil, fmt.Errorf("%s: %w", file, err)
 		}
 		x, err := imgproc.ToTensor(img, c, h, w, mean, std)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %v", file, err)
+			return nil, fmt.Errorf("%s: %w", file, err)
 		}
 		copy(batch.F32()[k*per:], x.F32())
 	}

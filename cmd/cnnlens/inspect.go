@@ -60,7 +60,7 @@ func runFilters(args []string, stdout io.Writer) error {
 	}
 	cm, err := viz.ColormapByName(*cmap)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	l, err := f.load()
 	if err != nil {
@@ -73,7 +73,7 @@ func runFilters(args []string, stdout io.Writer) error {
 	opt := inspect.FilterOptions{Mode: *mode, PerFilter: *perFilter, Max: *maxN, MaxInputs: *maxIn, Tile: *tile, Labels: *numbers, Colormap: &cm}
 	m, err := c.ResolveMode(*mode)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	img, err := c.FilterPicture(opt)
 	if err != nil {
@@ -154,7 +154,7 @@ func runFeatureMaps(args []string, stdout io.Writer) error {
 	}
 	order, err := inspect.Order(maps.Stats, *sortBy)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	img := maps.Picture(inspect.GridOptions{Order: order, Max: *maxN, Shared: *shared, Tile: *tile, Labels: *numbers})
 	if err := writePNG(*out, img); err != nil {

@@ -682,14 +682,31 @@ func TestBadInputs(t *testing.T) {
 	stillWorks("gradcampp")
 	message("#image-file", "notes.txt", "not an image")
 	stillWorks("xgradcam")
+	// The API tells errors apart by their code, not their text: a file
+	// that is no image is not_image (also once the browser failed to
+	// decode it), a broken PNG corrupt_image, a released input input_gone.
+	var codes struct{ NotImage, Corrupt, Gone string }
+	p.eval(`(async () => {
+  const id = cnnlens.currentModel().id;
+  const code = (pr) => pr.then(() => 'no error', (e) => e.code);
+  const corrupt = await (await fetch('/fixtures/corrupt.png')).arrayBuffer();
+  return {
+    NotImage: await code(cnnlens.setInput(id, {image: new File(['these are notes, not a picture'], 'notes.txt', {type: 'text/plain'})})),
+    Corrupt: await code(cnnlens.setInput(id, {image: corrupt})),
+    Gone: await code(cnnlens.computeCAM(987654, {method: 'gradcam'}).promise),
+  };
+})()`, &codes)
+	if codes.NotImage != "not_image" || codes.Corrupt != "corrupt_image" || codes.Gone != "input_gone" {
+		t.Errorf("error codes: %+v, want not_image, corrupt_image, input_gone", codes)
+	}
 	message("#model-file", "einsum.onnx", `unsupported op "Einsum"`)
 	stillWorks("layercam")
 	p.screenshot("bad-model.png")
 
 	// A Go panic in the engine is one request's error, not the end.
 	var msg string
-	p.eval(`cnnlens.engine().call('panic').then(() => 'no error', (e) => e.message)`, &msg)
-	if !strings.Contains(msg, "internal error") {
+	p.eval(`cnnlens.engine().call('panic').then(() => 'no error', (e) => e.code + ': ' + e.message)`, &msg)
+	if !strings.HasPrefix(msg, "internal: ") || !strings.Contains(msg, "internal error") {
 		t.Errorf("panic request: %q", msg)
 	}
 	stillWorks("gradcam")
@@ -888,9 +905,9 @@ func TestOwnModelAndCamera(t *testing.T) {
 		p.eval(`new Promise((resolve) => {
   const job = cnnlens.computeCAM(cnnlensPage.state.input.id, {method: '`+method+`'});
   job.cancel();
-  job.promise.then(() => resolve('finished'), (e) => resolve(e.message));
+  job.promise.then(() => resolve('finished'), (e) => resolve(e.code + '/' + e.message));
 })`, &msg)
-		if msg != "cancelled" {
+		if msg != "cancelled/cancelled" {
 			t.Errorf("cancelled %s: %q", method, msg)
 		}
 	}

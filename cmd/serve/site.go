@@ -86,7 +86,7 @@ func runBuild(args []string) error {
 	defName := ""
 	if *def != "" {
 		if _, err := os.Stat(*def); err != nil {
-			return fmt.Errorf("default model: %v", err)
+			return fmt.Errorf("default model: %w", err)
 		}
 		defName = modelName(*def)
 		found := false
@@ -140,7 +140,7 @@ func runBuild(args []string) error {
 		}
 	}
 	if err := copyFile(wasmExec(), filepath.Join(*out, "wasm_exec.js")); err != nil {
-		return fmt.Errorf("wasm_exec.js from the Go toolchain: %v", err)
+		return fmt.Errorf("wasm_exec.js from the Go toolchain: %w", err)
 	}
 	if err := os.WriteFile(filepath.Join(*out, ".nojekyll"), nil, 0o644); err != nil {
 		return err

@@ -1,9 +1,9 @@
 package cam
 
 import (
-	"fmt"
-
 	"github.com/cnnlens/cnnlens/engine/graph"
+	"github.com/cnnlens/cnnlens/engine/internal/kind"
+	"github.com/cnnlens/cnnlens/engine/model"
 	"github.com/cnnlens/cnnlens/engine/ops"
 	"github.com/cnnlens/cnnlens/engine/tensor"
 )
@@ -196,7 +196,7 @@ func headInputs(s *Session, layer string, n int) ([]string, bool, error) {
 		}
 	}
 	if !dirty[s.Model.Output] {
-		return nil, false, fmt.Errorf("cam: the model's output does not depend on layer %q", layer)
+		return nil, false, kind.Errorf(model.ErrBadLayer, "cam: the model's output does not depend on layer %q", layer)
 	}
 	var externals []string
 	seen := map[string]bool{}

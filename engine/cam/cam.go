@@ -11,11 +11,14 @@
 package cam
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/cnnlens/cnnlens/engine/internal/kind"
+	"github.com/cnnlens/cnnlens/engine/model"
 	"github.com/cnnlens/cnnlens/engine/tensor"
 )
 
@@ -47,6 +50,11 @@ type Request struct {
 
 // ErrCancelled is returned when Progress asked to stop.
 var ErrCancelled = fmt.Errorf("cam: cancelled")
+
+// ErrBadRequest marks the errors of a request that is not valid (an
+// unknown method, a class out of range, …); errors.Is finds it, the text
+// is the message.
+var ErrBadRequest = errors.New("cam: bad request")
 
 // LayerResult is what a layer method produced for one target layer.
 type LayerResult struct {
@@ -183,7 +191,7 @@ func Compute(s *Session, req Request) (*Result, error) {
 	start := time.Now()
 	m, ok := methods[req.Method]
 	if !ok {
-		return nil, fmt.Errorf("cam: unknown method %q; the methods are %s", req.Method, strings.Join(Methods(), ", "))
+		return nil, kind.Errorf(ErrBadRequest, "cam: unknown method %q; the methods are %s", req.Method, strings.Join(Methods(), ", "))
 	}
 	targets, err := s.ResolveTargets(req.Targets)
 	if err != nil {
@@ -217,7 +225,7 @@ func compute(s *Session, req *Request, m method, targets []Target) (*Result, err
 	if len(layers) == 0 {
 		l, err := s.Model.SuggestedLayer()
 		if err != nil {
-			return nil, fmt.Errorf("cam: %v", err)
+			return nil, fmt.Errorf("cam: %w", err)
 		}
 		layers = []string{l}
 	}
@@ -234,7 +242,7 @@ func compute(s *Session, req *Request, m method, targets []Target) (*Result, err
 		}
 		sh := act.Shape()
 		if len(sh) != 4 || sh[0] != n || act.DType() != tensor.Float32 {
-			return nil, fmt.Errorf("cam: layer %q has shape %s, not a spatial map (N×C×H×W); pick a convolutional layer", l, tensor.ShapeString(sh))
+			return nil, kind.Errorf(model.ErrBadLayer, "cam: layer %q has shape %s, not a spatial map (N×C×H×W); pick a convolutional layer", l, tensor.ShapeString(sh))
 		}
 		ctxs = append(ctxs, &LayerContext{S: s, Req: req, Targets: targets, Layer: v, Act: act, N: n, C: sh[1], H: sh[2], W: sh[3]})
 		values = append(values, v)

@@ -5,6 +5,8 @@ import (
 	"math"
 
 	"github.com/cnnlens/cnnlens/engine/graph"
+	"github.com/cnnlens/cnnlens/engine/internal/kind"
+	"github.com/cnnlens/cnnlens/engine/model"
 	"github.com/cnnlens/cnnlens/engine/ops"
 	"github.com/cnnlens/cnnlens/engine/tensor"
 )
@@ -83,7 +85,7 @@ func soleConsumer(g *graph.Graph, v string) *graph.Node {
 func linearHead(c *LayerContext) ([]float32, error) {
 	s, g := c.S, c.S.Model.Graph
 	fail := func(why string) error {
-		return fmt.Errorf("cam: CAM needs the layer to feed global average pooling followed by a linear classifier (%s); layer %q does not: %s. Use gradcam, which generalises CAM to any layer", "GlobalAveragePool → Flatten → Gemm", c.Layer, why)
+		return kind.Errorf(model.ErrBadLayer, "cam: CAM needs the layer to feed global average pooling followed by a linear classifier (%s); layer %q does not: %s. Use gradcam, which generalises CAM to any layer", "GlobalAveragePool → Flatten → Gemm", c.Layer, why)
 	}
 	// next is the node reading v, past Identity and Dropout, and the value
 	// it reads.

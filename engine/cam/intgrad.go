@@ -1,9 +1,10 @@
 package cam
 
 import (
-	"fmt"
 	"math"
 	"sort"
+
+	"github.com/cnnlens/cnnlens/engine/internal/kind"
 )
 
 // Integrated Gradients (Sundararajan et al. 2017), as Captum's
@@ -50,7 +51,7 @@ func integratedGradients(s *Session, req *Request, targets []Target) (*Result, e
 			copy(base, f)
 		default:
 			sh := s.Input.Shape()
-			return nil, fmt.Errorf("cam: integrated-gradients: the baseline has %d values; it must be one %d×%d×%d image or %d of them (the input's shape)",
+			return nil, kind.Errorf(ErrBadRequest, "cam: integrated-gradients: the baseline has %d values; it must be one %d×%d×%d image or %d of them (the input's shape)",
 				len(f), sh[1], sh[2], sh[3], n)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cnnlens/cnnlens/engine/graph"
+	"github.com/cnnlens/cnnlens/engine/internal/kind"
 	"github.com/cnnlens/cnnlens/engine/tensor"
 )
 
@@ -85,7 +86,7 @@ func smoothGrad(s *Session, req *Request, targets []Target) (*Result, error) {
 		level = 0
 	}
 	if math.IsInf(level, 0) {
-		return nil, fmt.Errorf("cam: smoothgrad: the noise level must be finite, got %v", req.NoiseLevel)
+		return nil, kind.Errorf(ErrBadRequest, "cam: smoothgrad: the noise level must be finite, got %v", req.NoiseLevel)
 	}
 	n, chw := s.Batch(), s.Input.Len()/s.Batch()
 	x := s.Input.F32()
@@ -243,7 +244,7 @@ func (g *gradBatches) retryOne(first error) error {
 	one := *g
 	one.batch = 1
 	if err := one.run(); err != nil {
-		return fmt.Errorf("%v (and one image per pass: %v)", first, err)
+		return fmt.Errorf("%w (and one image per pass: %w)", first, err)
 	}
 	g.forward, g.backward = one.forward, one.backward
 	return nil

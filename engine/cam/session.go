@@ -122,7 +122,7 @@ func (s *Session) ResolveTargets(ts []Target) ([]Target, error) {
 func (s *Session) Activation(layer string) (*tensor.T, string, error) {
 	v, err := s.Model.ResolveLayer(layer)
 	if err != nil {
-		return nil, "", fmt.Errorf("cam: %v", err)
+		return nil, "", fmt.Errorf("cam: %w", err)
 	}
 	a := s.Run.Value(v)
 	if a == nil {

@@ -3,6 +3,8 @@ package cam
 import (
 	"fmt"
 	"math"
+
+	"github.com/cnnlens/cnnlens/engine/internal/kind"
 )
 
 // TargetKind says what scalar of the model's output a method explains.
@@ -45,13 +47,13 @@ func (t Target) Resolve(logits []float32) (Target, error) {
 		t.Class = best
 	}
 	if t.Class >= n {
-		return t, fmt.Errorf("cam: class %d is out of range: the model has %d classes (0–%d)", t.Class, n, n-1)
+		return t, kind.Errorf(ErrBadRequest, "cam: class %d is out of range: the model has %d classes (0–%d)", t.Class, n, n-1)
 	}
 	if t.Kind == Contrast && (t.Other < 0 || t.Other >= n) {
-		return t, fmt.Errorf("cam: contrast class %d is out of range: the model has %d classes (0–%d)", t.Other, n, n-1)
+		return t, kind.Errorf(ErrBadRequest, "cam: contrast class %d is out of range: the model has %d classes (0–%d)", t.Other, n, n-1)
 	}
 	if t.Kind == Weighted && len(t.Weights) != n {
-		return t, fmt.Errorf("cam: %d target weights for %d classes", len(t.Weights), n)
+		return t, kind.Errorf(ErrBadRequest, "cam: %d target weights for %d classes", len(t.Weights), n)
 	}
 	return t, nil
 }

@@ -110,7 +110,7 @@ func (r *Run) Backward(seeds map[string]*tensor.T, opt BackwardOptions) (map[str
 			gin, err = n.Op.Backward(ins, outs, gradOut, need)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("graph: backward of node %q (%s): %v", n.Name, n.OpType, err)
+			return nil, fmt.Errorf("graph: backward of node %q (%s): %w", n.Name, n.OpType, err)
 		}
 		for k, in := range n.Inputs {
 			if !need[k] || k >= len(gin) || gin[k] == nil {

@@ -195,7 +195,7 @@ func (r *Run) exec(only []bool, opt *Options) error {
 		}
 		outs, err := n.Op.Forward(ins)
 		if err != nil {
-			return fmt.Errorf("graph: node %q (%s): %v", n.Name, n.OpType, err)
+			return fmt.Errorf("graph: node %q (%s): %w", n.Name, n.OpType, err)
 		}
 		if len(outs) < countNonEmpty(n.Outputs) {
 			return fmt.Errorf("graph: node %q (%s): %d outputs computed, the model names %d", n.Name, n.OpType, len(outs), len(n.Outputs))

@@ -205,7 +205,7 @@ func (g *Graph) foldConstants() error {
 		}
 		outs, err := n.Op.Forward(ins)
 		if err != nil {
-			return fmt.Errorf("graph: node %q (%s): %v", n.Name, n.OpType, err)
+			return fmt.Errorf("graph: node %q (%s): %w", n.Name, n.OpType, err)
 		}
 		for k, o := range n.Outputs {
 			if o != "" && k < len(outs) {

@@ -5,6 +5,7 @@ package imgproc
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -16,11 +17,24 @@ import (
 	_ "golang.org/x/image/tiff" // register TIFF
 	_ "golang.org/x/image/webp" // register WebP
 
+	"github.com/cnnlens/cnnlens/engine/internal/kind"
 	"github.com/cnnlens/cnnlens/engine/tensor"
 )
 
 // MaxPixels caps the size of an image we agree to decode (64 megapixels).
 const MaxPixels = 64 << 20
+
+// Decode's errors are marked with one of these (errors.Is); their text is
+// the message.
+var (
+	// ErrNotImage: the data is empty or in no format Decode reads.
+	ErrNotImage = errors.New("image: not an image")
+	// ErrCorruptImage: a known format whose data is broken, or that has no
+	// pixels.
+	ErrCorruptImage = errors.New("image: corrupt image")
+	// ErrImageTooLarge: more than MaxPixels pixels.
+	ErrImageTooLarge = errors.New("image: too large")
+)
 
 // ImageNet normalisation, the default for torchvision classifiers.
 var (
@@ -33,24 +47,24 @@ var (
 // allocated.
 func Decode(data []byte) (image.Image, error) {
 	if len(data) == 0 {
-		return nil, fmt.Errorf("image: the file is empty")
+		return nil, kind.Errorf(ErrNotImage, "image: the file is empty")
 	}
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
 		if err == image.ErrFormat {
-			return nil, fmt.Errorf("image: not an image file (PNG, JPEG, GIF, BMP, TIFF or WebP expected)")
+			return nil, kind.Errorf(ErrNotImage, "image: not an image file (PNG, JPEG, GIF, BMP, TIFF or WebP expected)")
 		}
-		return nil, fmt.Errorf("image: corrupt image header: %v", err)
+		return nil, kind.Errorf(ErrCorruptImage, "image: corrupt image header: %w", err)
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return nil, fmt.Errorf("image: %s image has no pixels (%d×%d)", format, cfg.Width, cfg.Height)
+		return nil, kind.Errorf(ErrCorruptImage, "image: %s image has no pixels (%d×%d)", format, cfg.Width, cfg.Height)
 	}
 	if int64(cfg.Width)*int64(cfg.Height) > MaxPixels {
-		return nil, fmt.Errorf("image: %s image is %d×%d pixels; the limit is %d megapixels", format, cfg.Width, cfg.Height, MaxPixels>>20)
+		return nil, kind.Errorf(ErrImageTooLarge, "image: %s image is %d×%d pixels; the limit is %d megapixels", format, cfg.Width, cfg.Height, MaxPixels>>20)
 	}
 	img, _, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
-		return nil, fmt.Errorf("image: corrupt %s image: %v", format, err)
+		return nil, kind.Errorf(ErrCorruptImage, "image: corrupt %s image: %w", format, err)
 	}
 	return img, nil
 }

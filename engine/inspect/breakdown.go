@@ -6,6 +6,8 @@ import (
 	"image/color"
 
 	"github.com/cnnlens/cnnlens/engine/cam"
+	"github.com/cnnlens/cnnlens/engine/internal/kind"
+	"github.com/cnnlens/cnnlens/engine/model"
 	"github.com/cnnlens/cnnlens/engine/viz"
 )
 
@@ -37,7 +39,7 @@ func GradCAMBreakdown(s *cam.Session, layer string, t cam.Target, top int) (*Bre
 		return nil, err
 	}
 	if act.H*act.W == 1 && act.C > 0 {
-		return nil, fmt.Errorf("inspect: layer %q has no spatial extent (1×1); Grad-CAM needs a map", act.Layer)
+		return nil, kind.Errorf(model.ErrBadLayer, "inspect: layer %q has no spatial extent (1×1); Grad-CAM needs a map", act.Layer)
 	}
 	grad, err := Gradients(s, layer, t)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"image/color"
 	"math"
 
+	"github.com/cnnlens/cnnlens/engine/internal/kind"
 	"github.com/cnnlens/cnnlens/engine/viz"
 )
 
@@ -45,13 +46,13 @@ func (c *ConvLayer) ResolveMode(mode string) (string, error) {
 		return "magnitude", nil
 	case "rgb":
 		if in != 3 {
-			return "", fmt.Errorf("inspect: layer %q has %d input channels a filter; rgb needs 3 (use channels or magnitude)", c.Output, in)
+			return "", kind.Errorf(ErrBadOption, "inspect: layer %q has %d input channels a filter; rgb needs 3 (use channels or magnitude)", c.Output, in)
 		}
 		return mode, nil
 	case "channels", "magnitude":
 		return mode, nil
 	}
-	return "", fmt.Errorf("inspect: unknown filter mode %q (%v)", mode, FilterModes)
+	return "", kind.Errorf(ErrBadOption, "inspect: unknown filter mode %q (%v)", mode, FilterModes)
 }
 
 // FilterTiles draws each filter (up to opt.Max) as one picture; in

@@ -12,6 +12,7 @@ import (
 	"fmt"
 
 	"github.com/cnnlens/cnnlens/engine/graph"
+	"github.com/cnnlens/cnnlens/engine/internal/kind"
 	"github.com/cnnlens/cnnlens/engine/model"
 	"github.com/cnnlens/cnnlens/engine/ops"
 	"github.com/cnnlens/cnnlens/engine/tensor"
@@ -48,7 +49,7 @@ func ConvLayers(m *model.Model) []ConvLayer {
 func FindConv(m *model.Model, layer string) (*ConvLayer, error) {
 	v, err := m.ResolveLayer(layer)
 	if err != nil {
-		return nil, fmt.Errorf("inspect: %v", err)
+		return nil, fmt.Errorf("inspect: %w", err)
 	}
 	n := m.Graph.Producer(v)
 	if n != nil && n.OpType == "Conv" {
@@ -62,19 +63,19 @@ func FindConv(m *model.Model, layer string) (*ConvLayer, error) {
 	if n != nil {
 		what = "a " + n.OpType
 	}
-	return nil, fmt.Errorf("inspect: layer %q is %s, not a convolution; the convolutions are: %v", layer, what, names)
+	return nil, kind.Errorf(model.ErrBadLayer, "inspect: layer %q is %s, not a convolution; the convolutions are: %v", layer, what, names)
 }
 
 func convOf(m *model.Model, n *graph.Node) (*ConvLayer, error) {
 	if n.OpType != "Conv" || len(n.Inputs) < 2 {
-		return nil, fmt.Errorf("inspect: node %q is not a convolution", n.Name)
+		return nil, kind.Errorf(model.ErrBadLayer, "inspect: node %q is not a convolution", n.Name)
 	}
 	w := m.Graph.Consts[n.Inputs[1]]
 	if w == nil {
-		return nil, fmt.Errorf("inspect: convolution %q has weights computed at run time, not stored in the model", n.Name)
+		return nil, kind.Errorf(model.ErrBadLayer, "inspect: convolution %q has weights computed at run time, not stored in the model", n.Name)
 	}
 	if w.Rank() != 4 {
-		return nil, fmt.Errorf("inspect: convolution %q has %d-D weights; only 2-D convolutions are drawn", n.Name, w.Rank()-2)
+		return nil, kind.Errorf(model.ErrBadLayer, "inspect: convolution %q has %d-D weights; only 2-D convolutions are drawn", n.Name, w.Rank()-2)
 	}
 	group := 1
 	if op, ok := n.Op.(*ops.Conv); ok && op.Group > 0 {

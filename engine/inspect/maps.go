@@ -8,6 +8,8 @@ import (
 	"sort"
 
 	"github.com/cnnlens/cnnlens/engine/cam"
+	"github.com/cnnlens/cnnlens/engine/internal/kind"
+	"github.com/cnnlens/cnnlens/engine/model"
 	"github.com/cnnlens/cnnlens/engine/tensor"
 	"github.com/cnnlens/cnnlens/engine/viz"
 )
@@ -93,10 +95,10 @@ func newMaps(v string, t *tensor.T, grad bool, class int) (*Maps, error) {
 	case 2:
 		m.C, m.H, m.W = sh[1], 1, 1
 	default:
-		return nil, fmt.Errorf("inspect: layer %q has shape %s; feature maps need N×C×H×W (or N×C)", v, tensor.ShapeString(sh))
+		return nil, kind.Errorf(model.ErrBadLayer, "inspect: layer %q has shape %s; feature maps need N×C×H×W (or N×C)", v, tensor.ShapeString(sh))
 	}
 	if t.DType() != tensor.Float32 {
-		return nil, fmt.Errorf("inspect: layer %q holds %s values, not float32", v, t.DType())
+		return nil, kind.Errorf(model.ErrBadLayer, "inspect: layer %q holds %s values, not float32", v, t.DType())
 	}
 	n := m.C * m.H * m.W
 	m.Values = append([]float32(nil), t.F32()[:n]...)
@@ -130,7 +132,7 @@ func Order(stats []ChannelStat, by string) ([]int, error) {
 		"abs-weight": func(s ChannelStat) float32 { return float32(math.Abs(float64(s.Weight))) },
 	}[by]
 	if key == nil {
-		return nil, fmt.Errorf("inspect: unknown channel order %q (%v)", by, OrderBy)
+		return nil, kind.Errorf(ErrBadOption, "inspect: unknown channel order %q (%v)", by, OrderBy)
 	}
 	idx := make([]int, len(stats))
 	for i := range idx {

@@ -1,6 +1,7 @@
 package inspect
 
 import (
+	"errors"
 	"fmt"
 	"image"
 	"maps"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/cnnlens/cnnlens/engine/graph"
 	"github.com/cnnlens/cnnlens/engine/imgproc"
+	"github.com/cnnlens/cnnlens/engine/internal/kind"
 	"github.com/cnnlens/cnnlens/engine/model"
 	"github.com/cnnlens/cnnlens/engine/tensor"
 )
@@ -110,6 +112,11 @@ type MaximizeResult struct {
 // ErrCancelled is returned when Progress asked to stop.
 var ErrCancelled = fmt.Errorf("inspect: cancelled")
 
+// ErrBadOption marks the errors of an option that is not valid (an
+// unknown mode or order, a channel or class out of range, a negative
+// strength, …); errors.Is finds it, the text is the message.
+var ErrBadOption = errors.New("inspect: bad option")
+
 // Image is the result as a picture (grey for one channel).
 func (r *MaximizeResult) Image() *image.RGBA { return PixelsImage(r.Pixels, r.C, r.H, r.W) }
 
@@ -146,18 +153,18 @@ func (opt *MaximizeOptions) settings(c int) (maxSettings, error) {
 		v    float64
 	}{{"LR", s.lr}, {"Rotate", s.rotate}, {"Scale", s.scale}, {"TV", s.tv}, {"Blur", s.blur}, {"L2", s.l2}} {
 		if math.IsNaN(f.v) || math.IsInf(f.v, 0) {
-			return s, fmt.Errorf("inspect: maximize: %s must be a finite number, got %v", f.name, f.v)
+			return s, kind.Errorf(ErrBadOption, "inspect: maximize: %s must be a finite number, got %v", f.name, f.v)
 		}
 	}
 	switch {
 	case s.steps < 0:
-		return s, fmt.Errorf("inspect: maximize: the number of steps must not be negative, got %d", s.steps)
+		return s, kind.Errorf(ErrBadOption, "inspect: maximize: the number of steps must not be negative, got %d", s.steps)
 	case s.steps == 0:
 		s.steps = defaultSteps
 	}
 	switch {
 	case s.lr < 0:
-		return s, fmt.Errorf("inspect: maximize: the learning rate must not be negative, got %v", s.lr)
+		return s, kind.Errorf(ErrBadOption, "inspect: maximize: the learning rate must not be negative, got %v", s.lr)
 	case s.lr == 0:
 		s.lr = defaultLR
 	}
@@ -180,7 +187,7 @@ func (opt *MaximizeOptions) settings(c int) (maxSettings, error) {
 	case s.scale == 0:
 		s.scale = defaultScale
 	case s.scale >= 1:
-		return s, fmt.Errorf("inspect: maximize: Scale must be below 1 (a scaling by 1±Scale), got %v", s.scale)
+		return s, kind.Errorf(ErrBadOption, "inspect: maximize: Scale must be below 1 (a scaling by 1±Scale), got %v", s.scale)
 	}
 	switch {
 	case s.tv < 0:
@@ -189,13 +196,13 @@ func (opt *MaximizeOptions) settings(c int) (maxSettings, error) {
 		s.tv = defaultTV
 	}
 	if s.blur < 0 {
-		return s, fmt.Errorf("inspect: maximize: Blur (a Gaussian's σ in pixels) must not be negative, got %v", s.blur)
+		return s, kind.Errorf(ErrBadOption, "inspect: maximize: Blur (a Gaussian's σ in pixels) must not be negative, got %v", s.blur)
 	}
 	if s.blurEvery <= 0 {
 		s.blurEvery = defaultBlurEvery
 	}
 	if s.l2 < 0 {
-		return s, fmt.Errorf("inspect: maximize: L2 must not be negative, got %v", s.l2)
+		return s, kind.Errorf(ErrBadOption, "inspect: maximize: L2 must not be negative, got %v", s.l2)
 	}
 	defMean, defStd := []float32{0.5}, []float32{0.5}
 	if c == 3 {
@@ -210,12 +217,12 @@ func (opt *MaximizeOptions) settings(c int) (maxSettings, error) {
 	}
 	for k, v := range s.std {
 		if !(v > 0) || math.IsInf(float64(v), 0) {
-			return s, fmt.Errorf("inspect: maximize: Std[%d] must be positive, got %v", k, v)
+			return s, kind.Errorf(ErrBadOption, "inspect: maximize: Std[%d] must be positive, got %v", k, v)
 		}
 	}
 	for k, v := range s.mean {
 		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return s, fmt.Errorf("inspect: maximize: Mean[%d] must be finite, got %v", k, v)
+			return s, kind.Errorf(ErrBadOption, "inspect: maximize: Mean[%d] must be finite, got %v", k, v)
 		}
 	}
 	return s, nil
@@ -236,7 +243,7 @@ func perChannel(name string, v, def []float32, c int) ([]float32, error) {
 			out[k] = v[0]
 		}
 	default:
-		return nil, fmt.Errorf("inspect: maximize: %s has %d values for a %d-channel input", name, len(v), c)
+		return nil, kind.Errorf(ErrBadOption, "inspect: maximize: %s has %d values for a %d-channel input", name, len(v), c)
 	}
 	return out, nil
 }
@@ -256,11 +263,11 @@ func newObjective(m *model.Model, opt *MaximizeOptions) (*objective, error) {
 		return &objective{value: m.Output, class: opt.Class}, nil
 	}
 	if opt.Layer == "" {
-		return nil, fmt.Errorf("inspect: maximize: no layer given (or give a class ≥ 0 to maximise a logit)")
+		return nil, kind.Errorf(ErrBadOption, "inspect: maximize: no layer given (or give a class ≥ 0 to maximise a logit)")
 	}
 	v, err := m.ResolveLayer(opt.Layer)
 	if err != nil {
-		return nil, fmt.Errorf("inspect: %v", err)
+		return nil, fmt.Errorf("inspect: %w", err)
 	}
 	return &objective{value: v, class: -1, layer: opt.Layer, ch: opt.Channel}, nil
 }
@@ -282,20 +289,20 @@ func (o *objective) prepare(run *graph.Run) error {
 			return fmt.Errorf("inspect: maximize: the model's output %q has shape %s, not one row of class scores", o.value, tensor.ShapeString(sh))
 		}
 		if o.class >= v.Len() {
-			return fmt.Errorf("inspect: maximize: class %d is out of range: the model has %d classes (0..%d)", o.class, v.Len(), v.Len()-1)
+			return kind.Errorf(ErrBadOption, "inspect: maximize: class %d is out of range: the model has %d classes (0..%d)", o.class, v.Len(), v.Len()-1)
 		}
 		o.seed.F32()[o.class] = 1
 		return nil
 	}
 	if (len(sh) != 4 && len(sh) != 2) || sh[0] != 1 {
-		return fmt.Errorf("inspect: maximize: layer %q has shape %s; activation maximisation needs an N×C×H×W or N×C layer", o.layer, tensor.ShapeString(sh))
+		return kind.Errorf(model.ErrBadLayer, "inspect: maximize: layer %q has shape %s; activation maximisation needs an N×C×H×W or N×C layer", o.layer, tensor.ShapeString(sh))
 	}
 	if o.ch < 0 || o.ch >= sh[1] {
-		return fmt.Errorf("inspect: maximize: channel %d is out of range: layer %q has %d channels (0..%d)", o.ch, o.layer, sh[1], sh[1]-1)
+		return kind.Errorf(ErrBadOption, "inspect: maximize: channel %d is out of range: layer %q has %d channels (0..%d)", o.ch, o.layer, sh[1], sh[1]-1)
 	}
 	o.size = v.Len() / sh[1]
 	if o.size == 0 {
-		return fmt.Errorf("inspect: maximize: layer %q has shape %s, no values", o.layer, tensor.ShapeString(sh))
+		return kind.Errorf(model.ErrBadLayer, "inspect: maximize: layer %q has shape %s, no values", o.layer, tensor.ShapeString(sh))
 	}
 	g := o.seed.F32()[o.ch*o.size : (o.ch+1)*o.size]
 	for i := range g {
@@ -449,7 +456,7 @@ func (z *maximizer) step(t int, rng *rand.Rand) (float32, error) {
 func Maximize(m *model.Model, opt MaximizeOptions) (*MaximizeResult, error) {
 	shape, err := m.ConcreteInputShape(1)
 	if err != nil {
-		return nil, fmt.Errorf("inspect: %v", err)
+		return nil, fmt.Errorf("inspect: %w", err)
 	}
 	c, h, w := shape[1], shape[2], shape[3]
 	s, err := opt.settings(c)
@@ -462,7 +469,7 @@ func Maximize(m *model.Model, opt MaximizeOptions) (*MaximizeResult, error) {
 	}
 	g, err := subgraph(m.Graph, obj.value)
 	if err != nil {
-		return nil, fmt.Errorf("inspect: maximize: %v", err)
+		return nil, fmt.Errorf("inspect: maximize: %w", err)
 	}
 	n := c * h * w
 	z := &maximizer{

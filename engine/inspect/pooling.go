@@ -7,6 +7,7 @@ import (
 	"math"
 
 	"github.com/cnnlens/cnnlens/engine/cam"
+	"github.com/cnnlens/cnnlens/engine/internal/kind"
 	"github.com/cnnlens/cnnlens/engine/model"
 	"github.com/cnnlens/cnnlens/engine/tensor"
 	"github.com/cnnlens/cnnlens/engine/viz"
@@ -54,7 +55,7 @@ func PoolingLayers(m *model.Model) []string {
 func PoolingBackward(s *cam.Session, layer string, t cam.Target) (*PoolRoute, error) {
 	v, err := s.Model.ResolveLayer(layer)
 	if err != nil {
-		return nil, fmt.Errorf("inspect: %v", err)
+		return nil, fmt.Errorf("inspect: %w", err)
 	}
 	n := s.Model.Graph.Producer(v)
 	if n == nil || !poolOps[n.OpType] {
@@ -62,7 +63,7 @@ func PoolingBackward(s *cam.Session, layer string, t cam.Target) (*PoolRoute, er
 		if n != nil {
 			what = "a " + n.OpType
 		}
-		return nil, fmt.Errorf("inspect: layer %q is %s, not a pooling layer; the pooling layers are: %v", layer, what, PoolingLayers(s.Model))
+		return nil, kind.Errorf(model.ErrBadLayer, "inspect: layer %q is %s, not a pooling layer; the pooling layers are: %v", layer, what, PoolingLayers(s.Model))
 	}
 	below := n.Inputs[0]
 	ts, err := s.ResolveTargets([]cam.Target{t})
@@ -76,7 +77,7 @@ func PoolingBackward(s *cam.Session, layer string, t cam.Target) (*PoolRoute, er
 	in := s.Run.Value(below)
 	out := s.Run.Value(v)
 	if in == nil || out == nil || in.Rank() != 4 || out.Rank() != 4 {
-		return nil, fmt.Errorf("inspect: pooling layer %q does not have 4-D input and output", n.Name)
+		return nil, kind.Errorf(model.ErrBadLayer, "inspect: pooling layer %q does not have 4-D input and output", n.Name)
 	}
 	is, os := in.Shape(), out.Shape()
 	r := &PoolRoute{Node: n.Name, Op: n.OpType, Above: v, Below: below, Class: ts[0].Class,
@@ -109,7 +110,7 @@ func PoolingBackward(s *cam.Session, layer string, t cam.Target) (*PoolRoute, er
 // below.
 func (r *PoolRoute) Planes(c int) (input, above, below []float32, err error) {
 	if c < 0 || c >= r.C {
-		return nil, nil, nil, fmt.Errorf("inspect: channel %d is out of range: layer %q has %d channels (0–%d)", c, r.Below, r.C, r.C-1)
+		return nil, nil, nil, kind.Errorf(ErrBadOption, "inspect: channel %d is out of range: layer %q has %d channels (0–%d)", c, r.Below, r.C, r.C-1)
 	}
 	hw, ohw := r.H*r.W, r.OH*r.OW
 	return r.Input[c*hw : (c+1)*hw], r.GradAbove[c*ohw : (c+1)*ohw], r.GradBelow[c*hw : (c+1)*hw], nil

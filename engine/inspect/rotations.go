@@ -8,7 +8,9 @@ import (
 	"math/rand/v2"
 	"sort"
 
+	"github.com/cnnlens/cnnlens/engine/internal/kind"
 	"github.com/cnnlens/cnnlens/engine/kernels"
+	"github.com/cnnlens/cnnlens/engine/model"
 	"github.com/cnnlens/cnnlens/engine/tensor"
 	"github.com/cnnlens/cnnlens/engine/viz"
 )
@@ -43,7 +45,7 @@ type RotationPair struct {
 // out[i][j] = a[src(i,j)].
 func TransformKernel(name string, a []float32, kh, kw int) ([]float32, error) {
 	if squareOnly[name] && kh != kw {
-		return nil, fmt.Errorf("inspect: %s needs a square kernel, not %d×%d", name, kh, kw)
+		return nil, kind.Errorf(model.ErrBadLayer, "inspect: %s needs a square kernel, not %d×%d", name, kh, kw)
 	}
 	out := make([]float32, kh*kw)
 	for i := 0; i < kh; i++ {
@@ -67,7 +69,7 @@ func TransformKernel(name string, a []float32, kh, kw int) ([]float32, error) {
 			case "antitranspose":
 				si, sj = kh-1-j, kw-1-i
 			default:
-				return nil, fmt.Errorf("inspect: unknown transform %q (%v)", name, Transforms)
+				return nil, kind.Errorf(ErrBadOption, "inspect: unknown transform %q (%v)", name, Transforms)
 			}
 			out[i*kw+j] = a[si*kw+sj]
 		}
@@ -88,10 +90,10 @@ func FindRotations(w *tensor.T, threshold float64) ([]RotationPair, error) {
 	}
 	o, in, kh, kw := sh[0], sh[1], sh[2], sh[3]
 	if kh*kw < 2 {
-		return nil, fmt.Errorf("inspect: the kernels are %d×%d; a rotation of a single weight is the weight itself", kh, kw)
+		return nil, kind.Errorf(model.ErrBadLayer, "inspect: the kernels are %d×%d; a rotation of a single weight is the weight itself", kh, kw)
 	}
 	if !(threshold > 0 && threshold <= 1) {
-		return nil, fmt.Errorf("inspect: threshold must be in (0, 1], got %v", threshold)
+		return nil, kind.Errorf(ErrBadOption, "inspect: threshold must be in (0, 1], got %v", threshold)
 	}
 	n := in * kh * kw
 	// unit rows: each filter divided by its norm (zero filters stay zero)

@@ -4,11 +4,13 @@
 package model
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
 
 	"github.com/cnnlens/cnnlens/engine/graph"
+	"github.com/cnnlens/cnnlens/engine/internal/kind"
 	"github.com/cnnlens/cnnlens/engine/onnx"
 	"github.com/cnnlens/cnnlens/engine/ops"
 	"github.com/cnnlens/cnnlens/engine/tensor"
@@ -16,6 +18,17 @@ import (
 
 // MaxTensorBytes caps any single weight tensor in a model file.
 const MaxTensorBytes = 1 << 30
+
+// Errors a caller may tell apart with errors.Is (their text is the message).
+var (
+	// ErrDynamicSizes: the model's input has no fixed C×H×W, so the caller
+	// has to give the input size.
+	ErrDynamicSizes = errors.New("model: dynamic input sizes")
+	// ErrBadLayer: a layer name that names no layer of the model, or a
+	// layer that does not fit what was asked of it (not a convolution, no
+	// spatial map, …).
+	ErrBadLayer = errors.New("model: bad layer")
+)
 
 // Model is a loaded network with one float image input and its outputs.
 type Model struct {
@@ -43,7 +56,7 @@ type Layer struct {
 func LoadFile(path string) (*Model, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("model: %v", err)
+		return nil, fmt.Errorf("model: %w", err)
 	}
 	return Load(data)
 }
@@ -79,13 +92,13 @@ func Load(data []byte) (*Model, error) {
 // dynamic dims an error.
 func (m *Model) ConcreteInputShape(n int) ([]int, error) {
 	if m.InputShape == nil {
-		return nil, fmt.Errorf("model: input %q has no declared shape", m.Input)
+		return nil, kind.Errorf(ErrDynamicSizes, "model: input %q has no declared shape", m.Input)
 	}
 	s := append([]int(nil), m.InputShape...)
 	s[0] = n
 	for k, d := range s[1:] {
 		if d <= 0 {
-			return nil, fmt.Errorf("model: input %q has a dynamic dimension %d; give the input size", m.Input, k+1)
+			return nil, kind.Errorf(ErrDynamicSizes, "model: input %q has a dynamic dimension %d; give the input size", m.Input, k+1)
 		}
 	}
 	return s, nil
@@ -180,7 +193,7 @@ func (m *Model) ResolveLayer(name string) (string, error) {
 	if len(names) > maxList {
 		names = append(names[:maxList], "…")
 	}
-	return "", fmt.Errorf("no layer named %q; the layers are: %s", name, strings.Join(names, ", "))
+	return "", kind.Errorf(ErrBadLayer, "no layer named %q; the layers are: %s", name, strings.Join(names, ", "))
 }
 
 // BuildGraph turns a decoded ONNX model into an executable graph, with any
@@ -212,7 +225,7 @@ func BuildGraph(pm *onnx.Model) (*graph.Graph, error) {
 		}
 		seenNames[name] = true
 		if n.Domain != "" && n.Domain != "ai.onnx" {
-			return nil, fmt.Errorf("onnx: node %q: unsupported op %q from domain %q", name, n.OpType, n.Domain)
+			return nil, kind.Errorf(ops.ErrUnsupportedOp, "onnx: node %q: unsupported op %q from domain %q", name, n.OpType, n.Domain)
 		}
 		var attrs ops.Attrs = n.Attrs
 		if n.OpType == "Split" && !n.Attrs.Has("num_outputs") {
@@ -222,7 +235,7 @@ func BuildGraph(pm *onnx.Model) (*graph.Graph, error) {
 		}
 		op, err := ops.New(n.OpType, attrs, opset)
 		if err != nil {
-			return nil, fmt.Errorf("onnx: node %q: %v", name, err)
+			return nil, fmt.Errorf("onnx: node %q: %w", name, err)
 		}
 		if n.OpType == "BatchNormalization" {
 			for _, in := range n.Inputs[min(3, len(n.Inputs)):] {

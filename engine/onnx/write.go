@@ -158,7 +158,7 @@ func encodeGraph(g *Graph) ([]byte, error) {
 	for k, n := range g.Nodes {
 		nb, err := encodeNode(n)
 		if err != nil {
-			return nil, fmt.Errorf("onnx: encode: node #%d (%s): %v", k, n.OpType, err)
+			return nil, fmt.Errorf("onnx: encode: node #%d (%s): %w", k, n.OpType, err)
 		}
 		b = appendBytes(b, graphNode, nb)
 	}
@@ -242,7 +242,7 @@ func encodeAttribute(name string, at *attribute) ([]byte, error) {
 	case AttrTensor:
 		tb, err := EncodeTensor(at.t, "")
 		if err != nil {
-			return nil, fmt.Errorf("attribute %q: %v", name, err)
+			return nil, fmt.Errorf("attribute %q: %w", name, err)
 		}
 		b = appendBytes(b, attrT, tb)
 	case AttrFloats:

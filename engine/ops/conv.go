@@ -12,7 +12,7 @@ func init() {
 	Register("Conv", func(a Attrs, opset int) (Op, error) {
 		w, err := readWindowAttrs(a)
 		if err != nil {
-			return nil, fmt.Errorf("Conv: %v", err)
+			return nil, fmt.Errorf("Conv: %w", err)
 		}
 		g := int(a.Int("group", 1))
 		if g <= 0 {
@@ -90,7 +90,7 @@ func (op *Conv) planShapes(xs, ws, bias []int) (*convPlan, error) {
 	}
 	g, err := op.win.resolve(xs[2:], kernel)
 	if err != nil {
-		return nil, fmt.Errorf("Conv: %v", err)
+		return nil, fmt.Errorf("Conv: %w", err)
 	}
 	p.g = g
 	p.kk = p.Cg * g.KH * g.KW

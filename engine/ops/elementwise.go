@@ -49,13 +49,13 @@ func (b binaryOp) Forward(in []*tensor.T) ([]*tensor.T, error) {
 		}
 		o, shape, err := broadcastBinary(x.I64(), y.I64(), x.Shape(), y.Shape(), binaryRow[int64](b.name))
 		if err != nil {
-			return nil, fmt.Errorf("%s: %v", b.name, err)
+			return nil, fmt.Errorf("%s: %w", b.name, err)
 		}
 		return []*tensor.T{tensor.FromI64(o, shape...)}, nil
 	}
 	o, shape, err := broadcastBinary(x.F32(), y.F32(), x.Shape(), y.Shape(), binaryRow[float32](b.name))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", b.name, err)
+		return nil, fmt.Errorf("%s: %w", b.name, err)
 	}
 	return []*tensor.T{tensor.FromF32(o, shape...)}, nil
 }
@@ -299,7 +299,7 @@ func (powOp) Forward(in []*tensor.T) ([]*tensor.T, error) {
 	ye := y.AsF32()
 	o, shape, err := broadcastBinary(x.F32(), ye, x.Shape(), y.Shape(), powRow)
 	if err != nil {
-		return nil, fmt.Errorf("Pow: %v", err)
+		return nil, fmt.Errorf("Pow: %w", err)
 	}
 	return []*tensor.T{tensor.FromF32(o, shape...)}, nil
 }
@@ -388,7 +388,7 @@ func (v *variadicOp) Forward(in []*tensor.T) ([]*tensor.T, error) {
 		var err error
 		acc, shape, err = broadcastBinary(acc, t.F32(), shape, t.Shape(), addRow[float32])
 		if err != nil {
-			return nil, fmt.Errorf("%s: %v", v.name, err)
+			return nil, fmt.Errorf("%s: %w", v.name, err)
 		}
 	}
 	if v.mean {

@@ -92,7 +92,7 @@ func broadcastOut(op string, s [][]int, n int) ([][]int, error) {
 	}
 	out, err := broadcastShapes(s...)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", op, err)
+		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	return [][]int{out}, nil
 }
@@ -209,7 +209,7 @@ func (v *viewOp) OutShapes(s [][]int, consts []*tensor.T) ([][]int, error) {
 	}
 	y, err := v.shape(x, consts)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", v.name, err)
+		return nil, fmt.Errorf("%s: %w", v.name, err)
 	}
 	if tensor.Size(y) != tensor.Size(x) {
 		return nil, fmt.Errorf("%s: %v holds %d values, the input %d", v.name, y, tensor.Size(y), tensor.Size(x))

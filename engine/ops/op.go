@@ -7,9 +7,10 @@
 package ops
 
 import (
-	"fmt"
+	"errors"
 	"sort"
 
+	"github.com/cnnlens/cnnlens/engine/internal/kind"
 	"github.com/cnnlens/cnnlens/engine/tensor"
 )
 
@@ -55,11 +56,15 @@ func Register(opType string, f Factory) {
 	registry[opType] = f
 }
 
+// ErrUnsupportedOp marks the error of an op type the engine does not
+// implement (errors.Is; the text is the message).
+var ErrUnsupportedOp = errors.New("ops: unsupported op")
+
 // New builds an op of the given type.
 func New(opType string, a Attrs, opset int) (Op, error) {
 	f, ok := registry[opType]
 	if !ok {
-		return nil, fmt.Errorf("unsupported op %q", opType)
+		return nil, kind.Errorf(ErrUnsupportedOp, "unsupported op %q", opType)
 	}
 	return f(a, opset)
 }

@@ -29,7 +29,7 @@ func init() {
 func poolAttrs(a Attrs, typ string) (windowAttrs, error) {
 	w, err := readWindowAttrs(a)
 	if err != nil {
-		return w, fmt.Errorf("%s: %v", typ, err)
+		return w, fmt.Errorf("%s: %w", typ, err)
 	}
 	if w.kernel == nil {
 		return w, fmt.Errorf("%s: kernel_shape is required", typ)
@@ -55,7 +55,7 @@ func poolGeomShape(typ string, win windowAttrs, xs []int) (geom2, error) {
 	}
 	g, err := win.resolve(xs[2:], win.kernel)
 	if err != nil {
-		return geom2{}, fmt.Errorf("%s: %v", typ, err)
+		return geom2{}, fmt.Errorf("%s: %w", typ, err)
 	}
 	return g, nil
 }

@@ -191,11 +191,11 @@ func (v *viewOp) Forward(in []*tensor.T) ([]*tensor.T, error) {
 	}
 	shape, err := v.shape(in[0].Shape(), in)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", v.name, err)
+		return nil, fmt.Errorf("%s: %w", v.name, err)
 	}
 	y, err := in[0].Reshape(shape...)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", v.name, err)
+		return nil, fmt.Errorf("%s: %w", v.name, err)
 	}
 	if v.mask {
 		m := tensor.NewI64(shape...)
@@ -218,7 +218,7 @@ func (v *viewOp) Backward(in, out, gradOut []*tensor.T, need []bool) ([]*tensor.
 	}
 	g, err := gradOut[0].Reshape(in[0].Shape()...)
 	if err != nil {
-		return nil, fmt.Errorf("%s backward: %v", v.name, err)
+		return nil, fmt.Errorf("%s backward: %w", v.name, err)
 	}
 	grads[0] = g
 	return grads, nil

@@ -113,7 +113,7 @@ func EncodePNG(w io.Writer, img image.Image) error {
 		return fmt.Errorf("viz: no image to encode")
 	}
 	if err := png.Encode(w, img); err != nil {
-		return fmt.Errorf("viz: encoding PNG: %v", err)
+		return fmt.Errorf("viz: encoding PNG: %w", err)
 	}
 	return nil
 }

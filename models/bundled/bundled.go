@@ -245,7 +245,7 @@ func ReadCard(path string) (*Card, error) {
 	}
 	var c Card
 	if err := json.Unmarshal(data, &c); err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return &c, nil
 }

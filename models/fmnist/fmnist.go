@@ -80,13 +80,13 @@ func readIDX(path string, magic uint32) ([]byte, error) {
 	if strings.HasSuffix(path, ".gz") {
 		gz, err := gzip.NewReader(f)
 		if err != nil {
-			return nil, fmt.Errorf("fmnist: %s: %v", path, err)
+			return nil, fmt.Errorf("fmnist: %s: %w", path, err)
 		}
 		r = gz
 	}
 	data, err := io.ReadAll(r)
 	if err != nil {
-		return nil, fmt.Errorf("fmnist: %s: %v", path, err)
+		return nil, fmt.Errorf("fmnist: %s: %w", path, err)
 	}
 	if len(data) < 8 || binary.BigEndian.Uint32(data) != magic {
 		return nil, fmt.Errorf("fmnist: %s: not an IDX file with magic %#x", path, magic)

@@ -96,7 +96,7 @@ func ReadMask(path string) ([]uint8, int, int, error) {
 	defer f.Close()
 	img, err := png.Decode(f)
 	if err != nil {
-		return nil, 0, 0, fmt.Errorf("%s: %v", path, err)
+		return nil, 0, 0, fmt.Errorf("%s: %w", path, err)
 	}
 	b := img.Bounds()
 	out := make([]uint8, b.Dx()*b.Dy())

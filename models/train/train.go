@@ -430,7 +430,7 @@ func (t *Trainer) loadCheckpoint() (int, []EpochStats, error) {
 		Epochs []EpochStats `json:"epochs"`
 	}
 	if err := json.Unmarshal(metaBytes, &meta); err != nil {
-		return 0, nil, fmt.Errorf("train: %s: %v", dir, err)
+		return 0, nil, fmt.Errorf("train: %s: %w", dir, err)
 	}
 	data, err := os.ReadFile(filepath.Join(dir, "last.onnx"))
 	if err != nil {

@@ -54,7 +54,7 @@ func Load(name string) (*Model, error) {
 	dir := filepath.Join(Dir(), name)
 	data, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
 	if err != nil {
-		return nil, fmt.Errorf("oracle missing (tests read ../shared/oracle in place): %v", err)
+		return nil, fmt.Errorf("oracle missing (tests read ../shared/oracle in place): %w", err)
 	}
 	m := &Model{Name: name, Dir: dir}
 	if err := json.Unmarshal(data, &m.Manifest); err != nil {
@@ -73,7 +73,7 @@ func (m *Model) Has(key string) bool {
 func (m *Model) F32(key string) ([]float32, error) {
 	b, err := os.ReadFile(filepath.Join(m.Dir, "raw", key+".f32"))
 	if err != nil {
-		return nil, fmt.Errorf("oracle array missing: %v", err)
+		return nil, fmt.Errorf("oracle array missing: %w", err)
 	}
 	out := make([]float32, len(b)/4)
 	for i := range out {
