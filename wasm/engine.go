@@ -16,20 +16,12 @@ import (
 	"time"
 
 	"github.com/cnnlens/cnnlens/engine/cam"
+	"github.com/cnnlens/cnnlens/engine/card"
 	"github.com/cnnlens/cnnlens/engine/imgproc"
 	"github.com/cnnlens/cnnlens/engine/model"
 	"github.com/cnnlens/cnnlens/engine/tensor"
 	"github.com/cnnlens/cnnlens/engine/viz"
 )
-
-// Card is a model card (models/NAME.json): labels and preprocessing.
-type Card struct {
-	Labels       []string  `json:"labels"`
-	InputShape   []int     `json:"input_shape"`
-	Mean         []float32 `json:"mean"`
-	Std          []float32 `json:"std"`
-	DefaultLayer string    `json:"default_layer"`
-}
 
 // LayerInfo describes one layer for the layer picker.
 type LayerInfo struct {
@@ -145,9 +137,10 @@ func NewEngine() *Engine {
 	return &Engine{models: map[int]*modelState{}, inputs: map[int]*inputState{}, nextModel: 1, nextInput: 1}
 }
 
-// LoadModel loads an ONNX model with an optional card and returns its id and
-// description. A model that fails to load leaves the engine as it was.
-func (e *Engine) LoadModel(data []byte, card *Card) (ModelInfo, error) {
+// LoadModel loads an ONNX model with an optional card (labels and
+// preprocessing) and returns its id and description. A model that fails to
+// load leaves the engine as it was.
+func (e *Engine) LoadModel(data []byte, mc *card.Card) (ModelInfo, error) {
 	start := time.Now()
 	if len(data) == 0 {
 		return ModelInfo{}, markf(ErrBadModel, "the model file is empty")
@@ -156,11 +149,11 @@ func (e *Engine) LoadModel(data []byte, card *Card) (ModelInfo, error) {
 	if err != nil {
 		return ModelInfo{}, mark(ErrBadModel, err)
 	}
-	if card == nil {
-		card = &Card{}
+	if mc == nil {
+		mc = &card.Card{}
 	}
 	ms := &modelState{id: e.nextModel, m: m}
-	if err := ms.configure(card); err != nil {
+	if err := ms.configure(mc); err != nil {
 		return ModelInfo{}, err
 	}
 	layers, err := m.Layers()
@@ -174,10 +167,10 @@ func (e *Engine) LoadModel(data []byte, card *Card) (ModelInfo, error) {
 		ms.info.SuggestedLayer = s
 	}
 	ms.info.DefaultLayer = ms.info.SuggestedLayer
-	if card.DefaultLayer != "" {
-		v, err := m.ResolveLayer(card.DefaultLayer)
+	if mc.DefaultLayer != "" {
+		v, err := m.ResolveLayer(mc.DefaultLayer)
 		if err != nil {
-			return ModelInfo{}, markf(ErrBadCard, "model card: default_layer: %w", err)
+			return ModelInfo{}, markf(card.ErrBadCard, "model card: default_layer: %w", err)
 		}
 		ms.info.DefaultLayer = v
 	}
@@ -204,53 +197,38 @@ func (e *Engine) LoadModel(data []byte, card *Card) (ModelInfo, error) {
 }
 
 // configure applies a card's input shape, normalisation and labels.
-func (ms *modelState) configure(card *Card) error {
+func (ms *modelState) configure(mc *card.Card) error {
 	m := ms.m
 	declared := append([]int(nil), m.InputShape...)
-	shape := card.InputShape
-	switch len(shape) {
-	case 0:
+	shape, err := mc.Shape()
+	if err != nil {
+		return err
+	}
+	if shape == nil {
 		s, err := m.ConcreteInputShape(1)
 		if err != nil {
 			return markf(model.ErrDynamicSizes, "the model's input %q has shape %s with dynamic sizes: give the input size (C×H×W) in a model card or the size fields", m.Input, tensor.ShapeString(declared))
 		}
 		shape = s
-	case 3:
-		shape = append([]int{1}, shape...)
-	case 4:
-		shape = append([]int{1}, shape[1:]...)
-	default:
-		return markf(ErrBadCard, "model card: input_shape must be [C, H, W] or [N, C, H, W], got %v", card.InputShape)
 	}
 	if len(declared) != 4 {
 		return markf(ErrBadModel, "the model's input %q has shape %s: cnnlens needs images, N×C×H×W", m.Input, tensor.ShapeString(declared))
 	}
 	for i := 1; i < 4; i++ {
 		if shape[i] <= 0 || shape[i] > 4096 {
-			return markf(ErrBadCard, "input size %s is not valid", tensor.ShapeString(shape))
+			return markf(card.ErrBadCard, "input size %s is not valid", tensor.ShapeString(shape))
 		}
 		if declared[i] > 0 && declared[i] != shape[i] {
-			return markf(ErrBadCard, "input size %s does not fit the model's input %q of shape %s", tensor.ShapeString(shape[1:]), m.Input, tensor.ShapeString(declared))
+			return markf(card.ErrBadCard, "input size %s does not fit the model's input %q of shape %s", tensor.ShapeString(shape[1:]), m.Input, tensor.ShapeString(declared))
 		}
 	}
 	c := shape[1]
 	if c != 1 && c != 3 {
 		return markf(ErrBadModel, "the model's input has %d channels: cnnlens feeds images with 1 (grey) or 3 (RGB)", c)
 	}
-	mean, std := card.Mean, card.Std
-	if mean == nil {
-		mean = defaultNorm(c, imgproc.ImageNetMean, 0.5)
-	}
-	if std == nil {
-		std = defaultNorm(c, imgproc.ImageNetStd, 0.5)
-	}
-	if len(mean) != c || len(std) != c {
-		return markf(ErrBadCard, "mean and std need %d values each (one per channel), got %d and %d", c, len(mean), len(std))
-	}
-	for _, s := range std {
-		if !(s > 0) {
-			return markf(ErrBadCard, "std values must be positive, got %v", std)
-		}
+	mean, std, err := mc.Norm(c)
+	if err != nil {
+		return err
 	}
 	// Make the model run at that size from now on (Layers, SuggestedLayer).
 	if declared[2] < 0 || declared[3] < 0 || declared[1] < 0 {
@@ -260,33 +238,26 @@ func (ms *modelState) configure(card *Card) error {
 	ms.info.DeclaredShape = declared
 	ms.info.InputShape = shape
 	ms.info.Mean, ms.info.Std = mean, std
-	ms.info.Labels = card.Labels
+	ms.info.Labels = mc.Labels
 	return nil
-}
-
-func defaultNorm(c int, rgb []float32, grey float32) []float32 {
-	if c == 3 {
-		return append([]float32(nil), rgb...)
-	}
-	return []float32{grey}
 }
 
 // Configure changes a loaded model's preprocessing and labels (the page's
 // size and normalisation fields). Inputs made before keep theirs.
-func (e *Engine) Configure(id int, card *Card) (ModelInfo, error) {
+func (e *Engine) Configure(id int, mc *card.Card) (ModelInfo, error) {
 	ms, err := e.model(id)
 	if err != nil {
 		return ModelInfo{}, err
 	}
 	saved := *ms
 	savedShape := append([]int(nil), ms.m.InputShape...)
-	if err := ms.configure(card); err != nil {
+	if err := ms.configure(mc); err != nil {
 		*ms = saved
 		ms.m.InputShape = savedShape
 		return ModelInfo{}, err
 	}
-	if card.DefaultLayer != "" {
-		if v, err := ms.m.ResolveLayer(card.DefaultLayer); err == nil {
+	if mc.DefaultLayer != "" {
+		if v, err := ms.m.ResolveLayer(mc.DefaultLayer); err == nil {
 			ms.info.DefaultLayer = v
 		}
 	}

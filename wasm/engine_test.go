@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cnnlens/cnnlens/engine/card"
 )
 
 var tiny = filepath.Join("..", "..", "shared", "oracle", "tinycnn")
@@ -27,14 +29,14 @@ func readF32(t *testing.T, path string) []float32 {
 	return out
 }
 
-func loadTiny(t *testing.T, card *Card) (*Engine, ModelInfo) {
+func loadTiny(t *testing.T, mc *card.Card) (*Engine, ModelInfo) {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(tiny, "model.onnx"))
 	if err != nil {
 		t.Skipf("oracle: %v", err)
 	}
 	e := NewEngine()
-	info, err := e.LoadModel(data, card)
+	info, err := e.LoadModel(data, mc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +120,7 @@ func argmax(v []float32) int {
 }
 
 func TestInputsAndCards(t *testing.T) {
-	e, info := loadTiny(t, &Card{Labels: []string{"a", "b", "c"}, DefaultLayer: "/relu2/Relu"})
+	e, info := loadTiny(t, &card.Card{Labels: []string{"a", "b", "c"}, DefaultLayer: "/relu2/Relu"})
 	if info.DefaultLayer != "/relu2/Relu_output_0" {
 		t.Errorf("default layer from the card: %q", info.DefaultLayer)
 	}
@@ -160,16 +162,16 @@ func TestInputsAndCards(t *testing.T) {
 	}
 	// Cards that do not fit.
 	for _, c := range []struct {
-		card Card
+		mc   card.Card
 		want string
 	}{
-		{Card{InputShape: []int{3, 64, 64}}, "does not fit"},
-		{Card{Mean: []float32{0.5}}, "3 values"},
-		{Card{Std: []float32{1, 0, 1}}, "positive"},
-		{Card{InputShape: []int{5}}, "input_shape"},
+		{card.Card{InputShape: []int{3, 64, 64}}, "does not fit"},
+		{card.Card{Mean: []float32{0.5}}, "3 values"},
+		{card.Card{Std: []float32{1, 0, 1}}, "positive"},
+		{card.Card{InputShape: []int{5}}, "input_shape"},
 	} {
-		if _, err := e.Configure(info.ID, &c.card); err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("card %+v: error %v, want %q", c.card, err, c.want)
+		if _, err := e.Configure(info.ID, &c.mc); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("card %+v: error %v, want %q", c.mc, err, c.want)
 		}
 	}
 	// A failed Configure leaves the model as it was.

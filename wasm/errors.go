@@ -11,6 +11,7 @@ import (
 	"fmt"
 
 	"github.com/cnnlens/cnnlens/engine/cam"
+	"github.com/cnnlens/cnnlens/engine/card"
 	"github.com/cnnlens/cnnlens/engine/imgproc"
 	"github.com/cnnlens/cnnlens/engine/inspect"
 	"github.com/cnnlens/cnnlens/engine/model"
@@ -39,7 +40,6 @@ var (
 	ErrInputGone  = errors.New("input gone")
 	ErrModelGone  = errors.New("model gone")
 	ErrBadModel   = errors.New("bad model")
-	ErrBadCard    = errors.New("bad model card")
 	ErrBadRequest = errors.New("bad request")
 	// ErrCancelled is the error of a cancelled request; its text is the
 	// message the page gets.
@@ -61,7 +61,7 @@ var codes = []struct {
 	{CodeImageTooLarge, []error{imgproc.ErrImageTooLarge}},
 	{CodeUnsupportedOp, []error{ops.ErrUnsupportedOp}},
 	{CodeDynamicSizes, []error{model.ErrDynamicSizes}},
-	{CodeBadCard, []error{ErrBadCard}},
+	{CodeBadCard, []error{card.ErrBadCard}},
 	{CodeBadLayer, []error{model.ErrBadLayer}},
 	{CodeBadModel, []error{ErrBadModel}},
 	{CodeBadRequest, []error{ErrBadRequest, cam.ErrBadRequest, inspect.ErrBadOption}},

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cnnlens/cnnlens/engine/card"
 	"github.com/cnnlens/cnnlens/engine/imgproc"
 	"github.com/cnnlens/cnnlens/engine/onnx"
 	"github.com/cnnlens/cnnlens/engine/tensor"
@@ -98,11 +99,11 @@ func TestErrorCodes(t *testing.T) {
 			return err
 		}},
 		{"card that does not fit", CodeBadCard, "does not fit", func() error {
-			_, err := e.Configure(info.ID, &Card{InputShape: []int{3, 32, 32}})
+			_, err := e.Configure(info.ID, &card.Card{InputShape: []int{3, 32, 32}})
 			return err
 		}},
 		{"card with an unknown default layer", CodeBadCard, "default_layer", func() error {
-			_, err := e.LoadModel(reluModel(t, "Relu", 1, 3, 8, 8), &Card{DefaultLayer: "nope"})
+			_, err := e.LoadModel(reluModel(t, "Relu", 1, 3, 8, 8), &card.Card{DefaultLayer: "nope"})
 			return err
 		}},
 		{"model gone", CodeModelGone, "no model 99", func() error {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"image"
 	"math"
 	"os"
@@ -10,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cnnlens/cnnlens/engine/card"
 	"github.com/cnnlens/cnnlens/engine/inspect"
 	"github.com/cnnlens/cnnlens/models/shapes"
 )
@@ -26,12 +26,12 @@ func loadShapes(t *testing.T) (*Engine, ModelInfo, InputInfo) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var card Card
-	if err := json.Unmarshal(cardJSON, &card); err != nil {
+	mc, err := card.Parse(cardJSON)
+	if err != nil {
 		t.Fatal(err)
 	}
 	e := NewEngine()
-	info, err := e.LoadModel(data, &card)
+	info, err := e.LoadModel(data, mc)
 	if err != nil {
 		t.Fatal(err)
 	}

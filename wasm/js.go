@@ -16,6 +16,7 @@ import (
 	"unsafe"
 
 	"github.com/cnnlens/cnnlens/engine/cam"
+	"github.com/cnnlens/cnnlens/engine/card"
 	"github.com/cnnlens/cnnlens/engine/viz"
 )
 
@@ -94,25 +95,25 @@ func dispatch(eng *Engine, r request) (any, []any, error) {
 	m := r.msg
 	switch r.op {
 	case "loadModel":
-		card, err := cardOf(m.Get("card"))
+		mc, err := cardOf(m.Get("card"))
 		if err != nil {
 			return nil, nil, err
 		}
-		info, err := eng.LoadModel(bytesOf(m.Get("bytes")), card)
+		info, err := eng.LoadModel(bytesOf(m.Get("bytes")), mc)
 		if err != nil {
 			return nil, nil, err
 		}
 		tuneGC(eng)
 		return toJS(info), nil, nil
 	case "configure":
-		card, err := cardOf(m.Get("card"))
+		mc, err := cardOf(m.Get("card"))
 		if err != nil {
 			return nil, nil, err
 		}
-		if card == nil {
-			card = &Card{}
+		if mc == nil {
+			mc = &card.Card{}
 		}
-		info, err := eng.Configure(m.Get("model").Int(), card)
+		info, err := eng.Configure(m.Get("model").Int(), mc)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -328,17 +329,19 @@ func yield() {
 	f.Release()
 }
 
-func cardOf(v js.Value) (*Card, error) {
+// cardOf reads a model card given as a JavaScript object (the keys of
+// engine/card's JSON), naming the field that is not valid.
+func cardOf(v js.Value) (*card.Card, error) {
 	if v.IsUndefined() || v.IsNull() {
 		return nil, nil
 	}
 	if v.Type() != js.TypeObject {
-		return nil, markf(ErrBadCard, "model card: want an object, got %s", v.Type())
+		return nil, markf(card.ErrBadCard, "model card: want an object, got %s", v.Type())
 	}
 	// Field by field rather than through JSON: in the page the first use of
 	// encoding/json's decoder costs ~25 ms while V8 compiles it, on the way
 	// to the first heatmap.
-	var c Card
+	var c card.Card
 	var err error
 	if c.Labels, err = cardList(v, "labels", func(e js.Value) (string, bool) {
 		if e.Type() != js.TypeString {
@@ -374,25 +377,25 @@ func cardOf(v js.Value) (*Card, error) {
 	case js.TypeString:
 		c.DefaultLayer = d.String()
 	default:
-		return nil, markf(ErrBadCard, "model card: default_layer must be a string, got %s", d.Type())
+		return nil, markf(card.ErrBadCard, "model card: default_layer must be a string, got %s", d.Type())
 	}
 	return &c, nil
 }
 
 // cardList reads the list field name of a card (absent or null: nil).
-func cardList[T any](card js.Value, name string, elem func(js.Value) (T, bool)) ([]T, error) {
-	v := card.Get(name)
+func cardList[T any](obj js.Value, name string, elem func(js.Value) (T, bool)) ([]T, error) {
+	v := obj.Get(name)
 	if v.IsUndefined() || v.IsNull() {
 		return nil, nil
 	}
 	if !js.Global().Get("Array").Call("isArray", v).Bool() {
-		return nil, markf(ErrBadCard, "model card: %s must be a list, got %s", name, v.Type())
+		return nil, markf(card.ErrBadCard, "model card: %s must be a list, got %s", name, v.Type())
 	}
 	out := make([]T, v.Length())
 	for i := range out {
 		x, ok := elem(v.Index(i))
 		if !ok {
-			return nil, markf(ErrBadCard, "model card: %s[%d] is not a valid value (%s)", name, i, js.Global().Get("String").Invoke(v.Index(i)).String())
+			return nil, markf(card.ErrBadCard, "model card: %s[%d] is not a valid value (%s)", name, i, js.Global().Get("String").Invoke(v.Index(i)).String())
 		}
 		out[i] = x
 	}

@@ -1,27 +1,17 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
 
+	"github.com/cnnlens/cnnlens/engine/card"
 	"github.com/cnnlens/cnnlens/engine/imgproc"
 	"github.com/cnnlens/cnnlens/engine/model"
 	"github.com/cnnlens/cnnlens/engine/tensor"
 )
-
-// card is the model card that may sit beside a model file (M.json for
-// M.onnx): class labels and the normalisation the model was trained with.
-type card struct {
-	Labels       []string  `json:"labels"`
-	Mean         []float32 `json:"mean"`
-	Std          []float32 `json:"std"`
-	InputShape   []int     `json:"input_shape"`
-	DefaultLayer string    `json:"default_layer"`
-}
 
 // modelFlags are the flags shared by every command that runs a model.
 type modelFlags struct {
@@ -42,9 +32,12 @@ func (m *modelFlags) register(fs *flag.FlagSet, withInput bool) {
 	fs.StringVar(&m.std, "std", "", "per-channel std for -image, comma separated (default: the model card's, else ImageNet)")
 }
 
+// loaded is a model with its card (engine/card), which may sit beside the
+// model file (M.json for M.onnx): class labels and the normalisation the
+// model was trained with.
 type loaded struct {
 	m    *model.Model
-	card card
+	card card.Card
 }
 
 func (f *modelFlags) load() (*loaded, error) {
@@ -61,32 +54,15 @@ func (f *modelFlags) load() (*loaded, error) {
 		cardPath = f.labels
 	}
 	if data, err := os.ReadFile(cardPath); err == nil {
-		if err := parseLabels(data, &l.card); err != nil {
+		c, err := card.Parse(data)
+		if err != nil {
 			return nil, fmt.Errorf("%s: %w", cardPath, err)
 		}
+		l.card = *c
 	} else if f.labels != "" {
 		return nil, err
 	}
 	return l, nil
-}
-
-func parseLabels(data []byte, c *card) error {
-	trimmed := strings.TrimSpace(string(data))
-	switch {
-	case strings.HasPrefix(trimmed, "{"):
-		if err := json.Unmarshal(data, c); err != nil {
-			return fmt.Errorf("bad model card: %w", err)
-		}
-	case strings.HasPrefix(trimmed, "["):
-		if err := json.Unmarshal(data, &c.Labels); err != nil {
-			return fmt.Errorf("bad label list: %w", err)
-		}
-	default:
-		for _, line := range strings.Split(trimmed, "\n") {
-			c.Labels = append(c.Labels, strings.TrimSpace(line))
-		}
-	}
-	return nil
 }
 
 func parseFloats(s string) ([]float32, error) {

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cnnlens/cnnlens/engine/card"
 	"github.com/cnnlens/cnnlens/engine/model"
 	"github.com/cnnlens/cnnlens/models/train"
 )
@@ -55,20 +56,18 @@ func Names() []string {
 	return out
 }
 
-// Card is the model card written beside each model (M.json for M.onnx).
-// The CLI reads labels, mean, std, input_shape and default_layer.
+// Card is the model card written beside each model (M.json for M.onnx):
+// the card the CLI and the page read (engine/card: labels, input_shape,
+// mean, std, default_layer), after the model's name and before what the
+// model is and how it was trained.
 type Card struct {
-	Name         string    `json:"name"`
-	Labels       []string  `json:"labels"`
-	InputShape   []int     `json:"input_shape"`
-	Mean         []float32 `json:"mean"`
-	Std          []float32 `json:"std"`
-	DefaultLayer string    `json:"default_layer"`
-	Architecture string    `json:"architecture"`
-	Parameters   int       `json:"parameters"`
-	Data         string    `json:"data"`
-	DataLicence  string    `json:"data_licence"`
-	TestSet      string    `json:"test_set"`
+	Name string `json:"name"`
+	card.Card
+	Architecture string `json:"architecture"`
+	Parameters   int    `json:"parameters"`
+	Data         string `json:"data"`
+	DataLicence  string `json:"data_licence"`
+	TestSet      string `json:"test_set"`
 	// TestAccuracy is TestCorrect/TestTotal, measured on the saved model.
 	TestAccuracy float64  `json:"test_accuracy"`
 	TestCorrect  int      `json:"test_correct"`
@@ -167,10 +166,13 @@ func Train(r *Recipe, opt Options) (*Card, error) {
 	if err != nil {
 		return nil, err
 	}
-	card := &Card{
-		Name: r.Name, Labels: r.Labels, InputShape: []int{1, r.Spec.Channels, r.Spec.Height, r.Spec.Width},
-		Mean: r.Mean, Std: r.Std, DefaultLayer: r.Spec.DefaultLayer(), Architecture: r.Architecture,
-		Parameters: paramCount(net), Data: r.Data, DataLicence: r.DataLicence, TestSet: r.TestSet,
+	c := &Card{
+		Name: r.Name,
+		Card: card.Card{
+			Labels: r.Labels, InputShape: []int{1, r.Spec.Channels, r.Spec.Height, r.Spec.Width},
+			Mean: r.Mean, Std: r.Std, DefaultLayer: r.Spec.DefaultLayer(),
+		},
+		Architecture: r.Architecture, Parameters: paramCount(net), Data: r.Data, DataLicence: r.DataLicence, TestSet: r.TestSet,
 		TestAccuracy: float64(correct) / float64(total), TestCorrect: correct, TestTotal: total,
 		Training: Training{
 			Command: opt.Command, Seed: cfg.Seed, InitSeed: r.NetSeed, Optimizer: optimizerText(cfg),
@@ -181,14 +183,14 @@ func Train(r *Recipe, opt Options) (*Card, error) {
 			Determinism: "bit-identical weights for the same seeds: one goroutine runs each step in a fixed order; the GEMM's split across threads never changes a sum's order",
 		},
 	}
-	js, err := json.MarshalIndent(card, "", "  ")
+	js, err := json.MarshalIndent(c, "", "  ")
 	if err != nil {
 		return nil, err
 	}
 	if err := os.WriteFile(filepath.Join(opt.OutDir, r.Name+".json"), append(js, '\n'), 0o644); err != nil {
 		return nil, err
 	}
-	return card, nil
+	return c, nil
 }
 
 func optimizerText(cfg train.Config) string {
