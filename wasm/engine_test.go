@@ -2,26 +2,36 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
 	"image"
 	"image/png"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/cnnlens/cnnlens/engine/card"
+	"github.com/cnnlens/cnnlens/internal/testenv"
 )
 
-var tiny = filepath.Join("..", "..", "shared", "oracle", "tinycnn")
+// tiny is the part of the tinycnn oracle (PyTorch 1.13.1 and
+// pytorch-grad-cam's numbers, ../shared/oracle/tinycnn) that the
+// repository keeps in testdata, so that these parity checks run from a
+// clone alone.
+var tiny = filepath.Join("..", "testdata", "oracle", "tinycnn")
 
+// sharedOracle is the whole oracle beside the repository (ResNet-18 is
+// too big to keep in it).
+var sharedOracle = filepath.Join("..", "..", "shared", "oracle")
+
+// readF32 reads an oracle array; a missing file skips the test, or fails
+// it under CI and CNNLENS_REQUIRE_ALL (internal/testenv).
 func readF32(t *testing.T, path string) []float32 {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Skipf("oracle: %v", err)
-	}
+	b := testenv.ReadFile(t, path)
 	out := make([]float32, len(b)/4)
 	for i := range out {
 		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
@@ -31,16 +41,56 @@ func readF32(t *testing.T, path string) []float32 {
 
 func loadTiny(t *testing.T, mc *card.Card) (*Engine, ModelInfo) {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(tiny, "model.onnx"))
-	if err != nil {
-		t.Skipf("oracle: %v", err)
-	}
+	data := testenv.ReadFile(t, filepath.Join(tiny, "model.onnx"))
 	e := NewEngine()
 	info, err := e.LoadModel(data, mc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return e, info
+}
+
+// The oracle's files kept in testdata are the ones its manifest describes
+// (their SHA-256).
+func TestCommittedOracle(t *testing.T) {
+	var m struct {
+		ONNX map[string]struct {
+			File   string `json:"file"`
+			SHA256 string `json:"sha256"`
+		} `json:"onnx"`
+		Arrays map[string]struct {
+			File   string `json:"file"`
+			SHA256 string `json:"sha256"`
+		} `json:"arrays"`
+	}
+	if err := json.Unmarshal(testenv.ReadFile(t, filepath.Join(tiny, "manifest.json")), &m); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{}
+	for _, o := range m.ONNX {
+		if o.SHA256 != "" {
+			want[o.File] = o.SHA256
+		}
+	}
+	for _, a := range m.Arrays {
+		want[a.File] = a.SHA256
+	}
+	files, err := filepath.Glob(filepath.Join(tiny, "raw", "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, filepath.Join(tiny, "model.onnx"), filepath.Join(tiny, "model_bn.onnx"))
+	if len(files) < 11 {
+		testenv.Missing(t, "oracle: %d files in %s", len(files), tiny)
+	}
+	for _, f := range files {
+		rel, _ := filepath.Rel(tiny, f)
+		rel = filepath.ToSlash(rel)
+		sum := sha256.Sum256(testenv.ReadFile(t, f))
+		if got := hex.EncodeToString(sum[:]); want[rel] == "" || got != want[rel] {
+			t.Errorf("%s: SHA-256 %s, the manifest says %q", rel, got, want[rel])
+		}
+	}
 }
 
 // The worker's engine gives the oracle's Grad-CAM on tinycnn.
@@ -60,6 +110,12 @@ func TestCAMOracle(t *testing.T) {
 	if in.Top5[0].Index != argmax(logits) || len(in.Top5) != 5 {
 		t.Errorf("top-5 %+v, PyTorch's top-1 is %d", in.Top5, argmax(logits))
 	}
+	if len(in.Logits) != len(logits) {
+		t.Fatalf("%d logits, PyTorch %d", len(in.Logits), len(logits))
+	}
+	if d := maxDiff(in.Logits, logits); d > 1e-4 {
+		t.Errorf("logits: max difference from PyTorch %g", d)
+	}
 	var sum float64
 	for _, p := range topK(in.Logits, nil, 10) {
 		sum += p.Prob
@@ -75,12 +131,8 @@ func TestCAMOracle(t *testing.T) {
 	if r.Width != 32 || r.Height != 32 || r.ClassIndex != 3 || len(r.Map) != len(want) {
 		t.Fatalf("%d×%d class %d, %d values", r.Width, r.Height, r.ClassIndex, len(r.Map))
 	}
-	var d float64
-	for i := range want {
-		d = math.Max(d, math.Abs(float64(r.Map[i]-want[i])))
-	}
-	if d > 2e-3 {
-		t.Errorf("max difference from PyTorch %g", d)
+	if d := maxDiff(r.Map, want); d > 2e-3 {
+		t.Errorf("gradcam: max difference from PyTorch %g", d)
 	}
 	overlay, heat, raw, err := e.Render(in.ID, "turbo", 0.4)
 	if err != nil {
@@ -88,6 +140,21 @@ func TestCAMOracle(t *testing.T) {
 	}
 	if overlay.Rect.Dx() != 256 || heat.Rect.Dx() != 32 || raw == nil || raw.Rect.Dx() != r.RawW {
 		t.Errorf("render sizes: overlay %v heat %v raw %v", overlay.Rect, heat.Rect, raw)
+	}
+	// The other methods the page offers at a layer, as the browser test
+	// checks them.
+	for _, m := range []string{"hirescam", "gradcampp", "xgradcam", "layercam", "scorecam", "ablationcam"} {
+		r, err := e.CAM(CAMRequest{Input: in.ID, Method: m, Layer: "/relu3/Relu_output_0", Class: 3})
+		if err != nil {
+			t.Errorf("%s: %v", m, err)
+			continue
+		}
+		want := readF32(t, filepath.Join(tiny, "raw", "last."+m+".cam.f32"))
+		if len(r.Map) != len(want) || r.ClassIndex != 3 {
+			t.Errorf("%s: %d values for class %d, PyTorch %d", m, len(r.Map), r.ClassIndex, len(want))
+		} else if d := maxDiff(r.Map, want); d > 2e-3 {
+			t.Errorf("%s: max difference from PyTorch %g", m, d)
+		}
 	}
 	// A contrast and the errors a person can cause.
 	if _, err := e.CAM(CAMRequest{Input: in.ID, Method: "gradcam", Kind: "contrast", Class: 3, Other: 1}); err != nil {
@@ -107,6 +174,14 @@ func TestCAMOracle(t *testing.T) {
 			t.Errorf("%+v: error %v, want %q", c.req, err, c.want)
 		}
 	}
+}
+
+func maxDiff(got, want []float32) float64 {
+	var d float64
+	for i := range want {
+		d = math.Max(d, math.Abs(float64(got[i]-want[i])))
+	}
+	return d
 }
 
 func argmax(v []float32) int {
@@ -191,10 +266,7 @@ func TestGCPercentFollowsModels(t *testing.T) {
 	if got := e.gcPercent(); got != gcPercentSmall {
 		t.Errorf("with tinycnn: GOGC %d, want %d", got, gcPercentSmall)
 	}
-	data, err := os.ReadFile(filepath.Join(tiny, "..", "resnet18", "model_bn.onnx"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := testenv.ReadFile(t, filepath.Join(sharedOracle, "resnet18", "model_bn.onnx"))
 	info, err := e.LoadModel(data, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -4,7 +4,8 @@
 // chromedp, against the built site (make test-browser builds it first).
 //
 //	CNNLENS_SITE       the built site (default ../../site)
-//	CNNLENS_ORACLE     ../shared/oracle, served at /oracle/ for the parity test
+//	CNNLENS_ORACLE     the oracle, served at /oracle/ for the parity tests (default
+//	                   ../../testdata/oracle, the part of ../shared/oracle they read)
 //	CNNLENS_ARTIFACTS  where screenshots go (default ../../bin/browser-artifacts)
 //	CNNLENS_SCREENSHOT also write the main view to this path (the README's picture)
 //	CNNLENS_JSFLAGS    V8 flags for Chromium (experiments: --liftoff-only …)
@@ -31,11 +32,13 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/cnnlens/cnnlens/internal/testenv"
 )
 
 var (
 	siteDir   = envOr("CNNLENS_SITE", "../../site")
-	oracleDir = envOr("CNNLENS_ORACLE", "../../../shared/oracle")
+	oracleDir = envOr("CNNLENS_ORACLE", "../../testdata/oracle")
 	artifacts = envOr("CNNLENS_ARTIFACTS", "../../bin/browser-artifacts")
 	baseURL   string
 	fixtures  string
@@ -390,7 +393,7 @@ func mustJSON(v any) []byte {
 func TestOracle(t *testing.T) {
 	tiny := filepath.Join(oracleDir, "tinycnn", "model.onnx")
 	if _, err := os.Stat(tiny); err != nil {
-		t.Skipf("no oracle at %s", oracleDir)
+		testenv.Missing(t, "no oracle at %s: %v", oracleDir, err)
 	}
 	p := newPage(t)
 	p.run(chromedp.Navigate(baseURL + "/index.html"))
@@ -860,7 +863,7 @@ func TestEmbedInside(t *testing.T) {
 // image dropped, the camera, and cancelling a long method.
 func TestOwnModelAndCamera(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(oracleDir, "tinycnn", "model_bn.onnx")); err != nil {
-		t.Skipf("no oracle at %s", oracleDir)
+		testenv.Missing(t, "no oracle at %s: %v", oracleDir, err)
 	}
 	p := openMain(t)
 	// Drop a model with a labels file (one label a line).
