@@ -32,7 +32,8 @@ var (
 	// ErrCorruptImage: a known format whose data is broken, or that has no
 	// pixels.
 	ErrCorruptImage = errors.New("image: corrupt image")
-	// ErrImageTooLarge: more than MaxPixels pixels.
+	// ErrImageTooLarge: more than MaxPixels pixels, or far more decoding
+	// work than the file's size warrants (see checkData).
 	ErrImageTooLarge = errors.New("image: too large")
 )
 
@@ -44,29 +45,78 @@ var (
 
 // Decode reads a PNG, JPEG, GIF, BMP, TIFF or WebP image. It checks the
 // header first so that a huge image is refused before any pixel memory is
-// allocated.
+// allocated, and the data against the header (see checkData) so that a
+// few bytes cannot make a decoder allocate for more pixels than they hold.
+// A panic inside a decoder is returned as an error.
 func Decode(data []byte) (image.Image, error) {
 	if len(data) == 0 {
 		return nil, kind.Errorf(ErrNotImage, "image: the file is empty")
 	}
-	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+	cfg, format, err := decodeConfig(data)
 	if err != nil {
 		if err == image.ErrFormat {
 			return nil, kind.Errorf(ErrNotImage, "image: not an image file (PNG, JPEG, GIF, BMP, TIFF or WebP expected)")
 		}
 		return nil, kind.Errorf(ErrCorruptImage, "image: corrupt image header: %w", err)
 	}
+	name := formatNames[format]
+	if name == "" {
+		name = format
+	}
 	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return nil, kind.Errorf(ErrCorruptImage, "image: %s image has no pixels (%d×%d)", format, cfg.Width, cfg.Height)
+		return nil, kind.Errorf(ErrCorruptImage, "image: %s image has no pixels (%d×%d)", name, cfg.Width, cfg.Height)
 	}
 	if int64(cfg.Width)*int64(cfg.Height) > MaxPixels {
-		return nil, kind.Errorf(ErrImageTooLarge, "image: %s image is %d×%d pixels; the limit is %d megapixels", format, cfg.Width, cfg.Height, MaxPixels>>20)
+		return nil, kind.Errorf(ErrImageTooLarge, "image: %s image is %d×%d pixels; the limit is %d megapixels", name, cfg.Width, cfg.Height, MaxPixels>>20)
 	}
-	img, _, err := image.Decode(bytes.NewReader(data))
+	if err := checkData(format, cfg, data); err != nil {
+		if err.(*dataError).workLimit {
+			return nil, kind.Mark(ErrImageTooLarge, err)
+		}
+		return nil, kind.Mark(ErrCorruptImage, err)
+	}
+	img, err := decodeImage(data)
 	if err != nil {
-		return nil, kind.Errorf(ErrCorruptImage, "image: corrupt %s image: %w", format, err)
+		return nil, kind.Errorf(ErrCorruptImage, "image: corrupt %s image: %w", name, err)
+	}
+	// The decoders keep to the header's size (a GIF's first frame to its
+	// logical screen), but a frame may be empty.
+	b := img.Bounds()
+	if b.Empty() {
+		return nil, kind.Errorf(ErrCorruptImage, "image: %s image has no pixels (%d×%d)", name, b.Dx(), b.Dy())
+	}
+	if int64(b.Dx())*int64(b.Dy()) > MaxPixels {
+		return nil, kind.Errorf(ErrImageTooLarge, "image: %s image is %d×%d pixels; the limit is %d megapixels", name, b.Dx(), b.Dy(), MaxPixels>>20)
 	}
 	return img, nil
+}
+
+// formatNames are the names of the formats in messages.
+var formatNames = map[string]string{
+	"png": "PNG", "jpeg": "JPEG", "gif": "GIF", "bmp": "BMP", "tiff": "TIFF", "webp": "WebP",
+}
+
+// decodeConfig is image.DecodeConfig with a decoder's panic returned as an
+// error.
+func decodeConfig(data []byte) (cfg image.Config, format string, err error) {
+	defer recovered(&err)
+	return image.DecodeConfig(bytes.NewReader(data))
+}
+
+// decodeImage is image.Decode with a decoder's panic returned as an error.
+func decodeImage(data []byte) (img image.Image, err error) {
+	defer recovered(&err)
+	img, _, err = image.Decode(bytes.NewReader(data))
+	if err == nil && img == nil {
+		err = errors.New("no image")
+	}
+	return img, err
+}
+
+func recovered(err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("decoder panic: %v", r)
+	}
 }
 
 // Planes returns an image's pixels as float32 planes in 0..255: three
