@@ -527,11 +527,11 @@ func (e *Engine) Maximize(r MaximizeRequest) (*MaximizeResult, error) {
 	opt := r.Options
 	opt.Mean, opt.Std = ms.info.Mean, ms.info.Std
 	res := &MaximizeResult{Class: -1, Channel: -1}
-	if opt.Class >= 0 {
-		if opt.Class >= ms.info.Classes && ms.info.Classes > 0 {
-			return nil, markf(ErrBadRequest, "class %d is out of range: the model has %d classes (0–%d)", opt.Class, ms.info.Classes, ms.info.Classes-1)
+	if opt.Class != nil {
+		if c := *opt.Class; c < 0 || c >= ms.info.Classes && ms.info.Classes > 0 {
+			return nil, markf(ErrBadRequest, "class %d is out of range: the model has %d classes (0–%d)", c, ms.info.Classes, ms.info.Classes-1)
 		}
-		res.Class = opt.Class
+		res.Class = *opt.Class
 	} else {
 		if opt.Layer == "" {
 			opt.Layer = ms.info.DefaultLayer

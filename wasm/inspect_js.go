@@ -123,12 +123,15 @@ func breakdownOp(eng *Engine, m js.Value) (any, []any, error) {
 func maximizeOp(eng *Engine, r request) (any, []any, error) {
 	m := r.msg
 	opt := inspect.MaximizeOptions{
-		Layer: str(m.Get("layer"), ""), Channel: num(m.Get("channel"), 0), Class: num(m.Get("class"), -1),
+		Layer: str(m.Get("layer"), ""), Channel: num(m.Get("channel"), 0),
 		Steps: num(m.Get("steps"), 0), LR: fnum(m.Get("lr"), 0),
 		Jitter: int(offable(m.Get("jitter"))), Rotate: offable(m.Get("rotate")), Scale: offable(m.Get("scale")),
 		TV: offable(m.Get("tv")), Blur: fnum(m.Get("blur"), 0), BlurEvery: num(m.Get("blurEvery"), 0), L2: fnum(m.Get("l2"), 0),
 		Decorrelate: m.Get("decorrelate").Truthy(), Fourier: m.Get("fourier").Truthy(),
 		Seed: int64(fnum(m.Get("seed"), 0)),
+	}
+	if c := num(m.Get("class"), -1); c >= 0 {
+		opt.Class = new(c)
 	}
 	if opt.Steps < 0 || opt.Steps > 100000 {
 		return nil, nil, markf(ErrBadRequest, "steps must be between 1 and 100000, got %d", opt.Steps)

@@ -398,7 +398,7 @@ func TestMaximize(t *testing.T) {
 	var last float32
 	res, err := e.Maximize(MaximizeRequest{
 		Model:   info.ID,
-		Options: inspect.MaximizeOptions{Layer: "/block3/relu/Relu", Channel: 3, Class: -1, Steps: 12, Seed: 1},
+		Options: inspect.MaximizeOptions{Layer: "/block3/relu/Relu", Channel: 3, Steps: 12, Seed: 1},
 		Every:   4,
 		Progress: func(s MaxStep) bool {
 			steps++
@@ -415,9 +415,6 @@ func TestMaximize(t *testing.T) {
 			return true
 		},
 	})
-	if err != nil && strings.Contains(err.Error(), "being written") {
-		t.Skip("inspect.Maximize is not written yet")
-	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -436,11 +433,27 @@ func TestMaximize(t *testing.T) {
 	if colours(res.Image) < 50 {
 		t.Errorf("picture has %d colours", colours(res.Image))
 	}
+	// A class's logit, class 0 (set, unlike the zero value): the picture
+	// found is taken for that class when given back as an input.
+	cl, err := e.Maximize(MaximizeRequest{Model: info.ID, Options: inspect.MaximizeOptions{Class: new(0), Steps: 48, Seed: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cl.Class != 0 || cl.Layer != "" || cl.Channel != -1 || !(cl.Final > cl.Start+5) {
+		t.Errorf("class 0: class %d, layer %q, channel %d, logit %v → %v", cl.Class, cl.Layer, cl.Channel, cl.Start, cl.Final)
+	}
+	back, err := e.InputImage(info.ID, cl.Image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Top5[0].Index != 0 {
+		t.Errorf("the picture maximising class 0 is classified as %+v", back.Top5[0])
+	}
 	// Cancelled after 3 steps: the picture so far.
 	n := 0
 	c, err := e.Maximize(MaximizeRequest{
 		Model:    info.ID,
-		Options:  inspect.MaximizeOptions{Class: 2, Steps: 50, Seed: 2},
+		Options:  inspect.MaximizeOptions{Class: new(2), Steps: 50, Seed: 2},
 		Progress: func(s MaxStep) bool { n++; return n < 3 },
 	})
 	if err != nil {
@@ -449,7 +462,17 @@ func TestMaximize(t *testing.T) {
 	if !c.Cancelled || c.Steps > 3 || c.Class != 2 || c.Image == nil {
 		t.Errorf("cancelled: %v after %d steps, class %d", c.Cancelled, c.Steps, c.Class)
 	}
-	if _, err := e.Maximize(MaximizeRequest{Model: info.ID, Options: inspect.MaximizeOptions{Class: 8}}); err == nil || !strings.Contains(err.Error(), "out of range") {
-		t.Errorf("class 8: %v", err)
+	for _, class := range []int{8, -1} {
+		if _, err := e.Maximize(MaximizeRequest{Model: info.ID, Options: inspect.MaximizeOptions{Class: new(class)}}); err == nil || !strings.Contains(err.Error(), "out of range") {
+			t.Errorf("class %d: %v", class, err)
+		}
+	}
+	// The zero value maximises a channel of the model's default layer.
+	z, err := e.Maximize(MaximizeRequest{Model: info.ID, Options: inspect.MaximizeOptions{Steps: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if z.Class != -1 || z.Channel != 0 || z.Layer != info.DefaultLayer {
+		t.Errorf("zero options: class %d, channel %d of %q; want channel 0 of %q", z.Class, z.Channel, z.Layer, info.DefaultLayer)
 	}
 }

@@ -383,9 +383,12 @@ func runMaximize(args []string, stdout io.Writer) error {
 		jit = -1
 	}
 	opt := inspect.MaximizeOptions{
-		Layer: *layer, Channel: *channel, Class: *class, Steps: *steps, LR: *lr,
+		Layer: *layer, Channel: *channel, Steps: *steps, LR: *lr,
 		Jitter: jit, Rotate: off(*rotate), Scale: off(*scale), TV: off(*tv), Blur: *blur, L2: *l2,
 		Decorrelate: *decorrelate, Fourier: *fourier, Seed: *seed, Mean: mean, Std: std,
+	}
+	if *class >= 0 {
+		opt.Class = class
 	}
 	r, err := inspect.Maximize(l.m, opt)
 	if err != nil {

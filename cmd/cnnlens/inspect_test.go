@@ -240,6 +240,12 @@ func TestMaximizeCommand(t *testing.T) {
 		t.Errorf("class objective: %s %v", stdout, err)
 	}
 	decodePNG(t, out, 256, 256)
+	// -class 0 is class 0's logit, not the default objective
+	code, stdout, errs = cli(t, "maximize", "-model", model, "-class", "0", "-steps", "2", "-out", out, "-json")
+	var obj struct{ Objective string }
+	if code != 0 || json.Unmarshal([]byte(stdout), &obj) != nil || obj.Objective != "logit of class 0" {
+		t.Errorf("-class 0: exit %d, %s %s", code, stdout, errs)
+	}
 	for _, c := range []struct {
 		args []string
 		code int

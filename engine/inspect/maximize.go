@@ -47,17 +47,17 @@ import (
 // one math/rand/v2 PCG stream seeded with Seed, so a result is reproducible.
 
 // MaximizeOptions says what to maximise and how. Zero values pick the
-// defaults noted.
+// defaults noted; the zero value of Class is a channel objective.
 type MaximizeOptions struct {
 	// Layer and Channel: maximise the mean over spatial positions of that
 	// channel of the layer's output (value or node name; N×C×H×W, or N×C
-	// where the channel's single value is used). With Class ≥ 0, maximise
-	// that class's logit (the model's output) instead, and Layer and
-	// Channel are ignored; note that the zero value, Class 0, is a class
-	// objective.
+	// where the channel's single value is used).
 	Layer   string
 	Channel int
-	Class   int // -1: a channel objective (the CLI's default)
+	// Class, when set (Class: new(c)), maximises that class's logit (the
+	// model's output) instead, and Layer and Channel are ignored. Nil: the
+	// channel objective above.
+	Class *int
 
 	Steps  int     // gradient-ascent steps (256)
 	LR     float64 // Adam learning rate (0.05)
@@ -259,11 +259,14 @@ type objective struct {
 }
 
 func newObjective(m *model.Model, opt *MaximizeOptions) (*objective, error) {
-	if opt.Class >= 0 {
-		return &objective{value: m.Output, class: opt.Class}, nil
+	if opt.Class != nil {
+		if c := *opt.Class; c < 0 {
+			return nil, kind.Errorf(ErrBadOption, "inspect: maximize: class %d is out of range: classes are numbered from 0", c)
+		}
+		return &objective{value: m.Output, class: *opt.Class}, nil
 	}
 	if opt.Layer == "" {
-		return nil, kind.Errorf(ErrBadOption, "inspect: maximize: no layer given (or give a class ≥ 0 to maximise a logit)")
+		return nil, kind.Errorf(ErrBadOption, "inspect: maximize: no layer given (or give a class to maximise a logit)")
 	}
 	v, err := m.ResolveLayer(opt.Layer)
 	if err != nil {

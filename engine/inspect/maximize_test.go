@@ -118,7 +118,7 @@ func TestMaximizeChannels(t *testing.T) {
 	}
 	for _, tc := range cases {
 		steps := tc.steps
-		r, err := Maximize(b.m, MaximizeOptions{Layer: tc.layer, Channel: tc.channel, Class: -1, Steps: steps,
+		r, err := Maximize(b.m, MaximizeOptions{Layer: tc.layer, Channel: tc.channel, Steps: steps,
 			Mean: b.mean, Std: b.std, Fourier: tc.fourier, Decorrelate: tc.fourier, Seed: 1})
 		if err != nil {
 			t.Fatal(err)
@@ -149,7 +149,7 @@ func TestMaximizeChannels(t *testing.T) {
 func TestMaximizeClass(t *testing.T) {
 	b := maxLoad(t, "shapes")
 	for _, class := range []int{0, 6} {
-		r, err := Maximize(b.m, MaximizeOptions{Class: class, Steps: 48, Mean: b.mean, Std: b.std, Seed: 2})
+		r, err := Maximize(b.m, MaximizeOptions{Class: new(class), Steps: 48, Mean: b.mean, Std: b.std, Seed: 2})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -174,12 +174,43 @@ func TestMaximizeClass(t *testing.T) {
 	}
 }
 
+// TestMaximizeZeroClass: options without Class maximise the channel (the
+// zero value picks the default objective), and Class: new(0) class 0's
+// logit; Final is each objective on the result.
+func TestMaximizeZeroClass(t *testing.T) {
+	b := maxLoad(t, "shapes")
+	layer := "/block3/relu/Relu_output_0"
+	ch, err := Maximize(b.m, MaximizeOptions{Layer: layer, Channel: 1, Steps: 4, Mean: b.mean, Std: b.std, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	act := maxForward(t, b, ch.Pixels, layer)
+	hw := act.Len() / act.Shape()[1]
+	var sum float64
+	for _, v := range act.F32()[hw : 2*hw] {
+		sum += float64(v)
+	}
+	if mean := float32(sum / float64(hw)); math.Abs(float64(mean-ch.Final)) > 1e-4*max(1, math.Abs(float64(mean))) {
+		t.Errorf("without Class: Final %v, channel 1's mean on the result %v", ch.Final, mean)
+	}
+	cl, err := Maximize(b.m, MaximizeOptions{Layer: layer, Channel: 1, Class: new(0), Steps: 4, Mean: b.mean, Std: b.std, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if logit := maxForward(t, b, cl.Pixels, b.m.Output).F32()[0]; math.Abs(float64(logit-cl.Final)) > 1e-3*max(1, math.Abs(float64(logit))) {
+		t.Errorf("Class 0: Final %v, logit 0 on the result %v", cl.Final, logit)
+	}
+	if cl.Start == ch.Start {
+		t.Errorf("Class 0 and channel 1 start from the same objective %v", cl.Start)
+	}
+}
+
 // TestMaximizeOneChannel runs a greyscale model (Fashion-MNIST, 28×28: a
 // DCT size that is no power of two; Decorrelate is ignored for one channel).
 func TestMaximizeOneChannel(t *testing.T) {
 	b := maxLoad(t, "fashion")
 	for _, fourier := range []bool{false, true} {
-		r, err := Maximize(b.m, MaximizeOptions{Layer: "/block2/relu/Relu_output_0", Channel: 2, Class: -1, Steps: 32,
+		r, err := Maximize(b.m, MaximizeOptions{Layer: "/block2/relu/Relu_output_0", Channel: 2, Steps: 32,
 			Mean: b.mean, Std: b.std, Fourier: fourier, Decorrelate: true, Jitter: 2})
 		if err != nil {
 			t.Fatal(err)
@@ -504,7 +535,7 @@ func TestMaximizeBlur(t *testing.T) {
 func TestMaximizeDeterministic(t *testing.T) {
 	b := maxLoad(t, "shapes")
 	run := func(seed int64, fourier bool) *MaximizeResult {
-		r, err := Maximize(b.m, MaximizeOptions{Layer: "/block2/relu/Relu_output_0", Channel: 4, Class: -1, Steps: 6,
+		r, err := Maximize(b.m, MaximizeOptions{Layer: "/block2/relu/Relu_output_0", Channel: 4, Steps: 6,
 			Mean: b.mean, Std: b.std, Seed: seed, Fourier: fourier, Decorrelate: true, Blur: 1, BlurEvery: 2, L2: 0.01})
 		if err != nil {
 			t.Fatal(err)
@@ -539,7 +570,7 @@ func TestMaximizeDeterministic(t *testing.T) {
 func TestMaximizeCancel(t *testing.T) {
 	b := maxLoad(t, "shapes")
 	var steps []int
-	r, err := Maximize(b.m, MaximizeOptions{Layer: "/block3/relu/Relu_output_0", Channel: 1, Class: -1, Steps: 50,
+	r, err := Maximize(b.m, MaximizeOptions{Layer: "/block3/relu/Relu_output_0", Channel: 1, Steps: 50,
 		Mean: b.mean, Std: b.std, Progress: func(p MaxProgress) bool {
 			steps = append(steps, p.Step)
 			if p.Total != 50 || p.C != 3 || p.H != 64 || p.W != 64 || len(p.Pixels) != 3*64*64 {
@@ -566,16 +597,17 @@ func TestMaximizeBadInputs(t *testing.T) {
 		opt  MaximizeOptions
 		want []string
 	}{
-		{MaximizeOptions{Layer: "/nope", Class: -1}, []string{`no layer named "/nope"`, "/block3/relu/Relu_output_0"}},
-		{MaximizeOptions{Class: -1}, []string{"no layer given"}},
-		{MaximizeOptions{Layer: layer, Channel: 48, Class: -1}, []string{"channel 48 is out of range", "48 channels (0..47)"}},
-		{MaximizeOptions{Layer: layer, Channel: -1, Class: -1}, []string{"channel -1 is out of range"}},
-		{MaximizeOptions{Class: 8}, []string{"class 8 is out of range", "8 classes (0..7)"}},
-		{MaximizeOptions{Layer: layer, Class: -1, Mean: []float32{0.5, 0.5}}, []string{"Mean has 2 values for a 3-channel input"}},
-		{MaximizeOptions{Layer: layer, Class: -1, Std: []float32{0}}, []string{"Std[0] must be positive"}},
-		{MaximizeOptions{Layer: layer, Class: -1, Scale: 1}, []string{"Scale must be below 1"}},
-		{MaximizeOptions{Layer: layer, Class: -1, Steps: -1}, []string{"steps must not be negative"}},
-		{MaximizeOptions{Layer: layer, Class: -1, LR: math.NaN()}, []string{"LR must be a finite number"}},
+		{MaximizeOptions{Layer: "/nope"}, []string{`no layer named "/nope"`, "/block3/relu/Relu_output_0"}},
+		{MaximizeOptions{}, []string{"no layer given"}},
+		{MaximizeOptions{Class: new(-1)}, []string{"class -1 is out of range"}},
+		{MaximizeOptions{Layer: layer, Channel: 48}, []string{"channel 48 is out of range", "48 channels (0..47)"}},
+		{MaximizeOptions{Layer: layer, Channel: -1}, []string{"channel -1 is out of range"}},
+		{MaximizeOptions{Class: new(8)}, []string{"class 8 is out of range", "8 classes (0..7)"}},
+		{MaximizeOptions{Layer: layer, Mean: []float32{0.5, 0.5}}, []string{"Mean has 2 values for a 3-channel input"}},
+		{MaximizeOptions{Layer: layer, Std: []float32{0}}, []string{"Std[0] must be positive"}},
+		{MaximizeOptions{Layer: layer, Scale: 1}, []string{"Scale must be below 1"}},
+		{MaximizeOptions{Layer: layer, Steps: -1}, []string{"steps must not be negative"}},
+		{MaximizeOptions{Layer: layer, LR: math.NaN()}, []string{"LR must be a finite number"}},
 	} {
 		if tc.opt.Steps == 0 {
 			tc.opt.Steps = 1
@@ -599,7 +631,7 @@ func TestMaximizeBadInputs(t *testing.T) {
 func TestMaximizeOtherLayers(t *testing.T) {
 	b := maxLoad(t, "shapes")
 	for _, layer := range []string{"/gap/GlobalAveragePool", "/flatten/Flatten_output_0"} {
-		r, err := Maximize(b.m, MaximizeOptions{Layer: layer, Channel: 10, Class: -1, Steps: 4, Mean: b.mean, Std: b.std})
+		r, err := Maximize(b.m, MaximizeOptions{Layer: layer, Channel: 10, Steps: 4, Mean: b.mean, Std: b.std})
 		if err != nil {
 			t.Fatalf("%s: %v", layer, err)
 		}
@@ -624,7 +656,7 @@ func BenchmarkMaximizeShapes(b *testing.B) {
 	bm := maxLoad(b, "shapes")
 	const steps = 8
 	for b.Loop() {
-		if _, err := Maximize(bm.m, MaximizeOptions{Layer: "/block3/relu/Relu_output_0", Channel: 1, Class: -1, Steps: steps, Mean: bm.mean, Std: bm.std}); err != nil {
+		if _, err := Maximize(bm.m, MaximizeOptions{Layer: "/block3/relu/Relu_output_0", Channel: 1, Steps: steps, Mean: bm.mean, Std: bm.std}); err != nil {
 			b.Fatal(err)
 		}
 	}
