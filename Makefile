@@ -155,3 +155,13 @@ inside-pictures: build
 	  -out $(INSIDE)/maximize-block3-$$c.png || exit 1; done
 	bin/cnnlens maximize -model models/shapes.onnx -class 0 -seed 1 -zoom 2 -out $(INSIDE)/maximize-class0.png
 	cp bin/inside/0000.png $(INSIDE)/scene.png
+
+# The fuzz targets, a few seconds each, so that they keep compiling and
+# running (their crashers in testdata/fuzz/ run with every go test). A
+# longer run: go test -run XXX -fuzz '^FuzzDecode$' -fuzztime 10m
+# -parallel 1 ./engine/imgproc/ (and the same for FuzzLoad).
+FUZZTIME ?= 5s
+.PHONY: fuzz-smoke
+fuzz-smoke:
+	go test -run XXX -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -parallel 1 ./engine/imgproc/
+	go test -run XXX -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) -parallel 1 ./engine/model/
