@@ -165,3 +165,9 @@ FUZZTIME ?= 5s
 fuzz-smoke:
 	go test -run XXX -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -parallel 1 ./engine/imgproc/
 	go test -run XXX -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) -parallel 1 ./engine/model/
+
+# Lints the GitHub workflows with actionlint, built by go run at a pinned
+# version (go.mod is not touched).
+.PHONY: actionlint
+actionlint:
+	$(GO) run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12 .github/workflows/*.yml
