@@ -33,7 +33,7 @@ vet:
 	GOOS=js GOARCH=wasm $(GO) vet ./engine/... ./wasm
 	GOOS=js GOARCH=wasm $(GO) vet -tags purego ./engine/kernels
 
-test: deps vet test-native test-wasm test-models-wasm conformance test-browser
+test: deps vet actionlint tidy-check test-native fuzz-smoke test-wasm test-models-wasm conformance test-browser
 
 # Native: every package, including the oracle parity tests and the CLI.
 test-native:
@@ -163,8 +163,13 @@ inside-pictures: build
 FUZZTIME ?= 5s
 .PHONY: fuzz-smoke
 fuzz-smoke:
-	go test -run XXX -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -parallel 1 ./engine/imgproc/
-	go test -run XXX -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) -parallel 1 ./engine/model/
+	$(GO) test -run XXX -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -parallel 1 ./engine/imgproc/
+	$(GO) test -run XXX -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) -parallel 1 ./engine/model/
+
+# go.mod and go.sum are what go mod tidy would write.
+.PHONY: tidy-check
+tidy-check:
+	$(GO) mod tidy -diff
 
 # Lints the GitHub workflows with actionlint, built by go run at a pinned
 # version (go.mod is not touched).
