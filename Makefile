@@ -98,7 +98,7 @@ test-browser: browser-deps
 	else $(MAKE) --no-print-directory site; fi
 	CNNLENS_SITE=$(CURDIR)/site CNNLENS_ORACLE=$(ORACLE) $(GO) test -count=1 -tags browser -timeout 15m -v ./cmd/serve/ 2>&1 | grep -v '^=== RUN'
 
-# The README's picture of the page (the first-load test's screenshot).
+# The front page's picture of the page (web/screenshot.png, the first-load test's screenshot).
 screenshot: browser-deps site
 	CNNLENS_SITE=$(CURDIR)/site CNNLENS_ORACLE=$(ORACLE) CNNLENS_SCREENSHOT=$(CURDIR)/web/screenshot.png \
 	  $(GO) test -count=1 -tags browser -run TestFirstLoad -v ./cmd/serve/ | grep -v '^=== RUN'
@@ -131,7 +131,7 @@ models: build deps
 	bin/cnnlens train -model fashion -out models
 
 # Localisation benchmark of every explanation method on 1,000 held-out
-# shapes scenes (the table in README.md). Most methods take seconds;
+# shapes scenes (the table in docs/localisation.md). Most methods take seconds;
 # ScoreCAM, Integrated Gradients and SmoothGrad (64, 20 and 10 passes per
 # image) took 8, 6 and 3 minutes at n=1000 on the 2-core machine.
 BENCH_N ?= 1000
@@ -141,7 +141,7 @@ bench-localization: build
 clean:
 	rm -rf bin site
 
-# The README's pictures of "inside the network" (docs/inside/*.png), made by
+# The pictures of "inside the network" (docs/inside/*.png, docs/inside.md), made by
 # the CLI from the bundled shapes and fashion models and a held-out scene.
 INSIDE := docs/inside
 inside-pictures: build

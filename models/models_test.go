@@ -220,10 +220,10 @@ func itoa(v int) string {
 }
 
 // TestGradCAMPointing is the localisation benchmark's headline on a small
-// sample: Grad-CAM's maximum falls on the labelled object. The issue's
-// goal is 95 %; on the benchmark's 1,000 scenes the committed model
+// sample: Grad-CAM's maximum falls on the labelled object. The goal is
+// 95 %; on the benchmark's 1,000 scenes the committed model
 // reaches 82.6 % strictly and 95.4 % with the pointing game's 4-pixel
-// tolerance (README.md). On this smaller sample it guards against
+// tolerance (docs/localisation.md). On this smaller sample it guards against
 // regressions and checks that Grad-CAM beats pointing at the image centre.
 func TestGradCAMPointing(t *testing.T) {
 	_, m, card := load(t, "shapes")

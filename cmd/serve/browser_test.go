@@ -7,7 +7,7 @@
 //	CNNLENS_ORACLE     the oracle, served at /oracle/ for the parity tests (default
 //	                   ../../testdata/oracle, the part of ../shared/oracle they read)
 //	CNNLENS_ARTIFACTS  where screenshots go (default ../../bin/browser-artifacts)
-//	CNNLENS_SCREENSHOT also write the main view to this path (the README's picture)
+//	CNNLENS_SCREENSHOT also write the main view to this path (the front page's picture)
 //	CNNLENS_JSFLAGS    V8 flags for Chromium (experiments: --liftoff-only …)
 //	CNNLENS_BROWSER_LOG write Chromium's output (e.g. V8 traces) to this file
 package main

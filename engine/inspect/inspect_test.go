@@ -505,7 +505,7 @@ func TestMapsPicture(t *testing.T) {
 }
 
 // The bundled models' first layers are found and drawn (their rotated
-// pairs are reported in the README from `cnnlens rotations`).
+// pairs are reported in docs/inside.md from `cnnlens rotations`).
 func TestBundledModelsFilters(t *testing.T) {
 	for _, name := range []string{"shapes", "fashion"} {
 		m, err := model.LoadFile(repoFile("models", name+".onnx"))

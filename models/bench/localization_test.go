@@ -7,7 +7,7 @@ import (
 )
 
 // The centroid oracle of the table points at every labelled object except
-// rings (their centroid is in the hole), as the README says, and beats the
+// rings (their centroid is in the hole), as docs/localisation.md says, and beats the
 // image centre.
 func TestCentroidOracle(t *testing.T) {
 	const n, seed, size = 300, 2000000, shapes.DefaultSize
