@@ -48,6 +48,37 @@ func TestLinkerKeepsOnlyUsedMethods(t *testing.T) {
 	t.Logf("cnnlens.wasm: %d bytes", fi.Size())
 }
 
+// TestWasmModules lists the modules the page's engine links (go version -m
+// cannot read a wasm file's build information, so this asks go list for
+// the packages the build compiles) and checks that gorgonia.org/tensor,
+// which only the CLI and Go callers need for .npy files and conversions
+// (engine/interop), is not among them, nor anything it brought.
+func TestWasmModules(t *testing.T) {
+	goCmd := filepath.Join(os.Getenv("GOROOT"), "bin", "go")
+	if _, err := os.Stat(goCmd); err != nil {
+		goCmd = "go"
+	}
+	cmd := exec.Command(goCmd, "list", "-deps", "-f", "{{with .Module}}{{.Path}}{{end}}", ".")
+	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, tail(out))
+	}
+	mods := map[string]bool{}
+	for _, m := range strings.Fields(string(out)) {
+		mods[m] = true
+	}
+	if !mods["github.com/cnnlens/cnnlens"] || !mods["golang.org/x/image"] {
+		t.Fatalf("go list found no modules of the engine: %q", out)
+	}
+	for _, bad := range []string{"gorgonia.org/tensor", "gorgonia.org/vecf32", "github.com/apache/arrow/go/arrow", "github.com/golang/protobuf", "github.com/gogo/protobuf", "gonum.org/v1/gonum"} {
+		if mods[bad] {
+			t.Errorf("the wasm engine links %s", bad)
+		}
+	}
+	t.Logf("modules linked: %v", mods)
+}
+
 func tail(b []byte) string {
 	if len(b) > 4000 {
 		b = b[len(b)-4000:]
