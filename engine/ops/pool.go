@@ -44,7 +44,10 @@ func poolGeom(typ string, win windowAttrs, in []*tensor.T) (geom2, int, error) {
 	}
 	xs := in[0].Shape()
 	g, err := poolGeomShape(typ, win, xs)
-	return g, xs[0] * xs[1], err
+	if err != nil {
+		return geom2{}, 0, err
+	}
+	return g, xs[0] * xs[1], nil
 }
 
 // poolGeomShape places a pool's window over an input of shape xs (the part
