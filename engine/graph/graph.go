@@ -203,6 +203,9 @@ func (g *Graph) foldConstants() error {
 			kept = append(kept, n)
 			continue
 		}
+		if err := checkFoldedSize(n, ins); err != nil {
+			return err
+		}
 		outs, err := n.Op.Forward(ins)
 		if err != nil {
 			return fmt.Errorf("graph: node %q (%s): %w", n.Name, n.OpType, err)
@@ -214,6 +217,46 @@ func (g *Graph) foldConstants() error {
 		}
 	}
 	g.Nodes = kept
+	return nil
+}
+
+// MaxFoldedElements bounds a constant that foldConstants computes: a few
+// bytes of a model file (a ConstantOfShape, a Pad, a Gather or a
+// broadcast of small constants) can otherwise ask for terabytes when the
+// model is loaded.
+const MaxFoldedElements = 1 << 26
+
+// checkFoldedSize refuses to fold a node whose outputs, by the op's shape
+// rules, would exceed MaxFoldedElements (an op without rules, or whose
+// rules fail, is left to Forward: its output is no larger than its
+// inputs).
+func checkFoldedSize(n *Node, ins []*tensor.T) error {
+	si, ok := n.Op.(ops.ShapeInferer)
+	if !ok {
+		return nil
+	}
+	shapes := make([][]int, len(ins))
+	for k, c := range ins {
+		if c != nil {
+			shapes[k] = c.Shape()
+		}
+	}
+	outs, err := si.OutShapes(shapes, ins)
+	if err != nil {
+		return nil
+	}
+	for _, s := range outs {
+		size := 1
+		for _, d := range s {
+			if d < 0 || d > 0 && size > MaxFoldedElements/d {
+				return fmt.Errorf("graph: node %q (%s): its constant output of shape %v exceeds the limit of %d elements", n.Name, n.OpType, s, MaxFoldedElements)
+			}
+			size *= d
+		}
+		if size > MaxFoldedElements {
+			return fmt.Errorf("graph: node %q (%s): its constant output of shape %v exceeds the limit of %d elements", n.Name, n.OpType, s, MaxFoldedElements)
+		}
+	}
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -157,6 +158,62 @@ func TestLoadSeeds(t *testing.T) {
 		}
 		if _, err := m.Layers(); err != nil {
 			t.Errorf("seed %d: %v", k, err)
+		}
+	}
+}
+
+// A few bytes of model can ask for a huge constant to be folded at load
+// time; Load refuses it before allocating.
+func TestLoadRefusesHugeFoldedConstants(t *testing.T) {
+	const n = 1 << 14
+	ones := func(k int) []float32 {
+		v := make([]float32, k)
+		for i := range v {
+			v[i] = 1
+		}
+		return v
+	}
+	for _, c := range []struct {
+		name  string
+		init  map[string]*tensor.T
+		node  *onnx.Node
+		extra []string // more inputs of the final Add besides the node's output
+	}{
+		{"ConstantOfShape", map[string]*tensor.T{"s": tensor.FromI64([]int64{1 << 20, 1 << 20, 1 << 10}, 3)},
+			&onnx.Node{Name: "c", OpType: "ConstantOfShape", Inputs: []string{"s"}, Outputs: []string{"k"}, Attrs: onnx.NewAttributes()}, nil},
+		{"Pad", map[string]*tensor.T{"d": tensor.FromF32([]float32{1}, 1), "p": tensor.FromI64([]int64{1 << 40, 1 << 40}, 2)},
+			&onnx.Node{Name: "c", OpType: "Pad", Inputs: []string{"d", "p"}, Outputs: []string{"k"}, Attrs: onnx.NewAttributes()}, nil},
+		{"Gather", map[string]*tensor.T{"d": tensor.FromF32(ones(n), 1, n), "i": tensor.FromI64(make([]int64, n/2), n/2)},
+			&onnx.Node{Name: "c", OpType: "Gather", Inputs: []string{"d", "i"}, Outputs: []string{"k"}, Attrs: onnx.NewAttributes()}, nil},
+		{"Add", map[string]*tensor.T{"a": tensor.FromF32(ones(n), n, 1), "b": tensor.FromF32(ones(n), 1, n)},
+			&onnx.Node{Name: "c", OpType: "Add", Inputs: []string{"a", "b"}, Outputs: []string{"k"}, Attrs: onnx.NewAttributes()}, nil},
+		{"MatMul", map[string]*tensor.T{"a": tensor.FromF32(ones(n), n, 1), "b": tensor.FromF32(ones(n), 1, n)},
+			&onnx.Node{Name: "c", OpType: "MatMul", Inputs: []string{"a", "b"}, Outputs: []string{"k"}, Attrs: onnx.NewAttributes()}, nil},
+	} {
+		var order []string
+		for k := range c.init {
+			order = append(order, k)
+		}
+		m := &onnx.Model{IRVersion: 8, Opset: 13, Graph: &onnx.Graph{
+			Name: "huge", Initializers: c.init, InitOrder: order,
+			Nodes:   []*onnx.Node{c.node, {Name: "add", OpType: "Add", Inputs: []string{"x", "k"}, Outputs: []string{"y"}, Attrs: onnx.NewAttributes()}},
+			Inputs:  []onnx.ValueInfo{onnx.TensorValueInfo("x", []int64{1, 1, 1, 1})},
+			Outputs: []onnx.ValueInfo{onnx.TensorValueInfo("y", nil)},
+		}}
+		data, err := onnx.Encode(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		_, err = Load(data)
+		runtime.ReadMemStats(&after)
+		if err == nil || !strings.Contains(err.Error(), "exceeds the limit") {
+			t.Errorf("%s: %v", c.name, err)
+		}
+		if a := after.TotalAlloc - before.TotalAlloc; a > 16<<20 {
+			t.Errorf("%s: %d bytes allocated to refuse it", c.name, a)
 		}
 	}
 }

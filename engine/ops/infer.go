@@ -38,6 +38,9 @@ var (
 	_ ShapeInferer = (*viewOp)(nil)
 	_ ShapeInferer = (*transposeOp)(nil)
 	_ ShapeInferer = (*concatOp)(nil)
+	_ ShapeInferer = (*gatherOp)(nil)
+	_ ShapeInferer = (*padOp)(nil)
+	_ ShapeInferer = (*constantOfShapeOp)(nil)
 )
 
 // input0 is the shape of input 0, which every op here needs.
@@ -202,8 +205,8 @@ func (v *viewOp) OutShapes(s [][]int, consts []*tensor.T) ([][]int, error) {
 	if err != nil {
 		return nil, err
 	}
-	for k := 1; k < len(s); k++ {
-		if s[k] != nil && (k >= len(consts) || consts[k] == nil) {
+	for _, k := range []int{1, 3} { // pads, axes
+		if k < len(s) && s[k] != nil && (k >= len(consts) || consts[k] == nil) {
 			return nil, fmt.Errorf("%s: input %d is not a constant", v.name, k)
 		}
 	}
@@ -246,4 +249,58 @@ func (c *concatOp) OutShapes(s [][]int, _ []*tensor.T) ([][]int, error) {
 		return nil, err
 	}
 	return [][]int{out}, nil
+}
+
+func (g *gatherOp) OutShapes(s [][]int, consts []*tensor.T) ([][]int, error) {
+	x, err := input0("Gather", s)
+	if err != nil {
+		return nil, err
+	}
+	if len(s) < 2 || s[1] == nil {
+		return nil, fmt.Errorf("Gather: indices are missing")
+	}
+	axis, err := normAxis("Gather", g.axis, len(x))
+	if err != nil {
+		return nil, err
+	}
+	if len(consts) > 1 && consts[1] != nil {
+		for _, v := range consts[1].Ints() {
+			if v < -x[axis] || v >= x[axis] {
+				return nil, fmt.Errorf("Gather: index %d out of range for dim %d of %v", v, x[axis], x)
+			}
+		}
+	}
+	return [][]int{append(append(append([]int{}, x[:axis]...), s[1]...), x[axis+1:]...)}, nil
+}
+
+// OutShapes needs the pads (and axes) as constants, when they are inputs.
+func (p *padOp) OutShapes(s [][]int, consts []*tensor.T) ([][]int, error) {
+	x, err := input0("Pad", s)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range []int{1, 3} { // pads, axes
+		if k < len(s) && s[k] != nil && (k >= len(consts) || consts[k] == nil) {
+			return nil, fmt.Errorf("Pad: input %d is not a constant", k)
+		}
+	}
+	out, _, err := p.padShape(x, consts)
+	if err != nil {
+		return nil, err
+	}
+	return [][]int{out}, nil
+}
+
+// OutShapes needs the shape input as a constant.
+func (c *constantOfShapeOp) OutShapes(s [][]int, consts []*tensor.T) ([][]int, error) {
+	if len(consts) < 1 || consts[0] == nil {
+		return nil, fmt.Errorf("ConstantOfShape: the shape is not a constant")
+	}
+	shape := consts[0].Ints()
+	for _, d := range shape {
+		if d < 0 {
+			return nil, fmt.Errorf("ConstantOfShape: negative dim in %v", shape)
+		}
+	}
+	return [][]int{shape}, nil
 }

@@ -991,10 +991,10 @@ func newPad(a Attrs, opset int) (Op, error) {
 
 func (p *padOp) Type() string { return "Pad" }
 
-// plan returns the output shape and, per axis, the input index each output
-// index reads (−1: the constant).
-func (p *padOp) plan(in []*tensor.T) (out []int, maps [][]int, err error) {
-	shape := in[0].Shape()
+// padShape returns the shape of the output for an input of the given shape
+// and the pads (of the attribute, or of inputs 1 and 3 in in), and each
+// axis's padding before.
+func (p *padOp) padShape(shape []int, in []*tensor.T) (out, begin []int, err error) {
 	r := len(shape)
 	pads := p.pads
 	if pads == nil {
@@ -1023,7 +1023,6 @@ func (p *padOp) plan(in []*tensor.T) (out []int, maps [][]int, err error) {
 		begin[ax], end[ax] = pads[k], pads[k+len(axes)]
 	}
 	out = make([]int, r)
-	maps = make([][]int, r)
 	for ax, n := range shape {
 		o := n + begin[ax] + end[ax]
 		if o < 0 {
@@ -1033,6 +1032,21 @@ func (p *padOp) plan(in []*tensor.T) (out []int, maps [][]int, err error) {
 			return nil, nil, fmt.Errorf("Pad: cannot %s-pad an empty axis", p.mode)
 		}
 		out[ax] = o
+	}
+	return out, begin, nil
+}
+
+// plan returns the output shape and, per axis, the input index each output
+// index reads (−1: the constant).
+func (p *padOp) plan(in []*tensor.T) (out []int, maps [][]int, err error) {
+	shape := in[0].Shape()
+	out, begin, err := p.padShape(shape, in)
+	if err != nil {
+		return nil, nil, err
+	}
+	maps = make([][]int, len(shape))
+	for ax, n := range shape {
+		o := out[ax]
 		m := make([]int, o)
 		for j := range m {
 			i := j - begin[ax]
