@@ -5,7 +5,7 @@
 //
 // The JSON keys are a contract (the bundled cards, cards people write for
 // their own models, the page's API): labels, input_shape, mean, std,
-// default_layer. Other keys are ignored here; the bundled models' cards
+// default_layer, and multilabel when true. Other keys are ignored here; the bundled models' cards
 // add a description and how they were trained (models/bundled).
 package card
 
@@ -32,6 +32,10 @@ type Card struct {
 	// DefaultLayer is the layer the layer methods look at by default (a
 	// value or node name).
 	DefaultLayer string `json:"default_layer"`
+	// Multilabel says the model scores each class on its own (one sigmoid
+	// per class, several classes may be present): probabilities are
+	// sigmoid(logit) rather than a softmax over the classes.
+	Multilabel bool `json:"multilabel,omitempty"`
 }
 
 // ErrBadCard marks the errors of a card that cannot be read or does not fit

@@ -18,6 +18,12 @@ func TestJSONKeys(t *testing.T) {
 	if string(b) != want {
 		t.Errorf("card JSON %s, want %s", b, want)
 	}
+	// multilabel is written only when true, so single-label cards keep
+	// their bytes.
+	b, _ = json.Marshal(Card{Multilabel: true})
+	if want := `{"labels":null,"input_shape":null,"mean":null,"std":null,"default_layer":"","multilabel":true}`; string(b) != want {
+		t.Errorf("multi-label card JSON %s, want %s", b, want)
+	}
 }
 
 func TestParse(t *testing.T) {
@@ -27,6 +33,7 @@ func TestParse(t *testing.T) {
 	}{
 		{`{"labels": ["a", "b"], "input_shape": [1, 3, 8, 8], "mean": [0.5], "std": [0.25], "default_layer": "/relu", "name": "ignored"}`,
 			Card{Labels: []string{"a", "b"}, InputShape: []int{1, 3, 8, 8}, Mean: []float32{0.5}, Std: []float32{0.25}, DefaultLayer: "/relu"}},
+		{`{"labels": ["cat", "dog"], "multilabel": true}`, Card{Labels: []string{"cat", "dog"}, Multilabel: true}},
 		{` ["cat", "dog"]`, Card{Labels: []string{"cat", "dog"}}},
 		{"zero\n one \r\ntwo\n", Card{Labels: []string{"zero", "one", "two"}}},
 	} {
