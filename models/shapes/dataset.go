@@ -14,7 +14,7 @@ type Set struct {
 	First  int64
 	Size   int
 	Pix    []uint8 // N·Size·Size·3, RGB
-	Labels []uint8
+	Labels []uint8 // class, or LabelSet bit mask for NewMultiLabelSet
 	// Shift (pixels) and Jitter (fraction) enable augmentation when
 	// Example gets an rng: random translation with edge padding,
 	// horizontal flips and brightness/contrast changes.
@@ -74,4 +74,28 @@ func (s *Set) Example(i int, dst []float32, rng *rand.Rand) int {
 		}
 	}
 	return int(s.Labels[i])
+}
+
+// LabelSet is the set of classes present in a scene, as a bit mask (bit k
+// for class k): the multi-label target.
+func (s *Scene) LabelSet() int {
+	set := 0
+	for _, o := range s.Objects {
+		set |= 1 << o.Class
+	}
+	return set
+}
+
+// NewMultiLabelSet generates n scenes with seeds first…first+n−1 labelled
+// with the set of classes present (Labels holds LabelSet bit masks, and
+// Example returns them).
+func NewMultiLabelSet(first int64, n, size int) *Set {
+	s := &Set{First: first, Size: size, Pix: make([]uint8, n*size*size*3), Labels: make([]uint8, n)}
+	per := size * size * 3
+	for i := 0; i < n; i++ {
+		sc := Generate(first+int64(i), size)
+		copy(s.Pix[i*per:], sc.Pix)
+		s.Labels[i] = uint8(sc.LabelSet())
+	}
+	return s
 }

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -21,8 +22,9 @@ type Dataset interface {
 	// Len is the number of examples.
 	Len() int
 	// Example writes example i (C·H·W values, CHW order) into dst and
-	// returns its class. A non-nil rng asks for a randomly augmented
-	// version; the same rng state gives the same augmentation.
+	// returns its class (for a multi-label run, the set of its classes as
+	// a bit mask: bit k for class k). A non-nil rng asks for a randomly
+	// augmented version; the same rng state gives the same augmentation.
 	Example(i int, dst []float32, rng *rand.Rand) int
 }
 
@@ -43,6 +45,10 @@ type Config struct {
 	Warmup      float64 // epochs of linear warm-up before the cosine decay
 	Seed        uint64  // shuffling and augmentation
 	Augment     bool
+	// Multilabel trains one sigmoid per class with binary cross-entropy
+	// (the examples' labels are bit masks of the classes present) instead
+	// of a softmax; accuracies are then exact-set accuracies.
+	Multilabel bool
 	// Limit, when > 0, trains on the first Limit examples only.
 	Limit int
 	// Val, when set, is evaluated after every epoch (ValLimit examples at
@@ -126,7 +132,12 @@ func (t *Trainer) Step(x *tensor.T, labels []int, lr float64) (loss float64, cor
 		return 0, 0, err
 	}
 	logits := run.Value(Output)
-	seed, loss, correct := SoftmaxCrossEntropy(logits, labels)
+	var seed *tensor.T
+	if t.Cfg.Multilabel {
+		seed, loss, correct = SigmoidBCE(logits, labels)
+	} else {
+		seed, loss, correct = SoftmaxCrossEntropy(logits, labels)
+	}
 	grads, err := run.Backward(map[string]*tensor.T{Output: seed}, graph.BackwardOptions{Wrt: t.Net.Trainable})
 	if err != nil {
 		return 0, 0, err
@@ -222,6 +233,49 @@ func SoftmaxCrossEntropy(logits *tensor.T, labels []int) (*tensor.T, float64, in
 	return seed, loss, correct
 }
 
+// SigmoidBCE is the multi-label loss: for each row of logits (B×K) and
+// its label set (bit k set when class k is present), the binary
+// cross-entropy of sigmoid(logit) against the class's presence, summed
+// over the K classes and averaged over the batch. It returns the
+// gradient with respect to the logits, (sigmoid(z) − y)/B, the summed
+// loss and the number of rows whose predicted set (logit ≥ 0, that is
+// probability ≥ 0.5) is exactly the label set.
+func SigmoidBCE(logits *tensor.T, labels []int) (*tensor.T, float64, int) {
+	b := len(labels)
+	k := logits.Len() / b
+	seed := tensor.New(logits.Shape()...)
+	var loss float64
+	correct := 0
+	for i := 0; i < b; i++ {
+		row := logits.F32()[i*k : (i+1)*k]
+		g := seed.F32()[i*k : (i+1)*k]
+		exact := true
+		for j, v := range row {
+			z := float64(v)
+			y := float64(labels[i] >> j & 1)
+			// log(1+e^z) − y·z, computed stably.
+			loss += math.Max(z, 0) - y*z + math.Log1p(math.Exp(-math.Abs(z)))
+			g[j] = float32((Sigmoid(z) - y) / float64(b))
+			if (z >= 0) != (y == 1) {
+				exact = false
+			}
+		}
+		if exact {
+			correct++
+		}
+	}
+	return seed, loss, correct
+}
+
+// Sigmoid is 1/(1+e^−z), without overflow.
+func Sigmoid(z float64) float64 {
+	if z >= 0 {
+		return 1 / (1 + math.Exp(-z))
+	}
+	e := math.Exp(z)
+	return e / (1 + e)
+}
+
 // exampleRNG is the augmentation randomness of one example in one epoch,
 // independent of batch order.
 func exampleRNG(seed uint64, epoch, i int) *rand.Rand {
@@ -299,7 +353,12 @@ func (t *Trainer) run(data Dataset) (*Result, error) {
 			if err != nil {
 				return nil, err
 			}
-			acc, _, err := Evaluate(g, c.Val, 250, c.ValLimit)
+			var acc float64
+			if c.Multilabel {
+				acc, _, _, err = EvaluateSets(g, c.Val, 250, c.ValLimit)
+			} else {
+				acc, _, err = Evaluate(g, c.Val, 250, c.ValLimit)
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -372,6 +431,89 @@ func Evaluate(g *graph.Graph, data Dataset, batch, limit int) (float64, []int, e
 		}
 	}
 	return float64(correct) / float64(n), preds, nil
+}
+
+// EvaluateSets runs a multi-label model on a dataset (the first limit
+// examples, 0 for all): the share of examples whose predicted set (logit
+// ≥ 0) is exactly the label set, every row of logits and every label set
+// (bit masks).
+func EvaluateSets(g *graph.Graph, data Dataset, batch, limit int) (float64, [][]float32, []int, error) {
+	n := data.Len()
+	if limit > 0 && limit < n {
+		n = limit
+	}
+	in := g.Inputs[0]
+	per := tensor.Size(in.Shape[1:])
+	rows := make([][]float32, n)
+	sets := make([]int, n)
+	correct := 0
+	for lo := 0; lo < n; lo += batch {
+		hi := min(n, lo+batch)
+		shape := append([]int{hi - lo}, in.Shape[1:]...)
+		x := tensor.New(shape...)
+		for i := lo; i < hi; i++ {
+			sets[i] = data.Example(i, x.F32()[(i-lo)*per:(i-lo+1)*per], nil)
+		}
+		run, err := g.Forward(map[string]*tensor.T{in.Name: x}, &graph.Options{NoTape: true})
+		if err != nil {
+			return 0, nil, nil, err
+		}
+		logits := run.Output(0).F32()
+		k := len(logits) / (hi - lo)
+		for b := 0; b < hi-lo; b++ {
+			row := append([]float32(nil), logits[b*k:(b+1)*k]...)
+			rows[lo+b] = row
+			if PredictedSet(row) == sets[lo+b] {
+				correct++
+			}
+		}
+	}
+	return float64(correct) / float64(n), rows, sets, nil
+}
+
+// PredictedSet is the bit mask of the classes whose logit is ≥ 0
+// (sigmoid probability ≥ 0.5).
+func PredictedSet(logits []float32) int {
+	set := 0
+	for j, v := range logits {
+		if v >= 0 {
+			set |= 1 << j
+		}
+	}
+	return set
+}
+
+// MeanAveragePrecision is the mean over classes of the average precision
+// of ranking the examples by that class's logit (the mean of the
+// precision at the rank of each positive; ties are ranked by example
+// order). Classes without positives are left out.
+func MeanAveragePrecision(logits [][]float32, sets []int) float64 {
+	if len(logits) == 0 {
+		return 0
+	}
+	k := len(logits[0])
+	idx := make([]int, len(logits))
+	var sum float64
+	classes := 0
+	for c := 0; c < k; c++ {
+		for i := range idx {
+			idx[i] = i
+		}
+		sort.SliceStable(idx, func(a, b int) bool { return logits[idx[a]][c] > logits[idx[b]][c] })
+		var ap float64
+		pos := 0
+		for r, i := range idx {
+			if sets[i]>>c&1 == 1 {
+				pos++
+				ap += float64(pos) / float64(r+1)
+			}
+		}
+		if pos > 0 {
+			sum += ap / float64(pos)
+			classes++
+		}
+	}
+	return sum / float64(max(classes, 1))
 }
 
 // Checkpoints: last.onnx holds the weights and running statistics,
