@@ -22,7 +22,7 @@ import (
 const (
 	CodeNotImage      = "not_image"       // not an image file the engine decodes (the browser may)
 	CodeCorruptImage  = "corrupt_image"   // an image file whose data is broken
-	CodeImageTooLarge = "image_too_large" // more pixels than the engine decodes
+	CodeImageTooLarge = "image_too_large" // more pixels, or more decoding work, than the engine accepts
 	CodeBadModel      = "bad_model"       // the model file cannot be loaded or run as an image classifier
 	CodeUnsupportedOp = "unsupported_op"  // the model uses an operator the engine does not implement
 	CodeDynamicSizes  = "dynamic_sizes"   // the model's input size is not fixed: give C×H×W
