@@ -13,6 +13,7 @@ import (
 	"image"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cnnlens/cnnlens/engine/cam"
@@ -147,6 +148,10 @@ func (e *Engine) LoadModel(data []byte, mc *card.Card) (ModelInfo, error) {
 	}
 	m, err := model.Load(data)
 	if err != nil {
+		if strings.Contains(err.Error(), "truncated or corrupt") {
+			// Not protobuf at all: most often a file of another kind.
+			return ModelInfo{}, markf(ErrBadModel, "not an ONNX model: %w", err)
+		}
 		return ModelInfo{}, mark(ErrBadModel, err)
 	}
 	if mc == nil {
@@ -183,6 +188,9 @@ func (e *Engine) LoadModel(data []byte, mc *card.Card) (ModelInfo, error) {
 		if l.Output == m.Output {
 			ms.info.Classes = tensor.Size(l.Shape)
 		}
+	}
+	if err := checkLabels(mc.Labels, ms.info.Classes); err != nil {
+		return ModelInfo{}, err
 	}
 	if macs, err := m.MACs(); err == nil {
 		ms.info.MACs = macs
@@ -251,7 +259,11 @@ func (e *Engine) Configure(id int, mc *card.Card) (ModelInfo, error) {
 	}
 	saved := *ms
 	savedShape := append([]int(nil), ms.m.InputShape...)
-	if err := ms.configure(mc); err != nil {
+	err = ms.configure(mc)
+	if err == nil {
+		err = checkLabels(mc.Labels, ms.info.Classes)
+	}
+	if err != nil {
 		*ms = saved
 		ms.m.InputShape = savedShape
 		return ModelInfo{}, err
@@ -262,6 +274,19 @@ func (e *Engine) Configure(id int, mc *card.Card) (ModelInfo, error) {
 		}
 	}
 	return ms.info, nil
+}
+
+// checkLabels refuses labels whose count is not the model's number of
+// outputs (no labels are fine: classes are then named by number).
+func checkLabels(labels []string, classes int) error {
+	if len(labels) == 0 || classes <= 0 || len(labels) == classes {
+		return nil
+	}
+	names := "names"
+	if len(labels) == 1 {
+		names = "name"
+	}
+	return markf(card.ErrBadCard, "labels: the file has %d %s but the model has %d outputs: give one name a class, in the order of the outputs", len(labels), names, classes)
 }
 
 func (e *Engine) model(id int) (*modelState, error) {

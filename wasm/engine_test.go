@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"image"
 	"image/png"
 	"math"
@@ -195,7 +196,7 @@ func argmax(v []float32) int {
 }
 
 func TestInputsAndCards(t *testing.T) {
-	e, info := loadTiny(t, &card.Card{Labels: []string{"a", "b", "c"}, DefaultLayer: "/relu2/Relu"})
+	e, info := loadTiny(t, &card.Card{Labels: strings.Fields("a b c d e f g h i j"), DefaultLayer: "/relu2/Relu"})
 	if info.DefaultLayer != "/relu2/Relu_output_0" {
 		t.Errorf("default layer from the card: %q", info.DefaultLayer)
 	}
@@ -244,6 +245,7 @@ func TestInputsAndCards(t *testing.T) {
 		{card.Card{Mean: []float32{0.5}}, "3 values"},
 		{card.Card{Std: []float32{1, 0, 1}}, "positive"},
 		{card.Card{InputShape: []int{5}}, "input_shape"},
+		{card.Card{Labels: []string{"a", "b", "c", "d", "e", "f", "g"}}, "the file has 7 names but the model has 10 outputs"},
 	} {
 		if _, err := e.Configure(info.ID, &c.mc); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("card %+v: error %v, want %q", c.mc, err, c.want)
@@ -255,6 +257,11 @@ func TestInputsAndCards(t *testing.T) {
 	}
 	if _, err := e.LoadModel([]byte("not onnx"), nil); err == nil {
 		t.Errorf("garbage loaded as a model")
+	}
+	// Labels that do not count the model's outputs are refused at load too.
+	data := testenv.ReadFile(t, filepath.Join(tiny, "model.onnx"))
+	if _, err := e.LoadModel(data, &card.Card{Labels: []string{"a", "b"}}); !errors.Is(err, card.ErrBadCard) || !strings.Contains(err.Error(), "2 names but the model has 10 outputs") {
+		t.Errorf("2 labels for 10 outputs: %v", err)
 	}
 }
 

@@ -82,7 +82,7 @@ func TestErrorCodes(t *testing.T) {
 			_, err := e.InputEncoded(info.ID, pngHeader(10000, 10000))
 			return err
 		}},
-		{"garbage model", CodeBadModel, "onnx", func() error {
+		{"garbage model", CodeBadModel, "not an ONNX model: onnx", func() error {
 			_, err := e.LoadModel([]byte("not onnx"), nil)
 			return err
 		}},
