@@ -280,13 +280,16 @@ async function switchModel(load, entry, reloadInput = true) {
   return true;
 }
 
-async function loadModelFiles(files) {
-  const onnx = files.find((f) => /\.onnx$/i.test(f.name));
-  const cardFile = files.find((f) => /\.(json|txt)$/i.test(f.name));
+// loadModelFiles takes a model and its labels; kind(file) says which a file
+// is (by default .json and .txt are labels, and any other file is tried as
+// ONNX, whatever its name).
+async function loadModelFiles(files, kind = (f) => (/\.(json|txt)$/i.test(f.name) ? 'labels' : 'model')) {
+  const onnx = files.find((f) => kind(f) === 'model');
+  const cardFile = files.find((f) => kind(f) === 'labels');
   let card;
   if (cardFile) {
     try {
-      card = api.parseLabels(await cardFile.text());
+      card = await api.readLabels(cardFile);
     } catch (err) {
       showError(`Could not read ${cardFile.name}: ${err.message}`);
       return;
@@ -317,7 +320,7 @@ async function loadOwnModel(file, card) {
       $('preprocess').open = true;
       showError(`${file.name}: ${err.message}. Set C, H and W under “Input size and normalisation” and click Apply.`);
     } else {
-      showError(`Could not load the model: ${err.message}`);
+      showError(`Could not load ${file.name}: ${err.message}`);
     }
     setStatus(state.model ? `Model: ${state.model.name}` : 'No model');
     return false;
@@ -326,7 +329,10 @@ async function loadOwnModel(file, card) {
   const ok = await switchModel(async () => info, null);
   if (ok && !card) {
     $('preprocess').open = true;
-    showInfo(`Loaded ${file.name}. Check its input size and normalisation below the model, and add its labels (a JSON card or list, or a text file with one label a line).`, 8000);
+    const names = info.labelsFrom === 'imagenet'
+      ? 'Its 1000 classes are named as ImageNet\'s (torchvision\'s order); give other labels if they are not'
+      : 'Add its labels';
+    showInfo(`Loaded ${file.name}. Check its input size and normalisation below the model. ${names} (a JSON card or list, or a text file with one label a line).`, 8000);
   }
   return ok;
 }
@@ -391,7 +397,7 @@ $('model-select').onchange = async () => {
 $('model-open').onclick = () => $('model-file').click();
 $('labels-open').onclick = () => $('labels-file').click();
 $('model-file').onchange = async (e) => { const f = [...e.target.files]; e.target.value = ''; await loadModelFiles(f); };
-$('labels-file').onchange = async (e) => { const f = [...e.target.files]; e.target.value = ''; await loadModelFiles(f); };
+$('labels-file').onchange = async (e) => { const f = [...e.target.files]; e.target.value = ''; await loadModelFiles(f, () => 'labels'); };
 
 // ---------------------------------------------------------------- input
 
@@ -500,7 +506,7 @@ $('camera-take').onclick = async () => {
   await setSource({ kind: 'imagedata', value: ctx.getImageData(0, 0, c.width, c.height), name: 'the camera picture' });
 };
 
-// Drag and drop: images become the input, .onnx a model, .json/.txt labels.
+// Drag and drop: images become the input, text files labels, any other file a model.
 let dragDepth = 0;
 window.addEventListener('dragenter', (e) => { e.preventDefault(); dragDepth++; $('drop').hidden = false; });
 window.addEventListener('dragleave', () => { if (--dragDepth <= 0) { dragDepth = 0; $('drop').hidden = true; } });
@@ -514,9 +520,12 @@ window.addEventListener('drop', async (e) => {
 
 async function handleFiles(files) {
   if (!files.length) return;
-  const modelish = files.filter((f) => /\.(onnx|json|txt)$/i.test(f.name));
-  const images = files.filter((f) => !/\.(onnx|json|txt)$/i.test(f.name));
-  if (modelish.length) await loadModelFiles(modelish);
+  // Images by type, name or first bytes; text is labels; anything else is
+  // tried as an ONNX model.
+  const kinds = new Map(await Promise.all(files.map(async (f) => [f, await api.fileKind(f)])));
+  const modelish = files.filter((f) => kinds.get(f) !== 'image');
+  const images = files.filter((f) => kinds.get(f) === 'image');
+  if (modelish.length) await loadModelFiles(modelish, (f) => kinds.get(f));
   if (images.length) await setSource({ kind: 'blob', value: images[0], name: images[0].name });
 }
 page.handleFiles = handleFiles;
@@ -751,8 +760,10 @@ function snippet() {
   const notes = [];
   if (state.bundled) params.set('model', state.bundled.name);
   else notes.push('your model is not on this site: put it on yours and set model= to its URL');
-  if (state.source && state.source.sample) params.set('image', state.source.sample.file);
-  else if (state.source && state.source.kind === 'url') params.set('image', state.source.value);
+  // Absolute URLs: the snippet works pasted into a page on any site (a
+  // relative image would resolve against that page).
+  if (state.source && state.source.sample) params.set('image', new URL(state.source.sample.file, base).href);
+  else if (state.source && state.source.kind === 'url') params.set('image', new URL(state.source.value, location.href).href);
   else notes.push('your image never left this page: put it online and set image= to its URL');
   params.set('method', state.method);
   if (state.layer && state.model && state.layer !== state.model.defaultLayer) params.set('layer', state.layer);

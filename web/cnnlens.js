@@ -191,6 +191,88 @@ export function parseLabels(text) {
   return { labels: t.split(/\r?\n/).map((s) => s.trim()) };
 }
 
+// textOf decodes bytes as UTF-8 text, or returns null for a file that is
+// not text (a zero byte, or bytes that are not UTF-8).
+function textOf(bytes, partial = false) {
+  if (bytes.includes(0)) return null;
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes, { stream: partial });
+  } catch (_) {
+    return null;
+  }
+}
+
+/**
+ * readLabels reads a labels file (File, Blob, ArrayBuffer or string): a
+ * model card (JSON object), a JSON list or one label a line. It rejects
+ * with code 'bad_card' a file that is not text or not valid JSON; the
+ * engine refuses labels whose count is not the model's number of outputs.
+ */
+export async function readLabels(source) {
+  let text = source;
+  if (typeof source !== 'string') {
+    let bytes;
+    if (source instanceof Blob) bytes = new Uint8Array(await source.arrayBuffer());
+    else if (ArrayBuffer.isView(source)) bytes = new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
+    else bytes = new Uint8Array(source);
+    text = textOf(bytes);
+    if (text == null) {
+      throw new EngineError('labels: not a text file: give a JSON card, a JSON list of names or a text file with one name a line', 'labels', 'bad_card');
+    }
+  }
+  if (!text.trim()) throw new EngineError('labels: the file is empty', 'labels', 'bad_card');
+  try {
+    return parseLabels(text);
+  } catch (err) {
+    throw new EngineError(`labels: not valid JSON: ${err.message}`, 'labels', 'bad_card');
+  }
+}
+
+const IMAGE_NAME = /\.(png|jpe?g|gif|bmp|tiff?|webp|avif|svg|ico)$/i;
+
+function imageMagic(b) {
+  const s = (i, str) => [...str].every((c, k) => b[i + k] === c.charCodeAt(0));
+  return (b[0] === 0x89 && s(1, 'PNG')) || (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) || s(0, 'GIF8') ||
+    s(0, 'BM') || (s(0, 'RIFF') && s(8, 'WEBP')) || s(0, 'II*\0') || s(0, 'MM\0*') || s(4, 'ftyp') ||
+    (b[0] === 0 && b[1] === 0 && b[2] === 1 && b[3] === 0);
+}
+
+/**
+ * fileKind says what a file given to a page is: 'model' (.onnx, and any
+ * file that is neither an image nor text: it is tried as ONNX), 'labels'
+ * (.json, .txt or other text: a card or labels) or 'image'.
+ */
+export async function fileKind(file) {
+  const name = file.name || '';
+  if (/\.onnx$/i.test(name)) return 'model';
+  if (/\.(json|txt)$/i.test(name)) return 'labels';
+  if (/^image\//.test(file.type || '') || IMAGE_NAME.test(name)) return 'image';
+  const head = new Uint8Array(await file.slice(0, 4096).arrayBuffer());
+  if (imageMagic(head)) return 'image';
+  const text = head.length ? textOf(head, true) : null;
+  if (text != null) return /^\s*<(\?xml|svg)/i.test(text) ? 'image' : 'labels';
+  return 'model';
+}
+
+let imagenet = null;
+/**
+ * imagenetLabels resolves with ImageNet's 1000 class names in torchvision's
+ * order (the site's imagenet-classes.txt, fetched once), or null when the
+ * site does not have them.
+ */
+export function imagenetLabels() {
+  if (!imagenet) {
+    imagenet = fetch(new URL('imagenet-classes.txt', BASE))
+      .then((r) => (r.ok ? r.text() : ''))
+      .then((t) => {
+        const names = t.trim().split(/\r?\n/).map((x) => x.trim());
+        return names.length === 1000 ? names : null;
+      })
+      .catch(() => null);
+  }
+  return imagenet;
+}
+
 async function fetchBytes(url, what) {
   let res;
   try {
@@ -309,7 +391,9 @@ const modelCache = new Map(); // URL → Promise<ModelInfo>
  * an optional model card {labels, input_shape, mean, std, default_layer}
  * (for a URL, NAME.json beside NAME.onnx is read when no card is given),
  * makes it the API's current model and resolves with its ModelInfo:
- * {id, layers: [{node, op, output, shape}], inputShape, labels, mean, std,
+ * {id, layers: [{node, op, output, shape}], inputShape, labels, labelsFrom
+ *  ('card', 'imagenet': a 1000-class model without labels gets ImageNet's
+ *  class names, or '': none), mean, std,
  *  suggestedLayer, defaultLayer, classes, macs, convLayers: [{node, output,
  *  shape: [O, I, kh, kw], group}], poolingLayers: [{node, op, output, input}], …}.
  */
@@ -341,18 +425,38 @@ export async function openModel(source, card) {
   }
   if (!(bytes instanceof ArrayBuffer)) throw new EngineError('loadModel needs an ArrayBuffer, a Blob or a URL', 'loadModel', 'bad_request');
   const keep = bytes.slice(0);
-  const info = await eng.call('loadModel', { bytes, card: card || null }, [bytes]);
+  let info = await eng.call('loadModel', { bytes, card: card || null }, [bytes]);
+  let labelsFrom = card && card.labels && card.labels.length ? 'card' : '';
+  if (!labelsFrom && info.classes === 1000) {
+    // A 1000-class model without labels: an ImageNet classifier (a
+    // torchvision export) most likely, so name its classes.
+    const names = await imagenetLabels();
+    if (names) {
+      const withNames = { ...(card || {}), labels: names };
+      try {
+        info = await eng.call('configure', { model: info.id, card: withNames });
+        card = withNames;
+        labelsFrom = 'imagenet';
+      } catch (_) { /* keep the numbers */ }
+    }
+  }
   eng.models.set(info.id, { bytes: keep, card: card || null });
   info.name = name;
   info.card = card || null;
+  info.labelsFrom = labelsFrom;
   return info;
 }
 
-/** configureModel changes a model's input size, normalisation or labels. */
+/**
+ * configureModel changes a model's input size, normalisation or labels:
+ * the fields given replace the model's, the others are kept.
+ */
 export async function configureModel(info, card) {
-  const out = await engine().call('configure', { model: info.id, card });
+  const merged = { ...(info.card || {}), ...card };
+  const out = await engine().call('configure', { model: info.id, card: merged });
   out.name = info.name;
-  out.card = { ...(info.card || {}), ...card };
+  out.card = merged;
+  out.labelsFrom = card.labels ? 'card' : info.labelsFrom;
   engine().models.get(info.id).card = out.card;
   if (current && current.id === info.id) current = out;
   return out;

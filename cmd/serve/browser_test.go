@@ -66,7 +66,7 @@ func run(m *testing.M) int {
 	os.MkdirAll(artifacts, 0o755)
 
 	mux := http.NewServeMux()
-	mux.Handle("/", Handler(siteDir))
+	mux.Handle("/", recordFailures(Handler(siteDir)))
 	mux.Handle("/oracle/", http.StripPrefix("/oracle/", http.FileServer(http.Dir(oracleDir))))
 	mux.Handle("/fixtures/", http.StripPrefix("/fixtures/", http.FileServer(http.Dir(fixtures))))
 	srv := httptest.NewServer(mux)
@@ -107,6 +107,38 @@ func run(m *testing.M) int {
 	return m.Run()
 }
 
+// failures lists the requests answered with an error status (404 …), as
+// "STATUS HOST PATH".
+var failures struct {
+	sync.Mutex
+	list []string
+}
+
+func recordFailures(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w, status: 200}
+		h.ServeHTTP(sw, r)
+		if sw.status >= 400 {
+			failures.Lock()
+			failures.list = append(failures.list, fmt.Sprintf("%d %s %s", sw.status, r.Host, r.URL.Path))
+			failures.Unlock()
+		}
+	})
+}
+
+// failuresSince returns the failed requests after the first n.
+func failuresSince(n int) []string {
+	failures.Lock()
+	defer failures.Unlock()
+	return append([]string(nil), failures.list[n:]...)
+}
+
+func failureCount() int {
+	failures.Lock()
+	defer failures.Unlock()
+	return len(failures.list)
+}
+
 func chromiumPath() string {
 	for _, p := range []string{os.Getenv("CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
 		if p != "" {
@@ -140,10 +172,23 @@ func writeFixtures(dir string) error {
 	good, _ := os.ReadFile(filepath.Join(dir, "upload.png"))
 	corrupt := append([]byte(nil), good[:60]...)
 	corrupt = append(corrupt, []byte(strings.Repeat("garbage!", 20))...)
+	imagenetSized, err := imagenetSizedModel()
+	if err != nil {
+		return err
+	}
+	garbage := make([]byte, 3000)
+	for i := range garbage {
+		garbage[i] = byte(i*131 + i/7)
+	}
 	files := map[string][]byte{
-		"corrupt.png": corrupt,
-		"notes.txt":   []byte("these are notes, not a picture\n"),
-		"einsum.onnx": unsupportedOpModel(),
+		// A model with 1000 outputs under a name that is not .onnx.
+		"resnet-export": imagenetSized,
+		"seven.txt":     []byte("a\nb\nc\nd\ne\nf\ng\n"),
+		"binary.txt":    garbage[:200],
+		"weights.dat":   garbage,
+		"corrupt.png":   corrupt,
+		"notes.txt":     []byte("these are notes, not a picture\n"),
+		"einsum.onnx":   unsupportedOpModel(),
 		"element.html": []byte(`<!doctype html><meta charset="utf-8"><title>cnn-lens element</title><link rel="icon" href="data:,">
 <script type="module" src="/cnnlens.js"></script>
 <body><p>Two elements:</p>
@@ -1340,4 +1385,152 @@ func commas(n int) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
+}
+
+// TestEmbedSnippetOtherOrigin: the snippet "Copy embed snippet" makes,
+// pasted as it is into a page of another site (another origin, a server
+// without cnnlens's files), draws: the <iframe> and the <cnn-lens>
+// element, with no failed request and no console error.
+func TestEmbedSnippetOtherOrigin(t *testing.T) {
+	p := openMain(t)
+	var snippet string
+	p.eval(`(async () => { document.getElementById('copy-embed').click(); await new Promise(r => setTimeout(r, 100)); return document.getElementById('embed-snippet').value; })()`, &snippet)
+	t.Logf("snippet:\n%s", snippet)
+	if !strings.Contains(snippet, `image="`+baseURL+`/samples/`) {
+		t.Errorf("the snippet's image is not an absolute URL on the site:\n%s", snippet)
+	}
+
+	// The other site: its own server on another port, and 127.0.0.1
+	// rather than localhost.
+	docs := t.TempDir()
+	host := `<!doctype html><meta charset="utf-8"><title>Docs on another site</title><link rel="icon" href="data:,">
+<style>body { font: 15px system-ui, sans-serif; margin: 16px; } cnn-lens { width: 300px; vertical-align: top; }</style>
+<script>
+window.iframeMessages = [];
+window.addEventListener('message', (e) => { if (e.data && e.data.cnnlens) window.iframeMessages.push(e.data); });
+document.addEventListener('cnnlens-render', (e) => { window.rendered = e.detail.method; });
+document.addEventListener('cnnlens-error', (e) => { window.elementError = e.detail; });
+</script>
+<h1>Our docs</h1><p>What the model looks at, embedded with the snippet:</p>
+` + snippet + "\n"
+	if err := os.WriteFile(filepath.Join(docs, "index.html"), []byte(host), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	other := httptest.NewServer(recordFailures(http.FileServer(http.Dir(docs))))
+	defer other.Close()
+	if strings.Contains(other.URL, "localhost") || other.URL == baseURL {
+		t.Fatalf("not another origin: %s and %s", other.URL, baseURL)
+	}
+	n := failureCount()
+	p.run(chromedp.Navigate(other.URL + "/index.html"))
+	p.wait(`window.elementError || (window.rendered && window.iframeMessages.length > 0)`, 120*time.Second)
+	var xerr string
+	p.eval(`window.elementError || ''`, &xerr)
+	if xerr != "" {
+		t.Errorf("<cnn-lens> on another site: %s", xerr)
+	}
+	var st elementStats
+	p.eval(elementCanvas+`(document.querySelector('cnn-lens'))`, &st)
+	if st.Err || st.W < 32 || st.Colors < 16 {
+		t.Errorf("<cnn-lens> on another site drew %+v", st)
+	}
+	t.Logf("<cnn-lens>: %dx%d, %d colours, %q", st.W, st.H, st.Colors, st.Text)
+	var msgs []map[string]any
+	p.eval(`window.iframeMessages`, &msgs)
+	if len(msgs) == 0 || msgs[0]["cnnlens"] != "render" {
+		t.Errorf("the iframe: %v", msgs)
+	}
+	t.Logf("the iframe says: %v", msgs)
+	p.screenshot("embed-other-origin.png")
+	if f := failuresSince(n); len(f) > 0 {
+		t.Errorf("failed requests: %v", f)
+	}
+	if errs := p.consoleErrors(); len(errs) > 0 {
+		t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
+	}
+}
+
+// TestOwnFiles: a model file not named .onnx is loaded as ONNX; a model
+// with 1000 outputs and no labels gets ImageNet's class names; labels that
+// are not text, or do not count the outputs, and a file that is not ONNX
+// are refused with a message, and the page goes on working.
+func TestOwnFiles(t *testing.T) {
+	p := openMain(t)
+	drop := func(files ...string) {
+		t.Helper()
+		js := `(async () => { const dt = new DataTransfer();`
+		for _, f := range files {
+			js += `dt.items.add(new File([await (await fetch('/fixtures/` + f + `')).arrayBuffer()], '` + f + `'));`
+		}
+		js += `window.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, cancelable: true})); })()`
+		p.eval(js, new(any))
+	}
+	message := func(want string) string {
+		t.Helper()
+		p.wait(`document.getElementById('message-text').textContent.includes(`+fmt.Sprintf("%q", want)+`)`, 60*time.Second)
+		var m string
+		p.eval(`document.getElementById('message-text').textContent`, &m)
+		return m
+	}
+
+	n := p.renders()
+	drop("resnet-export")
+	p.wait(fmt.Sprintf(`cnnlensPage.renders > %d && cnnlensPage.state.model.name === 'resnet-export'`, n), 60*time.Second)
+	var got struct {
+		Top, From string
+		Labels    int
+	}
+	p.eval(`({Top: document.querySelector('#top5 li button span').textContent, From: cnnlensPage.state.model.labelsFrom, Labels: cnnlensPage.state.model.labels.length})`, &got)
+	if !strings.HasSuffix(got.Top, "tabby") || got.From != "imagenet" || got.Labels != 1000 {
+		t.Errorf("a 1000-class model without labels: %+v, want top-1 \"tabby\" from imagenet", got)
+	}
+	t.Logf("1000 outputs: top-1 %q (labels from %s); %s", got.Top, got.From, message("ImageNet"))
+	p.screenshot("own-model-imagenet.png")
+
+	// Seven labels for 1000 outputs.
+	p.eval(`document.getElementById('message-text').textContent = ''`, new(any))
+	drop("seven.txt")
+	m := message("7 names but the model has 1000 outputs")
+	t.Logf("seven labels: %s", m)
+	// Labels that are not text.
+	drop("binary.txt")
+	m = message("not a text file")
+	t.Logf("binary labels: %s", m)
+	// A file that is neither an image nor text, and not ONNX.
+	drop("weights.dat")
+	m = message("not an ONNX model")
+	t.Logf("weights.dat: %s", m)
+	var name string
+	p.eval(`cnnlensPage.state.model.name + ' ' + cnnlensPage.state.model.labels[281]`, &name)
+	if name != "resnet-export tabby" {
+		t.Errorf("after the refused files the model is %q", name)
+	}
+	// The page still works: another method draws.
+	n = p.renders()
+	p.eval(`(() => { const e = document.getElementById('method'); e.value = 'layercam'; e.dispatchEvent(new Event('change')); })()`, new(any))
+	p.wait(fmt.Sprintf(`cnnlensPage.renders > %d && cnnlensPage.lastRun.method === 'layercam'`, n), 60*time.Second)
+
+	// The JS API says the same, with code bad_card.
+	var codes []string
+	p.eval(`(async () => {
+  const out = [];
+  const code = async (f) => { try { await f(); out.push('none'); } catch (e) { out.push(e.code + ': ' + e.message); } };
+  await code(() => cnnlens.readLabels(new Uint8Array([104, 105, 0, 1, 2])));
+  await code(() => cnnlens.configureModel(cnnlensPage.state.model, {labels: ['a', 'b']}));
+  out.push(await cnnlens.fileKind(new File([new Uint8Array([0, 1, 2, 3])], 'x')));
+  out.push(await cnnlens.fileKind(new File(['cat\ndog\n'], 'names')));
+  out.push(await cnnlens.fileKind(new File([new Uint8Array([0x89, 80, 78, 71, 13, 10])], 'picture')));
+  return out;
+})()`, &codes)
+	want := []string{"bad_card: labels: not a text file", "bad_card: labels: the file has 2 names but the model has 1000 outputs", "model", "labels", "image"}
+	for i, w := range want {
+		if i >= len(codes) || !strings.HasPrefix(codes[i], w) {
+			t.Errorf("API %d: %q, want %q", i, codes, w)
+			break
+		}
+	}
+	t.Logf("API: %q", codes)
+	if errs := p.consoleErrors(); len(errs) > 0 {
+		t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
+	}
 }

@@ -16,7 +16,78 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/cnnlens/cnnlens/engine/model"
+	"github.com/cnnlens/cnnlens/engine/onnx"
+	"github.com/cnnlens/cnnlens/engine/tensor"
 )
+
+// imagenetSizedModel writes a small classifier with 1000 outputs, the
+// size of an ImageNet model, whose logit 281 (ImageNet's "tabby") is the
+// largest whatever the image: x (1×3×16×16) → Conv 8 → Relu →
+// GlobalAveragePool → Flatten → Gemm 1000 → logits.
+func imagenetSizedModel() ([]byte, error) {
+	seq := func(n int, scale float32) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = scale * float32((i*7919)%13-6) / 6
+		}
+		return v
+	}
+	bias := make([]float32, 1000)
+	bias[281] = 8
+	bias[282] = 4
+	node := func(name, op string, in []string, out string, a *onnx.Attributes) *onnx.Node {
+		return &onnx.Node{Name: name, OpType: op, Inputs: in, Outputs: []string{out}, Attrs: a}
+	}
+	return onnx.Encode(&onnx.Model{
+		IRVersion: 8, Opset: 13, Producer: "cnnlens-test",
+		Graph: &onnx.Graph{
+			Name: "imagenet-sized",
+			Nodes: []*onnx.Node{
+				node("/conv/Conv", "Conv", []string{"input", "conv.weight", "conv.bias"}, "c", onnx.NewAttributes().SetInts("pads", 1, 1, 1, 1).SetInts("kernel_shape", 3, 3)),
+				node("/relu/Relu", "Relu", []string{"c"}, "r", onnx.NewAttributes()),
+				node("/pool/GlobalAveragePool", "GlobalAveragePool", []string{"r"}, "g", onnx.NewAttributes()),
+				node("/flatten/Flatten", "Flatten", []string{"g"}, "f", onnx.NewAttributes()),
+				node("/fc/Gemm", "Gemm", []string{"f", "fc.weight", "fc.bias"}, "logits", onnx.NewAttributes().SetInt("transB", 1)),
+			},
+			Initializers: map[string]*tensor.T{
+				"conv.weight": tensor.FromF32(seq(8*3*3*3, 0.5), 8, 3, 3, 3),
+				"conv.bias":   tensor.FromF32(seq(8, 0.1), 8),
+				"fc.weight":   tensor.FromF32(seq(1000*8, 0.2), 1000, 8),
+				"fc.bias":     tensor.FromF32(bias, 1000),
+			},
+			Inputs:  []onnx.ValueInfo{{Name: "input", ElemType: 1, Shape: []int64{1, 3, 16, 16}, HasShape: true}},
+			Outputs: []onnx.ValueInfo{{Name: "logits", ElemType: 1, Shape: []int64{1, 1000}, HasShape: true}},
+		},
+	})
+}
+
+func TestImagenetSizedModel(t *testing.T) {
+	data, err := imagenetSizedModel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := model.Load(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := m.Forward(tensor.New(1, 3, 16, 16), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logits := run.Output(0)
+	if n := len(logits.F32()); n != 1000 {
+		t.Fatalf("%d logits, want 1000", n)
+	}
+	best := 0
+	for i, v := range logits.F32() {
+		if v > logits.F32()[best] {
+			best = i
+		}
+	}
+	if best != 281 {
+		t.Errorf("top class %d, want 281", best)
+	}
+}
 
 // unsupportedOpModel writes a valid ONNX model whose one node is an op the
 // engine does not have (Einsum): x (1×3×8×8) → Einsum("bchw->bchw") → y.
