@@ -163,6 +163,10 @@ func TestHandler(t *testing.T) {
 	if res.Header.Get("Content-Encoding") != "gzip" {
 		t.Fatalf("wasm not gzipped: %v", res.Header)
 	}
+	// Pages of other sites may load the engine, as from GitHub Pages.
+	if o := res.Header.Get("Access-Control-Allow-Origin"); o != "*" {
+		t.Errorf("Access-Control-Allow-Origin %q, want *", o)
+	}
 	zr, err := gzip.NewReader(res.Body)
 	if err != nil {
 		t.Fatal(err)
