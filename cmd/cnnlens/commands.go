@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -89,25 +91,62 @@ type classProb struct {
 	Logit float32 `json:"logit"`
 }
 
+// presentClass is a class a multi-label model finds in the image.
+type presentClass struct {
+	Class int     `json:"class"`
+	Label string  `json:"label"`
+	Prob  float64 `json:"prob"`
+}
+
 type prediction struct {
 	ClassIndex int         `json:"class_index"`
 	Label      string      `json:"label,omitempty"`
 	Score      float64     `json:"score"`
 	Top5       []classProb `json:"top5"`
+	// Present lists, for a multi-label model, every class with a sigmoid
+	// probability of at least 0.5, most probable first.
+	Present *[]presentClass `json:"present,omitempty"`
 }
 
-// topK ranks one row of logits by softmax probability.
-func topK(logits []float32, labels []string, k int) prediction {
+// topK ranks one row of logits by softmax probability or, for a
+// multi-label model, by each class's sigmoid probability, and lists the
+// classes present.
+func topK(logits []float32, labels []string, k int, multilabel bool) prediction {
 	var p prediction
 	for _, r := range model.TopK(logits, k) {
 		cp := classProb{Class: r.Class, Prob: r.Prob, Logit: r.Logit}
+		if multilabel {
+			cp.Prob = sigmoid(float64(r.Logit))
+		}
 		if r.Class < len(labels) {
 			cp.Label = labels[r.Class]
 		}
 		p.Top5 = append(p.Top5, cp)
 	}
 	p.ClassIndex, p.Label, p.Score = p.Top5[0].Class, p.Top5[0].Label, p.Top5[0].Prob
+	if multilabel {
+		present := []presentClass{}
+		for _, r := range model.TopK(logits, len(logits)) {
+			if pr := sigmoid(float64(r.Logit)); pr >= 0.5 {
+				pc := presentClass{Class: r.Class, Prob: pr}
+				if r.Class < len(labels) {
+					pc.Label = labels[r.Class]
+				}
+				present = append(present, pc)
+			}
+		}
+		p.Present = &present
+	}
 	return p
+}
+
+// sigmoid is 1/(1+e^−z), without overflow.
+func sigmoid(z float64) float64 {
+	if z >= 0 {
+		return 1 / (1 + math.Exp(-z))
+	}
+	e := math.Exp(z)
+	return e / (1 + e)
 }
 
 func runPredict(args []string, stdout io.Writer) error {
@@ -146,7 +185,7 @@ func runPredict(args []string, stdout io.Writer) error {
 	per := logits.Len() / n
 	preds := make([]prediction, n)
 	for b := 0; b < n; b++ {
-		preds[b] = topK(logits.F32()[b*per:(b+1)*per], l.card.Labels, 5)
+		preds[b] = topK(logits.F32()[b*per:(b+1)*per], l.card.Labels, 5, l.card.Multilabel)
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
@@ -167,6 +206,13 @@ func runPredict(args []string, stdout io.Writer) error {
 		}
 		for r, c := range p.Top5 {
 			fmt.Fprintf(stdout, "%d. class %d %s  p=%.4f  logit=%.4f\n", r+1, c.Class, c.Label, c.Prob, c.Logit)
+		}
+		if p.Present != nil {
+			names := []string{}
+			for _, c := range *p.Present {
+				names = append(names, fmt.Sprintf("%s (%.4f)", c.Label, c.Prob))
+			}
+			fmt.Fprintf(stdout, "present (sigmoid p ≥ 0.5): %s\n", strings.Join(names, ", "))
 		}
 	}
 	fmt.Fprintf(stdout, "forward: %.1f ms\n", ms)
