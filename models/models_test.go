@@ -139,7 +139,7 @@ func TestCards(t *testing.T) {
 	}
 }
 
-// TestOnnxruntimeParity runs both models with onnxruntime (npm
+// TestOnnxruntimeParity runs the bundled models with onnxruntime (npm
 // onnxruntime-node in ortcheck/, CPU) on a batch of test inputs and
 // compares the logits with the engine's: within 1e-4 relative to the
 // largest logit of each row.
@@ -151,7 +151,11 @@ func TestOnnxruntimeParity(t *testing.T) {
 	if err != nil {
 		required(t, "node is not installed")
 	}
-	for _, bm := range bundledModels {
+	// and the multi-label scenes model
+	scenes := bundledModel{"scenes", 0, func(t *testing.T) train.Dataset {
+		return shapes.NewMultiLabelSet(bundled.ShapesTestSeed, 100, shapes.DefaultSize)
+	}}
+	for _, bm := range append(slices.Clone(bundledModels), scenes) {
 		t.Run(bm.name, func(t *testing.T) {
 			_, m, _ := load(t, bm.name)
 			test := bm.dataset(t)

@@ -5,6 +5,7 @@
 package bundled
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -28,9 +29,16 @@ type Recipe struct {
 	Config train.Config // Log, Val and checkpointing are filled in by Train
 	// NetSeed seeds the weight initialisation.
 	NetSeed uint64
-	Labels  []string
-	Mean    []float32
-	Std     []float32
+	// InitFrom, when set, names a bundled model (of the same parameter
+	// shapes) whose weights start the training instead of a random
+	// initialisation: the file NAME.onnx in Options.InitDir.
+	InitFrom string
+	Labels   []string
+	Mean     []float32
+	Std      []float32
+	// DefaultLayer is the card's default_layer ("" = the last block's
+	// ReLU output).
+	DefaultLayer string
 	// Card text.
 	Architecture string
 	Data         string
@@ -69,15 +77,20 @@ type Card struct {
 	DataLicence  string `json:"data_licence"`
 	TestSet      string `json:"test_set"`
 	// TestAccuracy is TestCorrect/TestTotal, measured on the saved model.
-	TestAccuracy float64  `json:"test_accuracy"`
-	TestCorrect  int      `json:"test_correct"`
-	TestTotal    int      `json:"test_total"`
-	Training     Training `json:"training"`
+	TestAccuracy float64 `json:"test_accuracy"`
+	TestCorrect  int     `json:"test_correct"`
+	TestTotal    int     `json:"test_total"`
+	// MeanAP is a multi-label model's mean average precision over the
+	// classes on the test set (its TestAccuracy is the exact-set
+	// accuracy).
+	MeanAP   float64  `json:"test_mean_average_precision,omitempty"`
+	Training Training `json:"training"`
 }
 
 // Training records how the model was made.
 type Training struct {
 	Command     string             `json:"command"`
+	Init        string             `json:"init,omitempty"`
 	Seed        uint64             `json:"seed"`
 	InitSeed    uint64             `json:"init_seed"`
 	Optimizer   string             `json:"optimizer"`
@@ -106,6 +119,8 @@ type Options struct {
 	Log           io.Writer
 	Command       string // recorded in the card
 	Augment       string // recorded in the card
+	// InitDir holds the model a recipe's InitFrom names ("": OutDir).
+	InitDir string
 }
 
 func cpuSeconds() float64 {
@@ -138,6 +153,26 @@ func Train(r *Recipe, opt Options) (*Card, error) {
 		cfg.ValLimit = 2000
 	}
 	net := train.NewNet(r.Spec, r.NetSeed)
+	var initText string
+	if r.InitFrom != "" {
+		dir := opt.InitDir
+		if dir == "" {
+			dir = opt.OutDir
+		}
+		path := filepath.Join(dir, r.InitFrom+".onnx")
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("%s starts from the %s model: %w (train it first)", r.Name, r.InitFrom, err)
+		}
+		from, err := train.LoadNet(r.Spec, b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		for _, name := range net.Order {
+			copy(net.Params[name].F32(), from.Params[name].F32())
+		}
+		initText = fmt.Sprintf("every weight and BatchNorm statistic from %s.onnx (sha256 %x)", r.InitFrom, sha256.Sum256(b))
+	}
 	tr, err := train.NewTrainer(net, cfg)
 	if err != nil {
 		return nil, err
@@ -162,20 +197,30 @@ func Train(r *Recipe, opt Options) (*Card, error) {
 	if err := os.WriteFile(onnxPath, data, 0o644); err != nil {
 		return nil, err
 	}
-	correct, total, err := Measure(data, test)
+	var correct, total int
+	var mAP float64
+	if cfg.Multilabel {
+		correct, total, mAP, err = MeasureSets(data, test)
+	} else {
+		correct, total, err = Measure(data, test)
+	}
 	if err != nil {
 		return nil, err
+	}
+	layer := r.DefaultLayer
+	if layer == "" {
+		layer = r.Spec.DefaultLayer()
 	}
 	c := &Card{
 		Name: r.Name,
 		Card: card.Card{
 			Labels: r.Labels, InputShape: []int{1, r.Spec.Channels, r.Spec.Height, r.Spec.Width},
-			Mean: r.Mean, Std: r.Std, DefaultLayer: r.Spec.DefaultLayer(),
+			Mean: r.Mean, Std: r.Std, DefaultLayer: layer, Multilabel: cfg.Multilabel,
 		},
 		Architecture: r.Architecture, Parameters: paramCount(net), Data: r.Data, DataLicence: r.DataLicence, TestSet: r.TestSet,
-		TestAccuracy: float64(correct) / float64(total), TestCorrect: correct, TestTotal: total,
+		TestAccuracy: float64(correct) / float64(total), TestCorrect: correct, TestTotal: total, MeanAP: mAP,
 		Training: Training{
-			Command: opt.Command, Seed: cfg.Seed, InitSeed: r.NetSeed, Optimizer: optimizerText(cfg),
+			Command: opt.Command, Init: initText, Seed: cfg.Seed, InitSeed: r.NetSeed, Optimizer: optimizerText(cfg),
 			Epochs: cfg.Epochs, Batch: cfg.Batch, LR: cfg.LR, Momentum: cfg.Momentum, WeightDecay: cfg.WeightDecay,
 			Schedule: fmt.Sprintf("linear warm-up for %.2g epochs, then cosine decay to 0 (per step)", cfg.Warmup),
 			Augment:  opt.Augment, Examples: limitOr(cfg.Limit, trainSet.Len()), Threads: runtime.GOMAXPROCS(0),
@@ -194,10 +239,14 @@ func Train(r *Recipe, opt Options) (*Card, error) {
 }
 
 func optimizerText(cfg train.Config) string {
-	if cfg.Optimizer == "adamw" {
-		return fmt.Sprintf("AdamW (β1 %.2g, β2 0.999, ε 1e-8, decoupled weight decay on conv and linear weights), softmax cross-entropy", cfg.Momentum)
+	loss := "softmax cross-entropy"
+	if cfg.Multilabel {
+		loss = "binary cross-entropy on one sigmoid per class (summed over the classes, averaged over the batch)"
 	}
-	return "SGD with momentum (PyTorch convention, L2 weight decay on conv and linear weights), softmax cross-entropy"
+	if cfg.Optimizer == "adamw" {
+		return fmt.Sprintf("AdamW (β1 %.2g, β2 0.999, ε 1e-8, decoupled weight decay on conv and linear weights), %s", cfg.Momentum, loss)
+	}
+	return "SGD with momentum (PyTorch convention, L2 weight decay on conv and linear weights), " + loss
 }
 
 func limitOr(limit, n int) int {
@@ -237,6 +286,24 @@ func Measure(onnxData []byte, test train.Dataset) (correct, total int, err error
 	total = len(preds)
 	correct = int(acc*float64(total) + 0.5)
 	return correct, total, nil
+}
+
+// MeasureSets loads a multi-label ONNX file with the engine's loader and
+// counts the test examples whose predicted set of classes (probability ≥
+// 0.5) is exactly the true set; mAP is the mean average precision over
+// the classes.
+func MeasureSets(onnxData []byte, test train.Dataset) (correct, total int, mAP float64, err error) {
+	m, err := model.Load(onnxData)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	acc, logits, sets, err := train.EvaluateSets(m.Graph, test, 250, 0)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	total = len(logits)
+	correct = int(acc*float64(total) + 0.5)
+	return correct, total, train.MeanAveragePrecision(logits, sets), nil
 }
 
 // ReadCard reads a model card.
