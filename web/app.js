@@ -435,11 +435,53 @@ async function setSource(source) {
   return true;
 }
 
+// A multi-label model (card "multilabel": true) scores each class with its
+// own sigmoid: its top 5 shows sigmoid(logit), and the classes it finds
+// present (probability ≥ 0.5) are listed, each a button to explain it.
+function multilabel() {
+  return !!(state.bundled && state.bundled.card && state.bundled.card.multilabel);
+}
+
+const sigmoid = (z) => 1 / (1 + Math.exp(-z));
+
+function showPresent(target) {
+  let box = $('present');
+  if (!multilabel()) {
+    if (box) box.remove();
+    return;
+  }
+  if (!box) {
+    box = document.createElement('p');
+    box.id = 'present';
+    $('top5').before(box);
+  }
+  box.textContent = 'Present: ';
+  const logits = state.input.logits || [];
+  const found = [];
+  for (let i = 0; i < logits.length; i++) {
+    if (sigmoid(logits[i]) >= 0.5) found.push(i);
+  }
+  found.sort((a, b) => logits[b] - logits[a]);
+  if (!found.length) box.append('none (no class reaches 50%)');
+  for (const i of found) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.dataset.index = i;
+    b.setAttribute('aria-pressed', String(i === target));
+    b.title = 'click to explain this class';
+    b.textContent = `${labelOf(i)} ${(sigmoid(logits[i]) * 100).toFixed(1)}%`;
+    b.onclick = () => { $('class').value = String(i); setClass(); };
+    box.append(b, ' ');
+  }
+}
+
 function showPredictions() {
   const ol = $('top5');
   ol.textContent = '';
   const target = state.classIndex >= 0 ? state.classIndex : (state.input.top5[0] || {}).index;
-  for (const p of state.input.top5) {
+  showPresent(target);
+  for (const p0 of state.input.top5) {
+    const p = multilabel() ? { ...p0, prob: sigmoid(p0.logit) } : p0;
     const li = document.createElement('li');
     const b = document.createElement('button');
     b.type = 'button';
