@@ -139,6 +139,7 @@ models: build deps
 BENCH_N ?= 1000
 bench-localization: build
 	bin/cnnlens bench-localization -model models/shapes.onnx -n $(BENCH_N) -by-class
+	bin/cnnlens bench-localization -model models/scenes.onnx -multilabel -n $(BENCH_N)
 
 clean:
 	rm -rf bin site
