@@ -109,18 +109,19 @@ type scene struct {
 	x []float32
 }
 
-// Localization runs the benchmark on n scenes from opt.Seed.
-func Localization(m *model.Model, opt Options) (*Report, error) {
+// prepare checks that m takes shapes scenes (3×S×S) and fills opt's
+// defaults; it returns the scenes' size S and the methods to run.
+func (opt *Options) prepare(m *model.Model) (size int, methods []string, err error) {
 	shape, err := m.ConcreteInputShape(1)
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	c, h, w := shape[1], shape[2], shape[3]
 	if c != 3 || h != w {
-		return nil, fmt.Errorf("bench: the model takes %s inputs; shapes scenes are 3×S×S", tensor.ShapeString(shape[1:]))
+		return 0, nil, fmt.Errorf("bench: the model takes %s inputs; shapes scenes are 3×S×S", tensor.ShapeString(shape[1:]))
 	}
 	if opt.N < 1 {
-		return nil, fmt.Errorf("bench: need at least one scene")
+		return 0, nil, fmt.Errorf("bench: need at least one scene")
 	}
 	if opt.Batch <= 0 {
 		opt.Batch = 25
@@ -128,13 +129,23 @@ func Localization(m *model.Model, opt Options) (*Report, error) {
 	if len(opt.Mean) != 3 || len(opt.Std) != 3 {
 		opt.Mean, opt.Std = shapes.Mean, shapes.Std
 	}
-	methods := opt.Methods
+	methods = opt.Methods
 	if len(methods) == 0 {
 		methods = cam.Methods()
 	}
 	if opt.Tolerance <= 0 {
 		opt.Tolerance = Tolerance(h)
 	}
+	return h, methods, nil
+}
+
+// Localization runs the benchmark on n scenes from opt.Seed.
+func Localization(m *model.Model, opt Options) (*Report, error) {
+	h, methods, err := opt.prepare(m)
+	if err != nil {
+		return nil, err
+	}
+	w := h
 	rep := &Report{N: opt.N, Seed: opt.Seed, Tolerance: opt.Tolerance}
 	scenes := make([]scene, opt.N)
 	var two []int // indices of two-object scenes

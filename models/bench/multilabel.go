@@ -141,30 +141,11 @@ type pair struct{ scene, class int }
 // explaining each present class; the rows end with the two baselines of
 // Baselines, scored the same way.
 func LocalizationMulti(m *model.Model, opt Options) (*MultiReport, error) {
-	shape, err := m.ConcreteInputShape(1)
+	h, methods, err := opt.prepare(m)
 	if err != nil {
 		return nil, err
 	}
-	c, h, w := shape[1], shape[2], shape[3]
-	if c != 3 || h != w {
-		return nil, fmt.Errorf("bench: the model takes %s inputs; shapes scenes are 3×S×S", tensor.ShapeString(shape[1:]))
-	}
-	if opt.N < 1 {
-		return nil, fmt.Errorf("bench: need at least one scene")
-	}
-	if opt.Batch <= 0 {
-		opt.Batch = 25
-	}
-	if len(opt.Mean) != 3 || len(opt.Std) != 3 {
-		opt.Mean, opt.Std = shapes.Mean, shapes.Std
-	}
-	methods := opt.Methods
-	if len(methods) == 0 {
-		methods = cam.Methods()
-	}
-	if opt.Tolerance <= 0 {
-		opt.Tolerance = Tolerance(h)
-	}
+	w := h
 	rep := &MultiReport{N: opt.N, Seed: opt.Seed, Tolerance: opt.Tolerance}
 	var scenes []scene
 	var pairs []pair
