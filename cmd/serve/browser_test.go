@@ -1362,6 +1362,13 @@ func TestInsideNetwork(t *testing.T) {
 		t.Errorf("at 390 px wide the page is %d px wider than the screen", overflow)
 	}
 	p.screenshot("inside-phone.png")
+	// There the picture comes first, the controls after it.
+	var order struct{ Stage, Controls, Inside float64 }
+	p.eval(`(() => { const y = (id) => document.getElementById(id).getBoundingClientRect().top;
+		return {stage: y('stage'), controls: y('controls'), inside: y('inside')}; })()`, &order)
+	if !(order.Stage < order.Controls && order.Controls < order.Inside) {
+		t.Errorf("at 390 px wide the picture should come first, then the controls, then the views inside: tops %+v", order)
+	}
 
 	if errs := p.insideErrors(); len(errs) != n+1 {
 		t.Errorf("errors in the inside views: %v", errs)
