@@ -86,6 +86,12 @@ function showInfo(text, ms = 4000) {
   messageTimer = setTimeout(() => { box.hidden = true; }, ms);
 }
 function clearMessage() { $('message').hidden = true; }
+// clearError hides an error once a later request has succeeded (an info
+// message stays for its time).
+function clearError() {
+  const box = $('message');
+  if (!box.hidden && box.className === '') box.hidden = true;
+}
 $('message-close').onclick = clearMessage;
 
 function setStatus(text) { $('status').textContent = text; }
@@ -634,6 +640,7 @@ async function runOne() {
   if (again || state.input !== input) { for (const k of ['overlay', 'heat', 'rawImage']) if (res[k]) res[k].close(); return; }
   state.result = res;
   drawResult(res);
+  clearError();
   const pageMs = performance.now() - t0;
   const target = state.contrast !== '' ? `${labelOf(res.classIndex)} vs ${labelOf(Number(state.contrast))}` : labelOf(res.classIndex);
   $('overlay-caption').textContent = `${methodName(res.method)} · ${target}` + (res.layer ? ` · ${res.layer}` : '');
@@ -692,6 +699,7 @@ async function runGrid() {
     }
     if (again) return;
   }
+  clearError();
   page.renders++;
   document.body.dataset.renders = page.renders;
   $('timing').textContent = `All ${methods.length} methods in ${fmt(performance.now() - t0)} ms`;

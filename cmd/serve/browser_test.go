@@ -712,6 +712,12 @@ func TestBadInputs(t *testing.T) {
 		var ignore any
 		p.eval(fmt.Sprintf(`(() => { const e = document.getElementById('method'); e.value = %q; e.dispatchEvent(new Event('change')); })()`, method), &ignore)
 		p.wait(fmt.Sprintf(`cnnlensPage.renders > %d && cnnlensPage.lastRun.method === %q`, n, method), 60*time.Second)
+		// The error box of the failure before does not stay up.
+		var up bool
+		p.eval(`!document.getElementById('message').hidden && document.getElementById('message').className === ''`, &up)
+		if up {
+			t.Errorf("an error message is still shown after %s succeeded", method)
+		}
 	}
 	message := func(sel, file, want string) string {
 		t.Helper()
@@ -723,7 +729,6 @@ func TestBadInputs(t *testing.T) {
 			t.Errorf("%s: message %q lacks %q", file, text, want)
 		}
 		t.Logf("%s: %q", file, text)
-		p.eval(`document.getElementById('message').hidden = true`, new(any))
 		return text
 	}
 	message("#image-file", "corrupt.png", "corrupt")
