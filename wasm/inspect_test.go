@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cnnlens/cnnlens/engine/card"
+	"github.com/cnnlens/cnnlens/engine/card/cardfile"
 	"github.com/cnnlens/cnnlens/engine/inspect"
 	"github.com/cnnlens/cnnlens/models/shapes"
 )
@@ -26,7 +26,7 @@ func loadShapes(t *testing.T) (*Engine, ModelInfo, InputInfo) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mc, err := card.Parse(cardJSON)
+	mc, err := cardfile.Parse(cardJSON)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -77,6 +77,19 @@ func TestWasmModules(t *testing.T) {
 		}
 	}
 	t.Logf("modules linked: %v", mods)
+
+	// Nor encoding/json: the page reads model cards field by field
+	// (engine/card/cardfile, which uses json, is the CLI's).
+	cmd = exec.Command(goCmd, "list", "-deps", ".")
+	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+	if out, err = cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go list: %v\n%s", err, tail(out))
+	}
+	for _, p := range strings.Fields(string(out)) {
+		if p == "encoding/json" {
+			t.Errorf("the wasm engine links encoding/json")
+		}
+	}
 }
 
 func tail(b []byte) string {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/cnnlens/cnnlens/engine/card"
+	"github.com/cnnlens/cnnlens/engine/card/cardfile"
 	"github.com/cnnlens/cnnlens/engine/imgproc"
 	"github.com/cnnlens/cnnlens/engine/model"
 	"github.com/cnnlens/cnnlens/engine/tensor"
@@ -54,7 +55,7 @@ func (f *modelFlags) load() (*loaded, error) {
 		cardPath = f.labels
 	}
 	if data, err := os.ReadFile(cardPath); err == nil {
-		c, err := card.Parse(data)
+		c, err := cardfile.Parse(data)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", cardPath, err)
 		}

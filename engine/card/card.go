@@ -10,9 +10,7 @@
 package card
 
 import (
-	"encoding/json"
 	"errors"
-	"strings"
 
 	"github.com/cnnlens/cnnlens/engine/imgproc"
 	"github.com/cnnlens/cnnlens/engine/internal/kind"
@@ -41,28 +39,6 @@ type Card struct {
 // ErrBadCard marks the errors of a card that cannot be read or does not fit
 // its model (errors.Is; the text is the message).
 var ErrBadCard = errors.New("model card: not valid")
-
-// Parse reads a card, a JSON object; a JSON list is a card with labels
-// only, and any other text one label a line.
-func Parse(data []byte) (*Card, error) {
-	var c Card
-	trimmed := strings.TrimSpace(string(data))
-	switch {
-	case strings.HasPrefix(trimmed, "{"):
-		if err := json.Unmarshal(data, &c); err != nil {
-			return nil, kind.Errorf(ErrBadCard, "bad model card: %w", err)
-		}
-	case strings.HasPrefix(trimmed, "["):
-		if err := json.Unmarshal(data, &c.Labels); err != nil {
-			return nil, kind.Errorf(ErrBadCard, "bad label list: %w", err)
-		}
-	default:
-		for _, line := range strings.Split(trimmed, "\n") {
-			c.Labels = append(c.Labels, strings.TrimSpace(line))
-		}
-	}
-	return &c, nil
-}
 
 // Shape is the input shape the card gives, as 1×C×H×W, or nil when it
 // gives none.

@@ -8,7 +8,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/cnnlens/cnnlens/engine/card"
+	"github.com/cnnlens/cnnlens/engine/card/cardfile"
 )
 
 // The bundled cards read and write with the same keys, in the same order,
@@ -38,7 +38,7 @@ func TestCardsRoundTrip(t *testing.T) {
 		if c.Name != name || len(c.Labels) == 0 || len(c.InputShape) != 4 || c.DefaultLayer == "" || c.TestTotal == 0 {
 			t.Errorf("%s: %+v", path, c)
 		}
-		core, err := card.Parse(data)
+		core, err := cardfile.Parse(data)
 		if err != nil {
 			t.Fatal(err)
 		}
