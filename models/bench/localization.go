@@ -139,6 +139,22 @@ func (opt *Options) prepare(m *model.Model) (size int, methods []string, err err
 	return h, methods, nil
 }
 
+// batch stacks size×size scenes' inputs into one N×3×size×size tensor and
+// asks method for classes[k] on input k, at opt.Layer when it is set.
+func (opt *Options) batch(method string, inputs [][]float32, classes []int, size int) (*tensor.T, cam.Request) {
+	x := tensor.New(len(inputs), 3, size, size)
+	targets := make([]cam.Target, len(inputs))
+	for k, in := range inputs {
+		copy(x.F32()[k*3*size*size:], in)
+		targets[k] = cam.Target{Class: classes[k]}
+	}
+	req := cam.Request{Method: method, Targets: targets, Steps: opt.Steps, Samples: opt.Samples, Seed: 1}
+	if opt.Layer != "" {
+		req.Layers = []string{opt.Layer}
+	}
+	return x, req
+}
+
 // Localization runs the benchmark on n scenes from opt.Seed.
 func Localization(m *model.Model, opt Options) (*Report, error) {
 	h, methods, err := opt.prepare(m)
@@ -215,19 +231,14 @@ func Localization(m *model.Model, opt Options) (*Report, error) {
 		byClass := classHits{}
 		for lo := 0; lo < len(jobs); lo += opt.Batch {
 			hi := min(len(jobs), lo+opt.Batch)
-			x := tensor.New(hi-lo, 3, h, w)
-			targets := make([]cam.Target, hi-lo)
+			inputs, classes := make([][]float32, hi-lo), make([]int, hi-lo)
 			for k, j := range jobs[lo:hi] {
-				copy(x.F32()[k*3*h*w:], scenes[j.scene].x)
-				targets[k] = cam.Target{Class: scenes[j.scene].s.Objects[j.object].Class}
+				inputs[k], classes[k] = scenes[j.scene].x, scenes[j.scene].s.Objects[j.object].Class
 			}
+			x, req := opt.batch(method, inputs, classes, h)
 			s, err := cam.NewSession(m, x)
 			if err != nil {
 				return nil, err
-			}
-			req := cam.Request{Method: method, Targets: targets, Steps: opt.Steps, Samples: opt.Samples, Seed: 1}
-			if opt.Layer != "" {
-				req.Layers = []string{opt.Layer}
 			}
 			res, err := cam.Compute(s, req)
 			if err != nil {

@@ -205,19 +205,14 @@ func LocalizationMulti(m *model.Model, opt Options) (*MultiReport, error) {
 		byClass := map[int]*tally{}
 		for lo := 0; lo < len(pairs); lo += opt.Batch {
 			hi := min(len(pairs), lo+opt.Batch)
-			x := tensor.New(hi-lo, 3, h, w)
-			targets := make([]cam.Target, hi-lo)
+			inputs, classes := make([][]float32, hi-lo), make([]int, hi-lo)
 			for k, p := range pairs[lo:hi] {
-				copy(x.F32()[k*3*h*w:], scenes[p.scene].x)
-				targets[k] = cam.Target{Class: p.class}
+				inputs[k], classes[k] = scenes[p.scene].x, p.class
 			}
+			x, req := opt.batch(method, inputs, classes, h)
 			s, err := cam.NewSession(m, x)
 			if err != nil {
 				return nil, err
-			}
-			req := cam.Request{Method: method, Targets: targets, Steps: opt.Steps, Samples: opt.Samples, Seed: 1}
-			if opt.Layer != "" {
-				req.Layers = []string{opt.Layer}
 			}
 			res, err := cam.Compute(s, req)
 			if err != nil {
