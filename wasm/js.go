@@ -62,10 +62,33 @@ func main() {
 	}))
 	api.Set("methods", toJS(cam.Methods()))
 	api.Set("colormaps", toJS(viz.ColormapNames()))
+	api.Set("colormapTables", colormapTables())
 	js.Global().Call("cnnlensStarted", api)
 	for r := range queue {
 		serve(eng, r)
 	}
+}
+
+// colormapTables gives each colormap's 256 colours as a Uint8Array of
+// 768 bytes (RGB), so that the page draws colour bars with the very colours
+// the engine paints.
+func colormapTables() js.Value {
+	out := js.Global().Get("Object").New()
+	for _, name := range viz.ColormapNames() {
+		cm, err := viz.ColormapByName(name)
+		if err != nil {
+			continue
+		}
+		t := cm.Table()
+		b := make([]byte, 0, 3*len(t))
+		for _, c := range t {
+			b = append(b, c.R, c.G, c.B)
+		}
+		a := js.Global().Get("Uint8Array").New(len(b))
+		js.CopyBytesToJS(a, b)
+		out.Set(name, a)
+	}
+	return out
 }
 
 // serve runs one request and posts its reply, whatever happens.

@@ -93,6 +93,7 @@ class Engine extends EventTarget {
     if (m.type === 'ready') {
       this.methods = m.methods;
       this.colormaps = m.colormaps;
+      this.colormapTables = m.colormapTables || {};
       this.startMs = m.startMs;
       this.times = {};
       for (const [k, v] of Object.entries(m.times || {})) this.times[k] = v - performance.timeOrigin;

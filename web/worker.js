@@ -38,6 +38,7 @@ self.cnnlensStarted = (api) => {
     type: 'ready',
     methods: Array.from(api.methods),
     colormaps: Array.from(api.colormaps),
+    colormapTables: api.colormapTables,
     startMs: performance.now() - t0,
     times,
   });
