@@ -81,7 +81,8 @@ site: wasm build
 	$(GO) build -o bin/serve ./cmd/serve
 	@rm -rf $(SAMPLES) && mkdir -p $(SAMPLES)
 	@bin/cnnlens shapes -n 8 -seed 1000000 -out $(SAMPLES)/shapes >/dev/null || echo "site: no shapes scenes (cnnlens shapes failed)"
-	bin/serve build -out site -wasm $(WASM) -samples testdata,$(SAMPLES)/shapes $(if $(MODEL),-model $(MODEL))
+	@[ ! -f models/scenes.onnx ] || bin/cnnlens shapes -showcase models/scenes.onnx -n 3 -seed 1000000 -out $(SAMPLES)/scenes >/dev/null || echo "site: no showcase scenes for the scenes model"
+	bin/serve build -out site -wasm $(WASM) -samples testdata,$(SAMPLES)/shapes,$(SAMPLES)/scenes $(if $(MODEL),-model $(MODEL))
 
 serve: site
 	bin/serve -dir site -port $(PORT)

@@ -97,9 +97,13 @@ type CAMResult struct {
 	Layer      string // value name, "" for whole-input methods
 	Raw        []float32
 	RawW, RawH int
-	MS         float64
-	ForwardMS  float64
-	BackwardMS float64
+	// MS, ForwardMS and BackwardMS are the time this request took: the
+	// input's own forward pass, run once when the input was set and reused
+	// by every map, is not in them but in ReusedForwardMS.
+	MS              float64
+	ForwardMS       float64
+	BackwardMS      float64
+	ReusedForwardMS float64
 }
 
 // maxBaseSide bounds the picture overlays are drawn on: a big photo is
@@ -428,7 +432,8 @@ func (e *Engine) CAM(r CAMRequest) (*CAMResult, error) {
 	out := &CAMResult{
 		Map: res.Map(0), Width: res.Width, Height: res.Height, Channels: max(res.Channels, 1),
 		ClassIndex: res.Targets[0].Class, Score: res.Scores[0],
-		MS: ms64(res.Total), ForwardMS: ms64(res.Forward), BackwardMS: ms64(res.Backward),
+		MS: ms64(res.Total - in.session.ForwardTime), ForwardMS: ms64(res.Forward - in.session.ForwardTime), BackwardMS: ms64(res.Backward),
+		ReusedForwardMS: ms64(in.session.ForwardTime),
 	}
 	if len(res.Layers) > 0 {
 		l := res.Layers[0]

@@ -252,7 +252,7 @@ func camOp(eng *Engine, r request) (any, []any, error) {
 	out := map[string]any{
 		"method": req.Method, "cam": mapArr, "width": res.Width, "height": res.Height, "channels": res.Channels,
 		"classIndex": res.ClassIndex, "score": float64(res.Score), "layer": res.Layer,
-		"ms": res.MS, "forwardMs": res.ForwardMS, "backwardMs": res.BackwardMS,
+		"ms": res.MS, "forwardMs": res.ForwardMS, "backwardMs": res.BackwardMS, "reusedForwardMs": res.ReusedForwardMS,
 		"rawWidth": res.RawW, "rawHeight": res.RawH,
 	}
 	transfer := []any{mapArr.Get("buffer")}

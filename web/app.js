@@ -1,6 +1,7 @@
 // The cnnlens page: wires the controls to the engine (cnnlens.js).
 import * as api from './cnnlens.js';
 import { initInside } from './inside.js';
+import { colorbar, place, absMax, num } from './colorbar.js';
 
 window.cnnlens = api;
 
@@ -26,7 +27,24 @@ const METHOD_NAMES = {
   'integrated-gradients': 'Integrated Gradients',
 };
 const METHOD_ORDER = Object.keys(METHOD_NAMES);
-const methodName = (m) => METHOD_NAMES[m] || m;
+const methodName = (m) => (DESCRIPTIONS.get(m) || {}).name || METHOD_NAMES[m] || m;
+
+// DESCRIPTIONS: each method's name, group, one-line description, formula and
+// paper, from web/methods.json (the table docs/methods.md is made from too).
+const DESCRIPTIONS = new Map();
+const descriptionsReady = fetch(api.assetURL('methods.json'))
+  .then((r) => (r.ok ? r.json() : []))
+  .then((list) => { for (const d of list) DESCRIPTIONS.set(d.id, d); })
+  .catch(() => {});
+// The methods that explain at the input rather than at a layer.
+const INPUT_METHODS = new Set(['fullgrad', 'guidedbackprop', 'guided-gradcam', 'saliency', 'smoothgrad', 'integrated-gradients']);
+function methodGroup(m) {
+  const d = DESCRIPTIONS.get(m);
+  if (d && d.group) return d.group;
+  return INPUT_METHODS.has(m) ? 'input' : 'layer';
+}
+// usesLayer: the method reads the chosen layer (guided Grad-CAM does, for its Grad-CAM half).
+const usesLayer = (m) => methodGroup(m) === 'layer' || m === 'guided-gradcam';
 
 // page is what the tests read: counters and the last run.
 const page = {
@@ -111,18 +129,82 @@ function drawBitmap(canvas, bmp) {
 }
 
 function drawResult(res) {
+  previewGen++; // a preview still on its way is older than this map
   drawBitmap($('overlay'), res.overlay);
   drawBitmap($('heat'), res.heat);
-  if (res.rawImage) {
+  const layerMap = res.raw && res.rawWidth > 0 && methodGroup(res.method) === 'layer';
+  if (res.rawImage && layerMap) {
     drawBitmap($('raw'), res.rawImage);
-    $('raw-caption').textContent = `layer map ${res.rawWidth}×${res.rawHeight} (signed, before ReLU)`;
+    $('raw-caption').textContent = `the map at the layer, ${res.rawWidth}×${res.rawHeight}, before ReLU and upsampling`;
   } else {
+    if (res.rawImage) res.rawImage.close();
     const c = $('raw');
     c.getContext('2d').clearRect(0, 0, c.width, c.height);
-    $('raw-caption').textContent = 'layer map: none for this method';
+    $('raw-caption').textContent = 'no layer map: this method works on the input pixels';
   }
+  drawBars(res, layerMap);
   page.renders++;
   document.body.dataset.renders = page.renders;
+}
+
+// targetText names what was explained: "star", or "star rather than circle".
+function targetText(res) {
+  return state.contrast !== '' ? `${labelOf(res.classIndex)} rather than ${labelOf(Number(state.contrast))}` : labelOf(res.classIndex);
+}
+
+// drawBars puts a colour bar under each map, saying what its colours mean.
+function drawBars(res, layerMap) {
+  const what = targetText(res);
+  if (res.channels === 3) {
+    const note = 'The gradient itself, its three channels shown as red, green and blue: grey is 0, brighter or darker means a larger gradient.';
+    const bar = colorbar({ colormap: 'gray', min: -1, max: 1, signed: true, low: '', high: '', note, title: 'colours: the input gradient, scaled' });
+    place($('cbar-main'), bar);
+    place($('cbar-heat'), bar.cloneNode(true));
+    place($('cbar-raw'), null);
+    return;
+  }
+  const layer = methodGroup(res.method) === 'layer';
+  const rawMax = layerMap ? Math.max(...res.raw.subarray(0, res.rawWidth * res.rawHeight)) : NaN;
+  const note = layer
+    ? `0 = no evidence for ${what}, 1 = the strongest evidence${Number.isFinite(rawMax) && rawMax > 0 ? ` (Σ w·A = ${num(rawMax)} at the layer)` : ''}.`
+    : `0 = the pixels that matter least for ${what}, 1 = those that matter most.`;
+  const bar = colorbar({ colormap: state.colormap, min: 0, max: 1, low: layer ? 'no evidence' : 'least', high: layer ? 'strongest' : 'most', note });
+  place($('cbar-main'), bar);
+  place($('cbar-heat'), bar.cloneNode(true));
+  if (layerMap) {
+    const s = absMax(res.raw.subarray(0, res.rawWidth * res.rawHeight));
+    place($('cbar-raw'), colorbar({ colormap: 'rdbu', min: -s, max: s, signed: true, note: `red raises the score of ${what}, blue lowers it, white is 0; ReLU keeps only the red.` }));
+  } else place($('cbar-raw'), null);
+}
+
+// explainLine is the sentence under the picture: what the map is, or why
+// it is empty.
+function explainLine(res) {
+  const box = $('explain');
+  const what = targetText(res);
+  const m = methodName(res.method);
+  const where = res.layer ? ` at ${layerTitle(res.layer)}` : '';
+  let text, warn = false;
+  let lo = Infinity, hi = -Infinity;
+  for (const v of res.cam) { if (v < lo) lo = v; if (v > hi) hi = v; }
+  const layerMap = res.raw && res.rawWidth > 0 && methodGroup(res.method) === 'layer';
+  const rawMax = layerMap ? Math.max(...res.raw.subarray(0, res.rawWidth * res.rawHeight)) : NaN;
+  if (layerMap && !(rawMax > 0) && res.method !== 'eigencam' && res.method !== 'eigengradcam') {
+    warn = true;
+    text = `No positive evidence for ${what}${where}: the weighted sum of the feature maps is ≤ 0 everywhere (largest ${num(rawMax)}), so ReLU leaves nothing and the map is empty. Try another layer or class.`;
+  } else if (!(hi - lo > 1e-6)) {
+    warn = true;
+    text = `${m} for ${what}${where} is the same at every position, so it cannot point anywhere` + (res.rawWidth * res.rawHeight === 1 ? ': the layer is 1×1 (after global pooling).' : '.');
+  } else if (res.method === 'eigencam') {
+    text = `${m}${where}: the main pattern in the layer's feature maps, the same whatever the class.`;
+  } else if (methodGroup(res.method) === 'layer') {
+    text = `${m} for ${what}${where}: where the evidence for ${what} lies.`;
+  } else {
+    text = `${m} for ${what}: which pixels of the image the score of ${what} depends on most.`;
+  }
+  box.textContent = text;
+  box.classList.toggle('warn', warn);
+  page.explain = text;
 }
 
 function drawBase() {
@@ -166,24 +248,8 @@ function fillModelUI() {
   const sel = $('model-select');
   sel.value = state.bundled ? state.bundled.name : '';
 
-  // Layers: those with a spatial map (what CAM methods look at) first.
-  const layer = $('layer');
-  layer.textContent = '';
-  const spatial = document.createElement('optgroup');
-  spatial.label = 'layers with a spatial map';
-  const other = document.createElement('optgroup');
-  other.label = 'other layers';
-  for (const l of m.layers) {
-    const o = document.createElement('option');
-    o.value = l.output;
-    const shape = l.shape && l.shape.length ? l.shape.slice(1).join('×') : '?';
-    o.textContent = `${l.node || l.output} · ${l.op} · ${shape}`;
-    if (l.output === m.suggestedLayer) o.textContent += ' (suggested)';
-    (l.shape && l.shape.length === 4 && l.shape[2] * l.shape[3] > 1 ? spatial : other).append(o);
-  }
-  layer.append(spatial, other);
   state.layer = m.defaultLayer || m.suggestedLayer || '';
-  layer.value = state.layer;
+  fillLayers();
 
   // Classes.
   for (const id of ['class', 'contrast']) {
@@ -205,6 +271,76 @@ function fillModelUI() {
   $('class').value = '';
   $('contrast').value = '';
   inside.changed('model');
+}
+
+const spatialLayer = (l) => l.shape && l.shape.length === 4 && l.shape[2] * l.shape[3] > 1;
+
+// layerTitle names a layer the way a student reads it: "block 4 (16×16)"
+// for /block4/relu/Relu_output_0, "layer 4.1 (7×7)" for ResNet's
+// /layer4/layer4.1/relu_1/Relu_output_0, else the node's name.
+function layerTitle(name) {
+  if (!name) return '';
+  const l = state.model && state.model.layers.find((x) => x.output === name);
+  let title = '';
+  for (const part of name.replace(/^\//, '').split('/')) {
+    if (/^(block|layer|stage|features|encoder|decoder|stem)[._-]?\d+([._]\d+)*$/i.test(part)) title = part;
+  }
+  title = title ? title.replace(/^([a-z]+)[._-]?(\d)/i, '$1 $2') : ((l && l.node) || name);
+  const sh = l && l.shape;
+  return title + (sh && sh.length === 4 ? ` (${sh[2]}×${sh[3]})` : '');
+}
+
+// fillLayers lists the layers the method can use first; a CAM needs a
+// spatial map, so layers without one (a vector such as the logits) are
+// listed greyed out with the reason. The views inside the network share
+// the choice.
+function fillLayers() {
+  const m = state.model;
+  if (!m) return;
+  const layer = $('layer');
+  layer.textContent = '';
+  const cam = methodGroup(state.method) === 'layer';
+  const spatial = document.createElement('optgroup');
+  spatial.label = cam ? `layers with a spatial map (what ${methodName(state.method)} needs)` : 'layers with a spatial map';
+  const other = document.createElement('optgroup');
+  other.label = cam ? `not for ${methodName(state.method)}: no spatial map (a vector has no “where”)` : 'other layers';
+  for (const l of m.layers) {
+    const o = document.createElement('option');
+    o.value = l.output;
+    const shape = l.shape && l.shape.length ? l.shape.slice(1).join('×') : '?';
+    o.textContent = `${l.node || l.output} · ${l.op} · ${shape}`;
+    if (l.output === m.suggestedLayer) o.textContent += ' (suggested)';
+    const ok = spatialLayer(l);
+    if (!ok && cam) o.disabled = true;
+    (ok ? spatial : other).append(o);
+  }
+  layer.append(spatial, other);
+  layer.value = state.layer;
+  layerNote();
+}
+
+function layerNote() {
+  const m = state.method;
+  let text = '';
+  if (!usesLayer(m)) text = `${methodName(m)} explains at the input pixels: it does not use the layer (the layer still drives the views inside the network).`;
+  else if (state.layer) text = `A ${methodName(m)} map has the layer's resolution, ${layerTitle(state.layer).replace(/^.*\((.*)\)$/, '$1') || '?'}, before it is upsampled to the image: later layers know more about classes, earlier ones see finer detail.`;
+  $('layer-note').textContent = text;
+}
+
+function describeMethod() {
+  const box = $('method-desc');
+  const d = DESCRIPTIONS.get(state.method);
+  box.textContent = '';
+  if (!d) return;
+  box.append(d.line + ' ');
+  const f = document.createElement('code');
+  f.textContent = d.formula;
+  const a = document.createElement('a');
+  a.href = d.paper.url;
+  a.target = '_blank';
+  a.rel = 'noopener';
+  a.textContent = d.paper.title;
+  box.append(f, a);
 }
 
 function fillSamples() {
@@ -409,6 +545,11 @@ $('labels-file').onchange = async (e) => { const f = [...e.target.files]; e.targ
 
 async function setSource(source) {
   if (!state.model) return;
+  // A new picture: the job in flight is for the old one, so stop it, and
+  // show the new picture at once.
+  if (pendingAsk) pendingAsk(false);
+  if (running) { again = false; running.cancel(); }
+  previewSource(source);
   setStatus('Reading the image…');
   let input;
   try {
@@ -441,6 +582,31 @@ async function setSource(source) {
   return true;
 }
 
+// previewSource draws a new picture in place of the old map while the
+// engine reads it, so the picture and its caption never disagree.
+let previewGen = 0;
+async function previewSource(source) {
+  const gen = ++previewGen;
+  let bmp = null;
+  try {
+    if (source.kind === 'blob' || source.kind === 'imagedata') bmp = await createImageBitmap(source.value);
+    else if (source.kind === 'url') bmp = await createImageBitmap(await (await fetch(source.value)).blob());
+  } catch (_) { return; /* the engine says what is wrong with it */ }
+  if (!bmp) return;
+  if (gen !== previewGen) { bmp.close(); return; }
+  const c = $('overlay');
+  const scale = Math.max(1, Math.floor(256 / Math.max(bmp.width, bmp.height)));
+  c.width = bmp.width * scale;
+  c.height = bmp.height * scale;
+  const ctx = c.getContext('2d');
+  ctx.imageSmoothingEnabled = scale === 1;
+  ctx.drawImage(bmp, 0, 0, c.width, c.height);
+  bmp.close();
+  $('overlay-caption').textContent = `${source.name || 'the new image'}: computing its map…`;
+  $('explain').textContent = '';
+  place($('cbar-main'), null);
+}
+
 // A multi-label model (card "multilabel": true) scores each class with its
 // own sigmoid: its top 5 shows sigmoid(logit), and the classes it finds
 // present (probability ≥ 0.5) are listed, each a button to explain it.
@@ -452,32 +618,42 @@ const sigmoid = (z) => 1 / (1 + Math.exp(-z));
 
 function showPresent(target) {
   let box = $('present');
+  let sub = $('top5-title');
   if (!multilabel()) {
     if (box) box.remove();
+    if (sub) sub.remove();
+    $('pred-title').textContent = 'Top 5';
     return;
   }
+  $('pred-title').textContent = 'Found in the picture (probability ≥ 50%): click one to explain it';
   if (!box) {
-    box = document.createElement('p');
+    box = document.createElement('div');
     box.id = 'present';
-    $('top5').before(box);
+    $('pred-title').after(box);
   }
-  box.textContent = 'Present: ';
+  if (!sub) {
+    sub = document.createElement('h3');
+    sub.id = 'top5-title';
+    sub.textContent = 'The five highest scores (each class its own sigmoid: they need not add up to 100%)';
+    $('top5').before(sub);
+  }
+  box.textContent = '';
   const logits = state.input.logits || [];
   const found = [];
   for (let i = 0; i < logits.length; i++) {
     if (sigmoid(logits[i]) >= 0.5) found.push(i);
   }
   found.sort((a, b) => logits[b] - logits[a]);
-  if (!found.length) box.append('none (no class reaches 50%)');
+  if (!found.length) box.append('nothing: no class reaches 50%');
   for (const i of found) {
     const b = document.createElement('button');
     b.type = 'button';
     b.dataset.index = i;
     b.setAttribute('aria-pressed', String(i === target));
-    b.title = 'click to explain this class';
+    b.title = `explain ${labelOf(i)}`;
     b.textContent = `${labelOf(i)} ${(sigmoid(logits[i]) * 100).toFixed(1)}%`;
     b.onclick = () => { $('class').value = String(i); setClass(); };
-    box.append(b, ' ');
+    box.append(b);
   }
 }
 
@@ -594,19 +770,86 @@ function camOptions(method) {
   };
 }
 
-function showProgress(done, total) {
+// showProgress: the method, passes done of the total, and the time left
+// at the pace so far.
+let progressStart = { t: 0, done: 0, method: '' };
+function showProgress(done, total, method = state.method) {
   const p = $('progress');
+  const now = performance.now();
+  if (p.hidden || progressStart.method !== method || done < progressStart.done) progressStart = { t: now, done, method };
   p.hidden = false;
   p.max = total;
   p.value = done;
   $('cancel').hidden = false;
+  let left = '';
+  const rate = (done - progressStart.done) / (now - progressStart.t);
+  if (done > progressStart.done && rate > 0 && done < total) left = ` · about ${duration((total - done) / rate)} left`;
+  $('progress-text').textContent = `${methodName(method)}: ${done} of ${total} passes${left}`;
+  page.progress = { method, done, total, text: $('progress-text').textContent };
 }
-function hideProgress() { $('progress').hidden = true; $('cancel').hidden = true; }
+function hideProgress() { $('progress').hidden = true; $('cancel').hidden = true; $('progress-text').textContent = ''; }
+function duration(ms) {
+  const s = ms / 1000;
+  return s < 1.5 ? '1 s' : s < 90 ? `${Math.round(s)} s` : `${Math.round(s / 60)} min`;
+}
+
+// Slow methods run one pass per channel or per sample: estimate the time
+// from this image's forward pass, and ask first when it is over ~10 s.
+function passesOf(method) {
+  const l = state.model && state.model.layers.find((x) => x.output === (state.layer || state.model.defaultLayer));
+  const channels = l && l.shape && l.shape.length === 4 ? l.shape[1] : 0;
+  switch (method) {
+    case 'scorecam': return { n: channels, each: 1, what: `${channels} forward passes, one per channel of the layer` };
+    case 'ablationcam': return { n: channels, each: 0.6, what: `${channels} partial forward passes, one per channel of the layer` };
+    case 'smoothgrad': return { n: 25, each: 3, what: '25 forward and backward passes on noisy copies' };
+    case 'integrated-gradients': return { n: 50, each: 3, what: '50 forward and backward passes along the path' };
+    default: return null;
+  }
+}
+function estimateMs(method) {
+  const p = passesOf(method);
+  if (!p || !state.input || !(state.input.forwardMs > 0)) return 0;
+  return p.n * p.each * state.input.forwardMs * (state.augSmooth ? 6 : 1);
+}
+const LONG_MS = 10000;
+const approved = new Set(); // "method|input|layer" the visitor said yes to
+function askFirst(method) {
+  const est = estimateMs(method);
+  const key = `${method}|${state.input && state.input.id}|${state.layer}|${state.augSmooth}`;
+  if (est <= LONG_MS || approved.has(key)) return Promise.resolve(true);
+  const box = $('confirm-long');
+  $('confirm-text').textContent = `${methodName(method)} needs ${passesOf(method).what}: about ${duration(est)} here. Run it?`;
+  $('confirm-skip').hidden = false;
+  box.hidden = false;
+  page.asked = { method, estimateMs: est };
+  return new Promise((resolve) => {
+    const done = (yes, withdrawn = false) => {
+      pendingAsk = null;
+      if (yes) {
+        approved.add(key);
+        box.hidden = true;
+      } else if (withdrawn) {
+        box.hidden = true;
+      } else {
+        // Not now: the offer stays, without the question.
+        $('confirm-text').textContent = `${methodName(method)} not run: it would take about ${duration(est)}.`;
+        $('confirm-skip').hidden = true;
+        $('confirm-run').onclick = () => { approved.add(key); box.hidden = true; recompute(); };
+      }
+      resolve(yes);
+    };
+    $('confirm-run').onclick = () => done(true);
+    $('confirm-skip').onclick = () => done(false);
+    pendingAsk = (yes) => done(yes, true);
+  });
+}
+let pendingAsk = null; // a question on screen; a new request withdraws it
 $('cancel').onclick = () => { if (running) { again = false; running.cancel(); } };
 
 /** recompute runs the current method (or every method) and draws. */
 async function recompute() {
   if (!state.input) return;
+  if (pendingAsk) pendingAsk(false);
   if (running) { again = true; running.cancel(); return; }
   document.body.classList.add('busy');
   try {
@@ -622,9 +865,16 @@ async function recompute() {
 }
 
 async function runOne() {
-  const t0 = performance.now();
   const input = state.input;
-  const job = api.computeCAM(input.id, { ...camOptions(state.method), render: { colormap: state.colormap, alpha: state.alpha }, onProgress: showProgress });
+  $('confirm-long').hidden = true;
+  if (!(await askFirst(state.method))) {
+    $('timing').textContent = '';
+    return;
+  }
+  if (again || state.input !== input) return;
+  const t0 = performance.now();
+  const method = state.method;
+  const job = api.computeCAM(input.id, { ...camOptions(method), render: { colormap: state.colormap, alpha: state.alpha }, onProgress: (d, t) => showProgress(d, t, method) });
   running = job;
   let res;
   try {
@@ -640,12 +890,12 @@ async function runOne() {
   if (again || state.input !== input) { for (const k of ['overlay', 'heat', 'rawImage']) if (res[k]) res[k].close(); return; }
   state.result = res;
   drawResult(res);
+  explainLine(res);
   clearError();
   const pageMs = performance.now() - t0;
-  const target = state.contrast !== '' ? `${labelOf(res.classIndex)} vs ${labelOf(Number(state.contrast))}` : labelOf(res.classIndex);
-  $('overlay-caption').textContent = `${methodName(res.method)} · ${target}` + (res.layer ? ` · ${res.layer}` : '');
-  $('timing').textContent = `${methodName(res.method)}: forward ${fmt(res.forwardMs)} ms · backward ${fmt(res.backwardMs)} ms · total ${fmt(res.ms)} ms in the engine (${fmt(pageMs)} ms with drawing)`;
-  page.lastRun = { method: res.method, classIndex: res.classIndex, layer: res.layer, ms: res.ms, forwardMs: res.forwardMs, backwardMs: res.backwardMs, pageMs, width: res.width, height: res.height };
+  $('overlay-caption').textContent = `${methodName(res.method)} · ${targetText(res)}` + (res.layer ? ` · ${layerTitle(res.layer)}` : '');
+  $('timing').textContent = timingText(res, pageMs);
+  page.lastRun = { method: res.method, classIndex: res.classIndex, layer: res.layer, ms: res.ms, forwardMs: res.forwardMs, backwardMs: res.backwardMs, reusedForwardMs: res.reusedForwardMs, pageMs, width: res.width, height: res.height };
   if (page.firstHeatmapMs == null) {
     mark('first-heatmap');
     page.firstHeatmapMs = performance.now();
@@ -672,7 +922,14 @@ async function runGrid() {
     fig.append(canvas, cap);
     grid.append(fig);
     $('timing').textContent = `All methods: ${i + 1} of ${methods.length} (${methodName(method)})`;
-    const job = api.computeCAM(state.input.id, { ...camOptions(method), render: { colormap: state.colormap, alpha: state.alpha }, onProgress: showProgress });
+    const est = estimateMs(method);
+    if (est > LONG_MS) {
+      fig.classList.add('failed');
+      cap.textContent = `${methodName(method)}: not run here (about ${duration(est)}); click to run it on its own`;
+      canvas.onclick = () => { $('method').value = method; state.method = method; describeMethod(); fillLayers(); setView('overlay'); };
+      continue;
+    }
+    const job = api.computeCAM(state.input.id, { ...camOptions(method), render: { colormap: state.colormap, alpha: state.alpha }, onProgress: (d, t) => showProgress(d, t, method) });
     running = job;
     try {
       const res = await job.promise;
@@ -703,6 +960,42 @@ async function runGrid() {
   page.renders++;
   document.body.dataset.renders = page.renders;
   $('timing').textContent = `All ${methods.length} methods in ${fmt(performance.now() - t0)} ms`;
+}
+
+// timingText says what ran: the image's forward pass is run once, when it
+// is loaded, and reused by every map; extra passes (Score-CAM's masked
+// images, SmoothGrad's noisy copies) and the backward pass are this map's.
+function timingText(res, pageMs) {
+  const parts = [];
+  parts.push(`forward pass reused (run once for this image, ${fmt(res.reusedForwardMs)} ms)`);
+  if (res.forwardMs > 0.05) parts.push(`more forward passes ${fmt(res.forwardMs)} ms`);
+  if (res.backwardMs > 0.05) parts.push(`backward ${fmt(res.backwardMs)} ms`);
+  else if (methodGroup(res.method) !== 'layer' || !['eigencam', 'scorecam', 'ablationcam', 'cam'].includes(res.method)) parts.push('gradients reused');
+  return `${methodName(res.method)}: ${parts.join(' · ')} · ${fmt(res.ms)} ms in the engine, ${fmt(pageMs)} ms with drawing`;
+}
+
+// fillMethods lists the methods in three groups: maps at a layer (the CAM
+// family), attributions on the input pixels, and Captum's.
+function fillMethods() {
+  const sel = $('method');
+  sel.textContent = '';
+  const titles = { layer: 'Class activation maps (at a layer)', input: 'Attributions on the input pixels', captum: 'Captum\'s attributions' };
+  const groups = {};
+  for (const m of sortedMethods()) {
+    const g = methodGroup(m);
+    if (!groups[g]) {
+      groups[g] = document.createElement('optgroup');
+      groups[g].label = titles[g] || g;
+    }
+    const o = document.createElement('option');
+    o.value = m;
+    o.textContent = methodName(m);
+    const d = DESCRIPTIONS.get(m);
+    if (d) o.title = d.line;
+    groups[g].append(o);
+  }
+  for (const g of ['layer', 'input', 'captum']) if (groups[g]) sel.append(groups[g]);
+  sel.value = state.method;
 }
 
 function sortedMethods() {
@@ -744,8 +1037,19 @@ async function redraw() {
 
 // ---------------------------------------------------------------- controls
 
-$('method').onchange = () => { state.method = $('method').value; recompute(); };
-$('layer').onchange = () => { state.layer = $('layer').value; recompute(); inside.changed('layer'); };
+$('method').onchange = () => {
+  state.method = $('method').value;
+  describeMethod();
+  // A CAM needs a spatial layer: from a vector layer, go back to the model's default.
+  const l = state.model && state.model.layers.find((x) => x.output === state.layer);
+  if (methodGroup(state.method) === 'layer' && l && !spatialLayer(l)) {
+    state.layer = state.model.defaultLayer || state.model.suggestedLayer || state.layer;
+    inside.changed('layer');
+  }
+  fillLayers();
+  recompute();
+};
+$('layer').onchange = () => { state.layer = $('layer').value; layerNote(); recompute(); inside.changed('layer'); };
 $('class').onchange = setClass;
 $('contrast').onchange = setClass;
 $('aug-smooth').onchange = () => { state.augSmooth = $('aug-smooth').checked; recompute(); };
@@ -898,15 +1202,9 @@ async function main() {
   }
   mark('ready');
   Object.assign(page.marks, api.engine().times);
-  const ms = await api.methods();
-  const sel = $('method');
-  for (const m of sortedMethods(ms)) {
-    const o = document.createElement('option');
-    o.value = m;
-    o.textContent = methodName(m);
-    sel.append(o);
-  }
-  sel.value = state.method;
+  await api.methods();
+  fillMethods();
+  descriptionsReady.then(() => { fillMethods(); describeMethod(); fillLayers(); });
   const cms = await api.colormaps();
   for (const c of cms) {
     const o = document.createElement('option');

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"image/png"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -75,11 +78,15 @@ func runShapes(args []string, stdout io.Writer) error {
 	seed := fs.Int64("seed", 0, "seed of the first scene (scene i has seed S+i)")
 	out := fs.String("out", "", "output folder (required)")
 	size := fs.Int("size", shapes.DefaultSize, "image side in pixels")
+	showcase := fs.String("showcase", "", "a multi-label model (its card beside it): write the first -n scenes from -seed on that it reads right and where Grad-CAM at its default layer tells every class present apart (looking at 5000 scenes at most)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *out == "" {
 		return fmt.Errorf("%w: -out is required", errUsage)
+	}
+	if *showcase != "" {
+		return writeShowcases(*showcase, *n, *seed, *out, stdout)
 	}
 	if *n < 1 {
 		return fmt.Errorf("%w: -n must be at least 1", errUsage)
@@ -92,6 +99,47 @@ func runShapes(args []string, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %d scenes (seeds %d–%d) to %s: %s.png … %s.png, masks and labels.json\n", len(ids), *seed, *seed+int64(*n)-1, *out, ids[0], ids[len(ids)-1])
+	return nil
+}
+
+// writeShowcases writes the scenes the page opens on for a multi-label
+// model: each shows Grad-CAM moving from one object to the other.
+func writeShowcases(path string, n int, seed int64, out string, stdout io.Writer) error {
+	l, err := (&modelFlags{model: path}).load()
+	if err != nil {
+		return err
+	}
+	seeds, err := bench.Showcases(l.m, bench.Options{N: 5000, Seed: seed, Layer: l.card.DefaultLayer, Mean: l.card.Mean, Std: l.card.Std}, n)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	titles := map[string]map[string]string{}
+	for i, sd := range seeds {
+		s := shapes.Generate(sd, shapes.DefaultSize)
+		var names []string
+		for c := range shapes.Classes {
+			if s.LabelSet()&(1<<c) != 0 {
+				names = append(names, shapes.Classes[c])
+			}
+		}
+		stem := fmt.Sprint("scene-", i)
+		titles[stem] = map[string]string{"label": strings.Join(names, " and ")}
+		var b bytes.Buffer
+		if err := png.Encode(&b, s.Image()); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(out, stem+".png"), b.Bytes(), 0o644); err != nil {
+			return err
+		}
+	}
+	data, _ := json.MarshalIndent(titles, "", " ")
+	if err := os.WriteFile(filepath.Join(out, "labels.json"), data, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "showcase scenes (seeds %v) in %s\n", seeds, out)
 	return nil
 }
 

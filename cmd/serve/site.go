@@ -97,9 +97,13 @@ func runBuild(args []string) error {
 			models = append(models, src{name: defName, onnx: *def})
 		}
 	} else {
-		for _, m := range models {
-			if m.name == "shapes" {
-				defName = "shapes"
+		// The multi-label scenes model first: its samples show Grad-CAM
+		// moving between two objects as the class changes.
+		for _, pref := range []string{"shapes", "scenes"} {
+			for _, m := range models {
+				if m.name == pref {
+					defName = pref
+				}
 			}
 		}
 		if defName == "" && len(models) > 0 {

@@ -338,3 +338,72 @@ func bump(size int, cx, cy float64) []float32 {
 	}
 	return m
 }
+
+// confident: every class present has a sigmoid ≥ 0.8 and every other
+// one ≤ 0.2 (a showcase should not hinge on a 51 % call).
+func confident(logits []float32, set int) bool {
+	for c, z := range logits {
+		p := 1 / (1 + math.Exp(-float64(z)))
+		if in := set&(1<<c) != 0; (in && p < 0.8) || (!in && p > 0.2) {
+			return false
+		}
+	}
+	return true
+}
+
+// Showcases returns the seeds of the first k scenes from opt.Seed (looking
+// at opt.N scenes at most) that show Grad-CAM choosing between objects: two
+// or more distinct classes, the model finds exactly the classes present
+// (sigmoid ≥ 0.8, the others ≤ 0.2), and for each of them Grad-CAM's maximum (at opt.Layer)
+// lies on an object of that class. The page opens on such a scene.
+func Showcases(m *model.Model, opt Options, k int) ([]int64, error) {
+	size, _, err := opt.prepare(m)
+	if err != nil {
+		return nil, err
+	}
+	var seeds []int64
+	for i := 0; i < opt.N && len(seeds) < k; i++ {
+		seed := opt.Seed + int64(i)
+		s := shapes.Generate(seed, size)
+		classes := distinctClasses(s)
+		if len(classes) < 2 {
+			continue
+		}
+		x := make([]float32, 3*size*size)
+		for p := 0; p < size*size; p++ {
+			for ch := 0; ch < 3; ch++ {
+				x[ch*size*size+p] = (float32(s.Pix[3*p+ch])/255 - opt.Mean[ch]) / opt.Std[ch]
+			}
+		}
+		inputs := make([][]float32, len(classes))
+		for j := range inputs {
+			inputs[j] = x
+		}
+		xt, req := opt.batch("gradcam", inputs, classes, size)
+		sess, err := cam.NewSession(m, xt)
+		if err != nil {
+			return nil, err
+		}
+		if !confident(sess.Logits(0), s.LabelSet()) {
+			continue
+		}
+		res, err := cam.Compute(sess, req)
+		if err != nil {
+			return nil, err
+		}
+		objClass := objClasses(s)
+		ok := true
+		for j, cl := range classes {
+			if sc := ScorePair(res.Map(j), s.Mask, size, objClass, cl, 0); !sc.Strict || !sc.Discriminates {
+				ok = false
+			}
+		}
+		if ok {
+			seeds = append(seeds, seed)
+		}
+	}
+	if len(seeds) == 0 {
+		return nil, fmt.Errorf("bench: no scene among %d from seed %d where Grad-CAM tells the classes apart", opt.N, opt.Seed)
+	}
+	return seeds, nil
+}

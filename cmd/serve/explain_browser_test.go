@@ -1,0 +1,213 @@
+//go:build browser
+
+package main
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// The main view explains itself: what the map is, what its colours mean,
+// what each method computes, which layers a method can use, what ran.
+
+// mapPeak is the position of the current map's maximum, as fractions of
+// its width and height.
+const mapPeak = `(() => { const r = cnnlensPage.state.result; let k = 0;
+  for (let i = 1; i < r.cam.length; i++) if (r.cam[i] > r.cam[k]) k = i;
+  return [(k % r.width + 0.5) / r.width, (Math.floor(k / r.width) + 0.5) / r.height]; })()`
+
+func (p *page) setValue(id, value string) {
+	p.t.Helper()
+	var ignore any
+	p.eval(fmt.Sprintf(`(() => { const e = document.getElementById(%q); e.value = %q; e.dispatchEvent(new Event('change')); })()`, id, value), &ignore)
+}
+
+// TestFirstScreen: the page opens on the multi-label model and a scene
+// with two classes; both are listed, the first explained, and choosing
+// the other moves the map to the other object. One line under the picture
+// says what the map is, and a colour bar says what its colours mean.
+func TestFirstScreen(t *testing.T) {
+	p := openMain(t)
+	var first struct {
+		Default, Model string
+		Multilabel     bool
+		Present        []int
+		Explain        string
+		Class          int
+		Label          string
+	}
+	p.eval(`(() => { const s = cnnlensPage.state; return {default: s.manifest.defaultModel, model: s.bundled && s.bundled.name,
+  multilabel: !!(s.bundled && s.bundled.card && s.bundled.card.multilabel),
+  present: [...document.querySelectorAll('#present button')].map((b) => +b.dataset.index),
+  explain: document.getElementById('explain').textContent, class: cnnlensPage.lastRun.classIndex,
+  label: s.model.labels[cnnlensPage.lastRun.classIndex] }; })()`, &first)
+	if first.Model != first.Default {
+		t.Fatalf("the page opened on %q, the manifest's default is %q", first.Model, first.Default)
+	}
+	if !first.Multilabel {
+		t.Fatalf("the default model %q is not multi-label: the first screen needs the scenes model", first.Default)
+	}
+	if len(first.Present) < 2 {
+		t.Fatalf("the first sample shows %d classes present, want two or more", len(first.Present))
+	}
+	if first.Class != first.Present[0] {
+		t.Errorf("the map explains class %d, the first class present is %d", first.Class, first.Present[0])
+	}
+	if !strings.Contains(first.Explain, "Grad-CAM for "+first.Label) || !strings.Contains(first.Explain, "where the evidence for "+first.Label+" lies") || !strings.Contains(first.Explain, "16×16") {
+		t.Errorf("the line under the picture: %q", first.Explain)
+	}
+	var before, after [2]float64
+	p.eval(mapPeak, &before)
+	renders := p.renders()
+	p.eval(fmt.Sprintf(`document.querySelector('#present button[data-index="%d"]').click()`, first.Present[1]), new(any))
+	p.wait(fmt.Sprintf(`cnnlensPage.renders > %d && cnnlensPage.lastRun.classIndex === %d`, renders, first.Present[1]), 30*time.Second)
+	p.eval(mapPeak, &after)
+	if d := math.Hypot(after[0]-before[0], after[1]-before[1]); d < 0.15 {
+		t.Errorf("the map's peak moved by %.2f of the picture from class %d to %d: it should move to the other object", d, first.Present[0], first.Present[1])
+	}
+	var pressed []bool
+	p.eval(`[...document.querySelectorAll('#present button')].map((b) => b.getAttribute('aria-pressed') === 'true')`, &pressed)
+	if len(pressed) < 2 || pressed[0] || !pressed[1] {
+		t.Errorf("the chosen class is not the one marked: %v", pressed)
+	}
+	// The colour bar: the colormap's colours, 0 and 1, what they mean.
+	var bar struct {
+		Ticks []string
+		Note  string
+		Cmap  string
+	}
+	p.eval(`(() => { const b = document.querySelector('#cbar-main .cbar'); return b && {ticks: [...b.querySelectorAll('.cbar-ticks span')].map((s) => s.textContent), note: b.querySelector('.cbar-note').textContent, cmap: b.dataset.colormap}; })()`, &bar)
+	if len(bar.Ticks) != 2 || !strings.HasPrefix(bar.Ticks[0], "0") || !strings.HasSuffix(bar.Ticks[1], "1") || !strings.Contains(bar.Note, "no evidence") || bar.Cmap != "jet" {
+		t.Errorf("colour bar under the map: %+v", bar)
+	}
+	p.screenshot("first-screen.png")
+
+	// On a phone: the picture first, nothing wider than the screen.
+	p.run(chromedp.EmulateViewport(390, 844))
+	time.Sleep(300 * time.Millisecond)
+	var phone struct {
+		ScrollWidth              int
+		StageTop, ControlsTop    float64
+		ExplainTop, ControlsTop2 float64
+	}
+	p.eval(`(() => ({scrollWidth: document.documentElement.scrollWidth, stageTop: document.getElementById('stage').getBoundingClientRect().top,
+  controlsTop: document.getElementById('controls').getBoundingClientRect().top}))()`, &phone)
+	if phone.ScrollWidth > 390 {
+		t.Errorf("on a 390 px screen the page is %d px wide: sideways scrolling", phone.ScrollWidth)
+	}
+	if phone.StageTop > phone.ControlsTop {
+		t.Errorf("on a phone the controls (top %.0f) come before the picture (top %.0f)", phone.ControlsTop, phone.StageTop)
+	}
+	p.screenshot("first-screen-phone.png")
+}
+
+// TestMethodTexts: each method is described (from web/methods.json), the
+// layer list offers what the method can use, the timing line says what
+// was reused, an empty map says why.
+func TestMethodTexts(t *testing.T) {
+	p := openMain(t)
+	var desc, want string
+	p.eval(`document.getElementById('method-desc').textContent`, &desc)
+	p.eval(`fetch('methods.json').then((r) => r.json()).then((l) => l.find((m) => m.id === 'gradcam').line)`, &want)
+	if want == "" || !strings.HasPrefix(desc, want) {
+		t.Errorf("Grad-CAM's description: %q, want it to start with %q", desc, want)
+	}
+	// Grad-CAM: the layers without a spatial map are there, greyed out, with the reason.
+	var layers struct {
+		Enabled, Disabled int
+		Why               string
+	}
+	layersJS := `(() => { const o = [...document.querySelectorAll('#layer option')]; const g = document.querySelector('#layer optgroup:last-child');
+  return {enabled: o.filter((x) => !x.disabled).length, disabled: o.filter((x) => x.disabled).length, why: g ? g.label : ''}; })()`
+	p.eval(layersJS, &layers)
+	if layers.Enabled == 0 || layers.Disabled == 0 || !strings.Contains(layers.Why, "no spatial map") {
+		t.Errorf("Grad-CAM's layer list: %+v", layers)
+	}
+	// The forward pass is run once per image and reused.
+	renders := p.renders()
+	p.setValue("class", "1")
+	p.wait(fmt.Sprintf(`cnnlensPage.renders > %d && cnnlensPage.lastRun.classIndex === 1`, renders), 30*time.Second)
+	var run struct {
+		ForwardMs, ReusedForwardMs float64
+		Timing                     string
+	}
+	p.eval(`({...cnnlensPage.lastRun, timing: document.getElementById('timing').textContent})`, &run)
+	if !strings.Contains(run.Timing, "forward pass reused") || run.ReusedForwardMs <= 0 || run.ForwardMs > 0.05 {
+		t.Errorf("Grad-CAM on a second class: %+v", run)
+	}
+	// Saliency works on the input: every layer is offered, and the note says the layer is not used.
+	renders = p.renders()
+	p.setValue("method", "saliency")
+	p.wait(fmt.Sprintf(`cnnlensPage.renders > %d && cnnlensPage.lastRun.method === 'saliency'`, renders), 30*time.Second)
+	p.eval(layersJS, &layers)
+	var note string
+	p.eval(`document.getElementById('layer-note').textContent + ' | ' + document.getElementById('method-desc').textContent`, &note)
+	if layers.Disabled != 0 || !strings.Contains(note, "does not use the layer") || !strings.Contains(note, "gradient of the score") {
+		t.Errorf("saliency: layers %+v, notes %q", layers, note)
+	}
+	// Every class: the line under the picture says "no positive evidence"
+	// exactly when the layer map is ≤ 0 everywhere.
+	p.setValue("method", "gradcam")
+	var classes int
+	p.eval(`cnnlensPage.state.model.classes`, &classes)
+	for c := 0; c < classes; c++ {
+		renders = p.renders()
+		p.setValue("class", fmt.Sprint(c))
+		p.wait(fmt.Sprintf(`cnnlensPage.renders > %d && cnnlensPage.lastRun.classIndex === %d && cnnlensPage.lastRun.method === 'gradcam'`, renders, c), 30*time.Second)
+		var r struct {
+			RawMax  float64
+			Explain string
+		}
+		p.eval(`(() => { const r = cnnlensPage.state.result; return {rawMax: Math.max(...r.raw.subarray(0, r.rawWidth * r.rawHeight)), explain: document.getElementById('explain').textContent}; })()`, &r)
+		if empty := strings.HasPrefix(r.Explain, "No positive evidence"); empty != (r.RawMax <= 0) {
+			t.Errorf("class %d: layer map's maximum %g, line %q", c, r.RawMax, r.Explain)
+		}
+	}
+}
+
+// TestLongJobs: a job estimated over ~10 s asks first; a new picture
+// cancels the job in flight and shows at once, with a caption that
+// matches it.
+func TestLongJobs(t *testing.T) {
+	p := openMain(t)
+	// Pretend this image's forward pass takes a second: Score-CAM's one
+	// pass per channel is then well over 10 s.
+	p.eval(`cnnlensPage.state.input.forwardMs = 1000`, new(any))
+	p.setValue("method", "scorecam")
+	p.wait(`!document.getElementById('confirm-long').hidden`, 10*time.Second)
+	var text string
+	p.eval(`document.getElementById('confirm-text').textContent`, &text)
+	if !strings.Contains(text, "Score-CAM needs") || !strings.Contains(text, "forward passes") {
+		t.Errorf("the question before a long job: %q", text)
+	}
+	renders := p.renders()
+	p.eval(`document.getElementById('confirm-skip').click()`, new(any))
+	time.Sleep(500 * time.Millisecond)
+	if p.renders() != renders {
+		t.Errorf("Score-CAM ran although the visitor said not now")
+	}
+	p.eval(`document.getElementById('confirm-run').click()`, new(any))
+	p.wait(fmt.Sprintf(`cnnlensPage.renders > %d && cnnlensPage.lastRun.method === 'scorecam'`, renders), 60*time.Second)
+
+	// A new picture while a job runs: the job stops, the picture shows at
+	// once, and the final map is the new picture's.
+	p.setValue("method", "smoothgrad")
+	var other string
+	p.eval(`(() => { const m = cnnlensPage.state.manifest; const cur = cnnlensPage.state.source.sample.file;
+  const s = m.samples.find((x) => x.model === m.defaultModel && x.file !== cur); document.querySelector('#samples button[data-file="' + s.file + '"]').click(); return s.name; })()`, &other)
+	p.wait(fmt.Sprintf(`document.getElementById('overlay-caption').textContent.startsWith(%q)`, other), 5*time.Second)
+	p.wait(fmt.Sprintf(`cnnlensPage.state.source.name === %q && cnnlensPage.lastRun.method === 'smoothgrad' && !document.body.classList.contains('busy')`, other), 60*time.Second)
+	var caption string
+	p.eval(`document.getElementById('overlay-caption').textContent`, &caption)
+	if !strings.HasPrefix(caption, "SmoothGrad") {
+		t.Errorf("caption after the new picture's map: %q", caption)
+	}
+	if errs := p.consoleErrors(); len(errs) > 0 {
+		t.Errorf("console errors: %v", errs)
+	}
+}
