@@ -104,6 +104,11 @@ screenshot: browser-deps site
 	CNNLENS_SITE=$(CURDIR)/site CNNLENS_ORACLE=$(ORACLE) CNNLENS_SCREENSHOT=$(CURDIR)/web/screenshot.png \
 	  $(GO) test -count=1 -tags browser -run TestFirstLoad -v ./cmd/serve/ | grep -v '^=== RUN'
 
+# The main view's pictures in docs/pictures (the page's three layouts).
+page-pictures: browser-deps site
+	CNNLENS_SITE=$(CURDIR)/site CNNLENS_ORACLE=$(ORACLE) CNNLENS_PICTURES=$(CURDIR)/docs/pictures \
+	  $(GO) test -count=1 -tags browser -run 'TestPagePictures' -v ./cmd/serve/ | grep -v '^=== RUN'
+
 # Start-up: navigation → first heatmap, cold and warm, over RUNS fresh
 # browsers (TestFirstLoad's log lines), with the median of the cold runs.
 RUNS ?= 10
@@ -116,7 +121,7 @@ startup: browser-deps site
 	  awk '{v[NR]=$$1} END {m = NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2; u=0; for (i=1;i<=NR;i++) if (v[i]<1000) u++; \
 	    printf "cold first heatmap over %d runs: median %g ms, %d–%d ms, under 1.0 s in %d\n", NR, m, v[1], v[NR], u}'
 
-.PHONY: models bench-localization test-models-wasm ortcheck inside-pictures startup
+.PHONY: models bench-localization test-models-wasm ortcheck inside-pictures startup page-pictures
 
 # The tests of the bundled models fail, instead of skipping, when the
 # Fashion-MNIST package or onnxruntime (models/ortcheck) is missing.

@@ -806,10 +806,28 @@ function passesOf(method) {
     default: return null;
   }
 }
+// perPass: the time of one forward pass of this model, as measured on a
+// slow job that finished (ms per pass), else the smaller of the image's own
+// pass (which includes compiling the code on the first one) and 1 ms per 4
+// million multiply-adds.
+const pace = new Map(); // model id → ms per forward pass
+page.pace = pace;
+function perPass() {
+  const m = state.model;
+  if (pace.has(m.id)) return pace.get(m.id);
+  const f = state.input && state.input.forwardMs > 0 ? state.input.forwardMs : Infinity;
+  const byMacs = m.macs ? m.macs / 4e6 : Infinity;
+  const v = Math.min(f, byMacs);
+  return Number.isFinite(v) ? v : 0;
+}
 function estimateMs(method) {
   const p = passesOf(method);
-  if (!p || !state.input || !(state.input.forwardMs > 0)) return 0;
-  return p.n * p.each * state.input.forwardMs * (state.augSmooth ? 6 : 1);
+  if (!p || !state.input) return 0;
+  return p.n * p.each * perPass() * (state.augSmooth ? 6 : 1);
+}
+function learnPace(res) {
+  const p = passesOf(res.method);
+  if (p && p.n > 0 && res.ms > 0) pace.set(state.model.id, res.ms / (p.n * p.each * (state.augSmooth ? 6 : 1)));
 }
 const LONG_MS = 10000;
 const approved = new Set(); // "method|input|layer" the visitor said yes to
@@ -867,6 +885,15 @@ async function recompute() {
 async function runOne() {
   const input = state.input;
   $('confirm-long').hidden = true;
+  // A CAM of a layer without a spatial map: say so, run nothing.
+  const l = state.model.layers.find((x) => x.output === state.layer);
+  if (l && !spatialLayer(l) && methodGroup(state.method) === 'layer') {
+    const e = $('explain');
+    e.textContent = `${methodName(state.method)} needs a layer with a spatial map (channels × height × width); ${l.node || l.output} is ${l.shape.slice(1).join('×')}, a vector with no “where”. Pick a layer from the first group.`;
+    e.classList.add('warn');
+    $('timing').textContent = '';
+    return;
+  }
   if (!(await askFirst(state.method))) {
     $('timing').textContent = '';
     return;
@@ -889,6 +916,7 @@ async function runOne() {
   running = null;
   if (again || state.input !== input) { for (const k of ['overlay', 'heat', 'rawImage']) if (res[k]) res[k].close(); return; }
   state.result = res;
+  learnPace(res);
   drawResult(res);
   explainLine(res);
   clearError();
@@ -908,6 +936,12 @@ async function runGrid() {
   const grid = $('grid');
   grid.textContent = '';
   state.grid = [];
+  const target = state.classIndex >= 0 ? labelOf(state.classIndex) : 'the top class';
+  $('explain').classList.remove('warn');
+  $('explain').textContent = `Every method for ${target}` + (state.layer ? ` (the CAMs at ${layerTitle(state.layer)})` : '') + ': each map scaled to 0..1. Click one to see it alone.';
+  const bar = colorbar({ colormap: state.colormap, min: 0, max: 1, low: 'no evidence', high: 'strongest', note: 'Each map on its own scale: 0 = its weakest evidence, 1 = its strongest; compare where, not how much.' });
+  bar.classList.add('grid-bar');
+  grid.append(bar);
   // The slow ones (a forward pass per channel or per sample) come last.
   const slow = ['smoothgrad', 'integrated-gradients', 'ablationcam', 'scorecam'];
   const methods = [...sortedMethods().filter((m) => !slow.includes(m)), ...slow.filter((m) => sortedMethods().includes(m))];
@@ -924,7 +958,7 @@ async function runGrid() {
     $('timing').textContent = `All methods: ${i + 1} of ${methods.length} (${methodName(method)})`;
     const est = estimateMs(method);
     if (est > LONG_MS) {
-      fig.classList.add('failed');
+      fig.classList.add('skipped');
       cap.textContent = `${methodName(method)}: not run here (about ${duration(est)}); click to run it on its own`;
       canvas.onclick = () => { $('method').value = method; state.method = method; describeMethod(); fillLayers(); setView('overlay'); };
       continue;
@@ -941,6 +975,7 @@ async function runGrid() {
       canvas.title = `${methodName(method)}: show on its own`;
       canvas.onclick = () => { $('method').value = method; state.method = method; setView('overlay'); };
       state.grid.push({ method, result: res, canvas, caption: cap });
+      learnPace(res);
     } catch (err) {
       running = null;
       hideProgress();

@@ -648,7 +648,7 @@ func TestControls(t *testing.T) {
 	step("class", change("class", "2"), `cnnlensPage.lastRun.classIndex === 2`)
 	step("top-5 click", `document.querySelector('#top5 li:nth-child(2) button').click()`,
 		`cnnlensPage.lastRun.classIndex === Number(document.querySelector('#top5 li:nth-child(2) button').dataset.index)`)
-	step("contrast", change("contrast", "0"), `document.getElementById('overlay-caption').textContent.includes(' vs ')`)
+	step("contrast", change("contrast", "0"), `document.getElementById('overlay-caption').textContent.includes(' rather than ')`)
 	step("colormap", change("colormap", "viridis"), `true`)
 	step("opacity", `(() => { const a = document.getElementById('alpha'); a.value = '0.8'; a.dispatchEvent(new Event('input')); })()`, `true`)
 	step("eigen_smooth", `document.getElementById('eigen-smooth').click()`, `true`)

@@ -5,6 +5,8 @@ package main
 import (
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -175,9 +177,9 @@ func TestMethodTexts(t *testing.T) {
 // matches it.
 func TestLongJobs(t *testing.T) {
 	p := openMain(t)
-	// Pretend this image's forward pass takes a second: Score-CAM's one
+	// Pretend a forward pass of this model takes a second: Score-CAM's one
 	// pass per channel is then well over 10 s.
-	p.eval(`cnnlensPage.state.input.forwardMs = 1000`, new(any))
+	p.eval(`cnnlensPage.pace.set(cnnlensPage.state.model.id, 1000)`, new(any))
 	p.setValue("method", "scorecam")
 	p.wait(`!document.getElementById('confirm-long').hidden`, 10*time.Second)
 	var text string
@@ -210,4 +212,45 @@ func TestLongJobs(t *testing.T) {
 	if errs := p.consoleErrors(); len(errs) > 0 {
 		t.Errorf("console errors: %v", errs)
 	}
+}
+
+// TestPagePictures draws the main view's three layouts (overlay, side by
+// side, every method) and checks each has its pictures and colour bars;
+// `make page-pictures` keeps the screenshots in docs/pictures.
+func TestPagePictures(t *testing.T) {
+	p := openMain(t)
+	keep := func(name string) {
+		path := p.screenshot(name)
+		if dir := os.Getenv("CNNLENS_PICTURES"); dir != "" {
+			b, err := os.ReadFile(path)
+			if err == nil {
+				err = os.WriteFile(filepath.Join(dir, name), b, 0o644)
+			}
+			if err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	keep("page-overlay.png")
+	renders := p.renders()
+	p.eval(`document.querySelector('input[name=view][value=side]').click()`, new(any))
+	time.Sleep(200 * time.Millisecond)
+	var side struct {
+		Bars     int
+		RawCap   string
+		HeatSize int
+	}
+	p.eval(`({bars: [...document.querySelectorAll('#views .cbar')].filter((b) => b.offsetParent).length, rawCap: document.getElementById('raw-caption').textContent, heatSize: document.getElementById('heat').width})`, &side)
+	if side.Bars != 3 || !strings.Contains(side.RawCap, "before ReLU") {
+		t.Errorf("side by side: %+v (want a colour bar under the overlay, the map and the layer map)", side)
+	}
+	keep("page-side-by-side.png")
+	p.eval(`document.querySelector('input[name=view][value=grid]').click()`, new(any))
+	p.wait(fmt.Sprintf(`cnnlensPage.renders > %d && document.getElementById('timing').textContent.startsWith('All ')`, renders), 120*time.Second)
+	var grid struct{ Figures, Failed int }
+	p.eval(`({figures: document.querySelectorAll('#grid figure').length, failed: document.querySelectorAll('#grid figure.failed').length})`, &grid)
+	if grid.Figures < 15 || grid.Failed > 0 {
+		t.Errorf("every method: %+v", grid)
+	}
+	keep("page-all-methods.png")
 }
