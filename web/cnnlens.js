@@ -753,6 +753,19 @@ const ATTRS = ['model', 'image', 'method', 'layer', 'class', 'contrast', 'colorm
 /** VIEWS are the element's view attribute values ('cam', the default, is the heatmap). */
 export const VIEWS = ['cam', 'filters', 'featuremaps', 'breakdown', 'maximize'];
 
+// methodNames: each method's display name, from the site's methods.json
+// (the ids where it cannot be read).
+let namesPromise = null;
+function methodNames() {
+  if (!namesPromise) {
+    namesPromise = fetch(new URL('methods.json', BASE).href)
+      .then((r) => (r.ok ? r.json() : []))
+      .then((l) => Object.fromEntries(l.map((d) => [d.id, d.name])))
+      .catch(() => ({}));
+  }
+  return namesPromise;
+}
+
 function closeBitmaps(v) {
   if (!v) return;
   if (Array.isArray(v)) { for (const b of v) closeBitmaps(b); return; }
@@ -794,9 +807,13 @@ canvas { display: block; width: 100%; height: auto; image-rendering: auto; backg
 canvas.pixels { image-rendering: pixelated; }
 figcaption { padding: 4px 2px; color: #444; }
 .err { color: #b00020; }
-</style><figure><canvas width="224" height="224" part="canvas"></canvas><figcaption part="caption">loading…</figcaption></figure>`;
+.cbar { font-size: 11px; color: #555; }
+.cbar-ramp { display: block; width: 100%; height: 8px; border-radius: 2px; }
+.cbar-ticks { display: flex; justify-content: space-between; }
+</style><figure><canvas width="224" height="224" part="canvas"></canvas><figcaption part="caption">loading…</figcaption><div part="colorbar"></div></figure>`;
     this.canvas = root.querySelector('canvas');
     this.caption = root.querySelector('figcaption');
+    this.bar = root.querySelector('[part=colorbar]');
     this._timer = 0;
     this._seq = 0;
     this._job = null;
@@ -923,10 +940,23 @@ figcaption { padding: 4px 2px; color: #444; }
     if (seq !== this._seq) { closeBitmaps([res.overlay, res.heat, res.rawImage]); return null; }
     this._show(res.overlay, false);
     for (const k of ['heat', 'rawImage']) if (res[k]) res[k].close();
-    return { res, caption: `${res.method || a('method') || 'gradcam'} · ${this._labelOf(info, res.classIndex)} · ${res.ms.toFixed(1)} ms` };
+    // What the map is, and what its colours mean.
+    const names = await methodNames();
+    const m = res.method || a('method') || 'gradcam';
+    const what = this._labelOf(info, res.classIndex);
+    const layerMethod = !!res.layer;
+    const { colorbar } = await import('./colorbar.js');
+    if (seq !== this._seq) return null;
+    this.bar.textContent = '';
+    if (res.channels !== 3) {
+      this.bar.append(colorbar({ colormap: a('colormap') || 'jet', min: 0, max: 1, low: layerMethod ? 'no evidence' : 'least', high: layerMethod ? 'strongest' : 'most' }));
+    }
+    const line = layerMethod ? `where the evidence for ${what} lies` : `the pixels ${what}'s score depends on most`;
+    return { res, caption: `${names[m] || m} for ${what}: ${line} · ${res.ms.toFixed(1)} ms` };
   }
 
   async _drawFilters(info, seq) {
+    this.bar.textContent = '';
     const a = (n) => this.getAttribute(n);
     const mode = a('mode') || 'auto';
     const res = await filters({
@@ -940,6 +970,7 @@ figcaption { padding: 4px 2px; color: #444; }
   }
 
   async _drawMaps(info, seq) {
+    this.bar.textContent = '';
     const a = (n) => this.getAttribute(n);
     const input = await this._inputFor(info);
     if (seq !== this._seq) return null;
@@ -962,6 +993,7 @@ figcaption { padding: 4px 2px; color: #444; }
   }
 
   async _drawBreakdown(info, seq) {
+    this.bar.textContent = '';
     const a = (n) => this.getAttribute(n);
     const input = await this._inputFor(info);
     if (seq !== this._seq) return null;
@@ -991,6 +1023,7 @@ figcaption { padding: 4px 2px; color: #444; }
   }
 
   async _drawMaximize(info, seq) {
+    this.bar.textContent = '';
     const a = (n) => this.getAttribute(n);
     const steps = a('steps') == null || a('steps') === '' ? 64 : Number(a('steps'));
     const classIndex = this._classIndex(info);

@@ -1447,6 +1447,12 @@ document.addEventListener('cnnlens-error', (e) => { window.elementError = e.deta
 		t.Errorf("<cnn-lens> on another site drew %+v", st)
 	}
 	t.Logf("<cnn-lens>: %dx%d, %d colours, %q", st.W, st.H, st.Colors, st.Text)
+	// It says what it drew and what its colours mean, on the other site too.
+	var bar []string
+	p.eval(`[...document.querySelector('cnn-lens').shadowRoot.querySelectorAll('.cbar-ticks span')].map((s) => s.textContent)`, &bar)
+	if len(bar) != 2 || !strings.Contains(bar[0], "no evidence") || !strings.Contains(st.Text, "where the evidence for") {
+		t.Errorf("<cnn-lens> on another site: colour bar %q, caption %q", bar, st.Text)
+	}
 	var msgs []map[string]any
 	p.eval(`window.iframeMessages`, &msgs)
 	if len(msgs) == 0 || msgs[0]["cnnlens"] != "render" {
