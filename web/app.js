@@ -1160,7 +1160,7 @@ function snippet() {
   if (state.contrast !== '') params.set('contrast', state.contrast);
   if (state.colormap !== 'jet') params.set('colormap', state.colormap);
   if (state.alpha !== 0.5) params.set('alpha', String(state.alpha));
-  const iframe = `<iframe src="${base}embed.html?${params}" width="360" height="400" style="border:0" title="cnnlens"></iframe>`;
+  const iframe = `<iframe src="${base}embed.html?${params}" width="360" height="470" style="border:0" title="cnnlens"></iframe>`;
   const attrs = [...params].map(([k, v]) => ` ${k}="${v.replace(/"/g, '&quot;')}"`).join('');
   const element = `<script type="module" src="${base}cnnlens.js"></script>\n<cnn-lens${attrs}></cnn-lens>`;
   return (notes.length ? `<!-- ${notes.join('; ')} -->\n` : '') + iframe + '\n\n' + element;
