@@ -157,9 +157,9 @@ function drawBars(res, layerMap) {
   const what = targetText(res);
   if (res.channels === 3) {
     const note = 'The gradient itself, its three channels shown as red, green and blue: grey is 0, brighter or darker means a larger gradient.';
-    const bar = colorbar({ colormap: 'gray', min: -1, max: 1, signed: true, low: '', high: '', note, title: 'colours: the input gradient, scaled' });
-    place($('cbar-main'), bar);
-    place($('cbar-heat'), bar.cloneNode(true));
+    const bar = () => colorbar({ colormap: 'gray', min: -1, max: 1, signed: true, low: '', high: '', note, title: 'colours: the input gradient, scaled' });
+    place($('cbar-main'), bar());
+    place($('cbar-heat'), bar());
     place($('cbar-raw'), null);
     return;
   }
@@ -168,9 +168,9 @@ function drawBars(res, layerMap) {
   const note = layer
     ? `0 = no evidence for ${what}, 1 = the strongest evidence${Number.isFinite(rawMax) && rawMax > 0 ? ` (Σ w·A = ${num(rawMax)} at the layer)` : ''}.`
     : `0 = the pixels that matter least for ${what}, 1 = those that matter most.`;
-  const bar = colorbar({ colormap: state.colormap, min: 0, max: 1, low: layer ? 'no evidence' : 'least', high: layer ? 'strongest' : 'most', note });
-  place($('cbar-main'), bar);
-  place($('cbar-heat'), bar.cloneNode(true));
+  const bar = () => colorbar({ colormap: state.colormap, min: 0, max: 1, low: layer ? 'no evidence' : 'least', high: layer ? 'strongest' : 'most', note });
+  place($('cbar-main'), bar());
+  place($('cbar-heat'), bar());
   if (layerMap) {
     const s = absMax(res.raw.subarray(0, res.rawWidth * res.rawHeight));
     place($('cbar-raw'), colorbar({ colormap: 'rdbu', min: -s, max: s, signed: true, note: `red raises the score of ${what}, blue lowers it, white is 0; ReLU keeps only the red.` }));

@@ -237,10 +237,19 @@ func TestPagePictures(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	var side struct {
 		Bars     int
+		Colours  []int
 		RawCap   string
 		HeatSize int
 	}
-	p.eval(`({bars: [...document.querySelectorAll('#views .cbar')].filter((b) => b.offsetParent).length, rawCap: document.getElementById('raw-caption').textContent, heatSize: document.getElementById('heat').width})`, &side)
+	p.eval(`(() => { const bars = [...document.querySelectorAll('#views .cbar')].filter((b) => b.offsetParent);
+  const colours = bars.map((b) => { const c = b.querySelector('canvas'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    const s = new Set(); for (let i = 0; i < d.length; i += 4) s.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]); return s.size; });
+  return {bars: bars.length, colours, rawCap: document.getElementById('raw-caption').textContent, heatSize: document.getElementById('heat').width}; })()`, &side)
+	for _, n := range side.Colours {
+		if n < 64 {
+			t.Errorf("a colour bar shows %d colours: %v", n, side.Colours)
+		}
+	}
 	if side.Bars != 3 || !strings.Contains(side.RawCap, "before ReLU") {
 		t.Errorf("side by side: %+v (want a colour bar under the overlay, the map and the layer map)", side)
 	}
