@@ -45,7 +45,13 @@ type Request struct {
 	Samples    int       // SmoothGrad: noisy samples (default 25)
 	Steps      int       // Integrated Gradients: path steps (default 50)
 	Baseline   *tensor.T // Integrated Gradients: baseline input (default zeros)
-	Seed       int64     // SmoothGrad noise seed
+	Seed       int64     // SmoothGrad noise seed; RandomCAM's weights
+
+	// Layer-method options.
+	FEMK         float64  // FEM: threshold mean + k·std (0: default 2)
+	FinerCompare []int    // FinerCAM: comparison classes (default: the 2nd–4th closest logits)
+	FinerAlpha   *float64 // FinerCAM: α (nil: default 1)
+	Base         string   // RefineCAM's per-layer method (default gradcampp); FinerCAM's (default gradcam)
 }
 
 // ErrCancelled is returned when Progress asked to stop.

@@ -106,9 +106,11 @@ func closeAbs(t *testing.T, what string, got, want []float32, tol float64) {
 		t.Errorf("%s: %d values, reference has %d", what, len(got), len(want))
 		return
 	}
-	if d := oracle.MaxAbsDiff(got, want); d > tol || math.IsNaN(d) {
+	d := oracle.MaxAbsDiff(got, want)
+	if d > tol || math.IsNaN(d) {
 		t.Errorf("%s: max abs difference %.3g exceeds %.0e", what, d, tol)
 	}
+	t.Logf("%s: max abs difference %.3g", what, d)
 }
 
 func closeRel(t *testing.T, what string, got, want []float32, tol float64) {
@@ -117,9 +119,11 @@ func closeRel(t *testing.T, what string, got, want []float32, tol float64) {
 		t.Errorf("%s: %d values, reference has %d", what, len(got), len(want))
 		return
 	}
-	if d := oracle.MaxRelDiff(got, want); d > tol || math.IsNaN(d) {
+	d := oracle.MaxRelDiff(got, want)
+	if d > tol || math.IsNaN(d) {
 		t.Errorf("%s: max difference %.3g of the largest reference value exceeds %.0e", what, d, tol)
 	}
+	t.Logf("%s: max relative difference %.3g", what, d)
 }
 
 func negate(a []float32) []float32 {
