@@ -139,3 +139,57 @@ func TestOracleExtTinyCNN(t *testing.T) { checkExt(t, "tinycnn-ext", "model.onnx
 func TestOracleExtResNet18(t *testing.T) {
 	checkExt(t, "resnet18-ext", filepath.Join("..", "resnet18", "model_bn.onnx"))
 }
+
+// ShapleyCAM with the logit target (the Hessian is zero through ReLUs, and
+// must come out exactly zero) and the ReST target, with its gradient and
+// Hessian-vector product.
+func checkShapley(t *testing.T, name, file string) {
+	c := setupOracle(t, name, file)
+	for _, key := range []string{"mid", "last"} {
+		layer := c.o.Layers[key].OnnxTensor
+		for _, v := range []struct {
+			ref string
+			tg  Target
+		}{{"shapleycam", Target{Class: c.o.TargetClass}}, {"shapleycam_rest", Target{Kind: ReST, Class: c.o.TargetClass}}} {
+			ref := key + "." + v.ref
+			t.Run(name+"/"+ref, func(t *testing.T) {
+				r := c.runTarget(t, Request{Method: "shapleycam", Layers: []string{layer}}, v.tg)
+				wantRaw, _ := c.o.F32(ref + ".raw")
+				closeRel(t, ref+".raw", r.Layers[0].Raw, wantRaw, 1e-4)
+				wantW, _ := c.o.F32(ref + ".weights")
+				closeRel(t, ref+".weights", r.Layers[0].Weights, wantW, 1e-4)
+				want, err := c.o.F32(ref + ".cam")
+				if err != nil {
+					t.Fatal(err)
+				}
+				closeAbs(t, ref+".cam", r.Maps, want, 2e-3)
+				act, _, _ := c.s.Activation(layer)
+				g, _, err := c.s.Gradients([]Target{v.tg}, []string{layer})
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantG, _ := c.o.F32(ref + ".grad")
+				closeRel(t, ref+".grad", g[layer].F32(), wantG, 1e-4)
+				hvp, err := c.s.HVP([]Target{v.tg}, layer, act)
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantH, _ := c.o.F32(ref + ".hvp")
+				if v.tg.Kind == Logit {
+					for i, h := range hvp.F32() {
+						if h != 0 || wantH[i] != 0 {
+							t.Fatalf("%s.hvp[%d] = %g (reference %g), want exactly 0", ref, i, h, wantH[i])
+						}
+					}
+					return
+				}
+				closeRel(t, ref+".hvp", hvp.F32(), wantH, 1e-4)
+			})
+		}
+	}
+}
+
+func TestOracleShapleyTinyCNN(t *testing.T) { checkShapley(t, "tinycnn-ext", "model.onnx") }
+func TestOracleShapleyResNet18(t *testing.T) {
+	checkShapley(t, "resnet18-ext", filepath.Join("..", "resnet18", "model_bn.onnx"))
+}

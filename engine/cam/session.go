@@ -176,3 +176,39 @@ func (s *Session) Gradients(targets []Target, values []string) (map[string]*tens
 	}
 	return out, time.Since(start), nil
 }
+
+// HVP is the Hessian-vector product of Σ_b target_b with respect to a value
+// (a value name, as ResolveLayer gives), along dir: exact, forward over
+// reverse (graph.Run.HVP), with the targets' own second derivatives in the
+// logits (Target.HessianVec).
+func (s *Session) HVP(targets []Target, value string, dir *tensor.T) (*tensor.T, error) {
+	out := s.Model.Output
+	n := s.Classes()
+	outHess := func(tan map[string]*tensor.T) (map[string]*tensor.T, error) {
+		t, ok := tan[out]
+		if !ok {
+			return map[string]*tensor.T{}, nil // the output does not depend on the value
+		}
+		seed := tensor.New(t.Shape()...)
+		nonzero := false
+		for b, tg := range targets {
+			u := make([]float64, n)
+			for k, v := range t.F32()[b*n : (b+1)*n] {
+				u[k] = float64(v)
+			}
+			h, err := tg.HessianVec(s.Logits(b), u)
+			if err != nil {
+				return nil, err
+			}
+			for k, v := range h {
+				seed.F32()[b*n+k] = float32(v)
+				nonzero = nonzero || v != 0
+			}
+		}
+		if !nonzero {
+			return map[string]*tensor.T{}, nil
+		}
+		return map[string]*tensor.T{out: seed}, nil
+	}
+	return s.Run.HVP(map[string]*tensor.T{out: s.Seed(targets)}, outHess, value, dir, graph.BackwardOptions{Replace: s.BackwardReplace})
+}
