@@ -78,7 +78,9 @@ func TestHVPFiniteDifference(t *testing.T) {
 	}
 	r, _ := grad(x)
 	h, err := r.HVP(map[string]*tensor.T{"y": r.Value("y").Clone()},
-		func(tan map[string]*tensor.T) (map[string]*tensor.T, error) { return map[string]*tensor.T{"y": tan["y"]}, nil },
+		func(tan map[string]*tensor.T) (map[string]*tensor.T, error) {
+			return map[string]*tensor.T{"y": tan["y"]}, nil
+		},
 		"x", dir, BackwardOptions{})
 	if err != nil {
 		t.Fatal(err)
