@@ -7,7 +7,9 @@ import (
 	"image"
 	"io"
 	"os"
+	"math"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,6 +25,11 @@ type camFlags struct {
 	layer, method    string
 	class, contrast  int
 	augSmooth, eigen bool
+	target           string
+	femK, finerAlpha float64
+	finerCompare     string
+	base             string
+	seed             int64
 }
 
 func (f *camFlags) register(fs *flag.FlagSet) {
@@ -33,18 +40,48 @@ func (f *camFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.contrast, "contrast", -1, "explain -class rather than this class (logit difference)")
 	fs.BoolVar(&f.augSmooth, "aug-smooth", false, "average over flips and brightness changes (aug_smooth)")
 	fs.BoolVar(&f.eigen, "eigen-smooth", false, "first principal component of the weighted maps (eigen_smooth)")
+	fs.StringVar(&f.target, "target", "logit", "what gradient methods explain: logit, softmax (the class probability) or rest (logit − cross-entropy)")
+	fs.Float64Var(&f.femK, "fem-k", 2, "fem: a position stands out above mean + k·std of its channel")
+	fs.StringVar(&f.finerCompare, "finer-compare", "", "finercam: comparison classes, comma separated (default: the 2nd–4th closest logits)")
+	fs.Float64Var(&f.finerAlpha, "finer-alpha", 1, "finercam: weight α of the comparison classes' logits")
+	fs.StringVar(&f.base, "base", "", "refinecam's per-layer method (default gradcampp); finercam's (default gradcam)")
+	fs.Int64Var(&f.seed, "seed", 0, "random seed (randomcam's weights, smoothgrad's noise)")
 }
 
 // request builds the engine request from the flags.
 func (f *camFlags) request(method string) (cam.Request, error) {
-	req := cam.Request{Method: method, AugSmooth: f.augSmooth, EigenSmooth: f.eigen}
+	alpha := f.finerAlpha
+	req := cam.Request{Method: method, AugSmooth: f.augSmooth, EigenSmooth: f.eigen,
+		FEMK: f.femK, FinerAlpha: &alpha, Base: f.base, Seed: f.seed}
 	if f.layer != "" {
 		req.Layers = strings.Split(f.layer, ",")
 	}
-	t := cam.Target{Class: f.class}
+	if !(f.femK > 0) {
+		return req, fmt.Errorf("%w: -fem-k must be positive, got %v", errUsage, f.femK)
+	}
+	if math.IsNaN(alpha) || math.IsInf(alpha, 0) {
+		return req, fmt.Errorf("%w: -finer-alpha must be a number, got %v", errUsage, alpha)
+	}
+	if f.finerCompare != "" {
+		for _, p := range strings.Split(f.finerCompare, ",") {
+			k, err := strconv.Atoi(strings.TrimSpace(p))
+			if err != nil || k < 0 {
+				return req, fmt.Errorf("%w: -finer-compare: %q is not a class index", errUsage, p)
+			}
+			req.FinerCompare = append(req.FinerCompare, k)
+		}
+	}
+	kind, err := cam.ParseTargetKind(f.target)
+	if err != nil {
+		return req, fmt.Errorf("%w: -target: %q is not logit, softmax or rest", errUsage, f.target)
+	}
+	t := cam.Target{Class: f.class, Kind: kind}
 	if f.contrast >= 0 {
 		if f.class < 0 {
 			return req, fmt.Errorf("%w: -contrast needs -class", errUsage)
+		}
+		if kind != cam.Logit {
+			return req, fmt.Errorf("%w: -contrast explains a logit difference; it does not combine with -target %s", errUsage, f.target)
 		}
 		t.Kind, t.Other = cam.Contrast, f.contrast
 	}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"math"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var tinyExt = filepath.Join("..", "..", "..", "shared", "oracle", "tinycnn-ext")
+
+// The newer CAM-family methods and -target from the command line give
+// pytorch-grad-cam's raw maps.
+func TestCAMFamilyFlags(t *testing.T) {
+	dir := t.TempDir()
+	model, input := filepath.Join(tinyExt, "model.onnx"), filepath.Join(tinyExt, "raw", "input.f32")
+	cases := []struct {
+		args []string
+		ref  string
+	}{
+		{[]string{"-method", "gradcam", "-target", "rest", "-layer", "/relu2/Relu_output_0"}, "mid.gradcam_rest.raw"},
+		{[]string{"-method", "shapleycam", "-target", "rest", "-layer", "/relu3/Relu_output_0"}, "last.shapleycam_rest.raw"},
+		{[]string{"-method", "finercam", "-layer", "/relu2/Relu_output_0"}, "mid.finercam.raw"},
+		{[]string{"-method", "finercam", "-finer-compare", "0,4,1", "-finer-alpha", "1", "-layer", "/relu3/Relu_output_0"}, "last.finercam.raw"},
+		{[]string{"-method", "fem", "-fem-k", "2", "-layer", "/relu2/Relu_output_0"}, "mid.fem.raw"},
+		{[]string{"-method", "refinecam", "-layer", "/relu2/Relu_output_0,/relu3/Relu_output_0"}, "refinecam.mid.raw"},
+	}
+	for _, c := range cases {
+		raw := filepath.Join(dir, "raw.f32")
+		args := append([]string{"cam", "-model", model, "-tensor", input, "-class", "3", "-out-raw", raw}, c.args...)
+		if code, _, errs := cli(t, args...); code != 0 {
+			t.Fatalf("%v: exit %d: %s", c.args, code, errs)
+		}
+		got, want := readF32File(t, raw), readF32File(t, filepath.Join(tinyExt, "raw", c.ref+".f32"))
+		if len(got) < len(want) {
+			t.Fatalf("%v: %d values, want %d", c.args, len(got), len(want))
+		}
+		var scale, worst float64
+		for i := range want {
+			scale = math.Max(scale, math.Abs(float64(want[i])))
+			worst = math.Max(worst, math.Abs(float64(got[i]-want[i])))
+		}
+		if worst > 1e-4*scale {
+			t.Errorf("%v: raw map differs from %s by %.3g (largest %.3g)", c.args, c.ref, worst, scale)
+		}
+	}
+	// randomcam: one seed, one map; another seed, another map.
+	maps := map[int64][]float32{}
+	for _, seed := range []string{"1", "1", "2"} {
+		raw := filepath.Join(dir, "r"+seed+".f32")
+		if code, _, errs := cli(t, "cam", "-model", model, "-tensor", input, "-method", "randomcam", "-seed", seed, "-out-raw", raw); code != 0 {
+			t.Fatalf("randomcam: exit %d: %s", code, errs)
+		}
+		got := readF32File(t, raw)
+		if seed == "1" && maps[1] != nil {
+			for i := range got {
+				if got[i] != maps[1][i] {
+					t.Fatal("randomcam: the same seed gave another map")
+				}
+			}
+		}
+		maps[int64(seed[0]-'0')] = got
+	}
+	same := true
+	for i := range maps[1] {
+		same = same && maps[1][i] == maps[2][i]
+	}
+	if same {
+		t.Error("randomcam: seeds 1 and 2 gave the same map")
+	}
+}
+
+func TestCAMFamilyBadFlags(t *testing.T) {
+	model, input := filepath.Join(tinyExt, "model.onnx"), filepath.Join(tinyExt, "raw", "input.f32")
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"-target", "odds"}, 2, "-target"},
+		{[]string{"-target", "rest", "-class", "3", "-contrast", "1"}, 2, "-contrast"},
+		{[]string{"-method", "fem", "-fem-k", "0"}, 2, "-fem-k"},
+		{[]string{"-method", "finercam", "-finer-compare", "1,x"}, 2, "-finer-compare"},
+		{[]string{"-method", "finercam", "-finer-compare", "1,10"}, 1, "comparison class 10"},
+		{[]string{"-method", "finercam", "-base", "eigencam"}, 1, "base method \"eigencam\""},
+		{[]string{"-method", "refinecam", "-base", "fullgrad"}, 1, "base method \"fullgrad\""},
+		{[]string{"-method", "refinecam", "-layer", "/relu3/Relu_output_0,nope"}, 1, "nope"},
+	}
+	for _, c := range cases {
+		args := append([]string{"cam", "-model", model, "-tensor", input}, c.args...)
+		code, _, errs := cli(t, args...)
+		if code != c.code || !strings.Contains(errs, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", c.args, code, errs, c.code, c.want)
+		}
+	}
+}
