@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"math"
 	"path/filepath"
 	"strings"
@@ -91,6 +92,54 @@ func TestCAMFamilyBadFlags(t *testing.T) {
 		code, _, errs := cli(t, args...)
 		if code != c.code || !strings.Contains(errs, c.want) {
 			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", c.args, code, errs, c.code, c.want)
+		}
+	}
+}
+
+// cnnlens metrics with -road-noise 0 and the ARCC percentiles gives the
+// oracle's noise-free ROAD and ARCC.
+func TestMetricsARCC(t *testing.T) {
+	model, input := filepath.Join(tinyExt, "model.onnx"), filepath.Join(tinyExt, "raw", "input.f32")
+	code, out, errs := cli(t, "metrics", "-model", model, "-tensor", input, "-class", "3", "-layer", "/relu3/Relu_output_0",
+		"-method", "gradcam", "-road-noise", "0", "-road-percentiles", "20,40,60,80", "-json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var js struct {
+		Percentiles  []float64 `json:"road_percentiles"`
+		MoRF         []float32 `json:"road_morf"`
+		Combined     float32   `json:"road_combined"`
+		Complexity   float32   `json:"complexity"`
+		Coherency    float32   `json:"coherency"`
+		ARCC         float32   `json:"arcc"`
+		ARCCCombined float32   `json:"arcc_road_combined"`
+	}
+	if err := json.Unmarshal([]byte(out), &js); err != nil {
+		t.Fatal(err)
+	}
+	ref := func(key string) []float32 { return readF32File(t, filepath.Join(tinyExt, "raw", "metric."+key+".f32")) }
+	for _, c := range []struct {
+		what      string
+		got, want float32
+	}{
+		{"road_combined", js.Combined, ref("road0_combined.score")[0]},
+		{"arcc_road_combined", js.ARCCCombined, ref("road0_combined.score")[0]},
+		{"complexity", js.Complexity, ref("arcc.complexity")[0]},
+		{"coherency", js.Coherency, ref("arcc.coherency")[0]},
+		{"arcc", js.ARCC, ref("arcc0.score")[0]},
+		{"road_morf[0]", js.MoRF[0], ref("road0_morf.per_percentile")[0]},
+	} {
+		if d := math.Abs(float64(c.got - c.want)); d > 1e-3*math.Abs(float64(c.want)) {
+			t.Errorf("%s = %g, reference %g", c.what, c.got, c.want)
+		}
+	}
+	if len(js.Percentiles) != 4 || len(js.MoRF) != 4 {
+		t.Errorf("percentiles %v, MoRF %v: want 4 each", js.Percentiles, js.MoRF)
+	}
+	for _, bad := range [][]string{{"-road-noise", "-1"}, {"-road-percentiles", "10,120"}, {"-road-percentiles", "a"}} {
+		args := append([]string{"metrics", "-model", model, "-tensor", input}, bad...)
+		if code, _, errs := cli(t, args...); code != 2 || !strings.Contains(errs, bad[0]) {
+			t.Errorf("%v: exit %d, %q", bad, code, errs)
 		}
 	}
 }
