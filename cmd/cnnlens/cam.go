@@ -262,24 +262,29 @@ func (f *camFlags) overlay(l *loaded, x *tensor.T, r *cam.Result, cm viz.Colorma
 	if r.Channels == 3 {
 		return viz.DeprocessImage(r.Map(0), r.Width, r.Height), nil
 	}
-	var base image.Image
+	base, err := f.baseImage(l, x)
+	if err != nil {
+		return nil, err
+	}
+	return viz.ShowCAMOnImage(base, r.Map(0), r.Width, r.Height, cm, 1-alpha)
+}
+
+// baseImage is the picture maps are drawn over: the first input image
+// file, or the first input tensor un-normalised.
+func (f *modelFlags) baseImage(l *loaded, x *tensor.T) (image.Image, error) {
 	if f.image != "" {
 		data, err := os.ReadFile(strings.Split(f.image, ",")[0])
 		if err != nil {
 			return nil, err
 		}
-		if base, err = imgproc.Decode(data); err != nil {
-			return nil, err
-		}
-	} else {
-		sh := x.Shape()
-		mean, std, err := f.norm(l, sh[1])
-		if err != nil {
-			return nil, err
-		}
-		base = viz.ToRGBAFromPlanes(x.F32()[:sh[1]*sh[2]*sh[3]], sh[1], sh[2], sh[3], mean, std)
+		return imgproc.Decode(data)
 	}
-	return viz.ShowCAMOnImage(base, r.Map(0), r.Width, r.Height, cm, 1-alpha)
+	sh := x.Shape()
+	mean, std, err := f.norm(l, sh[1])
+	if err != nil {
+		return nil, err
+	}
+	return viz.ToRGBAFromPlanes(x.F32()[:sh[1]*sh[2]*sh[3]], sh[1], sh[2], sh[3], mean, std), nil
 }
 
 func writePNG(path string, img image.Image) error {

@@ -2,7 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"image"
+	"image/png"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -142,4 +145,64 @@ func TestMetricsARCC(t *testing.T) {
 			t.Errorf("%v: exit %d, %q", bad, code, errs)
 		}
 	}
+}
+
+func TestDFFCommand(t *testing.T) {
+	model, input := filepath.Join(tinyExt, "model.onnx"), filepath.Join(tinyExt, "raw", "input.f32")
+	png := filepath.Join(t.TempDir(), "dff.png")
+	code, out, errs := cli(t, "dff", "-model", model, "-tensor", input, "-layer", "/relu3/Relu_output_0", "-n", "4", "-json", "-out", png)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var js struct {
+		RelError float64 `json:"rel_error"`
+		Concepts []struct {
+			TopClasses []struct {
+				Class int     `json:"class"`
+				Prob  float64 `json:"prob"`
+			} `json:"top_classes"`
+		} `json:"concepts"`
+	}
+	if err := json.Unmarshal([]byte(out), &js); err != nil {
+		t.Fatal(err)
+	}
+	ref := readF32File(t, filepath.Join(tinyExt, "raw", "dff.rel_error.f32"))[0]
+	if js.RelError > float64(ref)*1.02 || js.RelError <= 0 {
+		t.Errorf("rel_error %g, scikit-learn's %g", js.RelError, ref)
+	}
+	if len(js.Concepts) != 4 || len(js.Concepts[0].TopClasses) != 3 {
+		t.Fatalf("concepts %+v", js.Concepts)
+	}
+	img := decodePNGFile(t, png)
+	if b := img.Bounds(); b.Dx() != 2*b.Dy() || b.Dy() < 256 {
+		t.Errorf("overlay with legend is %v, want twice as wide as high, ≥ 256 high", b)
+	}
+	for _, bad := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"-n", "0"}, 2, "-n"},
+		{[]string{"-n", "100"}, 1, "100 concepts"},
+		{[]string{"-layer", "nope"}, 1, "nope"},
+	} {
+		args := append([]string{"dff", "-model", model, "-tensor", input}, bad.args...)
+		if code, _, errs := cli(t, args...); code != bad.code || !strings.Contains(errs, bad.want) {
+			t.Errorf("%v: exit %d, %q", bad.args, code, errs)
+		}
+	}
+}
+
+func decodePNGFile(t *testing.T, path string) image.Image {
+	t.Helper()
+	fh, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	img, err := png.Decode(fh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
 }

@@ -5,9 +5,10 @@
 //	cnnlens predict -model M.onnx (-image F.png | -tensor F.f32|F.npy) [-batch N] [-json] [-out-logits F.f32|F.npy]
 //	cnnlens features -model M.onnx (-image F | -tensor F.f32) -layer NAME -out F.f32|F.npy
 //	cnnlens cam -model M.onnx (-image F | -tensor F.f32) [-layer NAME[,NAME...]] [-class K] [-contrast J]
-//	    -method METHOD [-aug-smooth] [-eigen-smooth] [-out overlay.png] [-out-cam cam.f32|cam.npy]
+//	    -method METHOD [-target logit|softmax|rest] [-aug-smooth] [-eigen-smooth] [-out overlay.png] [-out-cam cam.f32|cam.npy]
 //	    [-out-raw raw.f32|raw.npy] [-colormap jet] [-alpha 0.5] [-json] [-out-dir DIR (with -method all)]
-//	cnnlens metrics -model M.onnx (-image F | -tensor F.f32) [-layer L] -method METHOD [-class K] [-json]
+//	cnnlens metrics -model M.onnx (-image F | -tensor F.f32) [-layer L] -method METHOD [-class K] [-road-noise 0.01] [-road-percentiles 10,…,90] [-json]
+//	cnnlens dff -model M.onnx (-image F | -tensor F.f32) [-layer L] -n K [-top 3] [-json] [-out overlay.png]
 //	cnnlens filters -model M.onnx -layer L -out grid.png [-mode auto|rgb|channels|magnitude] [-per-filter]
 //	cnnlens featuremaps -model M.onnx (-image F | -tensor F.f32) -layer L [-grad -class K] [-sort weight] -out grid.png [-breakdown F.png]
 //	cnnlens pooling -model M.onnx (-image F | -tensor F.f32) -layer POOL [-channel C] [-out F.png] [-json]
@@ -42,7 +43,8 @@ var commands = map[string]command{
 	"predict":  {"classify an image or a raw tensor", runPredict},
 	"features": {"write one layer's activations as raw float32", runFeatures},
 	"cam":      {"explain a prediction: heatmap by Grad-CAM and its family, saliency, …", runCAM},
-	"metrics":  {"how faithful an explanation is: confidence change and ROAD scores", runMetrics},
+	"metrics":  {"how faithful an explanation is: confidence change, ROAD scores and ARCC", runMetrics},
+	"dff":      {"Deep Feature Factorization: a layer's activations as concepts, with their classes", runDFF},
 
 	// Inside the network (inspect.go).
 	"filters":     {"draw a convolution's filters (kernel weights) as a grid", runFilters},
