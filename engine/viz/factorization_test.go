@@ -12,7 +12,7 @@ func TestConceptColor(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		i, k int
-		ch  int
+		ch   int
 	}{{2, 5, 1}, {4, 5, 2}} { // 0.4 → green, 0.8 → blue-ish magenta side
 		c := ConceptColor(tc.i, tc.k)
 		if c[tc.ch] < 0.9 {
