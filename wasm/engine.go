@@ -77,13 +77,21 @@ type InputInfo struct {
 type CAMRequest struct {
 	Input       int
 	Method      string
-	Layer       string // "" for the model's default layer
-	Kind        string // "logit" (default), "probability", "contrast"
+	Layer       string // "" for the model's default layer; several separated by commas (refinecam)
+	Kind        string // "logit" (default), "probability" or "softmax", "rest", "contrast"
 	Class       int    // < 0: the top-1 class
 	Other       int    // contrast: the class to explain against
 	AugSmooth   bool
 	EigenSmooth bool
 	Progress    func(done, total int) bool
+
+	// Method options (cam.Request): FEM's k, FinerCAM's comparison classes
+	// and α, RefineCAM's and FinerCAM's base method, RandomCAM's seed.
+	FEMK         float64
+	FinerCompare []int
+	FinerAlpha   *float64
+	Base         string
+	Seed         int64
 }
 
 // CAMResult is one computed map.
@@ -411,19 +419,10 @@ func (e *Engine) CAM(r CAMRequest) (*CAMResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	req := cam.Request{Method: r.Method, AugSmooth: r.AugSmooth, EigenSmooth: r.EigenSmooth, Progress: r.Progress}
-	layer := r.Layer
-	if layer == "" {
-		layer = in.model.info.DefaultLayer
-	}
-	if layer != "" {
-		req.Layers = []string{layer}
-	}
-	t, err := targetOf(r.Kind, r.Class, r.Other)
+	req, err := camRequest(in, r)
 	if err != nil {
 		return nil, err
 	}
-	req.Targets = []cam.Target{t}
 	res, err := cam.Compute(in.session, req)
 	if err != nil {
 		return nil, err
@@ -441,6 +440,33 @@ func (e *Engine) CAM(r CAMRequest) (*CAMResult, error) {
 		out.Raw = l.Raw[:l.H*l.W]
 	}
 	return out, nil
+}
+
+// camRequest is the engine request for a page request.
+func camRequest(in *inputState, r CAMRequest) (cam.Request, error) {
+	req := cam.Request{Method: r.Method, AugSmooth: r.AugSmooth, EigenSmooth: r.EigenSmooth, Progress: r.Progress,
+		FEMK: r.FEMK, FinerCompare: r.FinerCompare, FinerAlpha: r.FinerAlpha, Base: r.Base, Seed: r.Seed}
+	if r.FEMK < 0 || math.IsNaN(r.FEMK) {
+		return req, markf(ErrBadRequest, "FEM's k must be positive, got %v", r.FEMK)
+	}
+	if r.FinerAlpha != nil && (math.IsNaN(*r.FinerAlpha) || math.IsInf(*r.FinerAlpha, 0)) {
+		return req, markf(ErrBadRequest, "FinerCAM's alpha must be a number, got %v", *r.FinerAlpha)
+	}
+	layer := r.Layer
+	if layer == "" {
+		layer = in.model.info.DefaultLayer
+	}
+	if layer != "" {
+		for _, l := range strings.Split(layer, ",") {
+			req.Layers = append(req.Layers, strings.TrimSpace(l))
+		}
+	}
+	t, err := targetOf(r.Kind, r.Class, r.Other)
+	if err != nil {
+		return req, err
+	}
+	req.Targets = []cam.Target{t}
+	return req, nil
 }
 
 // Render draws an input's last map: over the picture (overlay), alone

@@ -65,15 +65,17 @@ func targetOf(kind string, class, other int) (cam.Target, error) {
 	t := cam.Target{Class: class}
 	switch strings.ToLower(kind) {
 	case "", "logit":
-	case "probability":
+	case "probability", "softmax":
 		t.Kind = cam.Probability
+	case "rest":
+		t.Kind = cam.ReST
 	case "contrast":
 		if class < 0 {
 			return t, markf(ErrBadRequest, "a contrast needs a class to explain (A in \"A vs B\")")
 		}
 		t.Kind, t.Other = cam.Contrast, other
 	default:
-		return t, markf(ErrBadRequest, "unknown target kind %q (logit, probability, contrast)", kind)
+		return t, markf(ErrBadRequest, "unknown target kind %q (logit, softmax, rest, contrast)", kind)
 	}
 	return t, nil
 }

@@ -152,6 +152,10 @@ func dispatch(eng *Engine, r request) (any, []any, error) {
 		return setInput(eng, m)
 	case "cam":
 		return camOp(eng, r)
+	case "metrics":
+		return metricsOp(eng, r)
+	case "dff":
+		return dffOp(eng, m)
 	case "render":
 		return render(eng, m)
 	case "renderMap":
@@ -230,6 +234,9 @@ func camOp(eng *Engine, r request) (any, []any, error) {
 		Other:       num(m.Get("other"), -1),
 		AugSmooth:   m.Get("augSmooth").Truthy(),
 		EigenSmooth: m.Get("eigenSmooth").Truthy(),
+	}
+	if err := camOptions(m, &req); err != nil {
+		return nil, nil, err
 	}
 	defer cancelled.Delete(r.id)
 	if _, stop := cancelled.Load(r.id); stop {

@@ -490,7 +490,9 @@ export async function predict(opts) {
 
 /**
  * cam computes a map: {tensor | image, layer, classIndex, method, augSmooth,
- * eigenSmooth, contrast?, render?: {colormap, alpha}, onProgress?} resolves
+ * eigenSmooth, contrast?, kind? ('logit' | 'softmax' | 'rest'), femK?,
+ * finerCompare?, finerAlpha?, base?, seed?, render?: {colormap, alpha},
+ * onProgress?} resolves
  * with {cam: Float32Array (H×W in 0..1; H×W×3 for guided methods), width,
  * height, classIndex, ms, forwardMs, backwardMs, score, layer}, the same
  * numbers as `cnnlens cam -out-cam`.
@@ -512,20 +514,70 @@ export async function cam(opts) {
  * stopped).
  */
 export function computeCAM(input, opts = {}) {
+  const args = camArgs(input, opts);
+  if (opts.render) args.render = opts.render;
+  const eng = engine();
+  const state = eng.start('cam', args, opts.onProgress);
+  return { promise: state.promise, cancel: () => eng.cancel(state.id) };
+}
+
+/**
+ * camArgs is a cam or metrics message: the target (kind 'logit' | 'softmax'
+ * | 'rest', or a contrast), layer ('' : the model's default; several
+ * separated by commas for refinecam) and the method options femK (fem),
+ * finerCompare (array of classes) and finerAlpha (finercam), base
+ * (refinecam's and finercam's per-layer method) and seed (randomcam).
+ */
+function camArgs(input, opts) {
   const args = {
     input,
     method: opts.method || 'gradcam',
-    layer: opts.layer || '',
-    kind: opts.contrast != null && opts.contrast !== '' ? 'contrast' : (opts.kind || 'logit'),
+    layer: Array.isArray(opts.layer) ? opts.layer.join(',') : (opts.layer || ''),
+    kind: opts.contrast != null && opts.contrast !== '' ? 'contrast' : (opts.kind || opts.target || 'logit'),
     class: opts.classIndex == null || opts.classIndex === '' ? -1 : Number(opts.classIndex),
     other: opts.contrast == null || opts.contrast === '' ? -1 : Number(opts.contrast),
     augSmooth: !!opts.augSmooth,
     eigenSmooth: !!opts.eigenSmooth,
   };
-  if (opts.render) args.render = opts.render;
+  for (const k of ['femK', 'finerAlpha', 'seed']) {
+    if (opts[k] != null && opts[k] !== '') args[k] = Number(opts[k]);
+  }
+  if (opts.base) args.base = String(opts.base);
+  if (opts.finerCompare != null && opts.finerCompare !== '') {
+    const list = Array.isArray(opts.finerCompare) ? opts.finerCompare : String(opts.finerCompare).split(',');
+    args.finerCompare = list.map(Number);
+  }
+  return args;
+}
+
+/**
+ * metrics scores an input's map for a method (the cam options as
+ * computeCAM, plus roadNoise (0.01; 0: none) and roadPercentiles ([10, …,
+ * 90])); it returns {promise, cancel()}, the promise resolving with
+ * {method, classIndex, score, scoreOnMasked, confidenceChange,
+ * dropInConfidence, increaseInConfidence, roadPercentiles, roadMorf,
+ * roadLerf, roadCombined, complexity, coherency, arccRoadCombined, arcc,
+ * ms}, the numbers of `cnnlens metrics -json`.
+ */
+export function metrics(input, opts = {}) {
+  const args = camArgs(input, opts);
+  if (opts.roadNoise != null && opts.roadNoise !== '') args.roadNoise = Number(opts.roadNoise);
+  if (opts.roadPercentiles) args.roadPercentiles = opts.roadPercentiles.map(Number);
   const eng = engine();
-  const state = eng.start('cam', args, opts.onProgress);
+  const state = eng.start('metrics', args, opts.onProgress);
   return { promise: state.promise, cancel: () => eng.cancel(state.id) };
+}
+
+/**
+ * dff factorises an input's layer into concepts (Deep Feature
+ * Factorization): {layer ('' : the model's default), n (5), top (3)}
+ * resolves with {layer, relError, width, height, ms, overlay: ImageBitmap
+ * (the concepts over the picture with a legend on the right), concepts:
+ * [{index, color: [r, g, b], label, topClasses: [{class, label, logit,
+ * prob}], map: Float32Array (height×width in 0..1)}]}.
+ */
+export function dff(input, { layer = '', n = 5, top = 3 } = {}) {
+  return engine().call('dff', { input, layer, n: Number(n), top: Number(top) });
 }
 
 /** render redraws an input's last map with a colormap and an opacity. */

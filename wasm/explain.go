@@ -1,0 +1,221 @@
+package main
+
+import (
+	"fmt"
+	"image"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/cnnlens/cnnlens/engine/cam"
+	"github.com/cnnlens/cnnlens/engine/viz"
+)
+
+// Faithfulness metrics and Deep Feature Factorization for the page: plain
+// Go, tested natively (explain_test.go).
+
+// MetricsRequest scores one method's map of an input, as `cnnlens metrics`.
+type MetricsRequest struct {
+	CAMRequest
+	ROADNoise       float64   // σ of ROAD's imputation noise (0: none)
+	ROADPercentiles []float64 // nil: 10, 20, …, 90
+}
+
+// MetricsResult holds the scores (the same fields as `cnnlens metrics -json`).
+type MetricsResult struct {
+	Method               string    `json:"method"`
+	ClassIndex           int       `json:"classIndex"`
+	Score                float32   `json:"score"`
+	ScoreOnMasked        float32   `json:"scoreOnMasked"`
+	ConfidenceChange     float32   `json:"confidenceChange"`
+	DropInConfidence     float32   `json:"dropInConfidence"`
+	IncreaseInConfidence float32   `json:"increaseInConfidence"`
+	Percentiles          []float64 `json:"roadPercentiles"`
+	ROADMoRF             []float32 `json:"roadMorf"`
+	ROADLeRF             []float32 `json:"roadLerf"`
+	ROADCombined         float32   `json:"roadCombined"`
+	Complexity           float32   `json:"complexity"`
+	Coherency            float32   `json:"coherency"`
+	ARCCROADCombined     float32   `json:"arccRoadCombined"`
+	ARCC                 float32   `json:"arcc"`
+	MS                   float64   `json:"ms"`
+}
+
+// Metrics computes a map and its confidence change, ROAD and ARCC.
+func (e *Engine) Metrics(r MetricsRequest) (*MetricsResult, error) {
+	start := time.Now()
+	in, err := e.input(r.Input)
+	if err != nil {
+		return nil, err
+	}
+	if !(r.ROADNoise >= 0) || math.IsInf(r.ROADNoise, 0) {
+		return nil, markf(ErrBadRequest, "ROAD noise must be 0 or more, got %v", r.ROADNoise)
+	}
+	req, err := camRequest(in, r.CAMRequest)
+	if err != nil {
+		return nil, err
+	}
+	s := in.session
+	res, err := cam.Compute(s, req)
+	if err != nil {
+		return nil, err
+	}
+	if res.Channels != 1 {
+		return nil, markf(ErrBadRequest, "method %s gives an RGB map; metrics need a heatmap", r.Method)
+	}
+	maps := res.Maps[:res.Height*res.Width]
+	conf, err := cam.ConfidenceChange(s, maps, res.Targets)
+	if err != nil {
+		return nil, err
+	}
+	opt := cam.ROADOptions{Percentiles: r.ROADPercentiles, Noise: r.ROADNoise, Seed: r.Seed, Progress: r.Progress}
+	if r.ROADNoise == 0 {
+		opt.Noise = -1
+	}
+	morf, err := cam.ROAD(s, maps, res.Targets, true, opt)
+	if err != nil {
+		return nil, err
+	}
+	lerf, err := cam.ROAD(s, maps, res.Targets, false, opt)
+	if err != nil {
+		return nil, err
+	}
+	out := &MetricsResult{Method: r.Method, ClassIndex: res.Targets[0].Class, Score: conf.Before[0], ScoreOnMasked: conf.After[0],
+		ConfidenceChange: conf.Change[0], DropInConfidence: conf.Drop[0], IncreaseInConfidence: conf.Increase[0],
+		Percentiles: morf.Percentiles, ROADCombined: (lerf.Mean[0] - morf.Mean[0]) / 2}
+	for p := range morf.Percentiles {
+		out.ROADMoRF = append(out.ROADMoRF, morf.Change[p][0])
+		out.ROADLeRF = append(out.ROADLeRF, lerf.Change[p][0])
+	}
+	out.Complexity = cam.Complexity(maps, 1)[0]
+	creq := req
+	creq.Targets, creq.Progress = res.Targets, nil
+	coh, err := cam.Coherency(s, creq, maps)
+	if err != nil {
+		return nil, err
+	}
+	out.Coherency = coh.Score[0]
+	out.ARCCROADCombined = out.ROADCombined
+	if !sameFloats(morf.Percentiles, cam.ARCCPercentiles) {
+		ao := opt
+		ao.Percentiles = cam.ARCCPercentiles
+		rc, err := cam.ROADCombined(s, maps, res.Targets, ao)
+		if err != nil {
+			return nil, err
+		}
+		out.ARCCROADCombined = rc[0]
+	}
+	out.ARCC = cam.ARCC(out.Complexity, out.Coherency, out.ARCCROADCombined)
+	out.MS = ms64(time.Since(start))
+	return out, nil
+}
+
+func sameFloats(a, b []float64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// DFFRequest asks for a Deep Feature Factorization of an input's layer.
+type DFFRequest struct {
+	Input int
+	Layer string // "" for the model's default layer
+	N     int    // concepts (default 5)
+	Top   int    // classes listed per concept (default 3)
+}
+
+// DFFConcept is one concept: its top classes through the model's linear
+// head (none when it has no such head).
+type DFFConcept struct {
+	Index      int        `json:"index"`
+	Color      [3]uint8   `json:"color"` // its colour in the overlay
+	TopClasses []DFFClass `json:"topClasses"`
+	Label      string     `json:"label"` // the legend's line
+	Map        []float32  `json:"-"`     // Height×Width in 0..1
+}
+
+// DFFClass is one of a concept's classes.
+type DFFClass struct {
+	Class int     `json:"class"`
+	Label string  `json:"label"`
+	Logit float32 `json:"logit"`
+	Prob  float64 `json:"prob"`
+}
+
+// DFFOut is a factorisation with its overlay (show_factorization_on_image
+// over the input's picture, legend on the right).
+type DFFOut struct {
+	Layer    string       `json:"layer"`
+	RelError float64      `json:"relError"`
+	Concepts []DFFConcept `json:"concepts"`
+	Width    int          `json:"width"` // of each concept map
+	Height   int          `json:"height"`
+	Overlay  *image.RGBA  `json:"-"`
+	MS       float64      `json:"ms"`
+}
+
+// DFF factorises an input's layer into concepts.
+func (e *Engine) DFF(r DFFRequest) (*DFFOut, error) {
+	start := time.Now()
+	in, err := e.input(r.Input)
+	if err != nil {
+		return nil, err
+	}
+	if r.N == 0 {
+		r.N = 5
+	}
+	if r.Top == 0 {
+		r.Top = 3
+	}
+	if r.N < 1 || r.Top < 1 {
+		return nil, markf(ErrBadRequest, "DFF needs at least one concept and one class per concept (n %d, top %d)", r.N, r.Top)
+	}
+	layer := r.Layer
+	if layer == "" {
+		layer = in.model.info.DefaultLayer
+	}
+	d, err := cam.DFF(in.session, layer, r.N, cam.DFFOptions{})
+	if err != nil {
+		return nil, err
+	}
+	labels := in.model.info.Labels
+	out := &DFFOut{Layer: d.Layer, RelError: d.RelError, Width: d.Width, Height: d.Height}
+	legend := make([]string, d.K)
+	hw := d.Width * d.Height
+	for j := 0; j < d.K; j++ {
+		c := viz.ConceptColor(j, d.K)
+		con := DFFConcept{Index: j, Color: [3]uint8{uint8(255 * c[0]), uint8(255 * c[1]), uint8(255 * c[2])},
+			Map: d.Maps[j*hw : (j+1)*hw]}
+		var names []string
+		for _, t := range d.TopClasses(j, r.Top) {
+			cl := DFFClass{Class: t.Class, Label: fmt.Sprint(t.Class), Logit: t.Logit, Prob: t.Prob}
+			if t.Class < len(labels) {
+				cl.Label = labels[t.Class]
+			}
+			con.TopClasses = append(con.TopClasses, cl)
+			names = append(names, fmt.Sprintf("%s %.2f", cl.Label, t.Prob))
+		}
+		con.Label = fmt.Sprintf("%d: %s", j, strings.Join(names, ", "))
+		if names == nil {
+			con.Label = fmt.Sprintf("concept %d", j)
+		}
+		legend[j] = con.Label
+		out.Concepts = append(out.Concepts, con)
+	}
+	base := in.base
+	if side := max(base.Bounds().Dx(), base.Bounds().Dy()); side < 256 {
+		base = viz.Upscale(base, (256+side-1)/side)
+	}
+	out.Overlay, err = viz.ShowFactorizationOnImage(base, d.Maps[:d.K*hw], d.K, d.Width, d.Height, 0.5, legend)
+	if err != nil {
+		return nil, err
+	}
+	out.MS = ms64(time.Since(start))
+	return out, nil
+}
