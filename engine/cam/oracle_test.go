@@ -23,7 +23,8 @@ var oracleClasses = map[string]string{
 // allMethods is every method the product promises.
 var allMethods = []string{"cam", "gradcam", "hirescam", "gradcam-elementwise", "gradcampp", "xgradcam",
 	"layercam", "eigencam", "eigengradcam", "scorecam", "ablationcam", "fullgrad", "guidedbackprop",
-	"guided-gradcam", "saliency", "smoothgrad", "integrated-gradients"}
+	"guided-gradcam", "saliency", "smoothgrad", "integrated-gradients",
+	"finercam", "shapleycam", "fem", "kpcacam", "randomcam", "refinecam"}
 
 func TestAllMethodsRegistered(t *testing.T) {
 	have := map[string]bool{}
