@@ -1,6 +1,14 @@
 package cam
 
-import "math"
+import (
+	"math"
+
+	"github.com/cnnlens/cnnlens/engine/internal/kind"
+)
+
+// maxKernelPositions bounds KPCA-CAM's kernel matrix (n² float64 values:
+// 128 MiB at 4096 positions, a 64×64 layer).
+const maxKernelPositions = 4096
 
 // KPCA-CAM (Karmani et al. 2024): EigenCAM with kernel PCA. Per image, the
 // (h·w)×C activations are centred per channel; with the sigmoid kernel
@@ -12,6 +20,9 @@ func init() { registerLayer("kpcacam", false, kpcaCAM) }
 
 func kpcaCAM(c *LayerContext) ([]float32, []float32, error) {
 	chw, n := c.C*c.H*c.W, c.H*c.W
+	if n > maxKernelPositions {
+		return nil, nil, kind.Errorf(ErrBadRequest, "cam: kpcacam: layer %q has %d×%d = %d positions; its %d×%d kernel matrix is too large (at most %d positions): pick a deeper layer", c.Layer, c.H, c.W, n, n, n, maxKernelPositions)
+	}
 	a := c.Act.F32()
 	out := make([]float32, 0, c.N*n)
 	for b := 0; b < c.N; b++ {
@@ -68,7 +79,7 @@ func kernelProject(stack []float32, c, n int) []float32 {
 			k[i*n+j] += all - col[i] - col[j] // K is symmetric: row means = column means
 		}
 	}
-	lambda, v, ok := topEigen(k, n)
+	lambda, v, ok := topEigenLarge(k, n)
 	proj := make([]float64, n)
 	if !ok || lambda <= 0 {
 		return make([]float32, n)

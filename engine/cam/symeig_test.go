@@ -138,3 +138,45 @@ func TestTopEigen(t *testing.T) {
 		t.Fatal("NaN matrix: want ok false")
 	}
 }
+
+// The Lanczos path agrees with the dense one on a large matrix with
+// negative eigenvalues of larger magnitude than the top one.
+func TestTopEigenLarge(t *testing.T) {
+	const k = 700
+	rng := rand.New(rand.NewSource(9))
+	// A = Σ_i e_i u_i u_iᵀ over a few random directions, plus small noise.
+	a := make([]float64, k*k)
+	for _, e := range []float64{3, 2.5, -5, -1, 0.5} {
+		u := make([]float64, k)
+		for i := range u {
+			u[i] = rng.NormFloat64()
+		}
+		scaleVec(u, 1/norm2(u))
+		for i := 0; i < k; i++ {
+			for j := 0; j < k; j++ {
+				a[i*k+j] += e * u[i] * u[j]
+			}
+		}
+	}
+	for i := 0; i < k; i++ {
+		for j := 0; j <= i; j++ {
+			n := 1e-3 * rng.NormFloat64()
+			a[i*k+j] += n
+			if i != j {
+				a[j*k+i] += n
+			}
+		}
+	}
+	l1, v1, ok1 := topEigenLarge(a, k)
+	l2, v2, ok2 := topEigen(append([]float64(nil), a...), k)
+	if !ok1 || !ok2 || math.Abs(l1-l2) > 1e-9*math.Abs(l2) {
+		t.Fatalf("Lanczos λ %v (ok %v), dense %v (ok %v)", l1, ok1, l2, ok2)
+	}
+	var dot float64
+	for i := range v1 {
+		dot += v1[i] * v2[i]
+	}
+	if math.Abs(math.Abs(dot)-1) > 1e-8 {
+		t.Errorf("eigenvectors: |v₁·v₂| = %v", math.Abs(dot))
+	}
+}

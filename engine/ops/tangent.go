@@ -197,6 +197,13 @@ func SecondOrder(op Op, in, out, gradOut, tin []*tensor.T) ([]*tensor.T, error) 
 		return elementwise(func(_, y float32) float32 { return -2 * y * (1 - y*y) })
 	case "Exp":
 		return elementwise(func(_, y float32) float32 { return y })
+	case "HardSwish": // x·(x/6 + ½) on (−3, 3): 1/3 there, 0 outside
+		return elementwise(func(x, _ float32) float32 {
+			if x > -3 && x < 3 {
+				return 1.0 / 3
+			}
+			return 0
+		})
 	case "Sqrt": // −1/(4 x^{3/2})
 		return elementwise(func(x, _ float32) float32 { return float32(-0.25 / math.Pow(float64(x), 1.5)) })
 	case "Mul", "MatMul":
