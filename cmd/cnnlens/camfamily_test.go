@@ -87,6 +87,7 @@ func TestCAMFamilyBadFlags(t *testing.T) {
 		{[]string{"-method", "finercam", "-finer-compare", "1,x"}, 2, "-finer-compare"},
 		{[]string{"-method", "finercam", "-finer-compare", "1,10"}, 1, "comparison class 10"},
 		{[]string{"-method", "finercam", "-base", "eigencam"}, 1, "base method \"eigencam\""},
+		{[]string{"-method", "finercam", "-target", "rest"}, 1, "does not take a rest target"},
 		{[]string{"-method", "refinecam", "-base", "fullgrad"}, 1, "base method \"fullgrad\""},
 		{[]string{"-method", "refinecam", "-layer", "/relu3/Relu_output_0,nope"}, 1, "nope"},
 	}

@@ -30,6 +30,9 @@ func finerCAM(c *LayerContext) ([]float32, []float32, error) {
 	}
 	ts := make([]Target, c.N)
 	for b, t := range c.Targets {
+		if t.Kind != Logit {
+			return nil, nil, kind.Errorf(ErrBadRequest, "cam: finercam explains its own target (the class against its comparison classes); it does not take a %s target", kindName(t.Kind))
+		}
 		logits := c.S.Logits(b)
 		ft := Target{Kind: Finer, Class: t.Class, Compare: c.Req.FinerCompare, Alpha: alpha}
 		if len(ft.Compare) == 0 {
@@ -74,4 +77,21 @@ func FinerClasses(logits []float32, class int) []int {
 		}
 	}
 	return out
+}
+
+// kindName names a target kind in messages.
+func kindName(k TargetKind) string {
+	switch k {
+	case Probability:
+		return "softmax"
+	case Contrast:
+		return "contrast"
+	case Weighted:
+		return "weighted"
+	case ReST:
+		return "rest"
+	case Finer:
+		return "finer"
+	}
+	return "logit"
 }
