@@ -1,6 +1,7 @@
 package cam
 
 import (
+	"fmt"
 	"math"
 	"math/rand"
 	"testing"
@@ -177,5 +178,85 @@ func TestShapleySoftmaxFiniteDifference(t *testing.T) {
 		if want := s / float64(hw); math.Abs(want-float64(l.Weights[ch])) > 1e-5*(1+math.Abs(want)) {
 			t.Errorf("weight %d = %g, mean(g − ½·HA) = %g", ch, l.Weights[ch], want)
 		}
+	}
+}
+
+// The newer methods on a batch of two images give each image's map alone
+// (FinerCAM's comparison classes and ShapleyCAM's Hessian are per image).
+func TestCAMFamilyBatch(t *testing.T) {
+	l := load(t, "tinycnn", "model_bn.onnx")
+	x0 := l.input
+	x1 := x0.Clone()
+	sh := x1.Shape()
+	flipW(x1.F32(), sh[1], sh[2], sh[3], 1)
+	for i := range x1.F32() {
+		x1.F32()[i] = x1.F32()[i]*0.8 + 0.1
+	}
+	both := tensor.New(2, sh[1], sh[2], sh[3])
+	copy(both.F32(), x0.F32())
+	copy(both.F32()[x0.Len():], x1.F32())
+	sb := l.session(t, both)
+	s0, s1 := l.session(t, x0), l.session(t, x1)
+	mid, last := l.layer("mid"), l.layer("last")
+	for _, c := range []struct {
+		method  string
+		layers  []string
+		targets []Target
+	}{
+		{"fem", []string{mid}, []Target{{Class: 3}, {Class: 5}}},
+		{"kpcacam", []string{mid}, []Target{{Class: 3}, {Class: 5}}},
+		{"finercam", []string{last}, []Target{{Class: 3}, {Class: 5}}},
+		{"shapleycam", []string{mid}, []Target{{Kind: ReST, Class: 3}, {Kind: Probability, Class: 5}}},
+		{"refinecam", []string{mid, last}, []Target{{Class: 3}, {Kind: ReST, Class: 5}}},
+	} {
+		t.Run(c.method, func(t *testing.T) {
+			req := Request{Method: c.method, Layers: c.layers, Targets: c.targets}
+			rb := mustCompute(t, sb, req)
+			for b, s := range []*Session{s0, s1} {
+				req.Targets = c.targets[b : b+1]
+				r := mustCompute(t, s, req)
+				lb, l1 := rb.Layers[0], r.Layers[0]
+				hw := lb.H * lb.W
+				closeRel(t, fmt.Sprintf("image %d raw", b), lb.Raw[b*hw:(b+1)*hw], l1.Raw, 1e-5)
+				closeAbs(t, fmt.Sprintf("image %d map", b), rb.Map(b), r.Map(0), 1e-5)
+			}
+		})
+	}
+}
+
+// BenchmarkCAMFamily times the newer methods and DFF on ResNet-18 (a fresh
+// session each time, its forward pass not timed).
+func BenchmarkCAMFamily(b *testing.B) {
+	l := load(b, "resnet18", "model_bn.onnx")
+	for _, key := range []string{"last", "mid"} {
+		layer := l.layer(key)
+		for _, c := range []struct {
+			name string
+			req  Request
+		}{
+			{"shapleycam-rest", Request{Method: "shapleycam", Targets: []Target{{Kind: ReST, Class: l.o.TargetClass}}}},
+			{"finercam", Request{Method: "finercam", Targets: []Target{{Class: l.o.TargetClass}}}},
+			{"fem", Request{Method: "fem"}},
+			{"kpcacam", Request{Method: "kpcacam"}},
+		} {
+			b.Run(key+"/"+c.name, func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					b.StopTimer()
+					s := l.session(b, nil)
+					b.StartTimer()
+					req := c.req
+					req.Layers = []string{layer}
+					mustCompute(b, s, req)
+				}
+			})
+		}
+		b.Run(key+"/dff-5", func(b *testing.B) {
+			s := l.session(b, nil)
+			for i := 0; i < b.N; i++ {
+				if _, err := DFF(s, layer, 5, DFFOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
