@@ -40,8 +40,8 @@ type DFFResult struct {
 
 // DFFOptions configures DFF. Zero values select defaults.
 type DFFOptions struct {
-	MaxIter int     // coordinate-descent iterations at most (default 500)
-	Tol     float64 // stop when the relative error improves by less than this, relatively (default 1e-6)
+	MaxIter int     // coordinate-descent iterations at most (default 1000)
+	Tol     float64 // stop when the relative error improves by less than this, relatively (default 1e-8)
 }
 
 // DFF factorises a layer's activations (a value or node name) into k
@@ -62,10 +62,10 @@ func DFF(s *Session, layer string, k int, opt DFFOptions) (*DFFResult, error) {
 		return nil, kind.Errorf(ErrBadRequest, "cam: dff: %d concepts for a %d-channel layer with %d positions; choose 1 to %d", k, c, cols, min(c, cols))
 	}
 	if opt.MaxIter <= 0 {
-		opt.MaxIter = 500
+		opt.MaxIter = 1000
 	}
 	if opt.Tol <= 0 {
-		opt.Tol = 1e-6
+		opt.Tol = 1e-8
 	}
 	a := make([]float64, c*cols)
 	offset := make([]float64, c)

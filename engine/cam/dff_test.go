@@ -21,7 +21,7 @@ func checkDFF(t *testing.T, name, file string, k int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%s: relative error %.5f, scikit-learn's %.5f", name, r.RelError, ref[0])
+	t.Logf("%s: relative error %.6f, scikit-learn's %.6f", name, r.RelError, ref[0])
 	if r.RelError > float64(ref[0])*1.02 || math.IsNaN(r.RelError) {
 		t.Errorf("relative error %.5f is worse than scikit-learn's %.5f + 2 %%", r.RelError, ref[0])
 	}
