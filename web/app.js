@@ -70,6 +70,7 @@ const state = {
   contrast: '',
   augSmooth: false,
   eigenSmooth: false,
+  target: 'logit',    // the score explained: logit, softmax or rest
   colormap: 'jet',
   alpha: 0.5,
   view: 'overlay',
@@ -149,7 +150,9 @@ function drawResult(res) {
 
 // targetText names what was explained: "star", or "star rather than circle".
 function targetText(res) {
-  return state.contrast !== '' ? `${labelOf(res.classIndex)} rather than ${labelOf(Number(state.contrast))}` : labelOf(res.classIndex);
+  if (state.contrast !== '') return `${labelOf(res.classIndex)} rather than ${labelOf(Number(state.contrast))}`;
+  const score = { softmax: ' (its probability)', rest: ' (its ReST score)' }[state.target] || '';
+  return labelOf(res.classIndex) + score;
 }
 
 // drawBars puts a colour bar under each map, saying what its colours mean.
@@ -691,6 +694,9 @@ function setClass() {
   const v = $('class').value;
   state.classIndex = v === '' ? -1 : Number(v);
   state.contrast = $('contrast').value;
+  // A contrast is a difference of logits: the score is the logit then.
+  $('target').disabled = state.contrast !== '';
+  if (state.contrast !== '') { state.target = 'logit'; $('target').value = 'logit'; }
   if (state.input) showPredictions();
   recompute();
   inside.changed('target');
@@ -760,14 +766,103 @@ let running = null;   // {cancel} of the run in flight
 let again = false;    // settings changed while running
 
 function camOptions(method) {
-  return {
+  const opts = {
     method,
     layer: state.layer,
     classIndex: state.classIndex,
     contrast: state.contrast === '' ? null : state.contrast,
+    kind: state.target,
     augSmooth: state.augSmooth,
     eigenSmooth: state.eigenSmooth,
+    ...optionValues(method),
   };
+  if (method === 'refinecam') opts.layer = refineLayers();
+  return opts;
+}
+
+// METHOD_OPTIONS: each method's own settings, as controls under the method
+// list (the names are the JS API's cam options).
+const METHOD_OPTIONS = {
+  fem: [{ key: 'femK', label: 'k: a position counts where A > mean + k·std', value: 2, step: 0.5, min: 0 }],
+  finercam: [
+    { key: 'finerAlpha', label: 'α: how much of the similar classes to subtract', value: 1, step: 0.1, min: 0 },
+    { key: 'finerCompare', label: 'compare with classes (blank: the 3 closest)', type: 'text', value: '' },
+  ],
+  refinecam: [{ key: 'base', label: 'map of each layer', type: 'select', value: 'gradcampp', choices: ['gradcampp', 'gradcam', 'layercam', 'hirescam', 'xgradcam'] }],
+  randomcam: [{ key: 'seed', label: 'seed', value: 1, step: 1 }],
+  smoothgrad: [{ key: 'samples', label: 'noisy copies', value: 25, step: 1, min: 1 }, { key: 'seed', label: 'seed', value: 1, step: 1 }],
+  'integrated-gradients': [{ key: 'steps', label: 'steps along the path', value: 50, step: 1, min: 1 }],
+};
+state.opts = {};
+function optionValues(method) {
+  const out = {};
+  for (const o of METHOD_OPTIONS[method] || []) {
+    const v = (state.opts[method] || {})[o.key] ?? o.value;
+    if (v === '' || v == null) continue;
+    out[o.key] = o.type === 'text' || o.type === 'select' ? v : Number(v);
+  }
+  return out;
+}
+function fillOptions() {
+  const box = $('method-opts');
+  box.textContent = '';
+  const method = state.method;
+  for (const o of METHOD_OPTIONS[method] || []) {
+    const label = document.createElement('label');
+    label.append(o.label + ' ');
+    let input;
+    if (o.type === 'select') {
+      input = document.createElement('select');
+      for (const c of o.choices) {
+        const opt = document.createElement('option');
+        opt.value = c;
+        opt.textContent = methodName(c);
+        input.append(opt);
+      }
+    } else {
+      input = document.createElement('input');
+      input.type = o.type === 'text' ? 'text' : 'number';
+      if (o.step != null) input.step = o.step;
+      if (o.min != null) input.min = o.min;
+    }
+    input.dataset.key = o.key;
+    input.value = String((state.opts[method] || {})[o.key] ?? o.value);
+    input.onchange = () => {
+      state.opts[method] = { ...(state.opts[method] || {}), [o.key]: input.value };
+      recompute();
+    };
+    label.append(input);
+    box.append(label);
+  }
+  if (method === 'refinecam') {
+    const label = document.createElement('label');
+    label.append('with the layer ');
+    const sel = document.createElement('select');
+    sel.id = 'refine-layer';
+    for (const l of state.model.layers.filter(spatialLayer)) {
+      const o = document.createElement('option');
+      o.value = l.output;
+      o.textContent = layerTitle(l.output) + ' · ' + (l.node || l.output);
+      sel.append(o);
+    }
+    sel.value = refineLayers()[0];
+    sel.onchange = () => { state.refineWith = sel.value; recompute(); };
+    label.append(sel);
+    box.append(label);
+  }
+}
+// refineLayers: RefineCAM multiplies the maps of two layers: the chosen
+// one and (by default) the last earlier layer of a finer resolution.
+function refineLayers() {
+  const spatial = state.model.layers.filter(spatialLayer);
+  const i = spatial.findIndex((l) => l.output === state.layer);
+  let other = state.refineWith;
+  if (!other || !spatial.some((l) => l.output === other)) {
+    const cur = spatial[i];
+    const finer = spatial.slice(0, Math.max(i, 0)).reverse().find((l) => cur && l.shape[2] > cur.shape[2]);
+    other = (finer || spatial[Math.max(0, i - 1)] || {}).output;
+  }
+  return other && other !== state.layer ? [other, state.layer] : [state.layer];
 }
 
 // showProgress: the method, passes done of the total, and the time left
@@ -874,6 +969,7 @@ async function recompute() {
     do {
       again = false;
       if (state.view === 'grid') await runGrid();
+      else if (state.view === 'dff') await runDFF();
       else await runOne();
     } while (again);
   } finally {
@@ -1075,6 +1171,7 @@ async function redraw() {
 $('method').onchange = () => {
   state.method = $('method').value;
   describeMethod();
+  fillOptions();
   // A CAM needs a spatial layer: from a vector layer, go back to the model's default.
   const l = state.model && state.model.layers.find((x) => x.output === state.layer);
   if (methodGroup(state.method) === 'layer' && l && !spatialLayer(l)) {
@@ -1087,6 +1184,7 @@ $('method').onchange = () => {
 $('layer').onchange = () => { state.layer = $('layer').value; layerNote(); recompute(); inside.changed('layer'); };
 $('class').onchange = setClass;
 $('contrast').onchange = setClass;
+$('target').onchange = () => { state.target = $('target').value; recompute(); };
 $('aug-smooth').onchange = () => { state.augSmooth = $('aug-smooth').checked; recompute(); };
 $('eigen-smooth').onchange = () => { state.eigenSmooth = $('eigen-smooth').checked; recompute(); };
 $('colormap').onchange = () => { state.colormap = $('colormap').value; redraw(); updateSnippet(); inside.changed('colormap'); };
@@ -1103,10 +1201,114 @@ function setView(view) {
   state.view = view;
   for (const r of document.querySelectorAll('input[name=view]')) r.checked = r.value === view;
   $('views').className = 'view-' + (view === 'side' ? 'side' : 'overlay');
-  $('views').hidden = view === 'grid';
+  $('views').hidden = view === 'grid' || view === 'dff';
   $('grid').hidden = view !== 'grid';
-  if (view === 'grid' || prev === 'grid') recompute();
+  $('dff').hidden = view !== 'dff';
+  $('dff-n-label').hidden = view !== 'dff';
+  if (view === 'grid' || prev === 'grid' || view === 'dff' || prev === 'dff') recompute();
 }
+$('dff-n').onchange = () => { if (state.view === 'dff') recompute(); };
+
+function drawConcepts(canvas, bmp) {
+  const w = Math.round(bmp.width / 2); // the legend is as wide as the picture
+  canvas.width = w;
+  canvas.height = bmp.height;
+  canvas.getContext('2d').drawImage(bmp, 0, 0, w, bmp.height, 0, 0, w, bmp.height);
+  bmp.close();
+}
+
+// runDFF: Deep Feature Factorization splits the layer's activations into a
+// few concepts (non-negative matrix factorisation) and colours the image
+// by the concept that dominates each place; the legend gives each
+// concept's top classes through the model's head.
+async function runDFF() {
+  const input = state.input;
+  const n = Math.max(1, Math.min(16, Number($('dff-n').value) || 4));
+  const t0 = performance.now();
+  $('timing').textContent = `Deep Feature Factorization: ${n} concepts…`;
+  let res;
+  try {
+    res = await api.dff(input.id, { layer: state.layer, n, top: 3 });
+  } catch (err) {
+    showError(`Concepts (DFF): ${err.message}`);
+    return;
+  }
+  if (again || state.input !== input) { if (res.overlay) res.overlay.close(); return; }
+  // The engine's picture has its own legend on the right; the page shows the
+  // picture alone and the legend as text below.
+  drawConcepts($('dff-canvas'), res.overlay);
+  $('dff-caption').textContent = `${n} concepts of ${layerTitle(res.layer)}: ‖A − WH‖/‖A‖ = ${(100 * res.relError).toFixed(1)}% of the activations left unexplained`;
+  const ol = $('dff-legend');
+  ol.textContent = '';
+  for (const c of res.concepts) {
+    const li = document.createElement('li');
+    const sw = document.createElement('span');
+    sw.className = 'swatch';
+    sw.style.background = `rgb(${c.color.join(',')})`;
+    const txt = document.createElement('span');
+    const top = (c.topClasses || []).map((k) => `${k.label || labelOf(k.class)} ${(100 * k.prob).toFixed(0)}%`).join(', ');
+    txt.textContent = `concept ${c.index + 1}` + (top ? `: most like ${top}` : '');
+    li.append(sw, txt);
+    ol.append(li);
+  }
+  $('explain').classList.remove('warn');
+  $('explain').textContent = `Deep Feature Factorization at ${layerTitle(res.layer)}: the layer's feature maps split into ${n} concepts; each place of the image takes the colour of its strongest concept, brighter where it is stronger.`;
+  $('timing').textContent = `Concepts (DFF): ${fmt(res.ms)} ms in the engine, ${fmt(performance.now() - t0)} ms with drawing`;
+  page.dff = { n: res.concepts.length, relError: res.relError, layer: res.layer };
+  page.renders++;
+  document.body.dataset.renders = page.renders;
+  clearError();
+}
+
+// ---------------------------------------------------------------- metrics
+
+// METRICS: what each number says, for a student.
+const METRICS = [
+  ['dropInConfidence', 'drop in confidence', 'how much the score falls when the image is multiplied by the map, dimming what the map leaves out (lower is better)', (v) => `${(100 * v).toFixed(1)}%`],
+  ['increaseInConfidence', 'increase in confidence', 'whether that dimmed image scores higher than the original (1: yes)', (v) => String(+v.toFixed(3))],
+  ['confidenceChange', 'confidence change', 'score of the dimmed image minus score of the image (higher is better)', (v) => num(v)],
+  ['roadCombined', 'ROAD combined', 'score lost removing the least relevant pixels minus removing the most relevant, halved and averaged over 10–90 % removed (higher is better)', (v) => num(v)],
+  ['complexity', 'complexity', 'the map\'s mean value: how much of the image it covers (lower is simpler)', (v) => num(v)],
+  ['coherency', 'coherency', 'how closely the map computed on the dimmed image matches this one (1: exactly)', (v) => num(v)],
+  ['arcc', 'ARCC', 'harmonic mean of coherency, 1 − complexity and ROAD: one score for all three (higher is better)', (v) => num(v)],
+];
+let metricsJob = null;
+$('metrics-run').onclick = async () => {
+  if (!state.input) return;
+  if (metricsJob) { metricsJob.cancel(); return; }
+  const job = api.metrics(state.input.id, { ...camOptions(state.method), onProgress: (d, t) => { $('metrics-status').textContent = `${d} of ${t} passes…`; } });
+  metricsJob = job;
+  $('metrics-run').textContent = 'Cancel';
+  $('metrics-status').textContent = 'scoring…';
+  try {
+    const r = await job.promise;
+    const body = $('metrics-table').querySelector('tbody');
+    body.textContent = '';
+    for (const [key, name, what, show] of METRICS) {
+      if (typeof r[key] !== 'number') continue;
+      const tr = document.createElement('tr');
+      const a = document.createElement('td');
+      a.textContent = name;
+      const v = document.createElement('td');
+      v.className = 'v';
+      v.textContent = show(r[key]);
+      const d = document.createElement('td');
+      d.className = 'd';
+      d.textContent = what;
+      tr.append(a, v, d);
+      body.append(tr);
+    }
+    $('metrics-table').hidden = false;
+    $('metrics-status').textContent = `${methodName(r.method || state.method)} for ${labelOf(r.classIndex)} · ${fmt(r.ms)} ms`;
+    page.metrics = r;
+  } catch (err) {
+    $('metrics-status').textContent = err.code === 'cancelled' ? 'cancelled' : '';
+    if (err.code !== 'cancelled') showError(`Metrics: ${err.message}`);
+  } finally {
+    metricsJob = null;
+    $('metrics-run').textContent = 'Score the current map';
+  }
+};
 
 // ---------------------------------------------------------------- download, embed
 
@@ -1239,7 +1441,7 @@ async function main() {
   Object.assign(page.marks, api.engine().times);
   await api.methods();
   fillMethods();
-  descriptionsReady.then(() => { fillMethods(); describeMethod(); fillLayers(); });
+  descriptionsReady.then(() => { fillMethods(); describeMethod(); fillLayers(); fillOptions(); });
   const cms = await api.colormaps();
   for (const c of cms) {
     const o = document.createElement('option');

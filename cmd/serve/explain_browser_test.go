@@ -263,3 +263,65 @@ func TestPagePictures(t *testing.T) {
 	}
 	keep("page-all-methods.png")
 }
+
+// TestEveryMethod runs each method of the list once in the main view, then
+// the concepts view (DFF) and the metrics panel.
+func TestEveryMethod(t *testing.T) {
+	p := openMain(t)
+	var methods []string
+	p.eval(`[...document.querySelectorAll('#method option')].map((o) => o.value)`, &methods)
+	if len(methods) < 20 {
+		t.Errorf("the method list has %d methods", len(methods))
+	}
+	for _, m := range methods {
+		renders := p.renders()
+		nErr := 0
+		p.eval(`cnnlensPage.errors.length`, &nErr)
+		p.setValue("method", m)
+		p.wait(fmt.Sprintf(`(cnnlensPage.renders > %d && cnnlensPage.lastRun.method === %q) || cnnlensPage.errors.length > %d || !document.getElementById('confirm-long').hidden`, renders, m, nErr), 120*time.Second)
+		var r struct {
+			Method, Explain, Desc string
+			Errors                []string
+			Asked                 bool
+		}
+		p.eval(`({method: cnnlensPage.lastRun.method, explain: document.getElementById('explain').textContent, desc: document.getElementById('method-desc').textContent, errors: cnnlensPage.errors, asked: !document.getElementById('confirm-long').hidden})`, &r)
+		if r.Asked {
+			p.eval(`document.getElementById('confirm-run').click()`, new(any))
+			p.wait(fmt.Sprintf(`cnnlensPage.renders > %d && cnnlensPage.lastRun.method === %q`, renders, m), 300*time.Second)
+			p.eval(`({method: cnnlensPage.lastRun.method, explain: document.getElementById('explain').textContent, desc: document.getElementById('method-desc').textContent, errors: cnnlensPage.errors})`, &r)
+		}
+		if r.Method != m || len(r.Errors) > nErr || r.Explain == "" || r.Desc == "" {
+			t.Errorf("%s: ran %q, line %q, description %q, errors %v", m, r.Method, r.Explain, r.Desc, r.Errors[nErr:])
+		}
+	}
+	// Concepts (DFF): the picture and a legend line per concept.
+	renders := p.renders()
+	p.setValue("method", "gradcam")
+	p.eval(`document.querySelector('input[name=view][value=dff]').click()`, new(any))
+	p.wait(fmt.Sprintf(`cnnlensPage.renders > %d && cnnlensPage.dff && !document.getElementById('dff').hidden`, renders), 60*time.Second)
+	var dff struct {
+		N, Legend int
+		RelError  float64
+		Colours   int
+	}
+	p.eval(`({n: cnnlensPage.dff.n, relError: cnnlensPage.dff.relError, legend: document.querySelectorAll('#dff-legend li').length})`, &dff)
+	dff.Colours = p.canvas("dff-canvas").Colors
+	if dff.N != 4 || dff.Legend != 4 || !(dff.RelError > 0 && dff.RelError < 1) || dff.Colours < 16 {
+		t.Errorf("concepts view: %+v", dff)
+	}
+	p.screenshot("page-dff.png")
+	// Metrics of the current map.
+	p.eval(`document.querySelector('input[name=view][value=overlay]').click(); document.getElementById('metrics').open = true; document.getElementById('metrics-run').click()`, new(any))
+	p.wait(`cnnlensPage.metrics && !document.getElementById('metrics-table').hidden`, 120*time.Second)
+	var rows int
+	var arcc float64
+	p.eval(`document.querySelectorAll('#metrics-table tr').length`, &rows)
+	p.eval(`cnnlensPage.metrics.arcc`, &arcc)
+	if rows < 6 || !(arcc >= 0 && arcc <= 1) {
+		t.Errorf("metrics panel: %d rows, ARCC %v", rows, arcc)
+	}
+	p.screenshot("page-metrics.png")
+	if errs := p.consoleErrors(); len(errs) > 0 {
+		t.Errorf("console errors: %v", errs)
+	}
+}
