@@ -1,0 +1,527 @@
+//go:build browser
+
+// "Inside the network" explains its pictures: a colour bar with the
+// numbers of the data beside every map, a sentence when a map is empty or
+// flat, labels in HTML (not drawn into the pictures), and the walk-through
+// "How does Grad-CAM see this?".
+//
+//	CNNLENS_PICTURES  also write one picture per view and per walk-through
+//	                  step into this directory (make inside-page-pictures:
+//	                  docs/pictures)
+package main
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// insidePage opens the page and gives the helpers the inside tests share.
+type insidePage struct {
+	*page
+	t *testing.T
+}
+
+func openInside(t *testing.T) *insidePage {
+	return &insidePage{page: openMain(t), t: t}
+}
+
+func (p *insidePage) js(expr string) {
+	p.t.Helper()
+	var ignore any
+	p.eval(expr, &ignore)
+}
+
+func (p *insidePage) renders(view string) int {
+	p.t.Helper()
+	var n int
+	p.eval(fmt.Sprintf(`(cnnlensPage.inside.renders[%q] || 0)`, view), &n)
+	return n
+}
+
+// after runs an action and waits until view has drawn again.
+func (p *insidePage) after(view string, action func()) {
+	p.t.Helper()
+	n := p.renders(view)
+	action()
+	p.wait(fmt.Sprintf(`(cnnlensPage.inside.renders[%q] || 0) > %d`, view, n), 60*time.Second)
+}
+
+func (p *insidePage) open(view string) {
+	p.t.Helper()
+	p.after(view, func() { p.js(fmt.Sprintf(`document.querySelector('#inside [role=tab][data-view=%q]').click()`, view)) })
+}
+
+func (p *insidePage) change(id, value string) {
+	p.t.Helper()
+	p.js(fmt.Sprintf(`(() => { const e = document.getElementById(%q); e.value = %q; e.dispatchEvent(new Event('change')); })()`, id, value))
+}
+
+func (p *insidePage) text(sel string) string {
+	p.t.Helper()
+	var s string
+	p.eval(fmt.Sprintf(`(document.querySelector(%q) || {}).textContent || ''`, sel), &s)
+	return s
+}
+
+// bar is a colour bar as the page drew it.
+type bar struct {
+	Colormap string
+	Min, Max float64
+	Ticks    []string
+	Note     string
+}
+
+// bars reads the colour bars under a selector.
+func (p *insidePage) bars(sel string) []bar {
+	p.t.Helper()
+	var out []bar
+	p.eval(fmt.Sprintf(`[...document.querySelectorAll(%q)].map((b) => ({colormap: b.dataset.colormap, min: Number(b.dataset.min), max: Number(b.dataset.max),
+  ticks: [...b.querySelectorAll('.cbar-ticks span')].map((s) => s.textContent), note: (b.querySelector('.cbar-note') || {}).textContent || ''}))`, sel), &out)
+	return out
+}
+
+// picture writes an element's picture into CNNLENS_PICTURES (and the
+// artifacts): what docs/inside.md shows.
+func (p *insidePage) picture(name, sel string) {
+	p.t.Helper()
+	p.js(fmt.Sprintf(`document.querySelector(%q).scrollIntoView({block: 'start'})`, sel))
+	buf, err := chromedp.Run(p.ctx, chromedp.Screenshot(chromedp.CSS(sel)))
+	if err != nil {
+		p.t.Fatalf("picture of %s: %v", sel, err)
+	}
+	dirs := []string{artifacts}
+	if d := os.Getenv("CNNLENS_PICTURES"); d != "" {
+		dirs = append(dirs, d)
+	}
+	for _, d := range dirs {
+		if err := os.WriteFile(filepath.Join(d, name), buf, 0o644); err != nil {
+			p.t.Fatal(err)
+		}
+	}
+}
+
+func near(a, b float64) bool {
+	return math.Abs(a-b) <= 1e-6*math.Max(1e-30, math.Max(math.Abs(a), math.Abs(b)))
+}
+
+type chStat struct {
+	Channel                int
+	Mean, Min, Max, Weight float64
+}
+
+// TestInsideColourBars: every view draws a colour bar whose numbers are
+// the data's, labels its pictures in HTML, and says why a map is flat or
+// empty.
+func TestInsideColourBars(t *testing.T) {
+	p := openInside(t)
+
+	// Kernels: one scale for the layer, ±its largest |w|.
+	p.open("kernels")
+	var k struct {
+		Mode  string
+		Scale float64
+	}
+	p.eval(`cnnlensPage.inside.last.kernels`, &k)
+	if b := p.bars("#k-bar .cbar"); len(b) != 1 || !near(b[0].Max, k.Scale) || !near(b[0].Min, -k.Scale) || b[0].Colormap != "gray" || !strings.Contains(b[0].Note, "= 0") {
+		t.Errorf("kernel bar %+v for %s kernels on ±%v", b, k.Mode, k.Scale)
+	}
+	p.picture("inside-kernels.png", "#inside")
+
+	// Feature maps, each tile on its own scale: its range under it.
+	p.open("maps")
+	var maps struct {
+		Layer         string
+		Channels      int
+		Height, Width int
+		Stats         []chStat
+		Order         []int
+	}
+	p.eval(`cnnlensPage.inside.last.maps`, &maps)
+	var caps []string
+	p.eval(`[...document.querySelectorAll('#m-grid figcaption')].map((c) => c.textContent)`, &caps)
+	var want []string
+	p.eval(`import('/colorbar.js').then(({num}) => cnnlensPage.inside.last.maps.order.map((c) => { const s = cnnlensPage.inside.last.maps.stats[c];
+  return s.min === 0 && s.max === 0 ? '#' + c + ' 0 everywhere' : s.min === s.max ? '#' + c + ' all ' + num(s.max) : '#' + c + ' ' + num(s.min) + '…' + num(s.max); }))`, &want)
+	if len(caps) != maps.Channels || strings.Join(caps, "|") != strings.Join(want, "|") {
+		t.Errorf("feature-map captions %q, want each tile's range %q", caps, want)
+	}
+	if b := p.bars("#m-bar .cbar"); len(b) != 1 || b[0].Colormap != "viridis" || !strings.Contains(b[0].Ticks[0], "lowest") {
+		t.Errorf("feature-map bar (a scale a tile): %+v", b)
+	}
+	// Channels that are 0 everywhere are marked, and the page says why.
+	dead := 0
+	for _, s := range maps.Stats {
+		if s.Min == 0 && s.Max == 0 {
+			dead++
+		}
+	}
+	var marked int
+	p.eval(`document.querySelectorAll('#m-grid figure.dead').length`, &marked)
+	note := p.text("#m-note")
+	if marked != dead || (dead > 0) != strings.Contains(note, "not active anywhere in this image (ReLU output 0)") {
+		t.Errorf("%d channels are 0 everywhere, %d marked; note %q", dead, marked, note)
+	}
+	t.Logf("%s: %d of %d channels are 0 everywhere", maps.Layer, dead, maps.Channels)
+	// One scale for all: the bar runs from the layer's minimum to its maximum.
+	p.after("maps", func() { p.js(`document.getElementById('m-shared').click()`) })
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, s := range maps.Stats {
+		lo, hi = math.Min(lo, s.Min), math.Max(hi, s.Max)
+	}
+	if b := p.bars("#m-bar .cbar"); len(b) != 1 || !near(b[0].Min, lo) || !near(b[0].Max, hi) {
+		t.Errorf("shared feature-map bar %+v, the layer runs %v…%v", b, lo, hi)
+	}
+	// A channel large: its bar is its own range.
+	p.after("channel", func() { p.js(`document.querySelectorAll('#m-grid figure')[1].click()`) })
+	var ch struct {
+		Channel int
+		Stat    chStat
+	}
+	p.eval(`cnnlensPage.inside.last.channel`, &ch)
+	if b := p.bars("#m-cells-bar .cbar"); len(b) != 1 || !near(b[0].Min, ch.Stat.Min) || !near(b[0].Max, ch.Stat.Max) {
+		t.Errorf("channel %d bar %+v, its range %v…%v", ch.Channel, b, ch.Stat.Min, ch.Stat.Max)
+	}
+	p.picture("inside-maps.png", "#inside")
+
+	// Gradients at the default layer, which feeds global average pooling:
+	// every channel's gradient is flat, and the page says why.
+	var gap bool
+	p.eval(`(cnnlensPage.state.model.poolingLayers || []).some((l) => l.op === 'GlobalAveragePool' && l.input === cnnlensPage.state.layer)`, &gap)
+	if !gap {
+		t.Fatalf("the default layer %s does not feed global average pooling", maps.Layer)
+	}
+	p.after("maps", func() { p.change("m-what", "grad") })
+	p.eval(`cnnlensPage.inside.last.maps`, &maps)
+	big := 0.0
+	for _, s := range maps.Stats {
+		if s.Min != s.Max || !near(s.Max, s.Weight) {
+			t.Errorf("channel %d: gradient %v…%v, weight %v: not flat", s.Channel, s.Min, s.Max, s.Weight)
+		}
+		big = math.Max(big, math.Max(-s.Min, s.Max))
+	}
+	if note := p.text("#m-note"); !strings.Contains(note, "the gradient is the same at every position: global average pooling follows this layer") &&
+		!strings.Contains(note, "The gradient is the same at every position: global average pooling follows this layer") {
+		t.Errorf("flat gradients without the reason: %q", note)
+	}
+	if b := p.bars("#m-bar .cbar"); len(b) != 1 || b[0].Colormap != "rdbu" || !near(b[0].Max, big) || !near(b[0].Min, -big) || b[0].Ticks[1] != "0" {
+		t.Errorf("shared gradient bar %+v, want ±%v with 0 in the middle", b, big)
+	}
+	p.picture("inside-gradients.png", "#inside")
+	// A layer with a max-pool after it: no such note.
+	var early string
+	p.eval(`(cnnlensPage.state.model.poolingLayers.find((l) => l.op === 'MaxPool') || {}).input || ''`, &early)
+	p.after("maps", func() { p.change("layer", early) })
+	if hidden := p.text("#m-note"); hidden != "" {
+		var h bool
+		p.eval(`document.getElementById('m-note').hidden`, &h)
+		if !h && strings.Contains(hidden, "same at every position") {
+			t.Errorf("gradients before a max-pool called flat: %q", hidden)
+		}
+	}
+	var def string
+	p.eval(`cnnlensPage.state.model.defaultLayer`, &def)
+	p.after("maps", func() { p.change("layer", def) })
+
+	// How Grad-CAM is built: the steps in order, a bar a tile with its
+	// own numbers.
+	p.open("breakdown")
+	var steps []string
+	p.eval(`[...document.querySelectorAll('#in-breakdown .b-steps > li > h3')].map((h) => h.textContent)`, &steps)
+	order := []string{"Feature maps A", "Gradients ∂y/∂A", "global average of each gradient map", "Weighted maps w·A", "Σ w·A", "ReLU", "Upsampled over the image"}
+	if len(steps) != len(order) {
+		t.Fatalf("breakdown steps %q", steps)
+	}
+	for i, w := range order {
+		if !strings.Contains(steps[i], w) {
+			t.Errorf("step %d is %q, want %q", i+1, steps[i], w)
+		}
+	}
+	var bd struct {
+		Top                                  []int
+		Weights                              []float64
+		MapLo, MapHi, GradScale, ScaledScale []float64
+		GradMin, GradMax                     []float64
+		Scale, HeatMax, SumMax               float64
+		Flat, Empty                          bool
+	}
+	p.eval(`cnnlensPage.inside.last.breakdown`, &bd)
+	check := func(sel string, lo, hi func(k int) float64) {
+		t.Helper()
+		b := p.bars(sel)
+		if len(b) != len(bd.Top) {
+			t.Errorf("%s: %d bars for %d channels", sel, len(b), len(bd.Top))
+			return
+		}
+		for k := range b {
+			if !near(b[k].Min, lo(k)) || !near(b[k].Max, hi(k)) {
+				t.Errorf("%s tile %d (channel %d): bar %v…%v, want %v…%v", sel, k, bd.Top[k], b[k].Min, b[k].Max, lo(k), hi(k))
+			}
+		}
+	}
+	check("#b-maps .cbar", func(k int) float64 { return bd.MapLo[k] }, func(k int) float64 { return bd.MapHi[k] })
+	check("#b-grads .cbar", func(k int) float64 { return -bd.GradScale[k] }, func(k int) float64 { return bd.GradScale[k] })
+	check("#b-rows .cbar", func(k int) float64 { return -bd.ScaledScale[k] }, func(k int) float64 { return bd.ScaledScale[k] })
+	for k, c := range bd.Top {
+		// w·A's scale is |w| times A's largest |value|.
+		if w := math.Abs(bd.Weights[c]) * math.Max(math.Abs(bd.MapLo[k]), math.Abs(bd.MapHi[k])); math.Abs(w-bd.ScaledScale[k]) > 1e-5*w {
+			t.Errorf("channel %d: w·A drawn on ±%v, |w|·max|A| = %v", c, bd.ScaledScale[k], w)
+		}
+	}
+	for _, sel := range []string{"#b-sum-bar .cbar", "#b-relu-bar .cbar"} {
+		if b := p.bars(sel); len(b) != 1 || !near(b[0].Max, bd.Scale) || !near(b[0].Min, -bd.Scale) {
+			t.Errorf("%s: %+v, want ±%v", sel, b, bd.Scale)
+		}
+	}
+	var num string
+	p.eval(fmt.Sprintf(`import('/colorbar.js').then(({num}) => num(%v))`, bd.HeatMax), &num)
+	if b := p.bars("#b-overlay-bar .cbar"); len(b) != 1 || b[0].Min != 0 || b[0].Max != 1 || !strings.Contains(b[0].Note, num) {
+		t.Errorf("heatmap bar %+v, want 0…1 with 1 = %s", b, num)
+	}
+	if !bd.Flat || !strings.Contains(p.text("#b-grad-note"), "global average pooling follows this layer") {
+		t.Errorf("breakdown at the default layer: flat %v, note %q", bd.Flat, p.text("#b-grad-note"))
+	}
+	var bigTile float64
+	p.eval(`document.querySelector('#b-rows canvas').getBoundingClientRect().width`, &bigTile)
+	if bigTile < 96 {
+		t.Errorf("w·A tiles are %v px wide: too small to read", bigTile)
+	}
+	p.picture("inside-breakdown.png", "#inside")
+
+	// A class with no positive evidence: the ReLU step says so. The
+	// least likely classes are tried, from the last up.
+	var ranked []int
+	p.eval(`Array.from(cnnlensPage.state.input.logits).map((v, i) => [v, i]).sort((a, b) => a[0] - b[0]).map((x) => x[1])`, &ranked)
+	found := false
+	for _, c := range ranked[:min(4, len(ranked))] {
+		p.after("breakdown", func() { p.change("class", fmt.Sprint(c)) })
+		p.eval(`cnnlensPage.inside.last.breakdown`, &bd)
+		note := p.text("#b-relu-note")
+		var hidden bool
+		p.eval(`document.getElementById('b-relu-note').hidden`, &hidden)
+		if bd.Empty != (bd.HeatMax <= 0) || bd.Empty == hidden {
+			t.Errorf("class %d: largest ReLU value %v, empty %v, note hidden %v", c, bd.HeatMax, bd.Empty, hidden)
+		}
+		if bd.Empty {
+			var label string
+			p.eval(fmt.Sprintf(`cnnlensPage.state.model.labels[%d]`, c), &label)
+			if !strings.Contains(note, "No positive evidence for "+label+" at this layer") {
+				t.Errorf("empty heatmap for %s: note %q", label, note)
+			}
+			found = true
+			p.picture("inside-breakdown-empty.png", "#in-breakdown .b-steps > li:nth-child(6)")
+			break
+		}
+	}
+	if !found {
+		t.Errorf("none of the 4 least likely classes %v has an empty Grad-CAM map at the default layer: the empty-map message is untested", ranked[:4])
+	}
+	p.after("breakdown", func() { p.change("class", fmt.Sprint(ranked[len(ranked)-1])) })
+
+	// Rotated filters: labelled in HTML, one scale.
+	p.open("rotations")
+	p.after("rotations", func() { p.change("r-threshold", "0.6") })
+	var rot struct {
+		Pairs []struct {
+			A, B      int
+			Transform string
+		}
+		Drawn  int
+		Mode   string
+		Scales []float64
+	}
+	p.eval(`cnnlensPage.inside.last.rotations`, &rot)
+	if rot.Drawn == 0 {
+		t.Fatalf("no rotated pair drawn at 0.6")
+	}
+	var rcaps [][]string
+	p.eval(`[...document.querySelectorAll('#r-list li')].map((li) => [...li.querySelectorAll('figcaption')].map((c) => c.textContent))`, &rcaps)
+	if len(rcaps) != rot.Drawn {
+		t.Fatalf("%d rows for %d pairs", len(rcaps), rot.Drawn)
+	}
+	for i, c := range rcaps {
+		pr := rot.Pairs[i]
+		if len(c) != 3 || c[0] != fmt.Sprintf("filter %d", pr.A) || !strings.HasPrefix(c[1], fmt.Sprintf("filter %d, ", pr.A)) || c[2] != fmt.Sprintf("filter %d", pr.B) {
+			t.Errorf("pair %d (%+v) labelled %q", i, pr, c)
+		}
+	}
+	var canvasW float64
+	p.eval(`document.querySelector('#r-list canvas').getBoundingClientRect().width`, &canvasW)
+	if canvasW < 90 {
+		t.Errorf("rotation tiles %v px wide", canvasW)
+	}
+	if b := p.bars("#r-bar .cbar"); len(b) != 1 || !near(b[0].Max, rot.Scales[0]) {
+		t.Errorf("rotation bar %+v, scale %v", b, rot.Scales)
+	}
+	p.picture("inside-rotations.png", "#inside")
+
+	// Pooling backward: three labelled pictures, two bars, one window in
+	// numbers.
+	p.open("pooling")
+	var pl struct {
+		Op                string
+		Channel           int
+		InLo, InHi, Scale float64
+		Window            struct {
+			X, Y, KH, KW  int
+			Gradient, Max float64
+		}
+	}
+	p.eval(`cnnlensPage.inside.last.pooling`, &pl)
+	var pcaps []string
+	p.eval(`[...document.querySelectorAll('#p-figs figcaption')].map((c) => c.textContent)`, &pcaps)
+	if len(pcaps) != 3 || !strings.Contains(pcaps[0], fmt.Sprintf("channel %d", pl.Channel)) || !strings.Contains(pcaps[1], "from above") || !strings.Contains(pcaps[2], "below") {
+		t.Errorf("pooling labels %q", pcaps)
+	}
+	if b := p.bars("#p-bars .cbar"); len(b) != 2 || !near(b[0].Min, pl.InLo) || !near(b[0].Max, pl.InHi) || !near(b[1].Max, pl.Scale) || !near(b[1].Min, -pl.Scale) {
+		t.Errorf("pooling bars %+v for input %v…%v, gradient ±%v", b, pl.InLo, pl.InHi, pl.Scale)
+	}
+	var cells struct {
+		In, Below []string
+		Marked    string
+	}
+	p.eval(`(() => { const t = document.querySelectorAll('#p-window table'); return {in: [...t[0].querySelectorAll('td')].map((d) => d.textContent),
+  below: [...t[2].querySelectorAll('td')].map((d) => d.textContent), marked: (t[0].querySelector('td.max') || {}).textContent || ''}; })()`, &cells)
+	var wantMax, wantG string
+	p.eval(fmt.Sprintf(`import('/colorbar.js').then(({num}) => num(%v))`, pl.Window.Max), &wantMax)
+	p.eval(fmt.Sprintf(`import('/colorbar.js').then(({num}) => num(%v))`, pl.Window.Gradient), &wantG)
+	nonzero := 0
+	for i, v := range cells.Below {
+		if v != "0" {
+			nonzero++
+			if v != wantG || cells.In[i] != wantMax {
+				t.Errorf("window: input %s gets %s; the maximum %s should get the gradient %s", cells.In[i], v, wantMax, wantG)
+			}
+		}
+	}
+	if pl.Op != "MaxPool" || len(cells.In) != pl.Window.KH*pl.Window.KW || cells.Marked != wantMax || nonzero != 1 {
+		t.Errorf("max-pool window %+v: cells %+v, %d non-zero below", pl.Window, cells, nonzero)
+	}
+	// The labels are text on the page, not pixels: no canvas is captioned
+	// by the engine (each is one tile of the data's size).
+	var sizes [][2]int
+	p.eval(`[...document.querySelectorAll('#p-figs canvas')].map((c) => [c.width, c.height])`, &sizes)
+	for _, s := range sizes {
+		if s[0] != s[1] {
+			t.Errorf("pooling picture %v is not one square tile (a caption drawn in?)", s)
+		}
+	}
+	p.picture("inside-pooling.png", "#inside")
+
+	// What a channel wants: the picture's bar.
+	p.js(`document.querySelector('#inside [role=tab][data-view=maximize]').click()`)
+	if b := p.bars("#x-bar .cbar"); len(b) != 1 || b[0].Min != 0 || b[0].Max != 1 {
+		t.Errorf("maximise bar %+v", b)
+	}
+
+	if errs := p.insideErrors(); len(errs) != 0 {
+		t.Errorf("errors in the inside views: %v", errs)
+	}
+	if errs := p.consoleErrors(); len(errs) > 0 {
+		t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
+	}
+}
+
+// TestInsideWalkthrough: "How does Grad-CAM see this?" steps through its
+// eight screens for the page's image, class and layer with Next, Back and
+// the keyboard, each map with its bar, and Esc closes it.
+func TestInsideWalkthrough(t *testing.T) {
+	p := openInside(t)
+	p.js(`document.getElementById('walk-open').click()`)
+	p.wait(`cnnlensPage.inside.walk && (cnnlensPage.inside.walk.ready || cnnlensPage.inside.walk.error)`, 60*time.Second)
+	var w struct {
+		Steps int
+		Error *string
+	}
+	p.eval(`cnnlensPage.inside.walk`, &w)
+	if w.Error != nil || w.Steps != 8 {
+		t.Fatalf("walk-through: %+v", w)
+	}
+	var dialog struct {
+		Role, Modal, Focus string
+	}
+	p.eval(`(() => { const d = document.querySelector('.walk'); return {role: d.getAttribute('role'), modal: d.getAttribute('aria-modal'), focus: document.activeElement.id}; })()`, &dialog)
+	if dialog.Role != "dialog" || dialog.Modal != "true" || dialog.Focus != "walk-next" {
+		t.Errorf("dialog %+v", dialog)
+	}
+	var layer, label string
+	p.eval(`cnnlensPage.state.layer`, &layer)
+	p.eval(`cnnlensPage.state.model.labels[cnnlensPage.state.classIndex >= 0 ? cnnlensPage.state.classIndex : cnnlensPage.state.input.top5[0].index]`, &label)
+	titles := []string{"The image", "Feature maps A", "gradients ∂y/∂A", "The weights", "Weighted maps w·A", "Σ w·A", "ReLU", "Upsampled over the image"}
+	type screen struct {
+		Step            int
+		Title, Sentence string
+		Count           string
+		Canvases, Drawn int
+		Bars            int
+		Back            bool
+	}
+	const read = `(() => { const d = document.querySelector('.walk'); const cs = [...d.querySelectorAll('.walk-body canvas:not(.cbar-ramp)')];
+  return {step: cnnlensPage.inside.walk.step, title: d.querySelector('.walk-title').textContent, sentence: d.querySelector('.walk-sentence').textContent,
+    count: d.querySelector('.walk-count').textContent, canvases: cs.length,
+    drawn: cs.filter((c) => { const x = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; const s = new Set(); for (let i = 0; i < x.length; i += 4) s.add((x[i] << 16) | (x[i + 1] << 8) | x[i + 2]); return c.width > 1 && s.size >= 1; }).length,
+    bars: d.querySelectorAll('.walk-body .cbar').length, back: d.querySelector('#walk-back').disabled}; })()`
+	for i := range 8 {
+		var s screen
+		p.eval(read, &s)
+		if s.Step != i || !strings.HasPrefix(s.Title, fmt.Sprintf("%d · ", i+1)) || !strings.Contains(strings.ToLower(s.Title), strings.ToLower(titles[i])) {
+			t.Errorf("screen %d: step %d, title %q", i+1, s.Step, s.Title)
+		}
+		if !strings.Contains(s.Count, fmt.Sprintf("Step %d of 8", i+1)) || !strings.Contains(s.Count, layer) || !strings.Contains(s.Count, label) {
+			t.Errorf("screen %d: %q does not name the step, %s and %s", i+1, s.Count, label, layer)
+		}
+		if strings.Count(s.Sentence, ". ") > 1 || len(s.Sentence) < 40 {
+			t.Errorf("screen %d: not one sentence: %q", i+1, s.Sentence)
+		}
+		if s.Back != (i == 0) {
+			t.Errorf("screen %d: Back disabled %v", i+1, s.Back)
+		}
+		// Every map has a bar: the picture (1) and the weights (4) are not maps.
+		if i != 3 && (s.Canvases == 0 || s.Drawn != s.Canvases) {
+			t.Errorf("screen %d: %d canvases, %d drawn", i+1, s.Canvases, s.Drawn)
+		}
+		wantBars := s.Canvases
+		switch i {
+		case 0:
+			wantBars = 0
+		case 7:
+			wantBars = 1 // the overlay's; the small map beside it is step 7's
+		}
+		if s.Bars < wantBars {
+			t.Errorf("screen %d: %d colour bars for %d maps", i+1, s.Bars, s.Canvases)
+		}
+		p.picture(fmt.Sprintf("walk-%d.png", i+1), ".walk")
+		if i < 7 {
+			if i%2 == 0 {
+				p.js(`document.getElementById('walk-next').click()`)
+			} else {
+				p.js(`document.activeElement.dispatchEvent(new KeyboardEvent('keydown', {key: 'ArrowRight', bubbles: true}))`)
+			}
+		}
+	}
+	// Back, then Esc closes and gives the focus back.
+	p.js(`document.getElementById('walk-back').click()`)
+	var step int
+	p.eval(`cnnlensPage.inside.walk.step`, &step)
+	if step != 6 {
+		t.Errorf("Back from the last screen: step %d", step)
+	}
+	p.js(`document.activeElement.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape', bubbles: true}))`)
+	var gone struct {
+		Open  bool
+		Focus string
+	}
+	p.eval(`({open: !!document.querySelector('.walk'), focus: document.activeElement.id})`, &gone)
+	if gone.Open || gone.Focus != "walk-open" {
+		t.Errorf("after Esc: %+v", gone)
+	}
+	if errs := p.consoleErrors(); len(errs) > 0 {
+		t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
+	}
+}
