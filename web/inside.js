@@ -351,7 +351,7 @@ export function initInside(ctx) {
       const b = bar('m-bar', {
         colormap: 'viridis', min: shared ? lo : 0, max: shared ? hi : 1, low: 'lowest', high: 'highest',
         title: `Activation${shared ? ': one scale for all tiles' : ': each tile on its own scale (its range under it)'}`,
-        note: `${lo >= 0 ? 'After a ReLU, 0 means the channel does not respond there. ' : ''}A tile that is one flat dark colour has the same value everywhere.`,
+        note: `${lo >= 0 ? 'After a ReLU, 0 means the channel does not respond there. ' : ''}${shared ? 'A dark tile is near the layer\'s lowest value everywhere.' : 'A tile of one flat colour has the same value everywhere.'}`,
       });
       if (!shared) relabel(b, 'the tile\'s lowest', 'the tile\'s highest');
     }
@@ -667,6 +667,7 @@ export function initInside(ctx) {
     const layer = $('r-layer').value;
     if (!layer) { $('r-info').textContent = 'This model has no convolution with stored weights.'; return; }
     const th = Number($('r-threshold').value);
+    $('r-threshold-out').textContent = th.toFixed(2);
     // The chance baseline (4 shuffles) when the layer is small enough to
     // search 4 more times quickly.
     const conv = (state.model.convLayers || []).find((c) => c.output === layer);
@@ -770,8 +771,19 @@ export function initInside(ctx) {
     const [kh, kw] = k.length === 2 ? k : [r.height, r.width];
     const [sh, sw] = st.length === 2 ? st : [kh, kw];
     if (kh * kw > 64) return null;
-    let o = 0;
-    r.gradAbove.forEach((g, i) => { if (Math.abs(g) > Math.abs(r.gradAbove[o])) o = i; });
+    // The output cell with the largest gradient, among the windows whose
+    // inputs are not all equal (a window of zeros shows nothing).
+    const varied = (i) => {
+      const y0 = Math.floor(i / r.outWidth) * sh, x0 = (i % r.outWidth) * sw;
+      let lo = Infinity, hi = -Infinity;
+      for (let y = y0; y < Math.min(y0 + kh, r.height); y++) {
+        for (let x = x0; x < Math.min(x0 + kw, r.width); x++) { const v = r.input[y * r.width + x]; lo = Math.min(lo, v); hi = Math.max(hi, v); }
+      }
+      return hi > lo;
+    };
+    let o = -1;
+    r.gradAbove.forEach((g, i) => { if ((o < 0 || Math.abs(g) > Math.abs(r.gradAbove[o])) && varied(i)) o = i; });
+    if (o < 0) r.gradAbove.forEach((g, i) => { if (o < 0 || Math.abs(g) > Math.abs(r.gradAbove[o])) o = i; });
     const oy = Math.floor(o / r.outWidth), ox = o % r.outWidth;
     const y0 = oy * sh, x0 = ox * sw;
     const g = r.gradAbove[o];
@@ -802,7 +814,7 @@ export function initInside(ctx) {
       return fig;
     };
     const h = document.createElement('h3');
-    h.textContent = `One window up close: output (${ox}, ${oy}) of channel ${r.channel}, the one with the largest gradient`;
+    h.textContent = `One window up close: output (${ox}, ${oy}) of channel ${r.channel}, where the gradient is largest`;
     const arrow = (text) => { const s = document.createElement('span'); s.className = 'op'; s.textContent = text; return s; };
     const above = document.createElement('figure');
     const one = document.createElement('table');

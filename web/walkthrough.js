@@ -178,12 +178,12 @@ export async function openWalkthrough(ctx) {
     },
     {
       title: '2 · Feature maps A',
-      sentence: `Layer ${where} turns the picture into ${r.channels} feature maps A, one a channel: bright where that channel's pattern appears (${SHOWN} of them below, each on its own colour scale).`,
+      sentence: `Layer ${where} turns the picture into ${r.channels} feature maps A, one per channel: yellow where that channel's pattern is strong, dark where it is absent (below: the ${SHOWN} that count most for ${cls}, each on its own colour scale).`,
       draw: () => [strip(r.maps, (c) => `A${c}`, (c, k) => ({ colormap: 'viridis', min: r.mapLo[k], max: r.mapHi[k] }))],
     },
     {
       title: '3 · Their gradients ∂y/∂A',
-      sentence: `The gradient ∂y/∂A says, for every position of every map, how much the score y of ${cls} would rise (red) or fall (blue) if that value grew a little.`,
+      sentence: `The gradient ∂y/∂A says, for every position of every map, how much the score y of ${cls} would rise (red) or fall (blue) if that value of A grew a little.`,
       draw: () => [strip(r.grads, (c, k) => (constant({ min: r.gradMin[k], max: r.gradMax[k] }) ? `∂y/∂A${c}: ${num(r.gradMax[k])} everywhere` : `∂y/∂A${c}`), (c, k) => signedOpts(r.gradScale[k] || 1)), ...(flat ? [note(flat)] : [])],
     },
     {
@@ -230,12 +230,15 @@ export async function openWalkthrough(ctx) {
       title: '8 · Upsampled over the image: the heatmap',
       sentence: `Divided by its largest value and enlarged from ${r.height}×${r.width} to the picture's ${input.width}×${input.height}, the map is laid over the image: this is Grad-CAM's answer to “where is the ${cls}?”.`,
       draw: () => {
-        const row = el('div', 'w-row');
+        const row = el('div', 'w-flow');
+        const small = fig(r.relu, `the ${r.height}×${r.width} map of step 7`, null, 'pixelated');
+        small.classList.add('w-small');
+        row.append(small, el('span', 'w-arrow', '→'));
         row.append(fig(r.overlay, `Grad-CAM for ${cls} at ${r.layer}`, colorbar({
           colormap: cm, min: 0, max: 1, low: 'none', high: 'strongest',
           note: r.heatMax > 0 ? `1 = the largest value of ReLU(Σ w·A), ${num(r.heatMax)}; 0 = no positive evidence.` : 'The map is 0 everywhere: no positive evidence.',
         }), 'w-big'));
-        row.append(fig(r.relu, `the ${r.height}×${r.width} map it came from`, null, 'pixelated'));
+        row.lastChild.classList.add('w-overlay');
         return [row];
       },
     },

@@ -91,7 +91,8 @@ func (p *insidePage) bars(sel string) []bar {
 // artifacts): what docs/inside.md shows.
 func (p *insidePage) picture(name, sel string) {
 	p.t.Helper()
-	p.js(fmt.Sprintf(`document.querySelector(%q).scrollIntoView({block: 'start'})`, sel))
+	// A fixed dialog is measured from the top of the page.
+	p.js(fmt.Sprintf(`(() => { const e = document.querySelector(%q); if (getComputedStyle(e.parentElement).position === 'fixed') window.scrollTo(0, 0); else e.scrollIntoView({block: 'start'}); })()`, sel))
 	buf, err := chromedp.Run(p.ctx, chromedp.Screenshot(chromedp.CSS(sel)))
 	if err != nil {
 		p.t.Fatalf("picture of %s: %v", sel, err)
@@ -169,15 +170,6 @@ func TestInsideColourBars(t *testing.T) {
 		t.Errorf("%d channels are 0 everywhere, %d marked; note %q", dead, marked, note)
 	}
 	t.Logf("%s: %d of %d channels are 0 everywhere", maps.Layer, dead, maps.Channels)
-	// One scale for all: the bar runs from the layer's minimum to its maximum.
-	p.after("maps", func() { p.js(`document.getElementById('m-shared').click()`) })
-	lo, hi := math.Inf(1), math.Inf(-1)
-	for _, s := range maps.Stats {
-		lo, hi = math.Min(lo, s.Min), math.Max(hi, s.Max)
-	}
-	if b := p.bars("#m-bar .cbar"); len(b) != 1 || !near(b[0].Min, lo) || !near(b[0].Max, hi) {
-		t.Errorf("shared feature-map bar %+v, the layer runs %v…%v", b, lo, hi)
-	}
 	// A channel large: its bar is its own range.
 	p.after("channel", func() { p.js(`document.querySelectorAll('#m-grid figure')[1].click()`) })
 	var ch struct {
@@ -189,6 +181,15 @@ func TestInsideColourBars(t *testing.T) {
 		t.Errorf("channel %d bar %+v, its range %v…%v", ch.Channel, b, ch.Stat.Min, ch.Stat.Max)
 	}
 	p.picture("inside-maps.png", "#inside")
+	// One scale for all: the bar runs from the layer's minimum to its maximum.
+	p.after("maps", func() { p.js(`document.getElementById('m-shared').click()`) })
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, s := range maps.Stats {
+		lo, hi = math.Min(lo, s.Min), math.Max(hi, s.Max)
+	}
+	if b := p.bars("#m-bar .cbar"); len(b) != 1 || !near(b[0].Min, lo) || !near(b[0].Max, hi) {
+		t.Errorf("shared feature-map bar %+v, the layer runs %v…%v", b, lo, hi)
+	}
 
 	// Gradients at the default layer, which feeds global average pooling:
 	// every channel's gradient is flat, and the page says why.
