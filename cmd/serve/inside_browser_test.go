@@ -327,7 +327,7 @@ func TestInsideColourBars(t *testing.T) {
 
 	// Rotated filters: labelled in HTML, one scale.
 	p.open("rotations")
-	p.after("rotations", func() { p.change("r-threshold", "0.6") })
+	p.after("rotations", func() { p.change("r-threshold", "0.75") })
 	var rot struct {
 		Pairs []struct {
 			A, B      int
@@ -339,7 +339,7 @@ func TestInsideColourBars(t *testing.T) {
 	}
 	p.eval(`cnnlensPage.inside.last.rotations`, &rot)
 	if rot.Drawn == 0 {
-		t.Fatalf("no rotated pair drawn at 0.6")
+		t.Fatalf("no rotated pair drawn at 0.75")
 	}
 	var rcaps [][]string
 	p.eval(`[...document.querySelectorAll('#r-list li')].map((li) => [...li.querySelectorAll('figcaption')].map((c) => c.textContent))`, &rcaps)
