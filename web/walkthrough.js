@@ -211,7 +211,7 @@ export async function openWalkthrough(ctx) {
     {
       title: '5 · Weighted maps w·A',
       sentence: 'Each feature map is multiplied by its weight: a map with a large positive weight keeps its bright places as evidence for the class (red), one with a negative weight turns them into evidence against it (blue).',
-      draw: () => [strip(r.scaled, (c) => `${num(r.weights[c])} × A${c}`, (c, k) => signedOpts(r.scaledScale[k] || 1, { low: 'against', high: 'for' }))],
+      draw: () => [strip(r.scaled, (c) => `${num(r.weights[c])} × A${c}`, (c, k) => signedOpts(r.scaledScale[k] || 1))],
     },
     {
       title: '6 · Their sum Σ w·A',
@@ -221,9 +221,19 @@ export async function openWalkthrough(ctx) {
     {
       title: '7 · ReLU: only the positive evidence',
       sentence: r.heatMax > 0
-        ? 'The ReLU sets every negative value to 0: Grad-CAM keeps only the places that speak for the class.'
+        ? (r.sumMin >= 0
+          ? 'The ReLU sets every negative value to 0 to keep only the places that speak for the class; here the sum is positive everywhere, so nothing changes.'
+          : 'The ReLU sets every negative value to 0 (white): Grad-CAM keeps only the places that speak for the class.')
         : `The ReLU sets every negative value to 0, and here nothing is left: there is no positive evidence for ${cls} at this layer.`,
-      draw: () => [fig(r.relu, 'ReLU(Σ w·A), on the same scale as the sum', colorbar(signedOpts(r.scale || 1, { high: 'for', note: 'Nothing is negative any more: white = 0 = no positive evidence.' })), 'pixelated w-big'),
+      draw: () => [(() => {
+        const row = el('div', 'w-flow');
+        const before = fig(r.sum, 'Σ w·A (step 6)', null, 'pixelated');
+        before.classList.add('w-small');
+        const after = fig(r.relu, 'ReLU(Σ w·A), on the same scale as the sum', colorbar(signedOpts(r.scale || 1, { high: 'for', note: 'Nothing is negative any more: white = 0 = no positive evidence.' })), 'pixelated w-big');
+        after.classList.add('w-overlay');
+        row.append(before, el('span', 'w-arrow', '→ ReLU →'), after);
+        return row;
+      })(),
         ...(r.heatMax > 0 ? [] : [note(`No positive evidence for ${cls} at this layer: Σ w·A is ${r.sumMax < 0 ? 'negative' : 'zero or negative'} everywhere.`)])],
     },
     {

@@ -420,6 +420,10 @@ func TestInsideColourBars(t *testing.T) {
 	if b := p.bars("#x-bar .cbar"); len(b) != 1 || b[0].Min != 0 || b[0].Max != 1 {
 		t.Errorf("maximise bar %+v", b)
 	}
+	p.after("maximize", func() {
+		p.js(`(() => { document.getElementById('x-steps').value = '64'; document.getElementById('x-channel').value = '9'; document.getElementById('x-run').click(); })()`)
+	})
+	p.picture("inside-maximize.png", "#inside")
 
 	if errs := p.insideErrors(); len(errs) != 0 {
 		t.Errorf("errors in the inside views: %v", errs)
@@ -491,8 +495,8 @@ func TestInsideWalkthrough(t *testing.T) {
 		switch i {
 		case 0:
 			wantBars = 0
-		case 7:
-			wantBars = 1 // the overlay's; the small map beside it is step 7's
+		case 6, 7:
+			wantBars = 1 // the new map's; the small one beside it is the step before's
 		}
 		if s.Bars < wantBars {
 			t.Errorf("screen %d: %d colour bars for %d maps", i+1, s.Bars, s.Canvases)
