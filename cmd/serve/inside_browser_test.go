@@ -108,6 +108,38 @@ func (p *insidePage) picture(name, sel string) {
 	}
 }
 
+// found is a layer and class a search found.
+type found struct {
+	Layer string
+	Class int
+}
+
+// findOnSomeModel runs a search (a JavaScript expression resolving with
+// {layer, class} or null) on the page's model, then on each other bundled
+// model with its first sample, and leaves the page on the model where it
+// found something.
+func (p *insidePage) findOnSomeModel(search string) *found {
+	p.t.Helper()
+	var f *found
+	p.eval(search, &f)
+	if f != nil {
+		return f
+	}
+	var models []string
+	p.eval(`cnnlensPage.state.manifest.models.map((m) => m.name).filter((n) => n !== cnnlensPage.state.bundled.name)`, &models)
+	for _, m := range models {
+		n := p.page.renders()
+		p.change("model-select", m)
+		p.wait(fmt.Sprintf(`cnnlensPage.renders > %d && cnnlensPage.state.bundled && cnnlensPage.state.bundled.name === %q && cnnlensPage.state.input`, n, m), 90*time.Second)
+		p.eval(search, &f)
+		if f != nil {
+			p.t.Logf("found on the bundled model %s: %+v", m, *f)
+			return f
+		}
+	}
+	return nil
+}
+
 func near(a, b float64) bool {
 	return math.Abs(a-b) <= 1e-6*math.Max(1e-30, math.Max(math.Abs(a), math.Abs(b)))
 }
@@ -295,36 +327,6 @@ func TestInsideColourBars(t *testing.T) {
 	}
 	p.picture("inside-breakdown.png", "#inside")
 
-	// A class with no positive evidence: the ReLU step says so. The
-	// least likely classes are tried, from the last up.
-	var ranked []int
-	p.eval(`Array.from(cnnlensPage.state.input.logits).map((v, i) => [v, i]).sort((a, b) => a[0] - b[0]).map((x) => x[1])`, &ranked)
-	found := false
-	for _, c := range ranked[:min(4, len(ranked))] {
-		p.after("breakdown", func() { p.change("class", fmt.Sprint(c)) })
-		p.eval(`cnnlensPage.inside.last.breakdown`, &bd)
-		note := p.text("#b-relu-note")
-		var hidden bool
-		p.eval(`document.getElementById('b-relu-note').hidden`, &hidden)
-		if bd.Empty != (bd.HeatMax <= 0) || bd.Empty == hidden {
-			t.Errorf("class %d: largest ReLU value %v, empty %v, note hidden %v", c, bd.HeatMax, bd.Empty, hidden)
-		}
-		if bd.Empty {
-			var label string
-			p.eval(fmt.Sprintf(`cnnlensPage.state.model.labels[%d]`, c), &label)
-			if !strings.Contains(note, "No positive evidence for "+label+" at this layer") {
-				t.Errorf("empty heatmap for %s: note %q", label, note)
-			}
-			found = true
-			p.picture("inside-breakdown-empty.png", "#in-breakdown .b-steps > li:nth-child(6)")
-			break
-		}
-	}
-	if !found {
-		t.Errorf("none of the 4 least likely classes %v has an empty Grad-CAM map at the default layer: the empty-map message is untested", ranked[:4])
-	}
-	p.after("breakdown", func() { p.change("class", fmt.Sprint(ranked[len(ranked)-1])) })
-
 	// Rotated filters: labelled in HTML, one scale.
 	p.open("rotations")
 	p.after("rotations", func() { p.change("r-threshold", "0.75") })
@@ -424,6 +426,71 @@ func TestInsideColourBars(t *testing.T) {
 		p.js(`(() => { document.getElementById('x-steps').value = '64'; document.getElementById('x-channel').value = '9'; document.getElementById('x-run').click(); })()`)
 	})
 	p.picture("inside-maximize.png", "#inside")
+
+	// A class with no positive evidence at a layer: the ReLU step says so.
+	// The engine finds one (every spatial layer and class of the bundled
+	// models, the page's first), then the page is set to it.
+	empty := p.findOnSomeModel(`(async () => { const api = await import('/cnnlens.js'); const st = cnnlensPage.state;
+  for (const l of st.model.layers.filter((l) => l.shape.length === 4 && l.shape[2] * l.shape[3] > 1)) {
+    for (let c = 0; c < st.model.classes; c++) {
+      const r = await api.gradcamBreakdown(st.input.id, {layer: l.output, classIndex: c, top: 1, tile: 1});
+      for (const b of [r.maps, r.grads, r.scaled, r.sum, r.relu, r.overlay].flat()) b.close();
+      if (!(r.heatMax > 0)) return {layer: l.output, class: c};
+    }
+  }
+  return null; })()`)
+	p.open("breakdown")
+	if empty == nil {
+		t.Errorf("no bundled model has a layer and class without positive evidence: the empty-map message is untested")
+	} else {
+		p.after("breakdown", func() { p.change("layer", empty.Layer) })
+		p.after("breakdown", func() { p.change("class", fmt.Sprint(empty.Class)) })
+		p.eval(`cnnlensPage.inside.last.breakdown`, &bd)
+		var label string
+		p.eval(fmt.Sprintf(`cnnlensPage.state.model.labels[%d]`, empty.Class), &label)
+		var hidden bool
+		p.eval(`document.getElementById('b-relu-note').hidden`, &hidden)
+		if !bd.Empty || bd.HeatMax > 0 || hidden || !strings.Contains(p.text("#b-relu-note"), "No positive evidence for "+label+" at this layer") {
+			t.Errorf("%s at %s: largest ReLU value %v, empty %v, note %q", label, empty.Layer, bd.HeatMax, bd.Empty, p.text("#b-relu-note"))
+		}
+		p.picture("inside-breakdown-empty.png", "#in-breakdown .b-steps > li:nth-child(6)")
+		// And a class with evidence: no note.
+		p.after("breakdown", func() { p.change("class", "") })
+		p.eval(`cnnlensPage.inside.last.breakdown`, &bd)
+		p.eval(`document.getElementById('b-relu-note').hidden`, &hidden)
+		if bd.Empty != (bd.HeatMax <= 0) || bd.Empty == hidden {
+			t.Errorf("top class: largest ReLU value %v, empty %v, note hidden %v", bd.HeatMax, bd.Empty, hidden)
+		}
+	}
+
+	// A channel that is 0 everywhere: marked, and the page says why.
+	deadAt := p.findOnSomeModel(`(async () => { const api = await import('/cnnlens.js'); const st = cnnlensPage.state;
+  for (const l of st.model.layers.filter((l) => l.op === 'Relu' && l.shape.length === 4)) {
+    const r = await api.featureMaps(st.input.id, {layer: l.output, tile: 1});
+    for (const b of r.tiles) b.close();
+    if (r.stats.some((s) => s.min === 0 && s.max === 0)) return {layer: l.output, class: -1};
+  }
+  return null; })()`)
+	if deadAt == nil {
+		t.Errorf("no bundled model has a ReLU channel that is 0 everywhere on its sample: the message is untested")
+	} else {
+		p.open("maps")
+		p.after("maps", func() { p.change("m-what", "act") })
+		p.after("maps", func() { p.change("layer", deadAt.Layer) })
+		p.eval(`cnnlensPage.inside.last.maps`, &maps)
+		n := 0
+		for _, s := range maps.Stats {
+			if s.Min == 0 && s.Max == 0 {
+				n++
+			}
+		}
+		var marked int
+		p.eval(`document.querySelectorAll('#m-grid figure.dead').length`, &marked)
+		if n == 0 || marked != n || !strings.Contains(p.text("#m-note"), "not active anywhere in this image (ReLU output 0)") {
+			t.Errorf("%s: %d channels 0 everywhere, %d marked, note %q", deadAt.Layer, n, marked, p.text("#m-note"))
+		}
+		t.Logf("%s: %d of %d channels are 0 everywhere", deadAt.Layer, n, maps.Channels)
+	}
 
 	if errs := p.insideErrors(); len(errs) != 0 {
 		t.Errorf("errors in the inside views: %v", errs)
