@@ -32,13 +32,6 @@ function closeAll(v) {
   if (typeof ImageBitmap !== 'undefined' && v instanceof ImageBitmap) v.close();
 }
 
-// Draw a small picture enlarged by an integer factor (CSS pixels) that
-// fits the width; max-width: 100% keeps it on a phone.
-function zoomCanvas(canvas, maxWidth = 640, maxZoom = 4) {
-  const z = Math.max(1, Math.min(maxZoom, Math.floor(maxWidth / Math.max(1, canvas.width))));
-  canvas.style.width = `${canvas.width * z}px`;
-}
-
 function figure(bmp, caption, cls = '') {
   const fig = document.createElement('figure');
   if (cls) fig.className = cls;
@@ -258,12 +251,14 @@ export function initInside(ctx) {
     if (!layer) { $('k-info').textContent = 'This model has no convolution with stored weights.'; return; }
     // Each input channel: a row a filter (no captions), at most 64 rows.
     const perChannel = $('k-mode').value === 'channels';
-    const r = await api.filters({ model: state.model, layer, mode: $('k-mode').value, perFilter: $('k-per').checked, labels: !perChannel, max: perChannel ? 64 : 0 });
+    const r = await api.filters({ model: state.model, layer, mode: $('k-mode').value, perFilter: $('k-per').checked, labels: false, max: perChannel ? 64 : 0 });
     const c = $('k-canvas');
-    drawBitmap(c, r.image);
-    zoomCanvas(c, 720, 3);
+    // Each filter is labelled with text drawn at the screen's resolution
+    // under its tile (its number, and its own scale when each filter has
+    // one); a row a filter in channels mode is labelled in the line above.
+    const layout = kernelGrid(c, r, !perChannel, $('k-per').checked);
     c.dataset.tiles = r.tiles;
-    ins.kernels = r;
+    ins.kernels = { ...r, ...layout };
     const how = {
       rgb: 'each filter as colour (its 3 input channels; grey is zero)',
       channels: `one row a filter${r.shown < r.filters ? ` (the first ${r.shown})` : ''}, one tile an input channel${r.perFilter < r.inputs ? ` (the first ${r.perFilter} of ${r.inputs})` : ''}; red positive, blue negative, white zero`,
@@ -281,7 +276,49 @@ export function initInside(ctx) {
         : bar('k-bar', signedOpts(s, { low: 'negative', high: 'positive', title: 'Each pixel: one weight', note: `White = 0 (that input is ignored there); red adds the input to the output, blue subtracts it.${perNote}` }));
     if (per) relabel(kb, '−1 × its largest', '+1 × its largest', '0');
     $('k-detail').textContent = '';
-    done('kernels', { layer: r.layer, mode: r.mode, scale: r.scale, filters: r.filters, shown: r.shown, tiles: r.tiles, perFilter: r.perFilter, cols: r.cols, cellWidth: r.cellWidth, cellHeight: r.cellHeight, pad: r.pad, width: c.width, height: c.height });
+    done('kernels', { layer: r.layer, mode: r.mode, scale: r.scale, filters: r.filters, shown: r.shown, tiles: r.tiles, perFilter: r.perFilter, cols: r.cols, cellWidth: layout.cellWidth, cellHeight: layout.cellHeight, pad: layout.pad, labelHeight: layout.labelHeight, labels: layout.labels, width: c.width, height: c.height });
+  }
+
+  // kernelGrid redraws the engine's kernel grid (bitmap r.image, tiles
+  // r.cellWidth×r.cellHeight r.pad apart) enlarged by a whole factor, with
+  // room under each tile for its label, in canvas pixels at the screen's
+  // resolution. It returns the new layout: tile i at column i % cols, row
+  // ⌊i / cols⌋, each cellWidth×cellHeight (the label's labelHeight at its
+  // bottom) with pad pixels around.
+  function kernelGrid(c, r, labels, perFilter) {
+    const bmp = r.image;
+    const dpr = Math.max(1, Math.round(window.devicePixelRatio || 1));
+    const zoom = Math.max(1, Math.min(3, Math.floor(720 / Math.max(1, bmp.width))));
+    const cw = r.cellWidth * zoom, ch = r.cellHeight * zoom;
+    const labelHeight = labels ? 16 : 0, pad = 4;
+    const rows = Math.ceil(r.tiles / r.cols);
+    const W = r.cols * cw + (r.cols + 1) * pad, H = rows * (ch + labelHeight) + (rows + 1) * pad;
+    c.width = W * dpr;
+    c.height = H * dpr;
+    c.style.width = `${W}px`;
+    const ctx = c.getContext('2d');
+    ctx.fillStyle = '#282828';
+    ctx.fillRect(0, 0, c.width, c.height);
+    ctx.imageSmoothingEnabled = false;
+    ctx.font = `${11 * dpr}px system-ui, -apple-system, "Segoe UI", sans-serif`;
+    ctx.textBaseline = 'middle';
+    ctx.textAlign = 'center';
+    ctx.fillStyle = '#e8e8e8';
+    const texts = [];
+    for (let i = 0; i < r.tiles; i++) {
+      const col = i % r.cols, row = Math.floor(i / r.cols);
+      const sx = r.pad + col * (r.cellWidth + r.pad), sy = r.pad + row * (r.cellHeight + r.pad);
+      const dx = pad + col * (cw + pad), dy = pad + row * (ch + labelHeight + pad);
+      ctx.drawImage(bmp, sx, sy, r.cellWidth, r.cellHeight, dx * dpr, dy * dpr, cw * dpr, ch * dpr);
+      if (labels) {
+        const f = Math.floor(i / r.perFilter);
+        const t = perFilter && r.stats[f] ? `${f} ±${num(r.stats[f].scale)}` : String(f);
+        ctx.fillText(t, (dx + cw / 2) * dpr, (dy + ch + labelHeight / 2 + 1) * dpr, cw * dpr);
+        texts.push(t);
+      }
+    }
+    bmp.close();
+    return { cellWidth: cw * dpr, cellHeight: (ch + labelHeight) * dpr, pad: pad * dpr, labelHeight: labelHeight * dpr, labels: texts };
   }
 
   $('k-canvas').onclick = (e) => {

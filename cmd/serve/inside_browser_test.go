@@ -165,7 +165,36 @@ func TestInsideColourBars(t *testing.T) {
 	if b := p.bars("#k-bar .cbar"); len(b) != 1 || !near(b[0].Max, k.Scale) || !near(b[0].Min, -k.Scale) || b[0].Colormap != "gray" || !strings.Contains(b[0].Note, "= 0") {
 		t.Errorf("kernel bar %+v for %s kernels on ±%v", b, k.Mode, k.Scale)
 	}
+	// Each filter labelled with its number in text drawn by the page, and
+	// with its own scale when each filter has one.
+	var kl struct {
+		Labels      []string
+		LabelHeight int
+		Tiles       int
+	}
+	p.eval(`cnnlensPage.inside.last.kernels`, &kl)
+	for i, l := range kl.Labels {
+		if l != fmt.Sprint(i) {
+			t.Errorf("kernel %d labelled %q", i, l)
+		}
+	}
+	if len(kl.Labels) != kl.Tiles || kl.LabelHeight < 12 {
+		t.Errorf("%d kernel labels for %d tiles, %d px high", len(kl.Labels), kl.Tiles, kl.LabelHeight)
+	}
 	p.picture("inside-kernels.png", "#inside")
+	p.after("kernels", func() { p.js(`document.getElementById('k-per').click()`) })
+	p.eval(`cnnlensPage.inside.last.kernels`, &kl)
+	var want []string
+	p.eval(`(async () => { const {num} = await import('/colorbar.js'); const api = await import('/cnnlens.js');
+  const r = await api.filters({model: cnnlensPage.state.model, layer: document.getElementById('k-layer').value, labels: false}); r.image.close();
+  return r.stats.map((s, f) => f + ' ±' + num(s.scale)); })()`, &want)
+	if strings.Join(kl.Labels, "|") != strings.Join(want, "|") {
+		t.Errorf("per-filter labels %q, want %q", kl.Labels, want)
+	}
+	if b := p.bars("#k-bar .cbar"); len(b) != 1 || b[0].Ticks[0] != "−1 × its largest" || !strings.Contains(b[0].Note, "own scale") {
+		t.Errorf("per-filter kernel bar %+v", b)
+	}
+	p.after("kernels", func() { p.js(`document.getElementById('k-per').click()`) })
 
 	// Feature maps, each tile on its own scale: its range under it.
 	p.open("maps")
@@ -179,7 +208,7 @@ func TestInsideColourBars(t *testing.T) {
 	p.eval(`cnnlensPage.inside.last.maps`, &maps)
 	var caps []string
 	p.eval(`[...document.querySelectorAll('#m-grid figcaption')].map((c) => c.textContent)`, &caps)
-	var want []string
+	want = nil
 	p.eval(`import('/colorbar.js').then(({num}) => cnnlensPage.inside.last.maps.order.map((c) => { const s = cnnlensPage.inside.last.maps.stats[c];
   return s.min === 0 && s.max === 0 ? '#' + c + ' 0 everywhere' : s.min === s.max ? '#' + c + ' all ' + num(s.max) : '#' + c + ' ' + num(s.min) + '…' + num(s.max); }))`, &want)
 	if len(caps) != maps.Channels || strings.Join(caps, "|") != strings.Join(want, "|") {
