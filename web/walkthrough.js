@@ -141,8 +141,15 @@ export async function openWalkthrough(ctx) {
   walk.layer = r.layer;
   const cls = labelOf(r.class) + (contrast != null ? ` rather than ${labelOf(Number(contrast))}` : '');
   const where = `${r.layer} (${r.height}×${r.width}, ${r.channels} channels)`;
-  const top1 = input.top5 && input.top5[0];
+  // A multi-label model (card "multilabel") scores each class with its own
+  // sigmoid, as the main view shows it.
+  const multi = !!(state.bundled && state.bundled.card && state.bundled.card.multilabel);
+  const sigmoid = (z) => 1 / (1 + Math.exp(-z));
+  const top5 = (input.top5 || []).map((p) => (multi ? { ...p, prob: sigmoid(p.logit) } : p));
+  const top1 = top5[0];
   const pct = (p) => `${(100 * p).toFixed(p < 0.1 ? 1 : 0)}%`;
+  const present = multi ? top5.filter((p) => p.prob >= 0.5) : [];
+  const and = (a) => (a.length > 1 ? `${a.slice(0, -1).join(', ')} and ${a[a.length - 1]}` : a[0] || '');
   const cm = state.colormap || 'jet';
   const flat = whyFlat(state.model, r.layer, r.gradMin.map((lo, k) => ({ min: lo, max: r.gradMax[k] })), r.height, r.width);
   const strip = (bmps, cap, barOf) => {
@@ -155,12 +162,14 @@ export async function openWalkthrough(ctx) {
   const steps = [
     {
       title: '1 · The image and what the network says',
-      sentence: `The network looks at this ${input.width}×${input.height} picture and gives every class a score; ${top1 ? `its top answer is ${labelOf(top1.index)} (${pct(top1.prob)})` : 'here are its answers'}, and we ask where it sees ${cls}.`,
+      sentence: multi
+        ? `The network looks at this ${input.width}×${input.height} picture and scores every class on its own; ${present.length ? `it finds ${and(present.map((p) => `${labelOf(p.index)} (${pct(p.prob)})`))}` : 'no class reaches 50%'}, and we ask where it sees ${cls}.`
+        : `The network looks at this ${input.width}×${input.height} picture and gives every class a score; ${top1 ? `its top answer is ${labelOf(top1.index)} (${pct(top1.prob)})` : 'here are its answers'}, and we ask where it sees ${cls}.`,
       draw() {
         const row = el('div', 'w-row');
         row.append(fig(base.image, 'the input', null, ''));
         const ol = el('ol', 'w-top5');
-        for (const p of input.top5 || []) {
+        for (const p of top5) {
           const li = el('li', p.index === r.class ? 'chosen' : '');
           li.append(el('span', 'name', labelOf(p.index)), el('span', 'p', pct(p.prob)));
           const b = el('span', 'pbar');
@@ -171,7 +180,9 @@ export async function openWalkthrough(ctx) {
           ol.append(li);
         }
         const side = el('div');
-        side.append(el('p', 'small', 'Probabilities (the top 5):'), ol, el('p', 'small', `Explained: ${cls}, score y = ${num(r.score)}.`));
+        side.append(el('p', 'small', multi ? 'The five highest probabilities (each class its own: they need not add up to 100%):' : 'Probabilities (the top 5):'), ol, el('p', 'small', `Explained: ${cls}, score y = ${num(r.score)} (its logit).`));
+        const others = present.filter((p) => p.index !== r.class).map((p) => labelOf(p.index));
+        if (others.length) side.append(el('p', 'small', `To see ${and(others)} instead, close this walk-through and click it under the picture.`));
         row.append(side);
         return [row];
       },

@@ -622,6 +622,26 @@ func TestInsideWalkthrough(t *testing.T) {
 	if gone.Open || gone.Focus != "walk-open" {
 		t.Errorf("after Esc: %+v", gone)
 	}
+	// On a phone-sized screen every screen fits: nothing wider than it.
+	p.run(chromedp.EmulateViewport(390, 844))
+	p.js(`document.getElementById('walk-open').click()`)
+	p.wait(`cnnlensPage.inside.walk && cnnlensPage.inside.walk.open && cnnlensPage.inside.walk.ready`, 60*time.Second)
+	for i := range 8 {
+		var over struct{ Page, Dialog int }
+		p.eval(`(() => { const d = document.querySelector('.walk'); return {page: document.documentElement.scrollWidth - window.innerWidth, dialog: d.scrollWidth - d.clientWidth}; })()`, &over)
+		if over.Page > 0 || over.Dialog > 0 {
+			t.Errorf("screen %d at 390 px: %d px wider than the screen, dialog %d px wider than itself", i+1, over.Page, over.Dialog)
+		}
+		if i == 1 {
+			p.screenshot("walk-phone.png")
+		}
+		p.js(`document.getElementById('walk-next').click()`)
+	}
+	var closed bool
+	p.eval(`!document.querySelector('.walk')`, &closed)
+	if !closed {
+		t.Errorf("Done on the last screen did not close the walk-through")
+	}
 	if errs := p.consoleErrors(); len(errs) > 0 {
 		t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
 	}
