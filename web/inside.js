@@ -1,6 +1,11 @@
 // "Inside the network": the page's views of a model's insides, on the
 // engine's inspect requests (cnnlens.js: filters, featureMaps, channelMap,
-// gradcamBreakdown, maximize, rotations, poolingBackward).
+// gradcamBreakdown, maximize, rotations, poolingBackward). Every map has a
+// colour bar (colorbar.js) with the numbers of its data and what 0 means;
+// a map that is empty or flat gets a sentence saying why; labels are HTML
+// or text drawn at the screen's resolution, never pixels of the engine's
+// pictures. The walk-through "How does Grad-CAM see this?" (walkthrough.js)
+// is loaded when first opened.
 //
 // app.js owns the model, image, class and layer; it tells this module when
 // one of them changes (changed('model' | 'input' | 'target' | 'layer' |
@@ -430,7 +435,7 @@ export function initInside(ctx) {
     if (r.class >= 0) parts.push(`Grad-CAM weight ${fmtNum(s.weight)} (for ${targetText(r.class)})`);
     $('m-stats').textContent = `Channel ${c} of ${r.layer} (${r.width}×${r.height}${grad ? ', gradient' : ''}): ${parts.join(', ')}`;
     if (r.grad) {
-      bar('m-cells-bar', signedOpts(Math.max(-s.min, s.max) || 1, { low: 'lowers the score', high: 'raises the score', title: `∂ score / ∂ activation of channel ${c}`, note: 'White = 0: the score does not depend on that position.' }));
+      bar('m-cells-bar', signedOpts(Math.max(-s.min, s.max), { low: 'lowers the score', high: 'raises the score', title: `∂ score / ∂ activation of channel ${c}`, note: 'White = 0: the score does not depend on that position.' }));
     } else {
       bar('m-cells-bar', { colormap: state.colormap, min: s.min, max: s.max, low: 'lowest', high: 'highest', title: `Activation of channel ${c}`, note: s.min >= 0 ? '0 = the channel does not respond there (ReLU output 0).' : '' });
     }
@@ -485,7 +490,7 @@ export function initInside(ctx) {
     strip('b-maps', r.maps, (c) => `A${c}`, (c, k) => ({ colormap: 'viridis', min: r.mapLo[k], max: r.mapHi[k] }));
     // 2. ∂y/∂A
     strip('b-grads', r.grads, (c, k) => (constant({ min: r.gradMin[k], max: r.gradMax[k] }) ? `∂y/∂A${c} = ${num(r.gradMax[k])} everywhere` : `∂y/∂A${c}`),
-      (c, k) => signedOpts(r.gradScale[k] || 1));
+      (c, k) => signedOpts(r.gradScale[k]));
     $('b-grad-text').textContent = `How much y, the score of ${cls}, would change if one value of the map grew: red raises the score, blue lowers it, white is 0.`;
     const stats = r.gradMin.map((lo, k) => ({ min: lo, max: r.gradMax[k] }));
     const flat = whyFlat(state.model, r.layer, stats, r.height, r.width);
@@ -510,14 +515,14 @@ export function initInside(ctx) {
     $('b-bars-scale').textContent = `Channels 0 to ${r.channels - 1} from left to right; a full bar is w = ±${num(big)}, the middle line is 0. Drawn below: ` +
       r.top.map((c) => `w${c} = ${num(r.weights[c])}`).join(', ') + '.';
     // 4. w·A
-    strip('b-rows', r.scaled, (c) => `${num(r.weights[c])} × A${c}`, (c, k) => signedOpts(r.scaledScale[k] || 1));
+    strip('b-rows', r.scaled, (c) => `${num(r.weights[c])} × A${c}`, (c, k) => signedOpts(r.scaledScale[k]));
     // 5–7. the sum, its ReLU and the heatmap over the picture
     drawBitmap($('b-sum'), r.sum);
     drawBitmap($('b-relu'), r.relu);
     drawBitmap($('b-overlay'), r.overlay);
     $('b-sum-cap').textContent = `Σ over all ${r.channels} channels: from ${num(r.sumMin)} to ${num(r.sumMax)}`;
     $('b-sum-text').textContent = `Adding every channel's weighted map (all ${r.channels}, not only the ${r.top.length} shown) gives one ${r.height}×${r.width} map: red where the evidence for ${cls} outweighs the evidence against it, blue where it does not.`;
-    const sc = r.scale || 1;
+    const sc = r.scale;
     bar('b-sum-bar', signedOpts(sc, { low: 'against', high: 'for', note: `White = 0: the channels' evidence for and against ${cls} cancels there.` }));
     bar('b-relu-bar', signedOpts(sc, { low: '', high: 'for', note: 'After the ReLU nothing is negative: white = 0 = no positive evidence.' }));
     bar('b-overlay-bar', {
@@ -780,7 +785,7 @@ export function initInside(ctx) {
     const bars = $('p-bars');
     bars.textContent = '';
     bars.append(colorbar({ colormap: 'viridis', min: r.inLo, max: r.inHi, low: 'lowest', high: 'highest', title: '1 · activation', note: r.inLo >= 0 ? '0 = the channel does not respond there.' : '' }));
-    bars.append(colorbar(signedOpts(r.scale || 1, { low: 'lowers', high: 'raises', title: `2 and 3 · ∂ score of ${cls} / ∂ value, one scale`, note: 'White = 0: no gradient reaches that position.' })));
+    bars.append(colorbar(signedOpts(r.scale, { low: 'lowers', high: 'raises', title: `2 and 3 · ∂ score of ${cls} / ∂ value, one scale`, note: 'White = 0: no gradient reaches that position.' })));
     const fan = r.fan;
     const why = {
       MaxPool: `A max-pool passes each output's gradient to the one input that was its window's maximum; the other inputs get zero. So below there are at most as many non-zero gradients as above (each output covers ${fan} inputs): the gradient is sparse.`,

@@ -195,7 +195,7 @@ export async function openWalkthrough(ctx) {
     {
       title: '3 · Their gradients ∂y/∂A',
       sentence: `The gradient ∂y/∂A says, for every position of every map, how much the score y of ${cls} would rise (red) or fall (blue) if that value of A grew a little.`,
-      draw: () => [strip(r.grads, (c, k) => (constant({ min: r.gradMin[k], max: r.gradMax[k] }) ? `∂y/∂A${c}: ${num(r.gradMax[k])} everywhere` : `∂y/∂A${c}`), (c, k) => signedOpts(r.gradScale[k] || 1)), ...(flat ? [note(flat)] : [])],
+      draw: () => [strip(r.grads, (c, k) => (constant({ min: r.gradMin[k], max: r.gradMax[k] }) ? `∂y/∂A${c}: ${num(r.gradMax[k])} everywhere` : `∂y/∂A${c}`), (c, k) => signedOpts(r.gradScale[k])), ...(flat ? [note(flat)] : [])],
     },
     {
       title: '4 · The weights: the average of each gradient map',
@@ -222,12 +222,12 @@ export async function openWalkthrough(ctx) {
     {
       title: '5 · Weighted maps w·A',
       sentence: 'Each feature map is multiplied by its weight: a map with a large positive weight keeps its bright places as evidence for the class (red), one with a negative weight turns them into evidence against it (blue).',
-      draw: () => [strip(r.scaled, (c) => `${num(r.weights[c])} × A${c}`, (c, k) => signedOpts(r.scaledScale[k] || 1))],
+      draw: () => [strip(r.scaled, (c) => `${num(r.weights[c])} × A${c}`, (c, k) => signedOpts(r.scaledScale[k]))],
     },
     {
       title: '6 · Their sum Σ w·A',
       sentence: `Adding the weighted maps of all ${r.channels} channels gives one ${r.height}×${r.width} map: red where the evidence for ${cls} outweighs the evidence against it.`,
-      draw: () => [fig(r.sum, `Σ w·A over all ${r.channels} channels: from ${num(r.sumMin)} to ${num(r.sumMax)}`, colorbar(signedOpts(r.scale || 1, { low: 'against', high: 'for', note: 'White = 0: evidence for and against cancels.' })), 'pixelated w-big')],
+      draw: () => [fig(r.sum, `Σ w·A over all ${r.channels} channels: from ${num(r.sumMin)} to ${num(r.sumMax)}`, colorbar(signedOpts(r.scale, { low: 'against', high: 'for', note: 'White = 0: evidence for and against cancels.' })), 'pixelated w-big')],
     },
     {
       title: '7 · ReLU: only the positive evidence',
@@ -240,7 +240,7 @@ export async function openWalkthrough(ctx) {
         const row = el('div', 'w-flow');
         const before = fig(r.sum, 'Σ w·A (step 6)', null, 'pixelated');
         before.classList.add('w-small');
-        const after = fig(r.relu, 'ReLU(Σ w·A), on the same scale as the sum', colorbar(signedOpts(r.scale || 1, { high: 'for', note: 'Nothing is negative any more: white = 0 = no positive evidence.' })), 'pixelated w-big');
+        const after = fig(r.relu, 'ReLU(Σ w·A), on the same scale as the sum', colorbar(signedOpts(r.scale, { high: 'for', note: 'Nothing is negative any more: white = 0 = no positive evidence.' })), 'pixelated w-big');
         after.classList.add('w-overlay');
         row.append(before, el('span', 'w-arrow', '→ ReLU →'), after);
         return row;
