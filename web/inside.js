@@ -81,6 +81,28 @@ export function signedOpts(s, extra = {}) {
   return { colormap: 'rdbu', min: -s, max: s, signed: true, ...extra };
 }
 
+/**
+ * paintFlat fills a canvas with the colour a flat map's value v gets on a
+ * diverging scale ±scale (the engine's own RdBu table and index rule), so
+ * that flat maps on one shared scale compare.
+ */
+export function paintFlat(canvas, v, scale) {
+  const t = (api.engine().colormapTables || {}).rdbu;
+  if (!t) return;
+  const u = scale > 0 ? Math.fround(0.5 + 0.5 * (v / scale)) : 0.5;
+  const i = u <= 0 ? 0 : u >= 1 ? 255 : Math.floor(Math.fround(255 * u));
+  const ctx = canvas.getContext('2d');
+  ctx.fillStyle = `rgb(${t[3 * i]}, ${t[3 * i + 1]}, ${t[3 * i + 2]})`;
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+}
+
+/** flatScales: each gradient tile's ±scale; one shared by all when flat. */
+export function flatScales(r, flat) {
+  if (!flat) return r.gradScale;
+  const s = Math.max(0, ...r.gradScale);
+  return r.gradScale.map(() => s);
+}
+
 /** relabel replaces a bar's end labels with words (a per-tile scale). */
 function relabel(b, lo, hi, mid) {
   if (!b) return;
@@ -359,13 +381,20 @@ export function initInside(ctx) {
     if (state.input !== input) { closeAll(r.tiles); return; }
     const grid = $('m-grid');
     grid.textContent = '';
-    const shared = $('m-shared').checked;
     const deadCount = r.stats.filter(dead).length;
+    let lo = Infinity, hi = -Infinity;
+    for (const st of r.stats) { lo = Math.min(lo, st.min); hi = Math.max(hi, st.max); }
+    const big = Math.max(-lo, hi);
+    // Flat gradients (one value a map) are drawn on one shared scale, so
+    // that their colours compare.
+    const flat = grad ? whyFlat(state.model, r.layer, r.stats, r.height, r.width) : '';
+    const shared = $('m-shared').checked || !!flat;
     r.order.forEach((c, k) => {
       const s = r.stats[c];
       const range = dead(s) ? '0 everywhere' : constant(s) ? `all ${num(s.max)}` : grad ? `±${num(Math.max(-s.min, s.max))}` : `${num(s.min)}…${num(s.max)}`;
-      const fig = figure(r.tiles[k], shared ? `#${c}` : `#${c} ${range}`);
+      const fig = figure(r.tiles[k], $('m-shared').checked ? `#${c}` : `#${c} ${range}`);
       if (dead(s)) fig.classList.add('dead');
+      if (flat && !$('m-shared').checked) paintFlat(fig.querySelector('canvas'), s.max, big);
       fig.dataset.channel = c;
       fig.tabIndex = 0;
       fig.setAttribute('role', 'button');
@@ -379,13 +408,10 @@ export function initInside(ctx) {
     const by = $('m-order').selectedOptions[0].textContent;
     // The colour scale: one bar for all tiles, or the colours with each
     // tile's own range under it.
-    let lo = Infinity, hi = -Infinity;
-    for (const st of r.stats) { lo = Math.min(lo, st.min); hi = Math.max(hi, st.max); }
-    const big = Math.max(-lo, hi);
     if (grad) {
       const b = bar('m-bar', signedOpts(shared ? big : 1, {
         low: 'lowers the score', high: 'raises the score',
-        title: `∂ score of ${targetText(r.class)} / ∂ activation${shared ? ': one scale for all tiles' : ': each tile on its own scale (its ± under it)'}`,
+        title: `∂ score of ${targetText(r.class)} / ∂ activation${flat ? ': every map is flat, so one scale for all tiles' : shared ? ': one scale for all tiles' : ': each tile on its own scale (its ± under it)'}`,
         note: 'White = 0: a small change of the activation there would not change the score.',
       }));
       if (!shared) relabel(b, '− the tile\'s ±', '+ the tile\'s ±', '0');
@@ -401,7 +427,6 @@ export function initInside(ctx) {
     const notes = [];
     if (!grad && deadCount) notes.push(`${deadCount === r.channels ? 'Every channel' : `${deadCount} of the ${r.channels} channels`} ${deadCount === 1 ? 'is' : 'are'} 0 everywhere (marked “0 everywhere”): ${deadCount === 1 ? 'this channel is' : 'these channels are'} not active anywhere in this image (ReLU output 0).`);
     if (grad) {
-      const flat = whyFlat(state.model, r.layer, r.stats, r.height, r.width);
       if (flat) notes.push(flat);
       else if (r.stats.every(dead)) notes.push(`The gradient is 0 everywhere: nothing at this layer changes the score of ${targetText(r.class)} (for example a ReLU or max-pool after it passes no gradient here).`);
     }
@@ -489,11 +514,16 @@ export function initInside(ctx) {
     };
     strip('b-maps', r.maps, (c) => `A${c}`, (c, k) => ({ colormap: 'viridis', min: r.mapLo[k], max: r.mapHi[k] }));
     // 2. ∂y/∂A
-    strip('b-grads', r.grads, (c, k) => (constant({ min: r.gradMin[k], max: r.gradMax[k] }) ? `∂y/∂A${c} = ${num(r.gradMax[k])} everywhere` : `∂y/∂A${c}`),
-      (c, k) => signedOpts(r.gradScale[k]));
-    $('b-grad-text').textContent = `How much y, the score of ${cls}, would change if one value of the map grew: red raises the score, blue lowers it, white is 0.`;
+    // Flat gradients (one value a map) share one scale, so that their
+    // colours compare; others each have their own.
     const stats = r.gradMin.map((lo, k) => ({ min: lo, max: r.gradMax[k] }));
     const flat = whyFlat(state.model, r.layer, stats, r.height, r.width);
+    const gs = flatScales(r, !!flat);
+    strip('b-grads', r.grads, (c, k) => (constant(stats[k]) ? `∂y/∂A${c} = ${num(r.gradMax[k])} everywhere` : `∂y/∂A${c}`),
+      (c, k) => signedOpts(gs[k]));
+    if (flat) [...$('b-grads').querySelectorAll('figure > canvas')].forEach((cv, k) => paintFlat(cv, r.gradMax[k], gs[k]));
+    $('b-grad-text').textContent = `How much y, the score of ${cls}, would change if one value of the map grew: red raises the score, blue lowers it, white is 0.` +
+      (flat ? ' These maps are flat, so they share one colour scale: the deeper the red, the larger the value.' : '');
     $('b-grad-note').textContent = flat;
     $('b-grad-note').hidden = !flat;
     // 3. the weights, one bar a channel
@@ -536,7 +566,7 @@ export function initInside(ctx) {
     $('b-info').textContent = `${cls} (score y = ${fmtNum(r.score)}) at ${r.layer}: ${r.channels} channels of ${r.height}×${r.width}. ` +
       `The ${r.top.length} channels with the largest weights are drawn; they carry ${(100 * r.topShare).toFixed(0)}% of Σ|w·A|.`;
     done('breakdown', { layer: r.layer, class: r.class, channels: r.channels, weights: r.weights, top: r.top, topShare: r.topShare, score: r.score, sumMin: r.sumMin, sumMax: r.sumMax,
-      heatMax: r.heatMax, mapLo: r.mapLo, mapHi: r.mapHi, gradMin: r.gradMin, gradMax: r.gradMax, gradScale: r.gradScale, scaledScale: r.scaledScale, scale: r.scale, flat: !!flat, empty });
+      heatMax: r.heatMax, mapLo: r.mapLo, mapHi: r.mapHi, gradMin: r.gradMin, gradMax: r.gradMax, gradScale: gs, scaledScale: r.scaledScale, scale: r.scale, flat: !!flat, empty });
   }
   $('b-top').onchange = refresh;
 

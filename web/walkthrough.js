@@ -7,7 +7,7 @@
 // stays in the dialog while it is open and returns to its opener.
 import * as api from './cnnlens.js';
 import { colorbar, num } from './colorbar.js';
-import { constant, miniBar, signedOpts, whyFlat } from './inside.js';
+import { constant, flatScales, miniBar, paintFlat, signedOpts, whyFlat } from './inside.js';
 
 const SHOWN = 4; // channels drawn in the steps that show channels
 
@@ -195,7 +195,12 @@ export async function openWalkthrough(ctx) {
     {
       title: '3 · Their gradients ∂y/∂A',
       sentence: `The gradient ∂y/∂A says, for every position of every map, how much the score y of ${cls} would rise (red) or fall (blue) if that value of A grew a little.`,
-      draw: () => [strip(r.grads, (c, k) => (constant({ min: r.gradMin[k], max: r.gradMax[k] }) ? `∂y/∂A${c}: ${num(r.gradMax[k])} everywhere` : `∂y/∂A${c}`), (c, k) => signedOpts(r.gradScale[k])), ...(flat ? [note(flat)] : [])],
+      draw: () => {
+        const gs = flatScales(r, !!flat);
+        const s = strip(r.grads, (c, k) => (constant({ min: r.gradMin[k], max: r.gradMax[k] }) ? `∂y/∂A${c}: ${num(r.gradMax[k])} everywhere` : `∂y/∂A${c}`), (c, k) => signedOpts(gs[k]));
+        if (flat) [...s.querySelectorAll('figure > canvas')].forEach((cv, k) => paintFlat(cv, r.gradMax[k], gs[k]));
+        return [s, ...(flat ? [note(`${flat} Here they share one colour scale, so the deeper the red, the larger the weight.`)] : [])];
+      },
     },
     {
       title: '4 · The weights: the average of each gradient map',

@@ -275,6 +275,20 @@ func TestInsideColourBars(t *testing.T) {
 	if b := p.bars("#m-bar .cbar"); len(b) != 1 || b[0].Colormap != "rdbu" || !near(b[0].Max, big) || !near(b[0].Min, -big) || b[0].Ticks[1] != "0" {
 		t.Errorf("shared gradient bar %+v, want ±%v with 0 in the middle", b, big)
 	}
+	// Each tile on its own scale would paint every flat map full red or
+	// blue: flat maps keep one scale, and each tile the colour of its value.
+	p.after("maps", func() { p.js(`document.getElementById('m-shared').click()`) })
+	if b := p.bars("#m-bar .cbar"); len(b) != 1 || !near(b[0].Max, big) || !near(b[0].Min, -big) {
+		t.Errorf("flat gradients, a scale a tile asked: bar %+v, want ±%v", b, big)
+	}
+	var tileColours, wantColours []string
+	p.eval(`[...document.querySelectorAll('#m-grid figure > canvas')].map((c) => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; const s = new Set();
+  for (let i = 0; i < d.length; i += 4) s.add(d[i] + ',' + d[i + 1] + ',' + d[i + 2]); return [...s].join(' '); })`, &tileColours)
+	p.eval(fmt.Sprintf(`import('/cnnlens.js').then((api) => { const t = api.engine().colormapTables.rdbu, m = cnnlensPage.inside.last.maps;
+  return m.order.map((c) => { const u = Math.fround(0.5 + 0.5 * (m.stats[c].max / %v)); const i = u <= 0 ? 0 : u >= 1 ? 255 : Math.floor(Math.fround(255 * u)); return t[3 * i] + ',' + t[3 * i + 1] + ',' + t[3 * i + 2]; }); })`, big), &wantColours)
+	if strings.Join(tileColours, "|") != strings.Join(wantColours, "|") {
+		t.Errorf("flat gradient tiles %q, their values on ±%v give %q", tileColours, big, wantColours)
+	}
 	p.picture("inside-gradients.png", "#inside")
 	// A layer with a max-pool after it: no such note.
 	var early string
@@ -328,7 +342,26 @@ func TestInsideColourBars(t *testing.T) {
 		}
 	}
 	check("#b-maps .cbar", func(k int) float64 { return bd.MapLo[k] }, func(k int) float64 { return bd.MapHi[k] })
-	check("#b-grads .cbar", func(k int) float64 { return -bd.GradScale[k] }, func(k int) float64 { return bd.GradScale[k] })
+	// Gradients: each on its own scale, or, when every one is flat, all on
+	// the largest, painted the colour of their value.
+	gscale := func(k int) float64 { return math.Max(-bd.GradMin[k], bd.GradMax[k]) }
+	if bd.Flat {
+		all := 0.0
+		for k := range bd.Top {
+			all = math.Max(all, gscale(k))
+		}
+		gscale = func(int) float64 { return all }
+		var off []string
+		p.eval(`(() => { return [...document.querySelectorAll('#b-grads figure > canvas')].map((c, k) => {
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; const s = new Set(); for (let i = 0; i < d.length; i += 4) s.add(d[i] + ',' + d[i + 1] + ',' + d[i + 2]); return [...s].join(' '); }); })()`, &off)
+		var want []string
+		p.eval(`import('/cnnlens.js').then((api) => { const t = api.engine().colormapTables.rdbu, b = cnnlensPage.inside.last.breakdown, S = Math.max(...b.gradMax.map((v, k) => Math.max(v, -b.gradMin[k])));
+  return b.gradMax.map((v) => { const u = Math.fround(0.5 + 0.5 * (v / S)); const i = u <= 0 ? 0 : u >= 1 ? 255 : Math.floor(Math.fround(255 * u)); return t[3 * i] + ',' + t[3 * i + 1] + ',' + t[3 * i + 2]; }); })`, &want)
+		if strings.Join(off, "|") != strings.Join(want, "|") {
+			t.Errorf("flat gradient tiles coloured %q, their values on one scale give %q", off, want)
+		}
+	}
+	check("#b-grads .cbar", func(k int) float64 { return -gscale(k) }, gscale)
 	check("#b-rows .cbar", func(k int) float64 { return -bd.ScaledScale[k] }, func(k int) float64 { return bd.ScaledScale[k] })
 	for k, c := range bd.Top {
 		// w·A's scale is |w| times A's largest |value|.
