@@ -106,7 +106,7 @@ export async function openWalkthrough(ctx) {
 
   const onKey = (e) => {
     if (e.key === 'Escape') { e.preventDefault(); close(); return; }
-    const typing = e.target && e.target.matches && e.target.matches('input, select, textarea');
+    const typing = !walk.ready || (e.target && e.target.matches && e.target.matches('input, select, textarea'));
     if (e.key === 'ArrowRight' && !typing) { e.preventDefault(); go(walk.step + 1); return; }
     if (e.key === 'ArrowLeft' && !typing) { e.preventDefault(); go(walk.step - 1); return; }
     if (e.key === 'Tab') { // keep the focus in the dialog
