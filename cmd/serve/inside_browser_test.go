@@ -554,6 +554,22 @@ func TestInsideColourBars(t *testing.T) {
 		t.Logf("%s: %d of %d channels are 0 everywhere", deadAt.Layer, n, maps.Channels)
 	}
 
+	// On a phone-sized screen no view is wider than the screen.
+	p.run(chromedp.EmulateViewport(390, 844))
+	for _, v := range []string{"kernels", "maps", "breakdown", "rotations", "pooling", "maximize"} {
+		if v == "maximize" {
+			p.js(`document.querySelector('#inside [role=tab][data-view=maximize]').click()`)
+		} else {
+			p.open(v)
+		}
+		var over int
+		p.eval(`document.documentElement.scrollWidth - window.innerWidth`, &over)
+		if over > 0 {
+			t.Errorf("%s at 390 px wide: the page is %d px wider than the screen", v, over)
+		}
+	}
+	p.screenshot("inside-phone-last.png")
+
 	if errs := p.insideErrors(); len(errs) != 0 {
 		t.Errorf("errors in the inside views: %v", errs)
 	}
