@@ -121,7 +121,7 @@ startup: browser-deps site
 	  awk '{v[NR]=$$1} END {m = NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2; u=0; for (i=1;i<=NR;i++) if (v[i]<1000) u++; \
 	    printf "cold first heatmap over %d runs: median %g ms, %d–%d ms, under 1.0 s in %d\n", NR, m, v[1], v[NR], u}'
 
-.PHONY: models bench-localization test-models-wasm ortcheck inside-pictures startup page-pictures
+.PHONY: models bench-localization test-models-wasm ortcheck inside-pictures inside-page-pictures startup page-pictures
 
 # The tests of the bundled models fail, instead of skipping, when the
 # Fashion-MNIST package or onnxruntime (models/ortcheck) is missing.
@@ -164,6 +164,14 @@ inside-pictures: build
 	  -out $(INSIDE)/maximize-block3-$$c.png || exit 1; done
 	bin/cnnlens maximize -model models/shapes.onnx -class 0 -seed 1 -zoom 2 -out $(INSIDE)/maximize-class0.png
 	cp bin/inside/0000.png $(INSIDE)/scene.png
+
+# The page's "Inside the network" views and the steps of its walk-through
+# (docs/pictures/inside-*.png, walk-*.png, shown in docs/inside.md), taken by
+# the browser tests that check them.
+inside-page-pictures: browser-deps site
+	@mkdir -p docs/pictures
+	CNNLENS_SITE=$(CURDIR)/site CNNLENS_PICTURES=$(CURDIR)/docs/pictures $(GO) test -count=1 -tags browser \
+	  -run 'TestInsideColourBars|TestInsideWalkthrough' ./cmd/serve/
 
 # The fuzz targets, a few seconds each, so that they keep compiling and
 # running (their crashers in testdata/fuzz/ run with every go test). A

@@ -432,15 +432,23 @@ type BreakdownResult struct {
 	Order    []int
 	Top      []int
 	TopShare float32
-	Scale    float32 // the |value| at full colour of Scaled, Sum and ReLU
+	Scale    float32 // the |value| at full colour of Sum and ReLU
 	SumMin   float32
 	SumMax   float32
-	Maps     []*image.RGBA
-	Scaled   []*image.RGBA
-	Sum      *image.RGBA
-	ReLU     *image.RGBA
-	Overlay  *image.RGBA
-	MS       float64
+	HeatMax  float32 // the largest value of ReLU(Sum): 1 on the overlay's scale
+	// Each top channel's tile scales: its map's range, and the |value| at
+	// full colour of its gradient and of its weighted map.
+	MapLo, MapHi, GradScale, ScaledScale []float32
+	// GradMin, GradMax: the range of each top channel's gradient (equal
+	// when the gradient is the same at every position).
+	GradMin, GradMax []float32
+	Maps             []*image.RGBA
+	Grads            []*image.RGBA
+	Scaled           []*image.RGBA
+	Sum              *image.RGBA
+	ReLU             *image.RGBA
+	Overlay          *image.RGBA
+	MS               float64
 }
 
 // Breakdown computes the Grad-CAM breakdown for an input.
@@ -472,10 +480,16 @@ func (e *Engine) Breakdown(r BreakdownRequest) (*BreakdownResult, error) {
 		tile = 64
 	}
 	tiles := b.Tiles(tile)
-	res.Maps, res.Scaled, res.Sum, res.ReLU, res.Scale = tiles.Maps, tiles.Scaled, tiles.Sum, tiles.ReLU, tiles.Scale
+	res.Maps, res.Grads, res.Scaled, res.Sum, res.ReLU, res.Scale = tiles.Maps, tiles.Grads, tiles.Scaled, tiles.Sum, tiles.ReLU, tiles.Scale
+	res.MapLo, res.MapHi, res.GradScale, res.ScaledScale = tiles.MapLo, tiles.MapHi, tiles.GradScale, tiles.ScaledScale
+	for _, g := range b.Grads {
+		lo, hi := inspect.MinMax(g)
+		res.GradMin, res.GradMax = append(res.GradMin, lo), append(res.GradMax, hi)
+	}
 	res.SumMin, res.SumMax = inspect.MinMax(b.Sum)
 	// Over the picture, scaled to 0..1 as Grad-CAM's final map is.
 	_, hi := inspect.MinMax(b.Heatmap)
+	res.HeatMax = hi
 	res.Overlay, err = viz.ShowCAMOnImage(in.base, inspect.Normalize(b.Heatmap, 0, hi), b.W, b.H, cm, float32(1-r.Alpha))
 	if err != nil {
 		return nil, err
@@ -598,9 +612,14 @@ type RotationsResult struct {
 	KH, KW    int
 	Threshold float64
 	Pairs     []inspect.RotationPair
-	Pictures  []*image.RGBA
-	Chance    float64 // mean pairs with shuffled weights (-1: not computed)
-	MS        float64
+	// Tiles: for each pair drawn, filter A, A transformed and filter B, in
+	// Mode (rgb or magnitude), each pair on its scale Scales[k] (±, the
+	// value at full colour).
+	Tiles  [][3]*image.RGBA
+	Scales []float32
+	Mode   string
+	Chance float64 // mean pairs with shuffled weights (-1: not computed)
+	MS     float64
 }
 
 // Rotations finds filters that are rotations or flips of one another.
@@ -637,12 +656,20 @@ func (e *Engine) Rotations(r RotationsRequest) (*RotationsResult, error) {
 	if tile <= 0 {
 		tile = 32
 	}
-	for _, p := range pairs[:min(n, len(pairs))] {
-		img, err := c.RotationPicture([]inspect.RotationPair{p}, 1, inspect.FilterOptions{PerFilter: r.PerFilter, Tile: tile})
-		if err != nil {
-			return nil, err
-		}
-		res.Pictures = append(res.Pictures, img)
+	ts, err := c.RotationTiles(pairs[:min(n, len(pairs))], inspect.FilterOptions{PerFilter: r.PerFilter, Tile: tile})
+	if err != nil {
+		return nil, err
+	}
+	if res.Mode, err = c.ResolveMode(""); err != nil {
+		return nil, err
+	}
+	for _, t := range ts {
+		res.Tiles = append(res.Tiles, [3]*image.RGBA{toRGBA(t.A), toRGBA(t.TA), toRGBA(t.B)})
+		res.Scales = append(res.Scales, t.Scale)
+		res.Mode = t.Mode
+	}
+	if res.Mode == "channels" {
+		res.Mode = "magnitude"
 	}
 	res.MS = msSince(start)
 	return res, nil
@@ -680,7 +707,14 @@ type PoolingResult struct {
 	// The channel shown: its non-zero counts and gradient sums.
 	ChannelAbove, ChannelBelow int
 	SumAbove, SumBelow         float64
-	Picture                    *image.RGBA
+	// The channel shown, as numbers: the activation entering the pool
+	// (H×W), the gradient above (OH×OW) and below (H×W).
+	Input, GradAbove, GradBelow []float32
+	// Its three pictures (PoolTiles: the input on InLo…InHi, both
+	// gradients on ±Scale), Zoom screen pixels a value.
+	InputTile, AboveTile, BelowTile *image.RGBA
+	InLo, InHi, Scale               float32
+	Zoom                            int
 }
 
 // Pooling shows a pooling layer's backward pass for an input.
@@ -705,7 +739,7 @@ func (e *Engine) Pooling(r PoolingRequest) (*PoolingResult, error) {
 	if c < 0 {
 		c = route.Channel
 	}
-	_, above, below, err := route.Planes(c)
+	input, above, below, err := route.Planes(c)
 	if err != nil {
 		return nil, err
 	}
@@ -713,7 +747,7 @@ func (e *Engine) Pooling(r PoolingRequest) (*PoolingResult, error) {
 	if tile <= 0 {
 		tile = 96
 	}
-	pic, err := route.Picture(c, tile)
+	pt, err := route.Tiles(c, tile)
 	if err != nil {
 		return nil, err
 	}
@@ -723,7 +757,9 @@ func (e *Engine) Pooling(r PoolingRequest) (*PoolingResult, error) {
 		Kernel: route.Kernel, Strides: route.Strides, Fan: route.Kernel[0] * route.Kernel[len(route.Kernel)-1],
 		NonzeroAbove: route.NonzeroAbove, NonzeroBelow: route.NonzeroBelow,
 		ChannelAbove: inspect.CountNonzero(above), ChannelBelow: inspect.CountNonzero(below),
-		SumAbove: sum64(above), SumBelow: sum64(below), Picture: pic,
+		SumAbove: sum64(above), SumBelow: sum64(below),
+		Input: append([]float32(nil), input...), GradAbove: append([]float32(nil), above...), GradBelow: append([]float32(nil), below...),
+		InputTile: pt.Input, AboveTile: pt.Above, BelowTile: pt.Below, InLo: pt.InLo, InHi: pt.InHi, Scale: pt.Scale, Zoom: pt.Zoom,
 	}
 	return res, nil
 }

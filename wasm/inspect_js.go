@@ -101,15 +101,18 @@ func breakdownOp(eng *Engine, m js.Value) (any, []any, error) {
 		return nil, nil, err
 	}
 	maps, t1 := bitmapList(res.Maps)
+	grads, t3 := bitmapList(res.Grads)
 	scaled, t2 := bitmapList(res.Scaled)
 	sum, relu, overlay := bitmap(res.Sum), bitmap(res.ReLU), bitmap(res.Overlay)
 	out := map[string]any{
 		"layer": res.Layer, "class": res.Class, "score": float64(res.Score), "channels": res.C, "height": res.H, "width": res.W,
 		"weights": toJS(res.Weights), "order": toJS(res.Order), "top": toJS(res.Top), "topShare": float64(res.TopShare),
-		"scale": float64(res.Scale), "sumMin": float64(res.SumMin), "sumMax": float64(res.SumMax),
-		"maps": maps, "scaled": scaled, "sum": sum, "relu": relu, "overlay": overlay, "ms": res.MS,
+		"scale": float64(res.Scale), "sumMin": float64(res.SumMin), "sumMax": float64(res.SumMax), "heatMax": float64(res.HeatMax),
+		"mapLo": toJS(res.MapLo), "mapHi": toJS(res.MapHi), "gradScale": toJS(res.GradScale), "scaledScale": toJS(res.ScaledScale),
+		"gradMin": toJS(res.GradMin), "gradMax": toJS(res.GradMax),
+		"maps": maps, "grads": grads, "scaled": scaled, "sum": sum, "relu": relu, "overlay": overlay, "ms": res.MS,
 	}
-	transfer := append(append(t1, t2...), sum, relu, overlay)
+	transfer := append(append(append(t1, t2...), t3...), sum, relu, overlay)
 	return out, transfer, nil
 }
 
@@ -180,10 +183,16 @@ func rotationsOp(eng *Engine, m js.Value) (any, []any, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	imgs, transfer := bitmapList(res.Pictures)
+	tiles := js.Global().Get("Array").New(len(res.Tiles))
+	var transfer []any
+	for i, t := range res.Tiles {
+		three, tr := bitmapList(t[:])
+		tiles.SetIndex(i, three)
+		transfer = append(transfer, tr...)
+	}
 	out := map[string]any{
 		"layer": res.Layer, "filters": res.Filters, "kh": res.KH, "kw": res.KW, "threshold": res.Threshold,
-		"pairs": toJS(res.Pairs), "images": imgs, "chance": res.Chance, "ms": res.MS,
+		"pairs": toJS(res.Pairs), "tiles": tiles, "scales": toJS(res.Scales), "mode": res.Mode, "chance": res.Chance, "ms": res.MS,
 	}
 	return out, transfer, nil
 }
@@ -199,16 +208,23 @@ func poolingOp(eng *Engine, m js.Value) (any, []any, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	img := bitmap(res.Picture)
+	values := []js.Value{float32sToJS(res.Input), float32sToJS(res.GradAbove), float32sToJS(res.GradBelow)}
+	tiles, transfer := bitmapList([]*image.RGBA{res.InputTile, res.AboveTile, res.BelowTile})
+	for _, v := range values {
+		transfer = append(transfer, v.Get("buffer"))
+	}
 	out := map[string]any{
 		"node": res.Node, "op": res.Op, "above": res.Above, "below": res.Below, "class": res.Class,
 		"channels": res.C, "height": res.H, "width": res.W, "outHeight": res.OH, "outWidth": res.OW,
 		"channel": res.Channel, "best": res.Best, "fan": res.Fan,
 		"nonzeroAbove": res.NonzeroAbove, "nonzeroBelow": res.NonzeroBelow,
 		"channelAbove": res.ChannelAbove, "channelBelow": res.ChannelBelow,
-		"sumAbove": res.SumAbove, "sumBelow": res.SumBelow, "image": img,
+		"sumAbove": res.SumAbove, "sumBelow": res.SumBelow,
+		"input": values[0], "gradAbove": values[1], "gradBelow": values[2], "tiles": tiles,
+		"inLo": float64(res.InLo), "inHi": float64(res.InHi), "scale": float64(res.Scale), "zoom": res.Zoom,
+		"kernel": toJS(res.Kernel), "strides": toJS(res.Strides),
 	}
-	return out, []any{img}, nil
+	return out, transfer, nil
 }
 
 // bitmapList turns pictures into a JS array of ImageBitmaps and their

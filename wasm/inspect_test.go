@@ -296,6 +296,27 @@ func TestBreakdown(t *testing.T) {
 	if b.Overlay.Bounds().Dx() != in.Width || b.Sum.Bounds() != b.ReLU.Bounds() || b.Maps[0].Bounds().Dx() != 64 {
 		t.Errorf("picture sizes: overlay %v, sum %v, relu %v, map %v", b.Overlay.Bounds(), b.Sum.Bounds(), b.ReLU.Bounds(), b.Maps[0].Bounds())
 	}
+	// Each tile on its own scale; the default layer feeds global average
+	// pooling, so each channel's gradient is the same everywhere: its weight.
+	if len(b.Grads) != 8 || len(b.GradScale) != 8 || len(b.ScaledScale) != 8 || len(b.MapLo) != 8 {
+		t.Fatalf("breakdown tiles: %d gradients, %d scales", len(b.Grads), len(b.GradScale))
+	}
+	for k, c := range b.Top {
+		w := b.Weights[c]
+		if d := math.Abs(float64(b.GradMin[k] - b.GradMax[k])); d > 1e-6*math.Abs(float64(w)) || math.Abs(float64(b.GradMax[k]-w)) > 1e-6*math.Abs(float64(w)) {
+			t.Errorf("channel %d: gradient %v..%v, weight %v", c, b.GradMin[k], b.GradMax[k], w)
+		}
+		if b.GradScale[k] != max(b.GradMax[k], -b.GradMin[k]) {
+			t.Errorf("channel %d: gradient drawn on ±%v, its range %v..%v", c, b.GradScale[k], b.GradMin[k], b.GradMax[k])
+		}
+		want := max(b.MapHi[k]*w, -b.MapHi[k]*w, b.MapLo[k]*w, -b.MapLo[k]*w)
+		if math.Abs(float64(b.ScaledScale[k]-want)) > 1e-6*float64(want) {
+			t.Errorf("channel %d: w·A drawn on ±%v, want %v", c, b.ScaledScale[k], want)
+		}
+	}
+	if b.HeatMax != max(b.SumMax, 0) {
+		t.Errorf("largest ReLU value %v, largest sum %v", b.HeatMax, b.SumMax)
+	}
 	if _, err := e.Breakdown(BreakdownRequest{Input: in.ID, Layer: "/flatten/Flatten_output_0", Class: -1}); err == nil || !strings.Contains(err.Error(), "spatial") {
 		t.Errorf("breakdown of a 1×1 layer: %v", err)
 	}
@@ -318,8 +339,23 @@ func TestRotations(t *testing.T) {
 		t.Errorf("chance baseline not computed")
 	}
 	t.Logf("first layer at 0.3: %d pairs, %.1f by chance", len(r.Pairs), r.Chance)
-	if len(r.Pictures) != min(5, len(r.Pairs)) {
-		t.Errorf("%d pictures for %d pairs (max 5)", len(r.Pictures), len(r.Pairs))
+	if len(r.Tiles) != min(5, len(r.Pairs)) || len(r.Scales) != len(r.Tiles) || r.Mode != "rgb" {
+		t.Errorf("%d tile triples, %d scales (%s) for %d pairs (max 5)", len(r.Tiles), len(r.Scales), r.Mode, len(r.Pairs))
+	}
+	// One scale for the layer: its largest |w|.
+	var big float32
+	for _, v := range inspect.ConvLayers(e.models[info.ID].m)[0].Weight.F32() {
+		big = max(big, v, -v)
+	}
+	for k, tr := range r.Tiles {
+		if r.Scales[k] != big {
+			t.Errorf("pair %d drawn on ±%v, the layer's largest |w| is %v", k, r.Scales[k], big)
+		}
+		for i, img := range tr {
+			if img.Bounds() != tr[0].Bounds() || colours(img) < 2 {
+				t.Errorf("pair %d tile %d: %v, %d colours", k, i, img.Bounds(), colours(img))
+			}
+		}
 	}
 	if !sort.SliceIsSorted(r.Pairs, func(i, j int) bool { return r.Pairs[i].Score > r.Pairs[j].Score }) {
 		t.Errorf("pairs not sorted by score")
@@ -362,8 +398,17 @@ func TestPooling(t *testing.T) {
 	if d := math.Abs(mp.SumAbove - mp.SumBelow); d > 1e-4*math.Max(1e-6, math.Abs(mp.SumAbove)) {
 		t.Errorf("max-pool: gradient sum above %v, below %v", mp.SumAbove, mp.SumBelow)
 	}
-	if colours(mp.Picture) < 8 {
-		t.Errorf("pooling picture has %d colours", colours(mp.Picture))
+	for i, img := range []*image.RGBA{mp.InputTile, mp.AboveTile, mp.BelowTile} {
+		if img.Bounds().Dx() != mp.W*mp.Zoom || img.Bounds().Dy() != mp.H*mp.Zoom || colours(img) < 3 {
+			t.Errorf("pooling tile %d: %v (zoom %d), %d colours", i, img.Bounds(), mp.Zoom, colours(img))
+		}
+	}
+	if len(mp.Input) != mp.H*mp.W || len(mp.GradAbove) != mp.OH*mp.OW || len(mp.GradBelow) != mp.H*mp.W ||
+		inspect.CountNonzero(mp.GradBelow) != mp.ChannelBelow || sum64(mp.GradAbove) != mp.SumAbove {
+		t.Errorf("pooling values: %d, %d, %d for %d×%d → %d×%d", len(mp.Input), len(mp.GradAbove), len(mp.GradBelow), mp.H, mp.W, mp.OH, mp.OW)
+	}
+	if lo, hi := inspect.MinMax(mp.Input); lo != mp.InLo || hi != mp.InHi || mp.Scale != max(inspect.AbsMax(mp.GradAbove), inspect.AbsMax(mp.GradBelow)) {
+		t.Errorf("pooling scales: input %v..%v (reported %v..%v), gradient ±%v", lo, hi, mp.InLo, mp.InHi, mp.Scale)
 	}
 	gap := info.PoolingLayers[len(info.PoolingLayers)-1].Output
 	g, err := e.Pooling(PoolingRequest{Input: in.ID, Layer: gap, Channel: 5, Class: -1})

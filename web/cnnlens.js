@@ -664,9 +664,12 @@ export function channelMap(input, opts = {}) {
  * gradcamBreakdown shows how Grad-CAM builds its heatmap: {layer,
  * classIndex, contrast, top (channels shown, 8), tile, colormap, alpha}
  * resolves with {weights: [w_c] (every channel), order (channels by
- * weight), top, maps: [ImageBitmap] (A_c of each top channel), scaled:
- * [ImageBitmap] (w_c·A_c), sum, relu, overlay (ImageBitmaps), score,
- * topShare, scale, sumMin, sumMax, layer, class, channels, height, width}.
+ * weight), top, maps: [ImageBitmap] (A_c of each top channel, viridis on
+ * mapLo[k]…mapHi[k]), grads: [ImageBitmap] (d target / dA_c, RdBu on
+ * ±gradScale[k]; gradMin[k]…gradMax[k] its range), scaled: [ImageBitmap]
+ * (w_c·A_c, RdBu on ±scaledScale[k]), sum, relu (RdBu on ±scale), overlay
+ * (the colormap on 0…heatMax), score, topShare, sumMin, sumMax, layer,
+ * class, channels, height, width}.
  */
 export function gradcamBreakdown(input, opts = {}) {
   return engine().call('breakdown', {
@@ -707,8 +710,8 @@ export function maximize(opts = {}) {
  * convolution), threshold (cosine similarity, 0.8), max (pairs drawn, 24),
  * perFilter, tile, chance (shuffles for the chance baseline, 0: none)}
  * resolves with {pairs: [{a, b, transform, score, identity}] (all, best
- * first), images: [ImageBitmap] (A, A transformed, B for the first max
- * pairs), chance (mean pairs with each filter's weights shuffled, -1 when
+ * first), tiles: [[ImageBitmap ×3]] (A, A transformed, B for the first max
+ * pairs, drawn in mode 'rgb' or 'magnitude' on ±scales[k]), chance (mean pairs with each filter's weights shuffled, -1 when
  * not asked), layer, filters, kh, kw, threshold, ms}.
  */
 export async function rotations(opts = {}) {
@@ -723,7 +726,10 @@ export async function rotations(opts = {}) {
  * poolingBackward shows how a pooling layer routes the gradient on an
  * input: {layer ('' : the first pooling layer), channel (left out: the
  * channel with the most gradient), classIndex, contrast, tile} resolves
- * with {image: ImageBitmap (input, gradient above, gradient below), op,
+ * with {tiles: [ImageBitmap ×3] (the input, viridis on inLo…inHi; the
+ * gradient above, enlarged to the input's size, and below, RdBu on
+ * ±scale; zoom screen pixels a value), input, gradAbove, gradBelow
+ * (Float32Array: the channel's numbers), kernel, strides, op,
  * node, above, below, channels, height, width, outHeight, outWidth,
  * channel, best, fan (input cells an output cell covers), nonzeroAbove,
  * nonzeroBelow (the whole layer), channelAbove, channelBelow, sumAbove,
@@ -1054,6 +1060,8 @@ figcaption { padding: 4px 2px; color: #444; }
       colormap: a('colormap') || 'jet', alpha: a('alpha') == null ? 0.5 : Number(a('alpha')),
     });
     const all = [res.maps, res.scaled, res.sum, res.relu, res.overlay];
+    closeBitmaps(res.grads); // this view draws no gradients
+    res.grads = [];
     if (seq !== this._seq) { closeBitmaps(all); return null; }
     // Row 1: A_c of the top channels; row 2: w_c·A_c; row 3: Σ, ReLU, heatmap.
     const t = res.maps.length ? res.maps[0].width : 64;

@@ -1201,7 +1201,7 @@ func TestInsideNetwork(t *testing.T) {
 	var bars, top, bRows int
 	p.eval(`document.querySelectorAll('#b-bars .bar').length`, &bars)
 	p.eval(`document.querySelectorAll('#b-bars .bar.top').length`, &top)
-	p.eval(`document.querySelectorAll('#b-rows .b-row').length`, &bRows)
+	p.eval(`document.querySelectorAll('#b-rows figure').length`, &bRows)
 	if bars != channels || top != min(8, channels) || bRows != top {
 		t.Errorf("breakdown of %s (%d channels): %d bars, %d top, %d rows", layer, channels, bars, top, bRows)
 	}
@@ -1337,8 +1337,11 @@ func TestInsideNetwork(t *testing.T) {
 	if !strings.Contains(pstats, fmt.Sprintf("above %s", commas(pl.NonzeroAbove))) || !strings.Contains(pstats, fmt.Sprintf("below %s", commas(pl.NonzeroBelow))) {
 		t.Errorf("pooling numbers: %q for %+v", pstats, pl)
 	}
-	if s := p.canvas("p-canvas"); s.Colors < 8 {
-		t.Errorf("pooling picture: %+v", s)
+	var pColours []int
+	p.eval(`[...document.querySelectorAll('#p-figs canvas')].map((c) => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; const s = new Set();
+  for (let i = 0; i < d.length; i += 4) s.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]); return s.size; })`, &pColours)
+	if len(pColours) != 3 || pColours[0] < 8 || pColours[2] < 3 {
+		t.Errorf("pooling pictures (input, gradient above, below): %v colours", pColours)
 	}
 	var gap string
 	p.eval(`(cnnlensPage.state.model.poolingLayers.find((l) => l.op === 'GlobalAveragePool') || {}).output || ''`, &gap)

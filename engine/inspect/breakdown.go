@@ -24,6 +24,7 @@ type Breakdown struct {
 	Order   []int       // channels by weight, largest first
 	Top     []int       // the channels shown (the Top largest weights)
 	Maps    [][]float32 // A_c for Top, H×W each
+	Grads   [][]float32 // d target / dA_c for Top (their means are the weights)
 	Scaled  [][]float32 // w_c·A_c for Top
 	Sum     []float32   // Σ_c w_c·A_c over every channel, H×W
 	Heatmap []float32   // ReLU(Sum)
@@ -88,6 +89,7 @@ func GradCAMBreakdown(s *cam.Session, layer string, t cam.Target, top int) (*Bre
 			sc[i] = b.Weights[c] * v
 		}
 		b.Maps = append(b.Maps, append([]float32(nil), a...))
+		b.Grads = append(b.Grads, append([]float32(nil), grad.Channel(c)...))
 		b.Scaled = append(b.Scaled, sc)
 	}
 	b.Heatmap = make([]float32, hw)
@@ -97,13 +99,18 @@ func GradCAMBreakdown(s *cam.Session, layer string, t cam.Target, top int) (*Bre
 	return b, nil
 }
 
-// BreakdownTiles are the breakdown's pictures, uncaptioned: each top
-// channel's map (its own sequential scale) and weighted map, the sum and
-// the ReLU, the last three on one diverging scale.
+// BreakdownTiles are the breakdown's pictures, uncaptioned, each on its
+// own colour scale so that every tile is legible: each top channel's map
+// (viridis, MapLo[k]…MapHi[k]), its gradient and its weighted map (RdBu,
+// ±GradScale[k] and ±ScaledScale[k], white at 0), then the sum and its
+// ReLU (RdBu, both ±Scale so that the ReLU shows what the sum lost).
 type BreakdownTiles struct {
-	Maps, Scaled []*image.RGBA // one per channel in Top
-	Sum, ReLU    *image.RGBA
-	Scale        float32 // the |value| drawn at full colour in Scaled, Sum and ReLU
+	Maps, Grads, Scaled []*image.RGBA // one per channel in Top
+	Sum, ReLU           *image.RGBA
+	MapLo, MapHi        []float32
+	GradScale           []float32
+	ScaledScale         []float32
+	Scale               float32 // the |value| drawn at full colour in Sum and ReLU
 }
 
 // Tiles draws the breakdown's pictures, each map enlarged to about tile
@@ -111,17 +118,27 @@ type BreakdownTiles struct {
 func (b *Breakdown) Tiles(tile int) BreakdownTiles {
 	zoom := zoomFor(max(b.H, b.W), tile)
 	t := BreakdownTiles{Scale: AbsMax(b.Sum)}
-	for _, s := range b.Scaled {
-		t.Scale = max(t.Scale, AbsMax(s))
-	}
 	for k := range b.Top {
 		lo, hi := MinMax(b.Maps[k])
+		gs, ss := AbsMax(b.Grads[k]), AbsMax(b.Scaled[k])
+		t.MapLo, t.MapHi = append(t.MapLo, lo), append(t.MapHi, hi)
+		t.GradScale, t.ScaledScale = append(t.GradScale, gs), append(t.ScaledScale, ss)
 		t.Maps = append(t.Maps, viz.Upscale(viz.MapImage(Normalize(b.Maps[k], lo, hi), b.W, b.H, viz.Viridis), zoom))
-		t.Scaled = append(t.Scaled, viz.Upscale(viz.SignedMapImage(b.Scaled[k], b.W, b.H, viz.RdBu, t.Scale), zoom))
+		t.Grads = append(t.Grads, viz.Upscale(signedImage(b.Grads[k], b.W, b.H, gs), zoom))
+		t.Scaled = append(t.Scaled, viz.Upscale(signedImage(b.Scaled[k], b.W, b.H, ss), zoom))
 	}
-	t.Sum = viz.Upscale(viz.SignedMapImage(b.Sum, b.W, b.H, viz.RdBu, t.Scale), zoom)
-	t.ReLU = viz.Upscale(viz.SignedMapImage(b.Heatmap, b.W, b.H, viz.RdBu, t.Scale), zoom)
+	t.Sum = viz.Upscale(signedImage(b.Sum, b.W, b.H, t.Scale), zoom)
+	t.ReLU = viz.Upscale(signedImage(b.Heatmap, b.W, b.H, t.Scale), zoom)
 	return t
+}
+
+// signedImage draws a map with RdBu, ±scale at full colour; an all-zero map
+// (scale 0) is white, its zero colour, rather than a range of its own.
+func signedImage(m []float32, w, h int, scale float32) *image.RGBA {
+	if !(scale > 0) {
+		scale = 1
+	}
+	return viz.SignedMapImage(m, w, h, viz.RdBu, scale)
 }
 
 // Picture draws the breakdown in three rows: the top channels' maps, the

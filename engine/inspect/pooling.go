@@ -116,34 +116,50 @@ func (r *PoolRoute) Planes(c int) (input, above, below []float32, err error) {
 	return r.Input[c*hw : (c+1)*hw], r.GradAbove[c*ohw : (c+1)*ohw], r.GradBelow[c*hw : (c+1)*hw], nil
 }
 
-// Picture draws channel c: the activation entering the pool, the gradient
-// above (enlarged to the input's size, each output cell covering the
-// input cells it came from) and the gradient below, the two gradients on
-// one diverging scale so that "spread evenly" looks fainter than "routed to
-// one position".
-func (r *PoolRoute) Picture(c, tile int) (*image.RGBA, error) {
+// PoolTiles are channel c's three pictures, uncaptioned: the activation
+// entering the pool (viridis, InLo…InHi), the gradient above (enlarged to
+// the input's size, each output cell covering the input cells it came
+// from) and the gradient below, both RdBu on one scale (±Scale, white at
+// 0) so that "spread evenly" looks fainter than "routed to one position".
+type PoolTiles struct {
+	Input, Above, Below *image.RGBA
+	InLo, InHi          float32
+	Scale               float32
+	Zoom                int // screen pixels a value
+}
+
+// Tiles draws channel c's three pictures, each enlarged to about tile
+// pixels.
+func (r *PoolRoute) Tiles(c, tile int) (*PoolTiles, error) {
 	in, above, below, err := r.Planes(c)
 	if err != nil {
 		return nil, err
 	}
-	zoom := zoomFor(max(r.H, r.W), tile)
-	lo, hi := MinMax(in)
-	a := viz.Upscale(viz.MapImage(Normalize(in, lo, hi), r.W, r.H, viz.Viridis), zoom)
-	s1 := AbsMax(above)
-	s2 := AbsMax(below)
-	scale := max(s1, s2)
+	t := &PoolTiles{Zoom: zoomFor(max(r.H, r.W), tile)}
+	t.InLo, t.InHi = MinMax(in)
+	t.Input = viz.Upscale(viz.MapImage(Normalize(in, t.InLo, t.InHi), r.W, r.H, viz.Viridis), t.Zoom)
+	t.Scale = max(AbsMax(above), AbsMax(below))
 	up := make([]float32, r.H*r.W)
 	for y := 0; y < r.H; y++ {
 		for x := 0; x < r.W; x++ {
 			up[y*r.W+x] = above[min(y*r.OH/r.H, r.OH-1)*r.OW+min(x*r.OW/r.W, r.OW-1)]
 		}
 	}
-	g1 := viz.Upscale(viz.SignedMapImage(up, r.W, r.H, viz.RdBu, scale), zoom)
-	g2 := viz.Upscale(viz.SignedMapImage(below, r.W, r.H, viz.RdBu, scale), zoom)
+	t.Above = viz.Upscale(signedImage(up, r.W, r.H, t.Scale), t.Zoom)
+	t.Below = viz.Upscale(signedImage(below, r.W, r.H, t.Scale), t.Zoom)
+	return t, nil
+}
+
+// Picture draws channel c's three tiles side by side, captioned.
+func (r *PoolRoute) Picture(c, tile int) (*image.RGBA, error) {
+	t, err := r.Tiles(c, tile)
+	if err != nil {
+		return nil, err
+	}
 	tiles := []image.Image{
-		viz.Caption(a, fmt.Sprintf("input ch %d", c)),
-		viz.Caption(g1, fmt.Sprintf("grad above %dx%d", r.OH, r.OW)),
-		viz.Caption(g2, fmt.Sprintf("grad below %dx%d", r.H, r.W)),
+		viz.Caption(t.Input, fmt.Sprintf("input ch %d", c)),
+		viz.Caption(t.Above, fmt.Sprintf("grad above %dx%d", r.OH, r.OW)),
+		viz.Caption(t.Below, fmt.Sprintf("grad below %dx%d", r.H, r.W)),
 	}
 	return viz.Grid(tiles, 3, 2, color.RGBA{40, 40, 40, 255}), nil
 }

@@ -220,13 +220,18 @@ func similarities(unit []float32, o, in, kh, kw int) (map[string][]float32, erro
 
 func round6(x float64) float64 { return math.Round(x*1e6) / 1e6 }
 
-// RotationPicture draws up to max pairs, one row each: filter A, A under the
-// transform, and filter B, drawn as FilterTiles draws them (mode auto), with
-// captions naming the filters and the transform.
-func (c *ConvLayer) RotationPicture(pairs []RotationPair, max int, opt FilterOptions) (*image.RGBA, error) {
-	if max > 0 && len(pairs) > max {
-		pairs = pairs[:max]
-	}
+// RotationTiles are one pair's three pictures, uncaptioned: filter A, A
+// under the pair's transform and filter B, drawn as FilterTiles draws them
+// (Mode: rgb for three input channels, else magnitude, Σ|w| over the input
+// channels), all three on one scale, ±Scale.
+type RotationTiles struct {
+	A, TA, B image.Image
+	Mode     string
+	Scale    float32
+}
+
+// RotationTiles draws each pair's three tiles.
+func (c *ConvLayer) RotationTiles(pairs []RotationPair, opt FilterOptions) ([]RotationTiles, error) {
 	mode, err := c.ResolveMode(opt.Mode)
 	if err != nil {
 		return nil, err
@@ -243,10 +248,7 @@ func (c *ConvLayer) RotationPicture(pairs []RotationPair, max int, opt FilterOpt
 	sh := c.Weight.Shape()
 	in, kh, kw := sh[1], sh[2], sh[3]
 	k := kh * kw
-	if len(pairs) == 0 {
-		return viz.Caption(image.NewRGBA(image.Rect(0, 0, 160, 8)), "no rotated pairs"), nil
-	}
-	var rows []image.Image
+	var out []RotationTiles
 	for _, p := range pairs {
 		src := c.Weight.F32()[p.A*in*k : (p.A+1)*in*k]
 		tw := tensor.New(sh...)
@@ -264,10 +266,61 @@ func (c *ConvLayer) RotationPicture(pairs []RotationPair, max int, opt FilterOpt
 		if err != nil {
 			return nil, err
 		}
+		out = append(out, RotationTiles{A: tiles[p.A], TA: ttiles[p.A], B: tiles[p.B], Mode: mode, Scale: c.filterScale(mode, p, opt.PerFilter)})
+	}
+	return out, nil
+}
+
+// filterScale is the |value| FilterTiles draws at full colour for pair
+// p's filter A (the layer's largest unless perFilter).
+func (c *ConvLayer) filterScale(mode string, p RotationPair, perFilter bool) float32 {
+	sh := c.Weight.Shape()
+	n, k := sh[1]*sh[2]*sh[3], sh[2]*sh[3]
+	w := c.Weight.F32()
+	scale := func(f int) float32 {
+		src := w[f*n : (f+1)*n]
+		if mode != "magnitude" {
+			return AbsMax(src)
+		}
+		mag := make([]float32, k)
+		for i, v := range src {
+			mag[i%k] += float32(math.Abs(float64(v)))
+		}
+		return AbsMax(mag)
+	}
+	if perFilter {
+		return scale(p.A)
+	}
+	var s float32
+	for f := 0; f < sh[0]; f++ {
+		s = max(s, scale(f))
+	}
+	return s
+}
+
+// RotationPicture draws up to max pairs, one row each: filter A, A under the
+// transform, and filter B, drawn as FilterTiles draws them (mode auto), with
+// captions naming the filters and the transform.
+func (c *ConvLayer) RotationPicture(pairs []RotationPair, max int, opt FilterOptions) (*image.RGBA, error) {
+	if max > 0 && len(pairs) > max {
+		pairs = pairs[:max]
+	}
+	if len(pairs) == 0 {
+		if _, err := c.ResolveMode(opt.Mode); err != nil {
+			return nil, err
+		}
+		return viz.Caption(image.NewRGBA(image.Rect(0, 0, 160, 8)), "no rotated pairs"), nil
+	}
+	ts, err := c.RotationTiles(pairs, opt)
+	if err != nil {
+		return nil, err
+	}
+	var rows []image.Image
+	for i, p := range pairs {
 		rows = append(rows,
-			viz.Caption(tiles[p.A], fmt.Sprintf("#%d", p.A)),
-			viz.Caption(ttiles[p.A], p.Transform),
-			viz.Caption(tiles[p.B], fmt.Sprintf("#%d %.2f", p.B, p.Score)))
+			viz.Caption(ts[i].A, fmt.Sprintf("#%d", p.A)),
+			viz.Caption(ts[i].TA, p.Transform),
+			viz.Caption(ts[i].B, fmt.Sprintf("#%d %.2f", p.B, p.Score)))
 	}
 	return viz.Grid(rows, 3, 2, color.RGBA{40, 40, 40, 255}), nil
 }
