@@ -330,6 +330,32 @@ function layerNote() {
   $('layer-note').textContent = text;
 }
 
+// describeViews puts each view's sentence, formula and paper (from
+// methods.json, id "view:NAME") at the top of its panel.
+function describeViews() {
+  const panels = { dff: 'dff' };
+  for (const tab of document.querySelectorAll('#inside [role=tab][data-view]')) panels[tab.dataset.view] = tab.getAttribute('aria-controls');
+  for (const [view, id] of Object.entries(panels)) {
+    const d = DESCRIPTIONS.get('view:' + view);
+    const panel = $(id);
+    if (!d || !panel || panel.querySelector(':scope > .view-desc')) continue;
+    const p = document.createElement('p');
+    p.className = 'small method-desc view-desc';
+    p.append(d.line + ' ');
+    const f = document.createElement('code');
+    f.textContent = d.formula;
+    const a = document.createElement('a');
+    a.href = d.paper.url;
+    a.target = '_blank';
+    a.rel = 'noopener';
+    a.textContent = d.paper.title;
+    p.append(f, a);
+    panel.prepend(p);
+    const tab = document.querySelector(`#inside [role=tab][data-view="${view}"]`);
+    if (tab) tab.title = d.line;
+  }
+}
+
 function describeMethod() {
   const box = $('method-desc');
   const d = DESCRIPTIONS.get(state.method);
@@ -1441,7 +1467,7 @@ async function main() {
   Object.assign(page.marks, api.engine().times);
   await api.methods();
   fillMethods();
-  descriptionsReady.then(() => { fillMethods(); describeMethod(); fillLayers(); fillOptions(); });
+  descriptionsReady.then(() => { fillMethods(); describeMethod(); fillLayers(); fillOptions(); describeViews(); });
   const cms = await api.colormaps();
   for (const c of cms) {
     const o = document.createElement('option');

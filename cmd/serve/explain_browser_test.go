@@ -119,6 +119,18 @@ func TestMethodTexts(t *testing.T) {
 	if want == "" || !strings.HasPrefix(desc, want) {
 		t.Errorf("Grad-CAM's description: %q, want it to start with %q", desc, want)
 	}
+	// Every view has its sentence, formula and paper from the same table.
+	var viewDescs map[string]string
+	p.eval(`(() => { const out = {}; for (const t of document.querySelectorAll('#inside [role=tab][data-view]')) { const d = document.getElementById(t.getAttribute('aria-controls')).querySelector('.view-desc'); out[t.dataset.view] = d ? d.textContent : ''; }
+  const d = document.querySelector('#dff .view-desc'); out.dff = d ? d.textContent : ''; return out; })()`, &viewDescs)
+	for v, d := range viewDescs {
+		if len(d) < 40 || !strings.Contains(d, "20") {
+			t.Errorf("view %s: description %q (want a sentence, a formula and a dated paper)", v, d)
+		}
+	}
+	if len(viewDescs) < 7 {
+		t.Errorf("views described: %v", viewDescs)
+	}
 	// Grad-CAM: the layers without a spatial map are there, greyed out, with the reason.
 	var layers struct {
 		Enabled, Disabled int
