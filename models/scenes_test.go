@@ -120,12 +120,13 @@ func TestScenesShortRunDeterministic(t *testing.T) {
 }
 
 // Floors that guard the committed model against regressions. The goals
-// are higher (exact-set accuracy 90 %, mAP 0.98, Grad-CAM pointing and
-// discrimination 95 %); the committed model does not reach them
-// (docs/localisation.md says what it reaches and what limits it).
+// are exact-set accuracy 90 %, mAP 0.98, Grad-CAM pointing and
+// discrimination 95 %; the committed model reaches all but the first
+// (docs/localisation.md says what it reaches and what limits it), and
+// the map floors are the goals themselves.
 const (
-	scenesMinSetAcc         = 0.60
-	scenesMinMAP            = 0.92
-	scenesMinPointing       = 0.90
-	scenesMinDiscrimination = 0.90
+	scenesMinSetAcc         = 0.80
+	scenesMinMAP            = 0.98
+	scenesMinPointing       = 0.95
+	scenesMinDiscrimination = 0.95
 )
