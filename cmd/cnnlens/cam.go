@@ -45,7 +45,7 @@ func (f *camFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.finerCompare, "finer-compare", "", "finercam: comparison classes, comma separated (default: the 2nd–4th closest logits)")
 	fs.Float64Var(&f.finerAlpha, "finer-alpha", 1, "finercam: weight α of the comparison classes' logits")
 	fs.StringVar(&f.base, "base", "", "refinecam's per-layer method (default gradcampp); finercam's (default gradcam)")
-	fs.Int64Var(&f.seed, "seed", 0, "random seed (randomcam's weights, smoothgrad's noise)")
+	fs.Int64Var(&f.seed, "seed", 0, "random seed (randomcam's weights; the noise of smoothgrad, smoothgrad-sq, vargrad and gradientshap)")
 }
 
 // request builds the engine request from the flags.

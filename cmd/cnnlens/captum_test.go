@@ -10,8 +10,6 @@ import (
 	"github.com/cnnlens/cnnlens/engine/tensor"
 )
 
-var tinyExt = filepath.Join("..", "..", "..", "shared", "oracle", "tinycnn-ext")
-
 // maxRel is max|got − want| / max|want|.
 func maxRel(got, want []float32) float64 {
 	var worst, scale float64
