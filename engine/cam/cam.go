@@ -1,7 +1,9 @@
 // Package cam computes class activation maps and gradient attributions the
 // way pytorch-grad-cam and Captum do, number for number: CAM, Grad-CAM and
 // its family, ScoreCAM, AblationCAM, FullGrad, guided backprop, saliency,
-// SmoothGrad and Integrated Gradients.
+// SmoothGrad, Integrated Gradients and Captum's other input attributions
+// (occlusion, feature ablation, Input × Gradient, deconvolution, DeepLIFT,
+// LRP, GradientSHAP, NoiseTunnel's SmoothGrad² and VarGrad).
 //
 // A method is one small file: layer methods give a raw map per image at the
 // layer's resolution (and their per-channel weights); the shared pipeline
