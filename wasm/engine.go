@@ -91,7 +91,16 @@ type CAMRequest struct {
 	FinerCompare []int
 	FinerAlpha   *float64
 	Base         string
-	Seed         int64
+	Seed         int64 // also the input attributions' noise seed
+	// Attr holds the input attributions' parameters (zero: defaults).
+	Attr AttrParams
+}
+
+// AttrParams are the parameters of the input attributions (cam.Request's
+// Steps, Samples, NoiseLevel, Window, Stride and Superpixel).
+type AttrParams struct {
+	Steps, Samples, Window, Stride, Superpixel int
+	Noise                                      float64
 }
 
 // CAMResult is one computed map.
@@ -112,6 +121,10 @@ type CAMResult struct {
 	ForwardMS       float64
 	BackwardMS      float64
 	ReusedForwardMS float64
+	// Attr is an input attribution (C×H×W like the input, signed) for
+	// the input methods; Delta its convergence delta, when it has one.
+	Attr  []float32
+	Delta []float32
 }
 
 // maxBaseSide bounds the picture overlays are drawn on: a big photo is
@@ -438,14 +451,23 @@ func (e *Engine) CAM(r CAMRequest) (*CAMResult, error) {
 		l := res.Layers[0]
 		out.Layer, out.RawW, out.RawH = l.Layer, l.W, l.H
 		out.Raw = l.Raw[:l.H*l.W]
+		if l.Layer == in.session.Model.Input && len(l.Raw) == l.C*l.H*l.W*in.session.Batch() {
+			out.Attr = l.Raw[:l.C*l.H*l.W]
+		}
 	}
+	out.Delta = res.Delta
 	return out, nil
 }
 
 // camRequest is the engine request for a page request.
 func camRequest(in *inputState, r CAMRequest) (cam.Request, error) {
 	req := cam.Request{Method: r.Method, AugSmooth: r.AugSmooth, EigenSmooth: r.EigenSmooth, Progress: r.Progress,
-		FEMK: r.FEMK, FinerCompare: r.FinerCompare, FinerAlpha: r.FinerAlpha, Base: r.Base, Seed: r.Seed}
+		FEMK: r.FEMK, FinerCompare: r.FinerCompare, FinerAlpha: r.FinerAlpha, Base: r.Base, Seed: r.Seed,
+		Steps: r.Attr.Steps, Samples: r.Attr.Samples, NoiseLevel: r.Attr.Noise,
+		Window: r.Attr.Window, Stride: r.Attr.Stride, Superpixel: r.Attr.Superpixel}
+	if a := r.Attr; min(a.Steps, a.Samples, a.Window, a.Stride, a.Superpixel) < 0 {
+		return req, markf(ErrBadRequest, "steps, samples, window, stride and superpixel must not be negative")
+	}
 	if r.FEMK < 0 || math.IsNaN(r.FEMK) {
 		return req, markf(ErrBadRequest, "FEM's k must be positive, got %v", r.FEMK)
 	}

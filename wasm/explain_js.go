@@ -18,6 +18,8 @@ func camOptions(m js.Value, req *CAMRequest) error {
 	req.FEMK = fnum(m.Get("femK"), 0)
 	req.Base = str(m.Get("base"), "")
 	req.Seed = int64(fnum(m.Get("seed"), 0))
+	req.Attr = AttrParams{Steps: num(m.Get("steps"), 0), Samples: num(m.Get("samples"), 0), Noise: fnum(m.Get("noise"), 0),
+		Window: num(m.Get("window"), 0), Stride: num(m.Get("stride"), 0), Superpixel: num(m.Get("superpixel"), 0)}
 	if a := m.Get("finerAlpha"); a.Type() == js.TypeNumber {
 		v := a.Float()
 		req.FinerAlpha = &v

@@ -222,7 +222,8 @@ func setInput(eng *Engine, m js.Value) (any, []any, error) {
 }
 
 // camOp takes {input, method, layer, kind, class, other, augSmooth,
-// eigenSmooth, render: {colormap, alpha} | undefined}.
+// eigenSmooth, steps, samples, noise, seed, window, stride, superpixel,
+// render: {colormap, alpha} | undefined}.
 func camOp(eng *Engine, r request) (any, []any, error) {
 	m := r.msg
 	req := CAMRequest{
@@ -263,6 +264,14 @@ func camOp(eng *Engine, r request) (any, []any, error) {
 		"rawWidth": res.RawW, "rawHeight": res.RawH,
 	}
 	transfer := []any{mapArr.Get("buffer")}
+	if res.Attr != nil {
+		attr := float32sToJS(res.Attr)
+		out["attr"] = attr
+		transfer = append(transfer, attr.Get("buffer"))
+	}
+	if res.Delta != nil {
+		out["delta"] = float64(res.Delta[0])
+	}
 	if res.Raw != nil {
 		raw := float32sToJS(res.Raw)
 		out["raw"] = raw

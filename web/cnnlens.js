@@ -491,11 +491,14 @@ export async function predict(opts) {
 /**
  * cam computes a map: {tensor | image, layer, classIndex, method, augSmooth,
  * eigenSmooth, contrast?, kind? ('logit' | 'softmax' | 'rest'), femK?,
- * finerCompare?, finerAlpha?, base?, seed?, render?: {colormap, alpha},
+ * finerCompare?, finerAlpha?, base?, seed?, steps?, samples?, noise?,
+ * window?, stride?, superpixel? (ATTR_PARAMS), render?: {colormap, alpha},
  * onProgress?} resolves
  * with {cam: Float32Array (H×W in 0..1; H×W×3 for guided methods), width,
- * height, classIndex, ms, forwardMs, backwardMs, score, layer}, the same
- * numbers as `cnnlens cam -out-cam`.
+ * height, classIndex, ms, forwardMs, backwardMs, score, layer, attr? (the
+ * input methods' attribution, Float32Array C×H×W like `cnnlens cam
+ * -out-attr`), delta? (its convergence delta)}, the same numbers as
+ * `cnnlens cam -out-cam`.
  */
 export async function cam(opts) {
   if (!opts.model && !current) await ready;
@@ -522,11 +525,21 @@ export function computeCAM(input, opts = {}) {
 }
 
 /**
+ * ATTR_PARAMS are the input attributions' parameters that camArgs passes
+ * on (absent: the engine's defaults): steps (integrated-gradients),
+ * samples and noise (smoothgrad, smoothgrad-sq, vargrad, gradientshap; the
+ * seed is `seed`), window and stride (occlusion), superpixel
+ * (featureablation); see docs/methods.md.
+ */
+export const ATTR_PARAMS = ['steps', 'samples', 'noise', 'window', 'stride', 'superpixel'];
+
+/**
  * camArgs is a cam or metrics message: the target (kind 'logit' | 'softmax'
  * | 'rest', or a contrast), layer ('' : the model's default; several
  * separated by commas for refinecam) and the method options femK (fem),
  * finerCompare (array of classes) and finerAlpha (finercam), base
- * (refinecam's and finercam's per-layer method) and seed (randomcam).
+ * (refinecam's and finercam's per-layer method), seed (randomcam and the
+ * random input attributions) and ATTR_PARAMS.
  */
 function camArgs(input, opts) {
   const args = {
@@ -539,7 +552,7 @@ function camArgs(input, opts) {
     augSmooth: !!opts.augSmooth,
     eigenSmooth: !!opts.eigenSmooth,
   };
-  for (const k of ['femK', 'finerAlpha', 'seed']) {
+  for (const k of ['femK', 'finerAlpha', 'seed', ...ATTR_PARAMS]) {
     if (opts[k] != null && opts[k] !== '') args[k] = Number(opts[k]);
   }
   if (opts.base) args.base = String(opts.base);

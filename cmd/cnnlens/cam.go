@@ -45,7 +45,7 @@ func (f *camFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.finerCompare, "finer-compare", "", "finercam: comparison classes, comma separated (default: the 2nd–4th closest logits)")
 	fs.Float64Var(&f.finerAlpha, "finer-alpha", 1, "finercam: weight α of the comparison classes' logits")
 	fs.StringVar(&f.base, "base", "", "refinecam's per-layer method (default gradcampp); finercam's (default gradcam)")
-	fs.Int64Var(&f.seed, "seed", 0, "random seed (randomcam's weights, smoothgrad's noise)")
+	fs.Int64Var(&f.seed, "seed", 0, "random seed (randomcam's weights; the noise of smoothgrad, smoothgrad-sq, vargrad and gradientshap)")
 }
 
 // request builds the engine request from the flags.
@@ -93,6 +93,8 @@ func runCAM(args []string, stdout io.Writer) error {
 	var f camFlags
 	fs := newFlags("cam")
 	f.register(fs)
+	var af attrFlags
+	af.register(fs)
 	out := fs.String("out", "", "write the heatmap over the image as PNG")
 	outCAM := fs.String("out-cam", "", "write the final maps, N×H×W (N×H×W×3 HWC for guidedbackprop and guided-gradcam): a .npy file with that shape, else raw little-endian float32")
 	outRaw := fs.String("out-raw", "", "write the raw map at the layer's resolution (before ReLU): a .npy file of shape N×h×w (N×C×H×W for saliency, smoothgrad, integrated-gradients; L×… for L layers of one shape), else raw little-endian float32 (layer after layer)")
@@ -116,6 +118,9 @@ func runCAM(args []string, stdout io.Writer) error {
 			return fmt.Errorf("%w: -method all needs -out-dir", errUsage)
 		}
 		methods = cam.Methods()
+		if af.outAttr != "" {
+			return fmt.Errorf("%w: -out-attr writes one method's attribution, not -method all's", errUsage)
+		}
 	}
 	l, err := f.load()
 	if err != nil {
@@ -143,6 +148,7 @@ func runCAM(args []string, stdout io.Writer) error {
 		MS         float64              `json:"ms"`
 		Method     string               `json:"method,omitempty"`
 		Methods    map[string]methodOut `json:"methods,omitempty"`
+		Delta      []float32            `json:"delta,omitempty"` // convergence deltas (deeplift, lrp, integrated-gradients, gradientshap)
 	}{}
 	if f.method == "all" {
 		summary.Methods = map[string]methodOut{}
@@ -155,9 +161,18 @@ func runCAM(args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
+		if err := af.apply(&req); err != nil {
+			return err
+		}
 		r, err := cam.Compute(s, req)
 		if err != nil {
 			return err
+		}
+		if f.method != "all" {
+			if err := af.writeAttr(r, l.m.Input, x.Shape()); err != nil {
+				return err
+			}
+			summary.Delta = r.Delta
 		}
 		summary.ClassIndex, summary.Score = r.Targets[0].Class, r.Scores[0]
 		if summary.ClassIndex < len(l.card.Labels) {

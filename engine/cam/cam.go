@@ -1,7 +1,9 @@
 // Package cam computes class activation maps and gradient attributions the
 // way pytorch-grad-cam and Captum do, number for number: CAM, Grad-CAM and
 // its family, ScoreCAM, AblationCAM, FullGrad, guided backprop, saliency,
-// SmoothGrad and Integrated Gradients.
+// SmoothGrad, Integrated Gradients and Captum's other input attributions
+// (occlusion, feature ablation, Input × Gradient, deconvolution, DeepLIFT,
+// LRP, GradientSHAP, NoiseTunnel's SmoothGrad² and VarGrad).
 //
 // A method is one small file: layer methods give a raw map per image at the
 // layer's resolution (and their per-channel weights); the shared pipeline
@@ -44,14 +46,19 @@ type Request struct {
 	NoiseLevel float64   // SmoothGrad: noise σ as a fraction of the input's range (0: default 0.15; negative: no noise)
 	Samples    int       // SmoothGrad: noisy samples (default 25)
 	Steps      int       // Integrated Gradients: path steps (default 50)
-	Baseline   *tensor.T // Integrated Gradients: baseline input (default zeros)
-	Seed       int64     // SmoothGrad noise seed; RandomCAM's weights
+	Baseline   *tensor.T // Integrated Gradients, DeepLift, GradientSHAP: baseline input (default zeros)
+	Seed       int64     // SmoothGrad, NoiseTunnel and GradientSHAP noise seed; RandomCAM's weights
 
 	// Layer-method options.
 	FEMK         float64  // FEM: threshold mean + k·std (0: default 2)
 	FinerCompare []int    // FinerCAM: comparison classes (default: the 2nd–4th closest logits)
 	FinerAlpha   *float64 // FinerCAM: α (nil: default 1)
 	Base         string   // RefineCAM's per-layer method (default gradcampp); FinerCAM's (default gradcam)
+
+	// Captum's perturbation methods.
+	Window     int // occlusion: side of the square window (default: an eighth of the smaller side)
+	Stride     int // occlusion: step between windows (default: half the window)
+	Superpixel int // featureablation: side of the square features (default: an eighth of the smaller side)
 }
 
 // ErrCancelled is returned when Progress asked to stop.
@@ -85,6 +92,10 @@ type Result struct {
 	Forward       time.Duration
 	Backward      time.Duration
 	Total         time.Duration
+
+	// Delta is each image's convergence delta, for the attributions that
+	// have one (deeplift, lrp, integrated-gradients, gradientshap).
+	Delta []float32
 }
 
 // Map returns image b's final map.

@@ -39,21 +39,9 @@ func integratedGradients(s *Session, req *Request, targets []Target) (*Result, e
 	}
 	n, chw := s.Batch(), s.Input.Len()/s.Batch()
 	x := s.Input.F32()
-	base := make([]float32, n*chw)
-	if bl := req.Baseline; bl != nil {
-		f := bl.AsF32()
-		switch len(f) {
-		case chw:
-			for b := 0; b < n; b++ {
-				copy(base[b*chw:], f)
-			}
-		case n * chw:
-			copy(base, f)
-		default:
-			sh := s.Input.Shape()
-			return nil, kind.Errorf(ErrBadRequest, "cam: integrated-gradients: the baseline has %d values; it must be one %d×%d×%d image or %d of them (the input's shape)",
-				len(f), sh[1], sh[2], sh[3], n)
-		}
+	base, err := baselines(s, req, "integrated-gradients")
+	if err != nil {
+		return nil, err
 	}
 	alphas, weights := gaussLegendre01(steps)
 	total := make([]float64, n*chw)
@@ -86,7 +74,56 @@ func integratedGradients(s *Session, req *Request, targets []Target) (*Result, e
 	}
 	res := inputResult(s, attr, captumAbsMap)
 	res.Forward, res.Backward = g.forward, g.backward
+	if res.Delta, err = convergenceDelta(s, req, targets, attr, base); err != nil {
+		return nil, err
+	}
 	return res, nil
+}
+
+// baselines is Request.Baseline for every image of the batch (N×C×H×W
+// values): one C×H×W image (1×C×H×W or C×H×W) for the whole batch, or one
+// per image; zeros when none is given.
+func baselines(s *Session, req *Request, what string) ([]float32, error) {
+	n, chw := s.Batch(), s.Input.Len()/s.Batch()
+	base := make([]float32, n*chw)
+	if bl := req.Baseline; bl != nil {
+		f := bl.AsF32()
+		switch len(f) {
+		case chw:
+			for b := 0; b < n; b++ {
+				copy(base[b*chw:], f)
+			}
+		case n * chw:
+			copy(base, f)
+		default:
+			sh := s.Input.Shape()
+			return nil, kind.Errorf(ErrBadRequest, "cam: %s: the baseline has %d values; it must be one %d×%d×%d image or %d of them (the input's shape)",
+				what, len(f), sh[1], sh[2], sh[3], n)
+		}
+	}
+	return base, nil
+}
+
+// convergenceDelta is Captum's convergence delta of an attribution from
+// baselines: per image, Σ A[b] − (y_b(x_b) − y_b(x'_b)), zero for a
+// complete attribution.
+func convergenceDelta(s *Session, req *Request, targets []Target, attr, base []float32) ([]float32, error) {
+	n, chw := s.Batch(), s.Input.Len()/s.Batch()
+	ref, err := scoreBatches(s, n, req.BatchSize, nil,
+		func(r int, dst []float32) { copy(dst, base[r*chw:(r+1)*chw]) },
+		func(r int) Target { return targets[r] })
+	if err != nil {
+		return nil, err
+	}
+	delta := make([]float32, n)
+	for b := range delta {
+		var sum float64
+		for _, v := range attr[b*chw : (b+1)*chw] {
+			sum += float64(v)
+		}
+		delta[b] = float32(sum - float64(targets[b].Score(s.Logits(b))-ref[b]))
+	}
+	return delta, nil
 }
 
 // captumAbsMap is Captum's default visualisation of one C×H×W attribution:

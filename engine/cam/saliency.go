@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/cnnlens/cnnlens/engine/graph"
-	"github.com/cnnlens/cnnlens/engine/internal/kind"
 	"github.com/cnnlens/cnnlens/engine/tensor"
 )
 
@@ -74,63 +73,16 @@ func saliency(s *Session, req *Request, targets []Target) (*Result, error) {
 }
 
 func smoothGrad(s *Session, req *Request, targets []Target) (*Result, error) {
-	samples := req.Samples
-	if samples <= 0 {
-		samples = 25
-	}
-	level := req.NoiseLevel
-	if level == 0 {
-		level = 0.15
-	}
-	if level < 0 || math.IsNaN(level) {
-		level = 0
-	}
-	if math.IsInf(level, 0) {
-		return nil, kind.Errorf(ErrBadRequest, "cam: smoothgrad: the noise level must be finite, got %v", req.NoiseLevel)
-	}
-	n, chw := s.Batch(), s.Input.Len()/s.Batch()
-	x := s.Input.F32()
-	sigma := make([]float64, n)
-	for b := range sigma {
-		img := x[b*chw : (b+1)*chw]
-		lo, hi := img[0], img[0]
-		for _, v := range img {
-			lo, hi = min(lo, v), max(hi, v)
-		}
-		sigma[b] = level * float64(hi-lo)
-	}
-	sum := make([]float64, n*chw)
-	g := &gradBatches{
-		s: s, rows: n * samples, batch: req.BatchSize, progress: req.Progress,
-		fill: func(r int, dst []float32) {
-			b := r / samples
-			img := x[b*chw : (b+1)*chw]
-			if sigma[b] == 0 {
-				copy(dst, img)
-				return
-			}
-			rng := rowRand(req.Seed, r)
-			for i, v := range img {
-				dst[i] = float32(float64(v) + sigma[b]*rng.NormFloat64())
-			}
-		},
-		target: func(r int) Target { return targets[r/samples] },
-		use: func(r int, grad []float32, _ float32) {
-			acc := sum[(r/samples)*chw:][:chw]
-			for i, v := range grad {
-				acc[i] += math.Abs(float64(v))
-			}
-		},
-	}
-	if err := g.run(); err != nil {
+	nt, err := noisySaliency(s, req, targets, "smoothgrad")
+	if err != nil {
 		return nil, err
 	}
-	attr := make([]float32, len(sum))
-	for i, v := range sum {
-		attr[i] = float32(v / float64(samples))
+	attr := make([]float32, len(nt.sum))
+	for i, v := range nt.sum {
+		attr[i] = float32(v / float64(nt.samples))
 	}
 	res := inputResult(s, attr, maxOverChannels)
-	res.Forward, res.Backward = g.forward, g.backward
+	res.Forward, res.Backward = nt.forward, nt.backward
 	return res, nil
 }
 
