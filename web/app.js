@@ -37,7 +37,8 @@ const descriptionsReady = fetch(api.assetURL('methods.json'))
   .then((list) => { for (const d of list) DESCRIPTIONS.set(d.id, d); })
   .catch(() => {});
 // The methods that explain at the input rather than at a layer.
-const INPUT_METHODS = new Set(['fullgrad', 'guidedbackprop', 'guided-gradcam', 'saliency', 'smoothgrad', 'integrated-gradients']);
+const INPUT_METHODS = new Set(['fullgrad', 'guidedbackprop', 'guided-gradcam', 'saliency', 'smoothgrad', 'integrated-gradients',
+  'occlusion', 'featureablation', 'inputxgradient', 'deconvolution', 'deeplift', 'lrp', 'gradientshap', 'smoothgrad-sq', 'vargrad']);
 function methodGroup(m) {
   const d = DESCRIPTIONS.get(m);
   if (d && d.group) return d.group;
@@ -818,6 +819,15 @@ const METHOD_OPTIONS = {
   randomcam: [{ key: 'seed', label: 'seed', value: 1, step: 1 }],
   smoothgrad: [{ key: 'samples', label: 'noisy copies', value: 25, step: 1, min: 1 }, { key: 'seed', label: 'seed', value: 1, step: 1 }],
   'integrated-gradients': [{ key: 'steps', label: 'steps along the path', value: 50, step: 1, min: 1 }],
+  // Captum's: blank keeps the engine's default (an eighth of the image's side for the window and the squares).
+  occlusion: [
+    { key: 'window', label: 'window (px; blank: ⅛ of the side)', value: '', step: 1, min: 1 },
+    { key: 'stride', label: 'stride (px; blank: half the window)', value: '', step: 1, min: 1 },
+  ],
+  featureablation: [{ key: 'superpixel', label: 'square side (px; blank: ⅛ of the side)', value: '', step: 1, min: 1 }],
+  gradientshap: [{ key: 'samples', label: 'samples', value: 5, step: 1, min: 1 }, { key: 'seed', label: 'seed', value: 1, step: 1 }],
+  'smoothgrad-sq': [{ key: 'samples', label: 'noisy copies', value: 25, step: 1, min: 1 }, { key: 'noise', label: 'noise σ (fraction of the range)', value: 0.15, step: 0.05, min: 0 }, { key: 'seed', label: 'seed', value: 1, step: 1 }],
+  vargrad: [{ key: 'samples', label: 'noisy copies', value: 25, step: 1, min: 1 }, { key: 'noise', label: 'noise σ (fraction of the range)', value: 0.15, step: 0.05, min: 0 }, { key: 'seed', label: 'seed', value: 1, step: 1 }],
 };
 state.opts = {};
 function optionValues(method) {
@@ -923,7 +933,19 @@ function passesOf(method) {
     case 'scorecam': return { n: channels, each: 1, what: `${channels} forward passes, one per channel of the layer` };
     case 'ablationcam': return { n: channels, each: 0.6, what: `${channels} partial forward passes, one per channel of the layer` };
     case 'smoothgrad': return { n: 25, each: 3, what: '25 forward and backward passes on noisy copies' };
-    case 'integrated-gradients': return { n: 50, each: 3, what: '50 forward and backward passes along the path' };
+    case 'integrated-gradients': return { n: Number(optionValues(method).steps) || 50, each: 3, what: `${Number(optionValues(method).steps) || 50} forward and backward passes along the path` };
+    case 'smoothgrad-sq': case 'vargrad': case 'gradientshap': {
+      const n = Number(optionValues(method).samples) || (method === 'gradientshap' ? 5 : 25);
+      return { n, each: 3, what: `${n} forward and backward passes on noisy copies` };
+    }
+    case 'occlusion': case 'featureablation': {
+      const info = state.model.inputShape, side = Math.min(info[2], info[3]);
+      const o = optionValues(method);
+      const w = Number(o.window || o.superpixel) || Math.max(1, Math.floor(side / 8));
+      const st = method === 'occlusion' ? (Number(o.stride) || Math.max(1, Math.floor(w / 2))) : w;
+      const per = Math.ceil((side - (method === 'occlusion' ? w : 0)) / st) + (method === 'occlusion' ? 1 : 0);
+      return { n: per * per, each: 1, what: `${per * per} forward passes, one per ${method === 'occlusion' ? 'window position' : 'square'}` };
+    }
     default: return null;
   }
 }
