@@ -253,6 +253,9 @@ function fillModelUI() {
   sel.value = state.bundled ? state.bundled.name : '';
 
   state.layer = m.defaultLayer || m.suggestedLayer || '';
+  state.layout = m.layerLayout || '';
+  $('layout').value = state.layout;
+  state.segMask = null;
   fillLayers();
 
   // Classes.
@@ -277,7 +280,15 @@ function fillModelUI() {
   inside.changed('model');
 }
 
-const spatialLayer = (l) => l.shape && l.shape.length === 4 && l.shape[2] * l.shape[3] > 1;
+// spatialLayer: a layer with a map over the image: N×C×H×W with H·W > 1,
+// or, read as a transformer's tokens, N×T×C (auto does so for 3-D values).
+const spatialLayer = (l) => {
+  if (!l.shape) return false;
+  const layout = state.layout || (state.model && state.model.layerLayout) || '';
+  if (l.shape.length === 3) return layout === '' || layout === 'tokens' ? l.layout === 'tokens' || l.shape[1] > 1 : false;
+  if (l.shape.length !== 4) return false;
+  return layout === 'nhwc' ? l.shape[1] * l.shape[2] > 1 : l.shape[2] * l.shape[3] > 1;
+};
 
 // layerTitle names a layer the way a student reads it: "block 4 (16×16)"
 // for /block4/relu/Relu_output_0, "layer 4.1 (7×7)" for ResNet's
@@ -598,6 +609,8 @@ async function setSource(source) {
   if (old) api.engine().call('disposeInput', { input: old.id }).catch(() => {});
   markSample();
   clearMessage();
+  state.segMask = null;
+  showSegmentation();
   if (!page.marks.input) mark('input');
   setStatus(`Model: ${state.model.name} · forward pass ${fmt(input.forwardMs)} ms`);
   showPredictions();
@@ -606,6 +619,7 @@ async function setSource(source) {
     if (state.base) state.base.close();
     state.base = r.image;
     drawBase();
+    showSegmentation();
   }).catch(() => {});
   await recompute();
   inside.changed('input');
@@ -718,6 +732,7 @@ function showPredictions() {
 }
 
 function setClass() {
+  if (state.model && state.model.segmentation) setTimeout(showSegmentation, 0);
   const v = $('class').value;
   state.classIndex = v === '' ? -1 : Number(v);
   state.contrast = $('contrast').value;
@@ -804,8 +819,110 @@ function camOptions(method) {
     ...optionValues(method),
   };
   if (method === 'refinecam') opts.layer = refineLayers();
+  if (state.layout) opts.layout = state.layout;
+  // A segmentation model: the class's scores summed over a region (the
+  // pixels predicted as the class unless a region was clicked).
+  if (state.model.segmentation) {
+    opts.classIndex = segClass();
+    if (state.segMask && state.segMask.classIndex === opts.classIndex) {
+      Object.assign(opts, { mask: state.segMask.mask, maskWidth: state.segMask.width, maskHeight: state.segMask.height });
+    }
+  }
   return opts;
 }
+
+// ---------------------------------------------------------------- segmentation
+
+// PALETTE: one colour a class of a segmentation (cycled past 20).
+const PALETTE = [[31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189], [140, 86, 75], [227, 119, 194],
+  [127, 127, 127], [188, 189, 34], [23, 190, 207], [174, 199, 232], [255, 187, 120], [152, 223, 138], [255, 152, 150],
+  [197, 176, 213], [196, 156, 148], [247, 182, 210], [199, 199, 199], [219, 219, 141], [158, 218, 229]];
+const segColour = (k) => PALETTE[k % PALETTE.length];
+
+// segClass: the class explained on a segmentation model: the one chosen,
+// else the class at most pixels other than class 0 (background, by
+// torchvision's convention) when there is one.
+function segClass() {
+  if (state.classIndex >= 0) return state.classIndex;
+  const seg = state.input && state.input.segmentation;
+  if (!seg || !seg.classes.length) return -1;
+  const other = seg.classes.find((c) => c.index !== 0);
+  return (other || seg.classes[0]).index;
+}
+
+function showSegmentation() {
+  const seg = state.input && state.input.segmentation;
+  $('seg').hidden = !seg;
+  if (!seg) return;
+  const c = $('seg-canvas');
+  const scale = Math.max(1, Math.floor(448 / Math.max(seg.width, seg.height)));
+  c.width = seg.width * scale;
+  c.height = seg.height * scale;
+  const ctx = c.getContext('2d');
+  ctx.clearRect(0, 0, c.width, c.height);
+  if (state.base) ctx.drawImage(state.base, 0, 0, c.width, c.height);
+  const img = ctx.getImageData(0, 0, c.width, c.height);
+  const chosen = state.segMask && state.segMask.classIndex === segClass() ? state.segMask.mask : null;
+  for (let y = 0; y < c.height; y++) {
+    for (let x = 0; x < c.width; x++) {
+      const p = Math.floor(y / scale) * seg.width + Math.floor(x / scale);
+      const k = seg.argmax[p];
+      const col = segColour(k);
+      const i = 4 * (y * c.width + x);
+      const a = chosen ? (chosen[p] ? 0.7 : 0.2) : (k === segClass() ? 0.65 : 0.4);
+      for (let ch = 0; ch < 3; ch++) img.data[i + ch] = Math.round((1 - a) * img.data[i + ch] + a * col[ch]);
+      img.data[i + 3] = 255;
+    }
+  }
+  ctx.putImageData(img, 0, 0);
+  const total = seg.width * seg.height;
+  $('seg-caption').textContent = `The predicted class of each of the output's ${seg.width}×${seg.height} pixels over the image` + (chosen ? '; the region explained is brighter.' : '.');
+  const legend = $('seg-legend');
+  legend.textContent = '';
+  for (const k of seg.classes) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.dataset.index = k.index;
+    b.setAttribute('aria-pressed', String(k.index === segClass() && !chosen));
+    const sw = document.createElement('span');
+    sw.className = 'swatch';
+    sw.style.background = `rgb(${segColour(k.index).join(',')})`;
+    b.append(sw, `${k.label || labelOf(k.index)} · ${k.pixels} px (${(100 * k.pixels / total).toFixed(1)}%)`);
+    b.title = `explain ${k.label || labelOf(k.index)} over all its pixels`;
+    b.onclick = () => { state.segMask = null; $('class').value = String(k.index); setClass(); };
+    legend.append(b);
+  }
+}
+
+// A click on the segmentation explains the clicked class over the region
+// (its 4-connected pixels of that class) around the click.
+$('seg-canvas').onclick = (e) => {
+  const seg = state.input && state.input.segmentation;
+  if (!seg) return;
+  const c = $('seg-canvas');
+  const r = c.getBoundingClientRect();
+  const x = Math.min(seg.width - 1, Math.floor((e.clientX - r.left) / r.width * seg.width));
+  const y = Math.min(seg.height - 1, Math.floor((e.clientY - r.top) / r.height * seg.height));
+  const k = seg.argmax[y * seg.width + x];
+  const mask = new Uint8Array(seg.width * seg.height);
+  const stack = [y * seg.width + x];
+  mask[stack[0]] = 1;
+  let n = 0;
+  while (stack.length) {
+    const p = stack.pop();
+    n++;
+    const px = p % seg.width, py = (p - px) / seg.width;
+    for (const [dx, dy] of [[1, 0], [-1, 0], [0, 1], [0, -1]]) {
+      const qx = px + dx, qy = py + dy;
+      if (qx < 0 || qy < 0 || qx >= seg.width || qy >= seg.height) continue;
+      const q = qy * seg.width + qx;
+      if (!mask[q] && seg.argmax[q] === k) { mask[q] = 1; stack.push(q); }
+    }
+  }
+  state.segMask = { classIndex: k, mask, width: seg.width, height: seg.height, pixels: n };
+  $('class').value = String(k);
+  setClass();
+};
 
 // METHOD_OPTIONS: each method's own settings, as controls under the method
 // list (the names are the JS API's cam options).
@@ -1233,6 +1350,7 @@ $('layer').onchange = () => { state.layer = $('layer').value; layerNote(); recom
 $('class').onchange = setClass;
 $('contrast').onchange = setClass;
 $('target').onchange = () => { state.target = $('target').value; recompute(); };
+$('layout').onchange = () => { state.layout = $('layout').value; fillLayers(); recompute(); };
 $('aug-smooth').onchange = () => { state.augSmooth = $('aug-smooth').checked; recompute(); };
 $('eigen-smooth').onchange = () => { state.eigenSmooth = $('eigen-smooth').checked; recompute(); };
 $('colormap').onchange = () => { state.colormap = $('colormap').value; redraw(); updateSnippet(); inside.changed('colormap'); };
