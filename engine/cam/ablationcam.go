@@ -22,7 +22,10 @@ import (
 // because the reference takes the minimum of the batch it has already
 // modified, 1e7 lower again for each following position in the batch
 // (min − 1e7·(p+1) at position p, computed in float32 step by step). For
-// the usual ReLU layers the minimum is 0 and none of that matters.
+// the usual ReLU layers the minimum is 0 and none of that matters. A layer
+// in another layout (Request.Layout) is ablated in its own layout, as the
+// library's AblationLayerVit does: channel c is set at every position of
+// the value, a class token included, and the minimum is the whole value's.
 //
 // Only the part of the network above the layer runs again: ablated copies
 // of the layer's activation, BatchSize at a time, go through the head
@@ -45,7 +48,8 @@ func ablationCAM(c *LayerContext) (raw, weights []float32, err error) {
 			return err
 		}
 		ec := *c
-		ec.S, ec.Act = s, s.Run.Value(c.Layer)
+		ec.S, ec.Value = s, s.Run.Value(c.Layer)
+		ec.Act = c.lmap.toCHW(ec.Value)
 		raw, weights, err = ablationOn(&ec)
 		return err
 	})
@@ -65,13 +69,14 @@ func ablationOn(c *LayerContext) ([]float32, []float32, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	hw, chw := c.H*c.W, c.C*c.H*c.W
-	act := c.Act.F32()
+	// One image's raw value: per values, in the layer's own layout.
+	act := c.Value.F32()
+	per := len(act) / c.N
 	// fill[b][p] is the value channel ablations at batch position p take
 	// in image b.
 	fill := make([][]float32, c.N)
 	for b := range fill {
-		img := act[b*chw : (b+1)*chw]
+		img := act[b*per : (b+1)*per]
 		lo := img[0]
 		for _, v := range img {
 			lo = min(lo, v)
@@ -86,12 +91,7 @@ func ablationOn(c *LayerContext) ([]float32, []float32, error) {
 			fill[b][p] = v
 		}
 	}
-	ablate := func(a []float32, b, ch, p int) {
-		plane := a[ch*hw : (ch+1)*hw]
-		for i := range plane {
-			plane[i] = fill[b][p]
-		}
-	}
+	ablate := func(a []float32, b, ch, p int) { c.lmap.fillChannel(a, ch, fill[b][p]) }
 	scores := make([]float32, c.N*c.C)
 	done, total := 0, c.N*c.C
 	progress := func(n int) error {
@@ -106,11 +106,11 @@ func ablationOn(c *LayerContext) ([]float32, []float32, error) {
 		for b := 0; b < c.N; b++ {
 			for k0 := 0; k0 < c.C; k0 += bs {
 				nb := min(bs, c.C-k0)
-				a := tensor.New(nb, c.C, c.H, c.W)
+				a := tensor.New(append([]int{nb}, c.Value.Shape()[1:]...)...)
 				af := a.F32()
 				for j := 0; j < nb; j++ {
-					cp := af[j*chw : (j+1)*chw]
-					copy(cp, act[b*chw:(b+1)*chw])
+					cp := af[j*per : (j+1)*per]
+					copy(cp, act[b*per:(b+1)*per])
 					ablate(cp, b, k0+j, j)
 				}
 				// The input is there only for the shape cache's key (the
@@ -135,9 +135,9 @@ func ablationOn(c *LayerContext) ([]float32, []float32, error) {
 	} else {
 		k := s.Classes()
 		for ch := 0; ch < c.C; ch++ {
-			a := c.Act.Clone()
+			a := c.Value.Clone()
 			for b := 0; b < c.N; b++ {
-				ablate(a.F32()[b*chw:(b+1)*chw], b, ch, ch%bs)
+				ablate(a.F32()[b*per:(b+1)*per], b, ch, ch%bs)
 			}
 			run, err := s.Run.Rerun(map[string]*tensor.T{c.Layer: a}, noTape)
 			if err != nil {

@@ -28,6 +28,9 @@ import (
 type Request struct {
 	Method string   // a name from Methods()
 	Layers []string // value or node names; default: the model's suggested layer
+	// Layout is how the layers' values are laid out: LayoutAuto (""),
+	// LayoutNCHW, LayoutNHWC or LayoutTokens (layout.go).
+	Layout string
 	// Targets: one per image, or one for every image; none means each
 	// image's top-1 class logit.
 	Targets     []Target
@@ -115,6 +118,11 @@ type LayerContext struct {
 	Grad    *tensor.T // N×C×h×w, nil unless the method needs gradients
 	N, C    int
 	H, W    int
+
+	// Value is the layer's value as computed (Act is it mapped by the
+	// request's layout), and lmap that mapping.
+	Value *tensor.T
+	lmap  *layerMap
 }
 
 // Combine is Σ_c weights[b,c]·A[b,c] per image (N×h×w), or with
@@ -258,10 +266,15 @@ func compute(s *Session, req *Request, m method, targets []Target) (*Result, err
 			return nil, err
 		}
 		sh := act.Shape()
-		if len(sh) != 4 || sh[0] != n || act.DType() != tensor.Float32 {
-			return nil, kind.Errorf(model.ErrBadLayer, "cam: layer %q has shape %s, not a spatial map (N×C×H×W); pick a convolutional layer", l, tensor.ShapeString(sh))
+		if act.DType() != tensor.Float32 {
+			return nil, kind.Errorf(model.ErrBadLayer, "cam: layer %q holds %s values, not float32 features", l, act.DType())
 		}
-		ctxs = append(ctxs, &LayerContext{S: s, Req: req, Targets: targets, Layer: v, Act: act, N: n, C: sh[1], H: sh[2], W: sh[3]})
+		lm, err := newLayerMap(req.Layout, l, sh, n, res.Height, res.Width)
+		if err != nil {
+			return nil, err
+		}
+		ctxs = append(ctxs, &LayerContext{S: s, Req: req, Targets: targets, Layer: v, Act: lm.toCHW(act),
+			N: n, C: lm.c, H: lm.h, W: lm.w, Value: act, lmap: lm})
 		values = append(values, v)
 	}
 	if m.needsGrad {
@@ -271,7 +284,7 @@ func compute(s *Session, req *Request, m method, targets []Target) (*Result, err
 		}
 		res.Backward = dt
 		for _, c := range ctxs {
-			c.Grad = grads[c.Layer]
+			c.Grad = c.lmap.toCHW(grads[c.Layer])
 		}
 	}
 	perLayer := make([][]float32, len(ctxs))

@@ -75,7 +75,7 @@ func guidedGradCAM(s *Session, req *Request, targets []Target) (*Result, error) 
 	if err != nil {
 		return nil, err
 	}
-	gc, err := Compute(s, Request{Method: "gradcam", Layers: req.Layers, Targets: targets, EigenSmooth: req.EigenSmooth})
+	gc, err := Compute(s, Request{Method: "gradcam", Layers: req.Layers, Layout: req.Layout, Targets: targets, EigenSmooth: req.EigenSmooth})
 	if err != nil {
 		return nil, err
 	}
