@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cnnlens/cnnlens/engine/graph"
+	"github.com/cnnlens/cnnlens/engine/internal/kind"
 	"github.com/cnnlens/cnnlens/engine/model"
 	"github.com/cnnlens/cnnlens/engine/ops"
 	"github.com/cnnlens/cnnlens/engine/tensor"
@@ -109,7 +110,15 @@ func (s *Session) ResolveTargets(ts []Target) ([]Target, error) {
 		} else if len(ts) == n {
 			t = ts[b]
 		}
-		r, err := t.Resolve(s.Logits(b))
+		var r Target
+		var err error
+		if k, h, w, seg := s.Segmentation(); seg {
+			r, err = s.resolveSegment(t, b, k, h*w)
+		} else if t.Kind == Segment {
+			err = kind.Errorf(ErrBadRequest, "cam: a segment target needs a segmentation model (output N×K×H×W); the model's output is %s", tensor.ShapeString(s.Output().Shape()))
+		} else {
+			r, err = t.Resolve(s.Logits(b))
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -27,6 +27,10 @@ const (
 	// Σ_k p_k (y_c − α·y_k) / (Σ_k p_k + 1e-9) over the classes k of
 	// Compare, with p = softmax(logits), y the logits and α = Alpha.
 	Finer
+	// Segment is, for a segmentation model (output N×K×H×W), the sum of
+	// class Class's scores over the pixels of Mask, Σ_p Mask[p]·out[Class,
+	// p] (pytorch-grad-cam's SemanticSegmentationTarget; segment.go).
+	Segment
 )
 
 // Target is the scalar explained for one image. Its zero value is the
@@ -38,6 +42,10 @@ type Target struct {
 	Weights []float32 // Weighted's per-class weights
 	Compare []int     // Finer's comparison classes
 	Alpha   float64   // Finer's α
+	// Mask is Segment's H×W mask of the output's pixels; nil means the
+	// pixels predicted as Class. A Logit target on a segmentation model is
+	// the Segment target of its class.
+	Mask []float32
 }
 
 // TopClass is a Target meaning "the top-1 class's logit".
@@ -81,6 +89,8 @@ func (t Target) Resolve(logits []float32) (Target, error) {
 // Score is the target's value for one image's logits.
 func (t Target) Score(logits []float32) float32 {
 	switch t.Kind {
+	case Segment:
+		return segScore(t, logits)
 	case Probability:
 		return float32(softmax(logits)[t.Class])
 	case Contrast:
@@ -158,6 +168,8 @@ func (t Target) Seed(logits []float32) []float32 {
 			}
 			g[j] = float32(dn/den - num*dd/(den*den))
 		}
+	case Segment:
+		copy(g[t.Class*len(t.Mask):], t.Mask)
 	default:
 		g[t.Class] = 1
 	}
@@ -169,7 +181,7 @@ func (t Target) Seed(logits []float32) []float32 {
 func (t Target) HessianVec(logits []float32, u []float64) ([]float64, error) {
 	out := make([]float64, len(logits))
 	switch t.Kind {
-	case Logit, Contrast, Weighted:
+	case Logit, Contrast, Weighted, Segment:
 		return out, nil
 	case ReST:
 		// −(diag(p) − p pᵀ)u
@@ -205,7 +217,7 @@ func (t Target) HessianVec(logits []float32, u []float64) ([]float64, error) {
 
 // key identifies a target for caching gradients.
 func (t Target) key() string {
-	return fmt.Sprint(t.Kind, t.Class, t.Other, t.Weights, t.Compare, t.Alpha)
+	return fmt.Sprint(t.Kind, t.Class, t.Other, t.Weights, t.Compare, t.Alpha, maskKey(t.Mask))
 }
 
 // logSumExp is log Σ_k exp(y_k), in float64.
