@@ -30,6 +30,9 @@ type camFlags struct {
 	finerCompare     string
 	base             string
 	seed             int64
+	layout           string
+	segClass         int
+	segMask          string
 }
 
 func (f *camFlags) register(fs *flag.FlagSet) {
@@ -46,13 +49,20 @@ func (f *camFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&f.finerAlpha, "finer-alpha", 1, "finercam: weight α of the comparison classes' logits")
 	fs.StringVar(&f.base, "base", "", "refinecam's per-layer method (default gradcampp); finercam's (default gradcam)")
 	fs.Int64Var(&f.seed, "seed", 0, "random seed (randomcam's weights; the noise of smoothgrad, smoothgrad-sq, vargrad and gradientshap)")
+	fs.StringVar(&f.layout, "layout", "", "how the layer's value is laid out: "+strings.Join(cam.Layouts(), ", ")+" (default: the model card's layer_layout, else auto: nchw for N×C×H×W values, tokens for a transformer's N×T×C)")
+	fs.IntVar(&f.segClass, "seg-class", -1, "segmentation model: the class to explain, its scores summed over the mask (default: the class predicted at most pixels)")
+	fs.StringVar(&f.segMask, "seg-mask", "", "segmentation model: a PNG whose non-zero pixels are the mask, resized (nearest) to the output's size (default: the pixels predicted as -seg-class)")
 }
 
-// request builds the engine request from the flags.
-func (f *camFlags) request(method string) (cam.Request, error) {
+// request builds the engine request from the flags, for the session s of
+// model l.
+func (f *camFlags) request(method string, l *loaded, s *cam.Session) (cam.Request, error) {
 	alpha := f.finerAlpha
 	req := cam.Request{Method: method, AugSmooth: f.augSmooth, EigenSmooth: f.eigen,
-		FEMK: f.femK, FinerAlpha: &alpha, Base: f.base, Seed: f.seed}
+		FEMK: f.femK, FinerAlpha: &alpha, Base: f.base, Seed: f.seed, Layout: f.layout}
+	if req.Layout == "" {
+		req.Layout = l.card.LayerLayout
+	}
 	if f.layer != "" {
 		req.Layers = strings.Split(f.layer, ",")
 	}
@@ -84,6 +94,27 @@ func (f *camFlags) request(method string) (cam.Request, error) {
 			return req, fmt.Errorf("%w: -contrast explains a logit difference; it does not combine with -target %s", errUsage, f.target)
 		}
 		t.Kind, t.Other = cam.Contrast, f.contrast
+	}
+	if f.segClass >= 0 || f.segMask != "" {
+		if f.class >= 0 || f.contrast >= 0 || kind != cam.Logit {
+			return req, fmt.Errorf("%w: -seg-class and -seg-mask do not go with -class, -contrast or -target %s", errUsage, f.target)
+		}
+		_, h, w, ok := s.Segmentation()
+		if !ok {
+			return req, fmt.Errorf("%w: -seg-class and -seg-mask are for segmentation models (output N×K×H×W); this model's output is %s", errUsage, tensor.ShapeString(s.Output().Shape()))
+		}
+		t = cam.Target{Kind: cam.Segment, Class: f.segClass}
+		if f.segMask != "" {
+			data, err := os.ReadFile(f.segMask)
+			if err != nil {
+				return req, err
+			}
+			img, err := imgproc.Decode(data)
+			if err != nil {
+				return req, fmt.Errorf("-seg-mask %s: %w", f.segMask, err)
+			}
+			t.Mask = cam.MaskFromImage(img, h, w)
+		}
 	}
 	req.Targets = []cam.Target{t}
 	return req, nil
@@ -157,7 +188,7 @@ func runCAM(args []string, stdout io.Writer) error {
 		}
 	}
 	for _, method := range methods {
-		req, err := f.request(method)
+		req, err := f.request(method, l, s)
 		if err != nil {
 			return err
 		}

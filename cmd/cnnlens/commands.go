@@ -153,8 +153,8 @@ func runPredict(args []string, stdout io.Writer) error {
 	var f modelFlags
 	fs := newFlags("predict")
 	f.register(fs, true)
-	asJSON := fs.Bool("json", false, "print the top-5 classes with probabilities as JSON")
-	outLogits := fs.String("out-logits", "", "write the logits (the model's output, N×classes): a .npy file with that shape, else raw little-endian float32")
+	asJSON := fs.Bool("json", false, "print the top-5 classes with probabilities as JSON (a segmentation model: the classes present with their pixel counts)")
+	outLogits := fs.String("out-logits", "", "write the logits (the model's whole output: N×classes, N×K×H×W for a segmentation model): a .npy file with that shape, else raw little-endian float32")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -179,6 +179,9 @@ func runPredict(args []string, stdout io.Writer) error {
 		}
 	}
 	n := x.Shape()[0]
+	if _, _, _, ok := segShape(logits, n); ok {
+		return printSegPredictions(stdout, segPredict(logits, n, l.card.Labels), *asJSON, ms)
+	}
 	if logits.Len()%n != 0 || logits.Len() == 0 {
 		return fmt.Errorf("output %q has shape %s, not one row of scores per image", l.m.Output, tensor.ShapeString(logits.Shape()))
 	}

@@ -41,11 +41,11 @@ func runMetrics(args []string, stdout io.Writer) error {
 	if *roadNoise == 0 {
 		opt.Noise = -1 // ROADOptions: negative is none, 0 the default
 	}
-	_, s, err := f.session()
+	l, s, err := f.session()
 	if err != nil {
 		return err
 	}
-	req, err := f.request(f.method)
+	req, err := f.request(f.method, l, s)
 	if err != nil {
 		return err
 	}

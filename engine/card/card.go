@@ -5,7 +5,7 @@
 //
 // The JSON keys are a contract (the bundled cards, cards people write for
 // their own models, the page's API): labels, input_shape, mean, std,
-// default_layer, and multilabel when true. Other keys are ignored here; the bundled models' cards
+// default_layer, layer_layout when set, and multilabel when true. Other keys are ignored here; the bundled models' cards
 // add a description and how they were trained (models/bundled).
 package card
 
@@ -30,6 +30,10 @@ type Card struct {
 	// DefaultLayer is the layer the layer methods look at by default (a
 	// value or node name).
 	DefaultLayer string `json:"default_layer"`
+	// LayerLayout is how the default layer's value is laid out for the
+	// layer methods: "nchw", "nhwc", "tokens" or "auto" (engine/cam's
+	// layouts; "" is auto).
+	LayerLayout string `json:"layer_layout,omitempty"`
 	// Multilabel says the model scores each class on its own (one sigmoid
 	// per class, several classes may be present): probabilities are
 	// sigmoid(logit) rather than a softmax over the classes.
