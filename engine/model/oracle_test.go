@@ -64,8 +64,7 @@ func checkOracle(t *testing.T, name, file string) {
 	logits := run.Value(m.Output)
 	relClose(t, name+" logits", logits.F32(), ref(t, o, "logits"), 1e-4)
 
-	seed := tensor.New(logits.Shape()...)
-	seed.F32()[o.TargetClass] = 1
+	seed := oracleSeed(t, o, logits)
 	for key, l := range o.Layers {
 		act := run.Value(l.OnnxTensor)
 		if act == nil {
@@ -111,6 +110,26 @@ func checkOracle(t *testing.T, name, file string) {
 	}
 }
 
+// oracleSeed is the gradient of the oracle's target with respect to the
+// output: 1 at the target logit of a classifier; for a segmentation output
+// (N×K×H×W) the target class's plane is the case's mask (the sum of that
+// class's scores over the mask, pytorch-grad-cam's SemanticSegmentationTarget).
+func oracleSeed(t *testing.T, o *oracle.Model, out *tensor.T) *tensor.T {
+	t.Helper()
+	seed := tensor.New(out.Shape()...)
+	if out.Rank() != 4 {
+		seed.F32()[o.TargetClass] = 1
+		return seed
+	}
+	mask := ref(t, o, "seg.mask")
+	hw := out.Shape()[2] * out.Shape()[3]
+	if len(mask) != hw {
+		t.Fatalf("seg.mask has %d values for a %v output", len(mask), out.Shape())
+	}
+	copy(seed.F32()[o.TargetClass*hw:], mask)
+	return seed
+}
+
 func TestOracleTinyCNN(t *testing.T) {
 	checkOracle(t, "tinycnn", "model.onnx")
 	checkOracle(t, "tinycnn", "model_bn.onnx")
@@ -119,6 +138,15 @@ func TestOracleTinyCNN(t *testing.T) {
 func TestOracleResNet18(t *testing.T) {
 	checkOracle(t, "resnet18", "model_bn.onnx")
 }
+
+// The architectures beyond plain CNNs: ConvNeXt (LayerNormalization, Erf),
+// the vision transformers (attention: batched MatMul, Softmax; Swin's
+// shifted-window masks: Range, Mod, Equal, Where, ScatterND, Expand) and a
+// segmentation network (Resize, HardSigmoid, HardSwish).
+func TestOracleConvNeXt(t *testing.T) { checkOracle(t, "convnext-small", "model.onnx") }
+func TestOracleViT(t *testing.T)      { checkOracle(t, "vit-tiny", "model.onnx") }
+func TestOracleSwin(t *testing.T)     { checkOracle(t, "swin-tiny", "model.onnx") }
+func TestOracleLRASPP(t *testing.T)   { checkOracle(t, "lraspp-seg", "model.onnx") }
 
 func TestModelInfo(t *testing.T) {
 	o := loadOracle(t, "tinycnn")
