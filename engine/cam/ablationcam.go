@@ -102,7 +102,7 @@ func ablationOn(c *LayerContext) ([]float32, []float32, error) {
 		return nil
 	}
 	noTape := &graph.Options{NoTape: true}
-	if batchable && !forcePerChannelAblation {
+	if batchable && !forcePerChannelAblation && s.fitBatch(bs) == bs {
 		for b := 0; b < c.N; b++ {
 			for k0 := 0; k0 < c.C; k0 += bs {
 				nb := min(bs, c.C-k0)

@@ -229,7 +229,7 @@ func scoreBatches(s *Session, rows, batch int, progress func(done, total int) bo
 	if batch <= 0 {
 		batch = defaultBatch(s)
 	}
-	batch = min(batch, rows)
+	batch = s.fitBatch(min(batch, rows))
 	sh := s.Input.Shape()
 	chw := sh[1] * sh[2] * sh[3]
 	out := make([]float32, rows)

@@ -137,7 +137,7 @@ func (g *gradBatches) run() error {
 	if bs <= 0 {
 		bs = defaultBatch(g.s)
 	}
-	bs = min(bs, g.rows)
+	bs = g.s.fitBatch(min(bs, g.rows))
 	sh := g.s.Input.Shape()
 	chw := sh[1] * sh[2] * sh[3]
 	m := g.s.Model

@@ -27,6 +27,7 @@ func scoreCAM(c *LayerContext) ([]float32, []float32, error) {
 	if bs <= 0 {
 		bs = 16
 	}
+	bs = s.fitBatch(bs)
 	in := s.Input.Shape()
 	cin, H, W := in[1], in[2], in[3]
 	hw, HW := c.H*c.W, H*W

@@ -80,6 +80,16 @@ func (s *Session) Exact() (*Session, error) {
 	return s.exact, nil
 }
 
+// fitBatch caps a number of images per forward pass at the model's
+// declared batch when that is fixed: torch.onnx.export without dynamic axes
+// bakes the batch into a transformer's reshapes.
+func (s *Session) fitBatch(bs int) int {
+	if d := s.Model.InputShape; len(d) > 0 && d[0] > 0 {
+		return max(1, min(bs, d[0]))
+	}
+	return bs
+}
+
 // Batch is the number of images.
 func (s *Session) Batch() int { return s.Input.Shape()[0] }
 
