@@ -12,6 +12,8 @@ package main
 import (
 	"image"
 	"math"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -45,10 +47,15 @@ type ModelInfo struct {
 	Layers         []LayerInfo `json:"layers"`
 	SuggestedLayer string      `json:"suggestedLayer"`
 	DefaultLayer   string      `json:"defaultLayer"`
-	MACs           int64       `json:"macs"`
-	Opset          int         `json:"opset"`
-	Producer       string      `json:"producer"`
-	LoadMS         float64     `json:"loadMs"`
+	// LayerLayout is the card's layer_layout ("" when it names none: auto).
+	LayerLayout string `json:"layerLayout"`
+	// Segmentation is true for a model whose output is 1×K×H×W: Classes
+	// is then K.
+	Segmentation bool    `json:"segmentation"`
+	MACs         int64   `json:"macs"`
+	Opset        int     `json:"opset"`
+	Producer     string  `json:"producer"`
+	LoadMS       float64 `json:"loadMs"`
 	// The convolutions with stored weights and the pooling layers, for the
 	// "Inside the network" views (inspect.go).
 	ConvLayers    []ConvInfo `json:"convLayers"`
@@ -71,6 +78,25 @@ type InputInfo struct {
 	ForwardMS float64      `json:"forwardMs"`
 	Width     int          `json:"width"` // the picture overlays are drawn on
 	Height    int          `json:"height"`
+	// Segmentation, for a segmentation model: the predicted class of each
+	// output pixel and the classes present (Top5 then lists those, with
+	// the fraction of the pixels as Prob).
+	Segmentation *SegInfo `json:"segmentation"`
+}
+
+// SegInfo is a segmentation model's prediction for an input.
+type SegInfo struct {
+	Width   int        `json:"width"` // the output's size
+	Height  int        `json:"height"`
+	Argmax  []int32    `json:"-"` // H×W class indices (js.go sends an Int32Array)
+	Classes []SegClass `json:"classes"`
+}
+
+// SegClass is a class predicted at some pixels.
+type SegClass struct {
+	Index  int    `json:"index"`
+	Label  string `json:"label"`
+	Pixels int    `json:"pixels"`
 }
 
 // CAMRequest asks for one map of one input.
@@ -79,8 +105,9 @@ type CAMRequest struct {
 	Method      string
 	Layer       string // "" for the model's default layer; several separated by commas (refinecam)
 	Kind        string // "logit" (default), "probability" or "softmax", "rest", "contrast"
-	Class       int    // < 0: the top-1 class
+	Class       int    // < 0: the top-1 class (a segmentation model: the class at most pixels)
 	Other       int    // contrast: the class to explain against
+	Layout      string // the layer's layout ("": the card's layer_layout, else auto)
 	AugSmooth   bool
 	EigenSmooth bool
 	Progress    func(done, total int) bool
@@ -94,6 +121,12 @@ type CAMRequest struct {
 	Seed         int64 // also the input attributions' noise seed
 	// Attr holds the input attributions' parameters (zero: defaults).
 	Attr AttrParams
+
+	// A segmentation model's target: the class (Class) over Mask, H×W of
+	// the output (MaskW×MaskH, resized nearest to the output when the
+	// sizes differ; non-zero values count); nil: the class's pixels.
+	Mask         []float32
+	MaskW, MaskH int
 }
 
 // AttrParams are the parameters of the input attributions (cam.Request's
@@ -112,6 +145,7 @@ type CAMResult struct {
 	ClassIndex int
 	Score      float32
 	Layer      string // value name, "" for whole-input methods
+	Layout     string // the layer's layout as used (nchw, nhwc, tokens)
 	Raw        []float32
 	RawW, RawH int
 	// MS, ForwardMS and BackwardMS are the time this request took: the
@@ -212,6 +246,9 @@ func (e *Engine) LoadModel(data []byte, mc *card.Card) (ModelInfo, error) {
 	for _, l := range layers {
 		if l.Output == m.Output {
 			ms.info.Classes = tensor.Size(l.Shape)
+			if s := l.Shape; len(s) == 4 && s[2]*s[3] > 1 {
+				ms.info.Segmentation, ms.info.Classes = true, s[1]
+			}
 		}
 	}
 	if err := checkLabels(mc.Labels, ms.info.Classes); err != nil {
@@ -272,6 +309,13 @@ func (ms *modelState) configure(mc *card.Card) error {
 	ms.info.InputShape = shape
 	ms.info.Mean, ms.info.Std = mean, std
 	ms.info.Labels = mc.Labels
+	ms.info.LayerLayout = ""
+	if l := mc.LayerLayout; l != "" {
+		if !slices.Contains(cam.Layouts(), l) {
+			return markf(card.ErrBadCard, "model card: layer_layout %q is not one of %s", l, strings.Join(cam.Layouts(), ", "))
+		}
+		ms.info.LayerLayout = l
+	}
 	return nil
 }
 
@@ -403,10 +447,23 @@ func (e *Engine) newInput(ms *modelState, x *tensor.T, base image.Image) (InputI
 	}
 	logits := append([]float32(nil), s.Logits(0)...)
 	bb := base.Bounds()
-	return InputInfo{
-		ID: in.id, Logits: logits, Top5: topK(logits, ms.info.Labels, 5),
-		ForwardMS: ms64(s.ForwardTime), Width: bb.Dx(), Height: bb.Dy(),
-	}, nil
+	info := InputInfo{ID: in.id, Logits: logits, ForwardMS: ms64(s.ForwardTime), Width: bb.Dx(), Height: bb.Dy()}
+	if k, h, w, ok := s.Segmentation(); ok {
+		seg := &SegInfo{Width: w, Height: h, Argmax: cam.SegArgmax(logits, k, h*w), Classes: []SegClass{}}
+		for c, n := range cam.ClassPixels(seg.Argmax, k) {
+			if n > 0 {
+				seg.Classes = append(seg.Classes, SegClass{Index: c, Label: label(ms.info.Labels, c), Pixels: n})
+			}
+		}
+		sort.SliceStable(seg.Classes, func(i, j int) bool { return seg.Classes[i].Pixels > seg.Classes[j].Pixels })
+		info.Segmentation = seg
+		for _, c := range seg.Classes[:min(5, len(seg.Classes))] {
+			info.Top5 = append(info.Top5, Prediction{Index: c.Index, Label: c.Label, Prob: float64(c.Pixels) / float64(h*w)})
+		}
+		return info, nil
+	}
+	info.Top5 = topK(logits, ms.info.Labels, 5)
+	return info, nil
 }
 
 func (e *Engine) input(id int) (*inputState, error) {
@@ -449,7 +506,7 @@ func (e *Engine) CAM(r CAMRequest) (*CAMResult, error) {
 	}
 	if len(res.Layers) > 0 {
 		l := res.Layers[0]
-		out.Layer, out.RawW, out.RawH = l.Layer, l.W, l.H
+		out.Layer, out.Layout, out.RawW, out.RawH = l.Layer, l.Layout, l.W, l.H
 		out.Raw = l.Raw[:l.H*l.W]
 		if l.Layer == in.session.Model.Input && len(l.Raw) == l.C*l.H*l.W*in.session.Batch() {
 			out.Attr = l.Raw[:l.C*l.H*l.W]
@@ -483,12 +540,49 @@ func camRequest(in *inputState, r CAMRequest) (cam.Request, error) {
 			req.Layers = append(req.Layers, strings.TrimSpace(l))
 		}
 	}
+	req.Layout = r.Layout
+	if req.Layout == "" {
+		req.Layout = in.model.info.LayerLayout
+	}
 	t, err := targetOf(r.Kind, r.Class, r.Other)
 	if err != nil {
 		return req, err
 	}
+	if r.Mask != nil {
+		if t, err = segTarget(in.session, r); err != nil {
+			return req, err
+		}
+	}
 	req.Targets = []cam.Target{t}
 	return req, nil
+}
+
+// segTarget is the segment target of a request with a mask: the class
+// over the mask's non-zero pixels (or its weights, when it has the
+// output's size).
+func segTarget(s *cam.Session, r CAMRequest) (cam.Target, error) {
+	_, h, w, ok := s.Segmentation()
+	if !ok {
+		return cam.Target{}, markf(ErrBadRequest, "a mask is for a segmentation model (output N×K×H×W); this model's output is %s", tensor.ShapeString(s.Output().Shape()))
+	}
+	mw, mh := r.MaskW, r.MaskH
+	if mw <= 0 && mh <= 0 {
+		mw, mh = w, h
+	}
+	if mw <= 0 || mh <= 0 || len(r.Mask) != mw*mh {
+		return cam.Target{}, markf(ErrBadRequest, "the mask has %d values for %d×%d", len(r.Mask), mw, mh)
+	}
+	mask := r.Mask
+	if mw != w || mh != h {
+		g := image.NewGray(image.Rect(0, 0, mw, mh))
+		for i, v := range r.Mask {
+			if v != 0 {
+				g.Pix[i] = 255
+			}
+		}
+		mask = cam.MaskFromImage(g, h, w)
+	}
+	return cam.Target{Kind: cam.Segment, Class: r.Class, Mask: mask}, nil
 }
 
 // Render draws an input's last map: over the picture (overlay), alone

@@ -12,9 +12,15 @@ import (
 // Messages of the newer methods' options, the metrics and DFF
 // (explain.go).
 
-// camOptions reads the method options of a cam or metrics message: femK,
-// finerCompare (array of class indices), finerAlpha, base, seed.
+// camOptions reads the method options of a cam or metrics message: layout,
+// mask (with maskWidth and maskHeight), femK, finerCompare (array of class
+// indices), finerAlpha, base, seed.
 func camOptions(m js.Value, req *CAMRequest) error {
+	req.Layout = str(m.Get("layout"), "")
+	if mask := m.Get("mask"); mask.Truthy() {
+		req.Mask = maskOf(mask)
+		req.MaskW, req.MaskH = num(m.Get("maskWidth"), 0), num(m.Get("maskHeight"), 0)
+	}
 	req.FEMK = fnum(m.Get("femK"), 0)
 	req.Base = str(m.Get("base"), "")
 	req.Seed = int64(fnum(m.Get("seed"), 0))

@@ -218,12 +218,22 @@ func setInput(eng *Engine, m js.Value) (any, []any, error) {
 	info.Logits = nil
 	out := toJS(info)
 	out.Set("logits", logits)
-	return out, []any{logits.Get("buffer")}, nil
+	transfer := []any{logits.Get("buffer")}
+	if seg := info.Segmentation; seg != nil {
+		argmax := js.Global().Get("Int32Array").New(len(seg.Argmax))
+		if len(seg.Argmax) > 0 {
+			js.CopyBytesToJS(js.Global().Get("Uint8Array").New(argmax.Get("buffer")), unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(seg.Argmax))), len(seg.Argmax)*4))
+		}
+		out.Get("segmentation").Set("argmax", argmax)
+		transfer = append(transfer, argmax.Get("buffer"))
+	}
+	return out, transfer, nil
 }
 
-// camOp takes {input, method, layer, kind, class, other, augSmooth,
-// eigenSmooth, steps, samples, noise, seed, window, stride, superpixel,
-// render: {colormap, alpha} | undefined}.
+// camOp takes {input, method, layer, layout, kind, class, other,
+// augSmooth, eigenSmooth, steps, samples, noise, seed, window, stride,
+// superpixel, mask, maskWidth, maskHeight, render: {colormap, alpha} |
+// undefined}.
 func camOp(eng *Engine, r request) (any, []any, error) {
 	m := r.msg
 	req := CAMRequest{
@@ -259,7 +269,7 @@ func camOp(eng *Engine, r request) (any, []any, error) {
 	mapArr := float32sToJS(res.Map)
 	out := map[string]any{
 		"method": req.Method, "cam": mapArr, "width": res.Width, "height": res.Height, "channels": res.Channels,
-		"classIndex": res.ClassIndex, "score": float64(res.Score), "layer": res.Layer,
+		"classIndex": res.ClassIndex, "score": float64(res.Score), "layer": res.Layer, "layout": res.Layout,
 		"ms": res.MS, "forwardMs": res.ForwardMS, "backwardMs": res.BackwardMS, "reusedForwardMs": res.ReusedForwardMS,
 		"rawWidth": res.RawW, "rawHeight": res.RawH,
 	}
@@ -411,6 +421,13 @@ func cardOf(v js.Value) (*card.Card, error) {
 	if c.Std, err = cardList(v, "std", num32); err != nil {
 		return nil, err
 	}
+	switch d := v.Get("layer_layout"); d.Type() {
+	case js.TypeUndefined, js.TypeNull:
+	case js.TypeString:
+		c.LayerLayout = d.String()
+	default:
+		return nil, markf(card.ErrBadCard, "model card: layer_layout must be a string, got %s", d.Type())
+	}
 	switch d := v.Get("default_layer"); d.Type() {
 	case js.TypeUndefined, js.TypeNull:
 	case js.TypeString:
@@ -456,6 +473,19 @@ func bytesOf(v js.Value) []byte {
 	b := make([]byte, view.Get("length").Int())
 	js.CopyBytesToGo(b, view)
 	return b
+}
+
+// maskOf reads a mask: a Float32Array, or any other typed array or plain
+// array of numbers.
+func maskOf(v js.Value) []float32 {
+	if v.InstanceOf(js.Global().Get("Float32Array")) {
+		return floatsOf(v)
+	}
+	out := make([]float32, v.Length())
+	for i := range out {
+		out[i] = float32(v.Index(i).Float())
+	}
+	return out
 }
 
 // floatsOf copies a Float32Array (or an ArrayBuffer of float32) into Go.

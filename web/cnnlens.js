@@ -478,27 +478,35 @@ function needModel(opts) {
 /**
  * predict runs the model on {tensor: Float32Array NCHW} or {image: ImageData |
  * HTMLImageElement | Blob | URL} and resolves with {logits, top5: [{index,
- * label, prob, logit}]}.
+ * label, prob, logit}]}. For a segmentation model (output 1×K×H×W) it also
+ * has segmentation: {width, height, argmax: Int32Array (H×W class indices),
+ * classes: [{index, label, pixels}] (the classes present, most pixels
+ * first)}, and top5 lists those classes with prob = their share of pixels.
  */
 export async function predict(opts) {
   if (!opts.model && !current) await ready;
   const m = needModel(opts);
   const r = await setInput(m.id, opts);
   engine().call('disposeInput', { input: r.id });
-  return { logits: r.logits, top5: r.top5, forwardMs: r.forwardMs };
+  return { logits: r.logits, top5: r.top5, forwardMs: r.forwardMs, segmentation: r.segmentation };
 }
 
 /**
- * cam computes a map: {tensor | image, layer, classIndex, method, augSmooth,
- * eigenSmooth, contrast?, kind? ('logit' | 'softmax' | 'rest'), femK?,
- * finerCompare?, finerAlpha?, base?, seed?, steps?, samples?, noise?,
- * window?, stride?, superpixel? (ATTR_PARAMS), render?: {colormap, alpha},
- * onProgress?} resolves
- * with {cam: Float32Array (H×W in 0..1; H×W×3 for guided methods), width,
- * height, classIndex, ms, forwardMs, backwardMs, score, layer, attr? (the
- * input methods' attribution, Float32Array C×H×W like `cnnlens cam
- * -out-attr`), delta? (its convergence delta)}, the same numbers as
- * `cnnlens cam -out-cam`.
+ * cam computes a map: {tensor | image, layer, layout?, classIndex, method,
+ * augSmooth, eigenSmooth, contrast?, kind? ('logit' | 'softmax' | 'rest'),
+ * femK?, finerCompare?, finerAlpha?, base?, seed?, steps?, samples?,
+ * noise?, window?, stride?, superpixel? (ATTR_PARAMS), segClass?, mask?,
+ * maskWidth?, maskHeight?, render?: {colormap, alpha}, onProgress?}
+ * resolves with {cam: Float32Array (H×W in 0..1; H×W×3 for guided methods),
+ * width, height, classIndex, ms, forwardMs, backwardMs, score, layer,
+ * layout, attr? (the input methods' attribution, Float32Array C×H×W like
+ * `cnnlens cam -out-attr`), delta? (its convergence delta)}, the same
+ * numbers as `cnnlens cam -out-cam`. layout ('auto', 'nchw', 'nhwc',
+ * 'tokens') says how the layer's value is laid out (default: the card's
+ * layer_layout, else auto). For a segmentation model, segClass (or
+ * classIndex) is the class explained over mask (an array of the output's
+ * H×W, or maskWidth×maskHeight resized nearest; non-zero pixels count), by
+ * default over the pixels predicted as that class.
  */
 export async function cam(opts) {
   if (!opts.model && !current) await ready;
@@ -551,6 +559,7 @@ function camArgs(input, opts) {
     other: opts.contrast == null || opts.contrast === '' ? -1 : Number(opts.contrast),
     augSmooth: !!opts.augSmooth,
     eigenSmooth: !!opts.eigenSmooth,
+    layout: opts.layout || '',
   };
   for (const k of ['femK', 'finerAlpha', 'seed', ...ATTR_PARAMS]) {
     if (opts[k] != null && opts[k] !== '') args[k] = Number(opts[k]);
@@ -560,6 +569,8 @@ function camArgs(input, opts) {
     const list = Array.isArray(opts.finerCompare) ? opts.finerCompare : String(opts.finerCompare).split(',');
     args.finerCompare = list.map(Number);
   }
+  if (opts.segClass != null && opts.segClass !== '') args.class = Number(opts.segClass);
+  if (opts.mask) Object.assign(args, { mask: opts.mask, maskWidth: opts.maskWidth || 0, maskHeight: opts.maskHeight || 0 });
   return args;
 }
 

@@ -75,6 +75,7 @@ var ErrBadRequest = errors.New("cam: bad request")
 // LayerResult is what a layer method produced for one target layer.
 type LayerResult struct {
 	Layer   string    // value name
+	Layout  string    // the layer's layout as used: nchw, nhwc or tokens
 	Raw     []float32 // N×h×w, before ReLU, at the layer's resolution (N×C×H×W input attributions for saliency, smoothgrad, integrated-gradients)
 	H, W    int
 	Weights []float32 // N×C per-channel weights, for methods that have them
@@ -293,7 +294,7 @@ func compute(s *Session, req *Request, m method, targets []Target) (*Result, err
 		if err != nil {
 			return nil, err
 		}
-		res.Layers = append(res.Layers, LayerResult{Layer: c.Layer, Raw: raw, H: c.H, W: c.W, Weights: weights, C: c.C})
+		res.Layers = append(res.Layers, LayerResult{Layer: c.Layer, Layout: c.lmap.layout, Raw: raw, H: c.H, W: c.W, Weights: weights, C: c.C})
 		hw := c.H * c.W
 		maps := make([]float32, 0, n*res.Height*res.Width)
 		for b := 0; b < n; b++ {
