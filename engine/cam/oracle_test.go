@@ -141,8 +141,9 @@ func checkAll(t *testing.T, name, file string) {
 	// Every map the oracle holds: the methods of the manifest, and every
 	// L.M.cam array (some are in the arrays but not in the method list).
 	type spec struct {
-		method, layer string
-		eigen, aug    bool
+		method, layer       string
+		eigen, aug          bool
+		degenerate, fragile string
 	}
 	specs := map[string]spec{}
 	for key, m := range c.o.Methods {
@@ -151,7 +152,7 @@ func checkAll(t *testing.T, name, file string) {
 			t.Errorf("%s: oracle class %q has no cnnlens method", key, m.Class)
 			continue
 		}
-		specs[key] = spec{method, m.Layer, m.CallKwargs["eigen_smooth"] == true, m.CallKwargs["aug_smooth"] == true}
+		specs[key] = spec{method, m.Layer, m.CallKwargs["eigen_smooth"] == true, m.CallKwargs["aug_smooth"] == true, m.Degenerate, m.Fragile}
 	}
 	files, _ := filepath.Glob(filepath.Join(c.o.Dir, "raw", "*.cam.f32"))
 	for _, f := range files {
@@ -165,7 +166,7 @@ func checkAll(t *testing.T, name, file string) {
 			continue
 		}
 		name, opt, _ := strings.Cut(parts[1], "_")
-		specs[key] = spec{name, parts[0], opt == "eigensmooth", opt == "augsmooth"}
+		specs[key] = spec{method: name, layer: parts[0], eigen: opt == "eigensmooth", aug: opt == "augsmooth"}
 	}
 	keys := make([]string, 0, len(specs))
 	for k := range specs {
@@ -194,6 +195,21 @@ func checkAll(t *testing.T, name, file string) {
 				closeRel(t, key, r.Maps, want, 1e-4)
 				return
 			}
+			if sp.degenerate != "" {
+				// The reference's map is rounding noise (the manifest says
+				// why): the engine's raw map must be as negligible.
+				checkDegenerate(t, c, key, sp.layer, r.Layers[0].Raw)
+				return
+			}
+			// The manifest flags methods whose numbers depend on summation
+			// order more than usual (AblationCAM on a layer with negative
+			// values, ablated to about −1e7 before a LayerNorm) and allows
+			// them 1e-3; the engine meets the usual 1e-4 (measured: 2.2e-6
+			// on ConvNeXt), so they are held to it.
+			relTol := 1e-4
+			if sp.fragile != "" {
+				t.Logf("%s: flagged fragile by the reference (%s); compared at %.0e all the same", key, sp.fragile, relTol)
+			}
 			want, err := c.o.F32(key + ".cam")
 			if err != nil {
 				t.Fatal(err)
@@ -210,17 +226,20 @@ func checkAll(t *testing.T, name, file string) {
 					r.Maps = aggregate([][]float32{Finish(raw, h, w, r.Height, r.Width)}, 1, r.Height*r.Width)
 					t.Logf("%s: the SVD sign differs from numpy's (allowed)", key)
 				}
-				closeRel(t, key+".raw", raw, wantRaw, 1e-4)
+				closeRel(t, key+".raw", raw, wantRaw, relTol)
 			}
 			if c.o.Has(key + ".weights") {
 				wantW, _ := c.o.F32(key + ".weights")
-				closeRel(t, key+".weights", r.Layers[0].Weights, wantW, 1e-4)
+				closeRel(t, key+".weights", r.Layers[0].Weights, wantW, relTol)
 			}
 			closeAbs(t, key+".cam", r.Maps, want, 2e-3)
 		})
 	}
-	// Guided Grad-CAM for each layer.
+	// Guided Grad-CAM for each layer the oracle has it for.
 	for key, l := range c.o.Layers {
+		if _, listed := c.o.Arrays[key+".guided_gradcam"]; !listed {
+			continue
+		}
 		t.Run(name+"/"+key+".guided_gradcam", func(t *testing.T) {
 			want, err := c.o.F32(key + ".guided_gradcam")
 			if err != nil {
@@ -235,6 +254,41 @@ func checkAll(t *testing.T, name, file string) {
 func TestOracleTinyCNN(t *testing.T)   { checkAll(t, "tinycnn", "model.onnx") }
 func TestOracleTinyCNNBN(t *testing.T) { checkAll(t, "tinycnn", "model_bn.onnx") }
 func TestOracleResNet18(t *testing.T)  { checkAll(t, "resnet18", "model_bn.onnx") }
+func TestOracleConvNeXt(t *testing.T)  { checkAll(t, "convnext-small", "model.onnx") }
+
+// checkDegenerate checks a map the reference flags as degenerate: the
+// layer feeds a scale-invariant op, so Σ_c ∂y/∂A_c·A_c vanishes at every
+// position up to rounding. The engine's raw map must be as small: at most
+// 1e-4 of the largest Σ_c |∂y/∂A_c·A_c| of the reference's arrays.
+func checkDegenerate(t *testing.T, c *oracleCase, key, layer string, raw []float32) {
+	t.Helper()
+	act, err := c.o.F32(layer + ".act")
+	if err != nil {
+		t.Fatal(err)
+	}
+	grad, err := c.o.F32(layer + ".grad")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hw := len(raw)
+	if hw == 0 || len(act) != len(grad) || len(act)%hw != 0 {
+		t.Fatalf("%s: raw map of %d values for a layer of %d", key, hw, len(act))
+	}
+	var scale, got float64
+	for p := 0; p < hw; p++ {
+		var s float64
+		for ch := 0; ch < len(act)/hw; ch++ {
+			s += math.Abs(float64(act[ch*hw+p]) * float64(grad[ch*hw+p]))
+		}
+		scale = math.Max(scale, s)
+		got = math.Max(got, math.Abs(float64(raw[p])))
+	}
+	if got > 1e-4*scale {
+		t.Errorf("%s: degenerate in the reference, but max |raw| = %.3g is %.2g of max Σ|grad·act|", key, got, got/scale)
+	} else {
+		t.Logf("%s: degenerate as in the reference: max |raw| is %.2g of max Σ|grad·act|", key, got/scale)
+	}
+}
 
 // Switching class or method on one image reuses the forward pass, and
 // gradients per target are computed once.

@@ -38,6 +38,11 @@ type Manifest struct {
 		Class      string         `json:"class"`
 		CallKwargs map[string]any `json:"call_kwargs"`
 		Layer      string         `json:"layer"`
+		// Degenerate says why a map is float rounding noise in the
+		// reference (not to be compared); Fragile why a method's numbers
+		// depend on summation order more than the usual tolerance allows.
+		Degenerate string `json:"degenerate"`
+		Fragile    string `json:"fragile"`
 	} `json:"methods"`
 }
 
