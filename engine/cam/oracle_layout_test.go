@@ -102,10 +102,16 @@ func checkExt(t *testing.T, name string) {
 		// Our segmentation: the predicted class per pixel, and the default
 		// mask of the target class (its predicted pixels).
 		argmax := SegArgmax(s.Logits(0), k, h*w)
-		want := f32("seg.argmax")
+		want, err := os.ReadFile(filepath.Join(o.Dir, "raw", "seg.argmax.u8")) // uint8, H×W
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(want) != len(argmax) {
+			t.Fatalf("seg.argmax: %d pixels, ours %d", len(want), len(argmax))
+		}
 		diff := 0
 		for p, c := range argmax {
-			if float32(c) != want[p] {
+			if c != int32(want[p]) {
 				diff++
 			}
 		}
@@ -183,25 +189,31 @@ func checkExt(t *testing.T, name string) {
 				t.Fatal(err)
 			}
 			raw := r.Layers[0].Raw
-			// Tolerances are the oracle's (maps 2e-3, the rest 1e-4 of the
-			// largest value) but where the manifest flags a method fragile:
-			// AblationCAM of a layer with negative values sends −1e7 through
-			// LayerNorm and attention in float32, and its weights then
-			// depend on the summation order to about 1e-3.
+			// Tolerances are the oracle's: maps 2e-3, the rest 1e-4 of the
+			// largest value. The manifest flags AblationCAM fragile here (it
+			// sends −1e7 through LayerNorm and attention in float32) and
+			// allows it 1e-3; the engine meets 1e-4 (measured: 1e-6), so it
+			// is held to that.
 			rel := 1e-4
 			if spec.Fragile != "" {
-				rel = 1e-3
-				t.Logf("fragile (tolerance 1e-3 on raw and weights): %s", spec.Fragile)
+				t.Logf("flagged fragile by the reference (%s); compared at %.0e all the same", spec.Fragile, rel)
 			}
 			if spec.Degenerate != "" {
-				// The map is float rounding noise: it is not compared, but it
-				// must be about zero here too.
-				peak := 0.0
-				for _, v := range raw {
-					peak = math.Max(peak, math.Abs(float64(v)))
+				// The reference's map is rounding noise: not compared, but
+				// the engine's must be as negligible, at most 1e-4 of the
+				// largest Σ_c |∂y/∂A_c·A_c| (the reference's reshaped arrays).
+				a, g := f32(spec.Layer+".act_chw"), f32(spec.Layer+".grad_chw")
+				hw := len(raw)
+				var scale, got float64
+				for p := 0; p < hw; p++ {
+					var s float64
+					for ch := 0; ch < len(a)/hw; ch++ {
+						s += math.Abs(float64(a[ch*hw+p]) * float64(g[ch*hw+p]))
+					}
+					scale, got = math.Max(scale, s), math.Max(got, math.Abs(float64(raw[p])))
 				}
-				if peak > 1e-4 {
-					t.Errorf("degenerate map: max |raw| %g, want about 0", peak)
+				if !(got <= 1e-4*scale) {
+					t.Errorf("degenerate in the reference, but max |raw| = %.3g is %.2g of max Σ|grad·act|", got, got/scale)
 				}
 				return
 			}
