@@ -34,6 +34,8 @@ type Session struct {
 	// exact is then the same session computed with im2col (see Exact).
 	winograd bool
 	exact    *Session
+
+	largerBatch *bool // see fitBatch; nil until asked
 }
 
 // NewSession runs the model's forward pass on x and keeps it.
@@ -80,14 +82,30 @@ func (s *Session) Exact() (*Session, error) {
 	return s.exact, nil
 }
 
-// fitBatch caps a number of images per forward pass at the model's
-// declared batch when that is fixed: torch.onnx.export without dynamic axes
-// bakes the batch into a transformer's reshapes.
+// fitBatch is the number of images per forward pass to use for bs wanted:
+// bs, unless the model declares a fixed batch and does not run on a larger
+// one (torch.onnx.export without dynamic axes bakes the batch into a
+// transformer's reshapes), when it is the declared batch. Whether it runs
+// is learnt once per session, from the shape rules or else by running the
+// model on a batch of zeros one larger.
 func (s *Session) fitBatch(bs int) int {
-	if d := s.Model.InputShape; len(d) > 0 && d[0] > 0 {
-		return max(1, min(bs, d[0]))
+	d := s.Model.InputShape
+	if len(d) == 0 || d[0] <= 0 || bs <= d[0] {
+		return bs
 	}
-	return bs
+	if s.largerBatch == nil {
+		shape := append([]int{d[0] + 1}, s.Input.Shape()[1:]...)
+		_, ok := s.Model.Graph.InferShapes(map[string][]int{s.Model.Input: shape})
+		if !ok {
+			_, err := s.Model.Forward(tensor.New(shape...), &graph.Options{NoTape: true})
+			ok = err == nil
+		}
+		s.largerBatch = &ok
+	}
+	if *s.largerBatch {
+		return bs
+	}
+	return d[0]
 }
 
 // Batch is the number of images.
