@@ -32,6 +32,10 @@ type LayerInfo struct {
 	Op     string `json:"op"`
 	Output string `json:"output"`
 	Shape  []int  `json:"shape"`
+	// Layout is the layout the auto rule gives the layer (nchw for a 4-D
+	// value, tokens for a transformer's N×T×C), "" when a CAM cannot use
+	// it that way.
+	Layout string `json:"layout"`
 }
 
 // ModelInfo is what the page learns about a loaded model.
@@ -225,7 +229,8 @@ func (e *Engine) LoadModel(data []byte, mc *card.Card) (ModelInfo, error) {
 		return ModelInfo{}, markf(ErrBadModel, "the model does not run on a zero image of shape %s: %w", tensor.ShapeString(ms.info.InputShape), err)
 	}
 	for _, l := range layers {
-		ms.info.Layers = append(ms.info.Layers, LayerInfo{Node: l.Node, Op: l.Op, Output: l.Output, Shape: l.Shape})
+		layout, _, _ := cam.AutoLayout(l.Shape, ms.h, ms.w)
+		ms.info.Layers = append(ms.info.Layers, LayerInfo{Node: l.Node, Op: l.Op, Output: l.Output, Shape: l.Shape, Layout: layout})
 	}
 	if s, err := m.SuggestedLayer(); err == nil {
 		ms.info.SuggestedLayer = s

@@ -109,6 +109,13 @@ func TestLayerLayout(t *testing.T) {
 		if info.LayerLayout != c.card {
 			t.Errorf("card layer_layout %q: info says %q", c.card, info.LayerLayout)
 		}
+		layouts := map[string]string{}
+		for _, l := range info.Layers {
+			layouts[l.Output] = l.Layout
+		}
+		if layouts[layer] != "tokens" || layouts["/conv_proj/Conv_output_0"] != "nchw" || layouts["logits"] != "" {
+			t.Errorf("auto layouts: %s %q, conv_proj %q, logits %q; want tokens, nchw, none", layer, layouts[layer], layouts["/conv_proj/Conv_output_0"], layouts["logits"])
+		}
 		in, err := e.InputTensor(info.ID, readF32(t, filepath.Join(dir, "raw", "input.f32")))
 		if err != nil {
 			t.Fatal(err)

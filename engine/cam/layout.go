@@ -32,6 +32,21 @@ const (
 // Layouts lists the layout names, auto first.
 func Layouts() []string { return []string{LayoutAuto, LayoutNCHW, LayoutNHWC, LayoutTokens} }
 
+// AutoLayout is the layout auto gives a layer of the given shape (batch
+// first) for an input of inH×inW, with its grid: nchw for a 4-D value,
+// tokens for a 3-D one whose tokens make a grid; "" when the layer methods
+// cannot use the layer under auto.
+func AutoLayout(shape []int, inH, inW int) (layout string, h, w int) {
+	if len(shape) == 0 {
+		return "", 0, 0
+	}
+	m, err := newLayerMap(LayoutAuto, "", shape, shape[0], inH, inW)
+	if err != nil {
+		return "", 0, 0
+	}
+	return m.layout, m.h, m.w
+}
+
 // layerMap maps a layer's value (its raw layout) to the N×C×h×w map the
 // methods see.
 type layerMap struct {

@@ -282,6 +282,25 @@ func TestLayoutErrors(t *testing.T) {
 	}
 }
 
+func TestAutoLayout(t *testing.T) {
+	for _, c := range []struct {
+		shape  []int
+		layout string
+		h, w   int
+	}{
+		{[]int{1, 64, 7, 7}, LayoutNCHW, 7, 7},
+		{[]int{1, 197, 768}, LayoutTokens, 14, 14},
+		{[]int{1, 10}, "", 0, 0},
+		{[]int{1, 7, 8}, "", 0, 0},
+		{nil, "", 0, 0},
+	} {
+		l, h, w := AutoLayout(c.shape, 224, 224)
+		if l != c.layout || h != c.h || w != c.w {
+			t.Errorf("%v: %q %d×%d, want %q %d×%d", c.shape, l, h, w, c.layout, c.h, c.w)
+		}
+	}
+}
+
 func TestTokenGrids(t *testing.T) {
 	for _, tc := range []struct {
 		t, inH, inW int
