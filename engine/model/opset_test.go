@@ -1,0 +1,126 @@
+package model
+
+import (
+	"math"
+	"slices"
+	"testing"
+
+	"github.com/cnnlens/cnnlens/engine/onnx"
+	"github.com/cnnlens/cnnlens/engine/tensor"
+)
+
+// A current exporter's forms: the Reduce ops' axes, Pad's axes and
+// Resize's sizes and axes as inputs (opset 18), Split's num_outputs (18),
+// Gelu (20) and GroupNormalization with per-channel scale (21). Each
+// output is checked against its definition.
+func TestCurrentOpsetForms(t *testing.T) {
+	x := make([]float32, 4*6*6)
+	for i := range x {
+		x[i] = float32(math.Sin(float64(i)*0.37)) * 2
+	}
+	at := onnx.NewAttributes
+	init := map[string]*tensor.T{
+		"axes23": tensor.FromI64([]int64{2, 3}, 2),
+		"axes1":  tensor.FromI64([]int64{1}, 1),
+		"pads":   tensor.FromI64([]int64{1, 1, 1, 1}, 4),
+		"sizes":  tensor.FromI64([]int64{12, 12}, 2),
+		"ones":   tensor.FromF32([]float32{1, 1, 1, 1}, 4),
+		"zeros":  tensor.FromF32([]float32{0, 0, 0, 0}, 4),
+	}
+	nodes := []*onnx.Node{
+		{OpType: "ReduceMean", Inputs: []string{"x", "axes23"}, Outputs: []string{"mean"}, Attrs: at()},
+		{OpType: "ReduceMax", Inputs: []string{"x", "axes1"}, Outputs: []string{"max"}, Attrs: at().SetInt("keepdims", 0)},
+		{OpType: "Split", Inputs: []string{"x"}, Outputs: []string{"s0", "s1"}, Attrs: at().SetInt("axis", 1).SetInt("num_outputs", 2)},
+		{OpType: "Pad", Inputs: []string{"x", "pads", "", "axes23"}, Outputs: []string{"pad"}, Attrs: at()},
+		{OpType: "Resize", Inputs: []string{"x", "", "", "sizes"}, Outputs: []string{"resize"}, Attrs: at().SetInts("axes", 2, 3)},
+		{OpType: "Gelu", Inputs: []string{"x"}, Outputs: []string{"gelu"}, Attrs: at()},
+		{OpType: "GroupNormalization", Inputs: []string{"x", "ones", "zeros"}, Outputs: []string{"gn"}, Attrs: at().SetInt("num_groups", 2)},
+	}
+	outs := []string{"mean", "max", "s0", "s1", "pad", "resize", "gelu", "gn"}
+	var vis []onnx.ValueInfo
+	for _, o := range outs {
+		vis = append(vis, onnx.ValueInfo{Name: o, ElemType: onnx.TypeFloat, Kind: "tensor"})
+	}
+	pm := &onnx.Model{Opset: 21, Graph: &onnx.Graph{
+		Nodes: nodes, Initializers: init,
+		Inputs:  []onnx.ValueInfo{onnx.TensorValueInfo("x", []int64{1, 4, 6, 6})},
+		Outputs: vis,
+	}}
+	data, err := onnx.Encode(pm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Load(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := m.Forward(tensor.FromF32(x, 1, 4, 6, 6), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	X := func(c, h, w int) float32 { return x[(c*6+h)*6+w] }
+	get := func(name string, shape ...int) []float32 {
+		v := run.Value(name)
+		if v == nil || !slices.Equal(v.Shape(), shape) {
+			t.Fatalf("%s: %v, want shape %v", name, v, shape)
+		}
+		return v.F32()
+	}
+	near := func(what string, got, want float64) {
+		if math.Abs(got-want) > 1e-5*(1+math.Abs(want)) {
+			t.Fatalf("%s = %g, want %g", what, got, want)
+		}
+	}
+	mean, mx := get("mean", 1, 4, 1, 1), get("max", 1, 6, 6)
+	for c := 0; c < 4; c++ {
+		var s float64
+		for i := 0; i < 36; i++ {
+			s += float64(x[c*36+i])
+		}
+		near("ReduceMean", float64(mean[c]), s/36)
+	}
+	for i := 0; i < 36; i++ {
+		want := max(x[i], x[36+i], x[72+i], x[108+i])
+		near("ReduceMax", float64(mx[i]), float64(want))
+	}
+	if s0, s1 := get("s0", 1, 2, 6, 6), get("s1", 1, 2, 6, 6); !slices.Equal(s0, x[:72]) || !slices.Equal(s1, x[72:]) {
+		t.Errorf("Split num_outputs: halves differ from the input")
+	}
+	pad := get("pad", 1, 4, 8, 8)
+	res := get("resize", 1, 4, 12, 12)
+	gelu := get("gelu", 1, 4, 6, 6)
+	for c := 0; c < 4; c++ {
+		for h := 0; h < 8; h++ {
+			for w := 0; w < 8; w++ {
+				want := float32(0)
+				if h > 0 && h < 7 && w > 0 && w < 7 {
+					want = X(c, h-1, w-1)
+				}
+				near("Pad", float64(pad[(c*8+h)*8+w]), float64(want))
+			}
+		}
+		for h := 0; h < 12; h++ {
+			for w := 0; w < 12; w++ {
+				near("Resize nearest ×2", float64(res[(c*12+h)*12+w]), float64(X(c, h/2, w/2)))
+			}
+		}
+	}
+	for i, v := range x {
+		f := float64(v)
+		near("Gelu", float64(gelu[i]), f*0.5*(1+math.Erf(f/math.Sqrt2)))
+	}
+	gn := get("gn", 1, 4, 6, 6)
+	for g := 0; g < 2; g++ {
+		var s, q, xs, xq float64
+		for i, v := range gn[g*72 : (g+1)*72] {
+			s += float64(v)
+			q += float64(v) * float64(v)
+			u := float64(x[g*72+i])
+			xs += u
+			xq += u * u
+		}
+		v := xq/72 - (xs/72)*(xs/72) // the group's variance σ²
+		near("GroupNormalization mean", s/72, 0)
+		near("GroupNormalization variance", q/72, v/(v+1e-5))
+	}
+}
