@@ -189,6 +189,14 @@ func TestLoadRefusesHugeFoldedConstants(t *testing.T) {
 			&onnx.Node{Name: "c", OpType: "Add", Inputs: []string{"a", "b"}, Outputs: []string{"k"}, Attrs: onnx.NewAttributes()}, nil},
 		{"MatMul", map[string]*tensor.T{"a": tensor.FromF32(ones(n), n, 1), "b": tensor.FromF32(ones(n), 1, n)},
 			&onnx.Node{Name: "c", OpType: "MatMul", Inputs: []string{"a", "b"}, Outputs: []string{"k"}, Attrs: onnx.NewAttributes()}, nil},
+		{"Range", map[string]*tensor.T{"a": tensor.FromI64([]int64{0}), "b": tensor.FromI64([]int64{1 << 27}), "c": tensor.FromI64([]int64{1})},
+			&onnx.Node{Name: "c", OpType: "Range", Inputs: []string{"a", "b", "c"}, Outputs: []string{"k"}, Attrs: onnx.NewAttributes()}, nil},
+		{"Expand", map[string]*tensor.T{"a": tensor.FromF32([]float32{1}, 1), "s": tensor.FromI64([]int64{1 << 20, 1 << 20}, 2)},
+			&onnx.Node{Name: "c", OpType: "Expand", Inputs: []string{"a", "s"}, Outputs: []string{"k"}, Attrs: onnx.NewAttributes()}, nil},
+		{"Resize", map[string]*tensor.T{"a": tensor.FromF32(ones(4), 1, 1, 2, 2), "s": tensor.FromI64([]int64{1, 1, 1 << 14, 1 << 14}, 4)},
+			&onnx.Node{Name: "c", OpType: "Resize", Inputs: []string{"a", "", "", "s"}, Outputs: []string{"k"}, Attrs: onnx.NewAttributes()}, nil},
+		{"ConvTranspose", map[string]*tensor.T{"a": tensor.FromF32(ones(4), 1, 1, 2, 2), "w": tensor.FromF32(ones(1), 1, 1, 1, 1)},
+			&onnx.Node{Name: "c", OpType: "ConvTranspose", Inputs: []string{"a", "w"}, Outputs: []string{"k"}, Attrs: onnx.NewAttributes().SetInts("strides", 1<<14, 1<<14)}, nil},
 	} {
 		var order []string
 		for k := range c.init {

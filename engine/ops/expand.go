@@ -109,47 +109,72 @@ func (rangeOp) Type() string { return "Range" }
 // maxRange caps Range's length (a corrupt model must not allocate forever).
 const maxRange = 1 << 28
 
-func (rangeOp) Forward(in []*tensor.T) ([]*tensor.T, error) {
+// rangeLen checks Range's inputs and returns the number of values.
+func rangeLen(in []*tensor.T) (int, error) {
 	if err := wantInputs("Range", in, 3, 3); err != nil {
-		return nil, err
+		return 0, err
 	}
 	for k, t := range in {
 		if t.Len() != 1 {
-			return nil, fmt.Errorf("Range: input %d must be a scalar, got shape %v", k, t.Shape())
+			return 0, fmt.Errorf("Range: input %d must be a scalar, got shape %v", k, t.Shape())
 		}
 	}
 	if in[0].DType() == tensor.Int64 {
-		start, limit, delta := in[0].I64()[0], in[1].Ints()[0], in[2].Ints()[0]
+		start, limit, delta := in[0].I64()[0], int64(in[1].Ints()[0]), int64(in[2].Ints()[0])
 		if delta == 0 {
-			return nil, fmt.Errorf("Range: delta is 0")
+			return 0, fmt.Errorf("Range: delta is 0")
 		}
 		n := int64(0)
-		if d := int64(limit) - start; (d > 0) == (delta > 0) && d != 0 {
-			n = (d + int64(delta) - sign64(int64(delta))) / int64(delta)
+		if d := limit - start; d != 0 && (d > 0) == (delta > 0) {
+			n = (d + delta - sign64(delta)) / delta
 		}
 		if n > maxRange {
-			return nil, fmt.Errorf("Range: %d values are too many", n)
+			return 0, fmt.Errorf("Range: %d values are too many", n)
 		}
-		y := make([]int64, n)
-		for i := range y {
-			y[i] = start + int64(i)*int64(delta)
-		}
-		return []*tensor.T{tensor.FromI64(y, int(n))}, nil
+		return int(n), nil
 	}
 	start, limit, delta := in[0].F32()[0], in[1].AsF32()[0], in[2].AsF32()[0]
 	if delta == 0 {
-		return nil, fmt.Errorf("Range: delta is 0")
+		return 0, fmt.Errorf("Range: delta is 0")
 	}
 	nf := math.Ceil(float64(limit-start) / float64(delta))
 	if math.IsNaN(nf) || nf > maxRange {
-		return nil, fmt.Errorf("Range: %g values are too many", nf)
+		return 0, fmt.Errorf("Range: %g values are too many", nf)
 	}
-	n := max(int(nf), 0)
+	return max(int(nf), 0), nil
+}
+
+func (rangeOp) Forward(in []*tensor.T) ([]*tensor.T, error) {
+	n, err := rangeLen(in)
+	if err != nil {
+		return nil, err
+	}
+	if in[0].DType() == tensor.Int64 {
+		start, delta := in[0].I64()[0], int64(in[2].Ints()[0])
+		y := make([]int64, n)
+		for i := range y {
+			y[i] = start + int64(i)*delta
+		}
+		return []*tensor.T{tensor.FromI64(y, n)}, nil
+	}
+	start, delta := in[0].F32()[0], in[2].AsF32()[0]
 	y := make([]float32, n)
 	for i := range y {
 		y[i] = start + float32(i)*delta
 	}
 	return []*tensor.T{tensor.FromF32(y, n)}, nil
+}
+
+// OutShapes needs the three inputs as constants.
+func (rangeOp) OutShapes(s [][]int, consts []*tensor.T) ([][]int, error) {
+	if len(consts) < 3 || consts[0] == nil || consts[1] == nil || consts[2] == nil {
+		return nil, fmt.Errorf("Range: the inputs are not constants")
+	}
+	n, err := rangeLen(consts)
+	if err != nil {
+		return nil, err
+	}
+	return [][]int{{n}}, nil
 }
 
 func sign64(v int64) int64 {
