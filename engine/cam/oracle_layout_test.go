@@ -236,9 +236,9 @@ func checkExt(t *testing.T, name string) {
 	}
 }
 
-func TestOracleViT(t *testing.T)  { checkExt(t, "vit-tiny") }
-func TestOracleSwin(t *testing.T) { checkExt(t, "swin-tiny") }
-func TestOracleSeg(t *testing.T)  { checkExt(t, "lraspp-seg") }
+func TestOracleViT(t *testing.T)    { checkExt(t, "vit-tiny") }
+func TestOracleSwin(t *testing.T)   { checkExt(t, "swin-tiny") }
+func TestOracleLRASPP(t *testing.T) { checkExt(t, "lraspp-seg") }
 
 // The auto layout of a transformer's tokens is the tokens layout.
 func TestOracleViTAutoLayout(t *testing.T) {
