@@ -178,6 +178,7 @@ func runCAM(args []string, stdout io.Writer) error {
 		Score      float32              `json:"score"`
 		MS         float64              `json:"ms"`
 		Method     string               `json:"method,omitempty"`
+		Layout     string               `json:"layout,omitempty"` // the first layer's, as used
 		Methods    map[string]methodOut `json:"methods,omitempty"`
 		Delta      []float32            `json:"delta,omitempty"` // convergence deltas (deeplift, lrp, integrated-gradients, gradientshap)
 	}{}
@@ -206,6 +207,9 @@ func runCAM(args []string, stdout io.Writer) error {
 			summary.Delta = r.Delta
 		}
 		summary.ClassIndex, summary.Score = r.Targets[0].Class, r.Scores[0]
+		if len(r.Layers) > 0 && r.Layers[0].Layout != "" {
+			summary.Layout = r.Layers[0].Layout
+		}
 		if summary.ClassIndex < len(l.card.Labels) {
 			summary.Label = l.card.Labels[summary.ClassIndex]
 		}

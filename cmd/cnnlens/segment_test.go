@@ -167,9 +167,12 @@ func TestCAMLayout(t *testing.T) {
 		if layout != "" {
 			args = append(args, "-layout", layout)
 		}
-		code, _, errs := cli(t, args...)
+		code, out, errs := cli(t, append(args, "-json")...)
 		if code != 0 {
 			t.Fatalf("-layout %q: exit %d: %s", layout, code, errs)
+		}
+		if !strings.Contains(out, `"layout":"tokens"`) {
+			t.Errorf("-layout %q: JSON %s does not say the layout used (tokens)", layout, out)
 		}
 		closeTo(t, "gradcam -layout "+layout, readF32File(t, camF), want, true)
 	}
