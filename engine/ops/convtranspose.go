@@ -152,6 +152,9 @@ func (op *convTransposeOp) planShapes(xs, ws, bias []int) (*ctPlan, error) {
 		out[j] = o
 		p.out = append(p.out, o)
 	}
+	if err := checkOutSize("ConvTranspose", p.out); err != nil {
+		return nil, err
+	}
 	p.geom = kernels.ConvGeom{
 		C: p.Mg, H: out[0], W: out[1], KH: k[0], KW: k[1],
 		PadT: pb[0], PadL: pb[1], StrideH: s[0], StrideW: s[1], DilH: d[0], DilW: d[1],

@@ -36,7 +36,27 @@ func (expandOp) outShape(xs []int, shape *tensor.T) ([]int, error) {
 	if err != nil {
 		return nil, fmt.Errorf("Expand: %w", err)
 	}
-	return out, nil
+	return out, checkOutSize("Expand", out)
+}
+
+// maxOutElements bounds the output of an op whose size comes from values
+// (Expand's shape, Resize's sizes, ConvTranspose's strides): 2²⁸ elements,
+// 1 GiB of float32.
+const maxOutElements = 1 << 28
+
+// checkOutSize refuses an output shape larger than maxOutElements.
+func checkOutSize(op string, shape []int) error {
+	n := 1
+	for _, d := range shape {
+		if d < 0 {
+			return fmt.Errorf("%s: negative dim in output shape %v", op, shape)
+		}
+		if d > 0 && n > maxOutElements/d {
+			return fmt.Errorf("%s: output shape %v is too large (more than %d elements)", op, shape, maxOutElements)
+		}
+		n *= d
+	}
+	return nil
 }
 
 func expandData[E elemType](x []E, xs, out []int) []E {

@@ -41,12 +41,8 @@ func init() {
 }
 
 // normRows normalises x viewed as rows of length d: it returns x̂ and each
-// row's 1/√(σ² + ε) (and mean).
-func normRows(x []float32, d int, eps float32) (xhat, mean, inv []float32) {
-	rows := 0
-	if d > 0 {
-		rows = len(x) / d
-	}
+// row's 1/√(σ² + ε) (and mean). An empty row's mean is NaN.
+func normRows(x []float32, rows, d int, eps float32) (xhat, mean, inv []float32) {
 	xhat = make([]float32, len(x))
 	mean, inv = make([]float32, rows), make([]float32, rows)
 	for r := 0; r < rows; r++ {
@@ -202,7 +198,7 @@ func (l *layerNormOp) Forward(in []*tensor.T) ([]*tensor.T, error) {
 		return nil, err
 	}
 	x := in[0]
-	xhat, mean, inv := normRows(x.F32(), d, l.eps)
+	xhat, mean, inv := normRows(x.F32(), tensor.Size(stat), d, l.eps)
 	y, err := affine(xhat, x.Shape(), in[1], optInput(in, 2), ss, bs)
 	if err != nil {
 		return nil, fmt.Errorf("LayerNormalization: %w", err)
@@ -211,7 +207,7 @@ func (l *layerNormOp) Forward(in []*tensor.T) ([]*tensor.T, error) {
 }
 
 func (l *layerNormOp) Backward(in, out, gradOut []*tensor.T, need []bool) ([]*tensor.T, error) {
-	d, _, ss, bs, err := l.plan(in)
+	d, stat, ss, bs, err := l.plan(in)
 	if err != nil {
 		return nil, err
 	}
@@ -227,7 +223,7 @@ func (l *layerNormOp) Backward(in, out, gradOut []*tensor.T, need []bool) ([]*te
 	if gy == nil {
 		gy = make([]float32, x.Len())
 	}
-	xhat, _, inv := normRows(x.F32(), d, l.eps)
+	xhat, _, inv := normRows(x.F32(), tensor.Size(stat), d, l.eps)
 	gxhat, gscale, gbias := affineBackward(gy, xhat, x.Shape(), in[1], ss, bs, needGrad(need, 1), needGrad(need, 2) && optInput(in, 2) != nil)
 	if needGrad(need, 0) {
 		normRowsBackward(gxhat, xhat, inv, d, g(1), g(2))
@@ -289,7 +285,7 @@ func (op *groupNormOp) plan(in []*tensor.T) (d int, vs, ss []int, err error) {
 	if g == 0 {
 		g = c
 	}
-	if c%g != 0 {
+	if g <= 0 || c%g != 0 {
 		return 0, nil, nil, fmt.Errorf("%s: %d channels do not split into %d groups", op.name, c, g)
 	}
 	want := c
@@ -311,7 +307,7 @@ func (op *groupNormOp) Forward(in []*tensor.T) ([]*tensor.T, error) {
 		return nil, err
 	}
 	x := in[0]
-	xhat, _, _ := normRows(x.F32(), d, op.eps)
+	xhat, _, _ := normRows(x.F32(), tensor.Size(vs)/max(d, 1), d, op.eps)
 	y, err := affine(xhat, vs, in[1], in[2], ss, ss)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op.name, err)
@@ -329,7 +325,7 @@ func (op *groupNormOp) Backward(in, out, gradOut []*tensor.T, need []bool) ([]*t
 		return zeroGrads(in, need), nil
 	}
 	x := in[0]
-	xhat, _, inv := normRows(x.F32(), d, op.eps)
+	xhat, _, inv := normRows(x.F32(), tensor.Size(vs)/max(d, 1), d, op.eps)
 	gxhat, gscale, gbias := affineBackward(gradOut[0].F32(), xhat, vs, in[1], ss, ss, needGrad(need, 1), needGrad(need, 2))
 	if needGrad(need, 0) {
 		normRowsBackward(gxhat, xhat, inv, d, nil, nil)

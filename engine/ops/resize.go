@@ -233,13 +233,8 @@ func (r *resizeOp) sizes(xs []int, in []*tensor.T) (out []int, scales, roi []flo
 			}
 		}
 	}
-	for _, d := range out {
-		if d > 1<<28 {
-			return nil, nil, nil, fmt.Errorf("%s: output shape %v is too large", r.name, out)
-		}
-	}
-	if tensor.Size(out) > 1<<30 {
-		return nil, nil, nil, fmt.Errorf("%s: output shape %v is too large", r.name, out)
+	if err := checkOutSize(r.name, out); err != nil {
+		return nil, nil, nil, err
 	}
 	return out, scales, roi, nil
 }
