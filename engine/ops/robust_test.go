@@ -87,4 +87,3 @@ func describe(in []*tensor.T) string {
 	}
 	return s
 }
-
