@@ -24,6 +24,9 @@ func TestSegmentationModel(t *testing.T) {
 	if !info.Segmentation || info.Classes != 5 {
 		t.Fatalf("segmentation %v, %d classes; want true, 5", info.Segmentation, info.Classes)
 	}
+	if info.SuggestedLayer == "" || info.SuggestedLayer == "logits" {
+		t.Errorf("suggested layer %q: want a layer below the segmentation output", info.SuggestedLayer)
+	}
 	in, err := e.InputTensor(info.ID, readF32(t, filepath.Join(dir, "raw", "input.f32")))
 	if err != nil {
 		t.Fatal(err)
