@@ -152,9 +152,6 @@ func (op *convTransposeOp) planShapes(xs, ws, bias []int) (*ctPlan, error) {
 		out[j] = o
 		p.out = append(p.out, o)
 	}
-	if err := checkOutSize("ConvTranspose", p.out); err != nil {
-		return nil, err
-	}
 	p.geom = kernels.ConvGeom{
 		C: p.Mg, H: out[0], W: out[1], KH: k[0], KW: k[1],
 		PadT: pb[0], PadL: pb[1], StrideH: s[0], StrideW: s[1], DilH: d[0], DilW: d[1],
@@ -178,7 +175,11 @@ func (op *convTransposeOp) plan(in []*tensor.T) (*ctPlan, error) {
 	if b := optInput(in, 2); b != nil {
 		bias = b.Shape()
 	}
-	return op.planShapes(in[0].Shape(), in[1].Shape(), bias)
+	p, err := op.planShapes(in[0].Shape(), in[1].Shape(), bias)
+	if err != nil {
+		return nil, err
+	}
+	return p, checkOutSize("ConvTranspose", p.out)
 }
 
 func (op *convTransposeOp) Forward(in []*tensor.T) ([]*tensor.T, error) {

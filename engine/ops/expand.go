@@ -36,7 +36,7 @@ func (expandOp) outShape(xs []int, shape *tensor.T) ([]int, error) {
 	if err != nil {
 		return nil, fmt.Errorf("Expand: %w", err)
 	}
-	return out, checkOutSize("Expand", out)
+	return out, nil
 }
 
 // maxOutElements bounds the output of an op whose size comes from values
@@ -44,7 +44,9 @@ func (expandOp) outShape(xs []int, shape *tensor.T) ([]int, error) {
 // 1 GiB of float32.
 const maxOutElements = 1 << 28
 
-// checkOutSize refuses an output shape larger than maxOutElements.
+// checkOutSize refuses an output shape larger than maxOutElements. Run
+// time only: the shape rules (OutShapes) give the shape, so that folding
+// at load refuses it with its own limit.
 func checkOutSize(op string, shape []int) error {
 	n := 1
 	for _, d := range shape {
@@ -81,6 +83,9 @@ func (e expandOp) Forward(in []*tensor.T) ([]*tensor.T, error) {
 	x := in[0]
 	out, err := e.outShape(x.Shape(), in[1])
 	if err != nil {
+		return nil, err
+	}
+	if err := checkOutSize("Expand", out); err != nil {
 		return nil, err
 	}
 	if x.DType() == tensor.Int64 {

@@ -233,9 +233,6 @@ func (r *resizeOp) sizes(xs []int, in []*tensor.T) (out []int, scales, roi []flo
 			}
 		}
 	}
-	if err := checkOutSize(r.name, out); err != nil {
-		return nil, nil, nil, err
-	}
 	return out, scales, roi, nil
 }
 
@@ -253,6 +250,9 @@ func (r *resizeOp) plan(in []*tensor.T) (*resizePlan, error) {
 	xs := in[0].Shape()
 	out, scales, roi, err := r.sizes(xs, in)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkOutSize(r.name, out); err != nil {
 		return nil, err
 	}
 	p := &resizePlan{out: out}
