@@ -159,9 +159,11 @@ func (m *Model) forwardShapes(input []int) (map[string][]int, error) {
 	return shapes, nil
 }
 
-// SuggestedLayer is the last layer with a spatial map (N×C×H×W with
-// H·W > 1) other than the model's output (a segmentation model's map): the
-// output of the last convolutional block, where Grad-CAM looks by default.
+// SuggestedLayer is the last layer with a spatial map (N×C×H×W with H
+// and W > 1) other than the model's output (a segmentation model's map):
+// the output of the last convolutional block, where Grad-CAM looks by
+// default. (A 1×W "map" is usually a channels-last vector, as ConvNeXt's
+// head normalises its pooled N×1×1×C features.)
 func (m *Model) SuggestedLayer() (string, error) {
 	layers, err := m.Layers()
 	if err != nil {
@@ -169,7 +171,7 @@ func (m *Model) SuggestedLayer() (string, error) {
 	}
 	for i := len(layers) - 1; i >= 0; i-- {
 		s := layers[i].Shape
-		if len(s) == 4 && s[2]*s[3] > 1 && layers[i].Output != m.Output {
+		if len(s) == 4 && s[2] > 1 && s[3] > 1 && layers[i].Output != m.Output {
 			return layers[i].Output, nil
 		}
 	}

@@ -143,10 +143,22 @@ func TestOracleResNet18(t *testing.T) {
 // the vision transformers (attention: batched MatMul, Softmax; Swin's
 // shifted-window masks: Range, Mod, Equal, Where, ScatterND, Expand) and a
 // segmentation network (Resize, HardSigmoid, HardSwish).
-func TestOracleConvNeXt(t *testing.T) { checkOracle(t, "convnext-small", "model.onnx") }
-func TestOracleViT(t *testing.T)      { checkOracle(t, "vit-tiny", "model.onnx") }
-func TestOracleSwin(t *testing.T)     { checkOracle(t, "swin-tiny", "model.onnx") }
-func TestOracleLRASPP(t *testing.T)   { checkOracle(t, "lraspp-seg", "model.onnx") }
+func TestOracleConvNeXt(t *testing.T) {
+	checkOracle(t, "convnext-small", "model.onnx")
+	// The default layer is the last block's output (N×C×H×W), not the
+	// head's channels-last LayerNorm of the pooled features (N×1×1×C).
+	o := loadOracle(t, "convnext-small")
+	m, err := LoadFile(filepath.Join(o.Dir, "model.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, err := m.SuggestedLayer(); err != nil || l != o.Layers["last"].OnnxTensor {
+		t.Errorf("suggested layer %q (%v), want %q", l, err, o.Layers["last"].OnnxTensor)
+	}
+}
+func TestOracleViT(t *testing.T)    { checkOracle(t, "vit-tiny", "model.onnx") }
+func TestOracleSwin(t *testing.T)   { checkOracle(t, "swin-tiny", "model.onnx") }
+func TestOracleLRASPP(t *testing.T) { checkOracle(t, "lraspp-seg", "model.onnx") }
 
 func TestModelInfo(t *testing.T) {
 	o := loadOracle(t, "tinycnn")
