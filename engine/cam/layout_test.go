@@ -129,7 +129,7 @@ func tokenNet(t testing.TB) *model.Model {
 	return b.model(t, []int64{-1, 3, 8, 8}, "logits", []int64{-1, 4})
 }
 
-var layoutMethods = []string{"gradcam", "gradcampp", "xgradcam", "hirescam", "layercam", "eigencam",
+var layoutMethods = []string{"gradcam", "gradcampp", "xgradcam", "hirescam", "layercam", "eigencam", "shapleycam", "fem", "kpcacam",
 	"eigengradcam", "gradcam-elementwise", "scorecam", "ablationcam"}
 
 func TestLayoutsEqualNCHW(t *testing.T) {

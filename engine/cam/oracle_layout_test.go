@@ -17,7 +17,7 @@ import (
 // N×C×H×W (reshaped as pytorch-grad-cam's reshape_transform does) and
 // segmentation targets. What each case's manifest says beyond the common
 // fields.
-type extManifest struct {
+type caseManifest struct {
 	Layers map[string]struct {
 		OnnxTensor string `json:"onnx_tensor"`
 		Reshape    string `json:"reshape"`
@@ -40,9 +40,9 @@ type extManifest struct {
 // layoutOf is the cnnlens layout of the oracle's reshape rule.
 var layoutOf = map[string]string{"": LayoutNCHW, "vit": LayoutTokens, "nhwc": LayoutNHWC}
 
-// checkExt compares every map of an oracle case, computed through the
+// checkLayoutCase compares every map of an oracle case, computed through the
 // layer's layout and with the case's targets.
-func checkExt(t *testing.T, name string) {
+func checkLayoutCase(t *testing.T, name string) {
 	o, err := oracle.Load(name)
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +51,7 @@ func checkExt(t *testing.T, name string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var em extManifest
+	var em caseManifest
 	if err := json.Unmarshal(data, &em); err != nil {
 		t.Fatal(err)
 	}
@@ -236,9 +236,9 @@ func checkExt(t *testing.T, name string) {
 	}
 }
 
-func TestOracleViT(t *testing.T)    { checkExt(t, "vit-tiny") }
-func TestOracleSwin(t *testing.T)   { checkExt(t, "swin-tiny") }
-func TestOracleLRASPP(t *testing.T) { checkExt(t, "lraspp-seg") }
+func TestOracleViT(t *testing.T)    { checkLayoutCase(t, "vit-tiny") }
+func TestOracleSwin(t *testing.T)   { checkLayoutCase(t, "swin-tiny") }
+func TestOracleLRASPP(t *testing.T) { checkLayoutCase(t, "lraspp-seg") }
 
 // The auto layout of a transformer's tokens is the tokens layout.
 func TestOracleViTAutoLayout(t *testing.T) {

@@ -12,9 +12,17 @@ package cam
 func init() { registerLayer("shapleycam", true, shapleyCAM) }
 
 func shapleyCAM(c *LayerContext) ([]float32, []float32, error) {
-	hvp, err := c.S.HVP(c.Targets, c.Layer, c.Act)
+	// H·A in the value's own layout, then mapped as the gradient is.
+	value, lm := c.Act, c.lmap
+	if c.Value != nil && lm != nil {
+		value = c.Value
+	}
+	hvp, err := c.S.HVP(c.Targets, c.Layer, value)
 	if err != nil {
 		return nil, nil, err
+	}
+	if lm != nil {
+		hvp = lm.toCHW(hvp)
 	}
 	g, h := c.Grad.F32(), hvp.F32()
 	d := make([]float32, len(g))
