@@ -187,7 +187,7 @@ function explainLine(res) {
   const box = $('explain');
   const what = targetText(res);
   const m = methodName(res.method);
-  const where = res.layer ? ` at ${layerTitle(res.layer)}` : '';
+  const where = res.layer ? ` at ${layerTitle(res.layer, res)}` : '';
   let text, warn = false;
   let lo = Infinity, hi = -Infinity;
   for (const v of res.cam) { if (v < lo) lo = v; if (v > hi) hi = v; }
@@ -201,6 +201,10 @@ function explainLine(res) {
     text = `${m} for ${what}${where} is the same at every position, so it cannot point anywhere` + (res.rawWidth * res.rawHeight === 1 ? ': the layer is 1×1 (after global pooling).' : '.');
   } else if (res.method === 'eigencam') {
     text = `${m}${where}: the main pattern in the layer's feature maps, the same whatever the class.`;
+  } else if (state.model.segmentation && methodGroup(res.method) === 'layer') {
+    const region = state.segMask && state.segMask.classIndex === res.classIndex
+      ? `the region you clicked (${state.segMask.pixels} output pixels)` : `every pixel predicted as ${what}`;
+    text = `${m} for ${what}${where}, its scores summed over ${region}: where the evidence for ${what} there lies.`;
   } else if (methodGroup(res.method) === 'layer') {
     text = `${m} for ${what}${where}: where the evidence for ${what} lies.`;
   } else {
@@ -293,16 +297,20 @@ const spatialLayer = (l) => {
 // layerTitle names a layer the way a student reads it: "block 4 (16×16)"
 // for /block4/relu/Relu_output_0, "layer 4.1 (7×7)" for ResNet's
 // /layer4/layer4.1/relu_1/Relu_output_0, else the node's name.
-function layerTitle(name) {
+function layerTitle(name, res) {
   if (!name) return '';
   const l = state.model && state.model.layers.find((x) => x.output === name);
   let title = '';
   for (const part of name.replace(/^\//, '').split('/')) {
-    if (/^(block|layer|stage|features|encoder|decoder|stem)[._-]?\d+([._]\d+)*$/i.test(part)) title = part;
+    if (/^(block|layer|stage|features|encoder_layer|encoder|decoder|stem|backbone)[._-]?\d+([._]\d+)*$/i.test(part)) title = part;
   }
-  title = title ? title.replace(/^([a-z]+)[._-]?(\d)/i, '$1 $2') : ((l && l.node) || name);
+  title = title ? title.replace(/^([a-z_]+?)[._-]?(\d)/i, '$1 $2').replace(/_/g, ' ') : ((l && l.node) || name);
+  // The map's size: as computed (a result), else from the shape and layout.
+  if (res && res.layer === name && res.rawWidth > 0) return `${title} (${res.rawHeight}×${res.rawWidth})`;
   const sh = l && l.shape;
-  return title + (sh && sh.length === 4 ? ` (${sh[2]}×${sh[3]})` : '');
+  const layout = state.layout || (state.model && state.model.layerLayout) || '';
+  if (sh && sh.length === 4) return title + (layout === 'nhwc' ? ` (${sh[1]}×${sh[2]})` : ` (${sh[2]}×${sh[3]})`);
+  return title;
 }
 
 // fillLayers lists the layers the method can use first; a CAM needs a
@@ -1182,7 +1190,7 @@ async function runOne() {
   explainLine(res);
   clearError();
   const pageMs = performance.now() - t0;
-  $('overlay-caption').textContent = `${methodName(res.method)} · ${targetText(res)}` + (res.layer ? ` · ${layerTitle(res.layer)}` : '');
+  $('overlay-caption').textContent = `${methodName(res.method)} · ${targetText(res)}` + (res.layer ? ` · ${layerTitle(res.layer, res)}` : '');
   $('timing').textContent = timingText(res, pageMs);
   page.lastRun = { method: res.method, classIndex: res.classIndex, layer: res.layer, ms: res.ms, forwardMs: res.forwardMs, backwardMs: res.backwardMs, reusedForwardMs: res.reusedForwardMs, pageMs, width: res.width, height: res.height };
   if (page.firstHeatmapMs == null) {
@@ -1403,7 +1411,7 @@ async function runDFF() {
   // The engine's picture has its own legend on the right; the page shows the
   // picture alone and the legend as text below.
   drawConcepts($('dff-canvas'), res.overlay);
-  $('dff-caption').textContent = `${n} concepts of ${layerTitle(res.layer)}: ‖A − WH‖/‖A‖ = ${(100 * res.relError).toFixed(1)}% of the activations left unexplained`;
+  $('dff-caption').textContent = `${n} concepts of ${layerTitle(res.layer, res)}: ‖A − WH‖/‖A‖ = ${(100 * res.relError).toFixed(1)}% of the activations left unexplained`;
   const ol = $('dff-legend');
   ol.textContent = '';
   for (const c of res.concepts) {
@@ -1418,7 +1426,7 @@ async function runDFF() {
     ol.append(li);
   }
   $('explain').classList.remove('warn');
-  $('explain').textContent = `Deep Feature Factorization at ${layerTitle(res.layer)}: the layer's feature maps split into ${n} concepts; each place of the image takes the colour of its strongest concept, brighter where it is stronger.`;
+  $('explain').textContent = `Deep Feature Factorization at ${layerTitle(res.layer, res)}: the layer's feature maps split into ${n} concepts; each place of the image takes the colour of its strongest concept, brighter where it is stronger.`;
   $('timing').textContent = `Concepts (DFF): ${fmt(res.ms)} ms in the engine, ${fmt(performance.now() - t0)} ms with drawing`;
   page.dff = { n: res.concepts.length, relError: res.relError, layer: res.layer };
   page.renders++;

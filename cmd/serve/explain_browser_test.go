@@ -3,6 +3,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/cnnlens/cnnlens/internal/testenv"
 )
 
 // The main view explains itself: what the map is, what its colours mean,
@@ -333,6 +336,87 @@ func TestEveryMethod(t *testing.T) {
 		t.Errorf("metrics panel: %d rows, ARCC %v", rows, arcc)
 	}
 	p.screenshot("page-metrics.png")
+	if errs := p.consoleErrors(); len(errs) > 0 {
+		t.Errorf("console errors: %v", errs)
+	}
+}
+
+// TestPageModels: the oracle's ConvNeXt, ViT, Swin and segmentation
+// models dropped on the page, each explained at its oracle layer (with
+// the layout it needs); the segmentation is drawn, and a click on a
+// region explains that region's class.
+func TestPageModels(t *testing.T) {
+	type oracleCase struct {
+		Layers map[string]struct {
+			Tensor string `json:"onnx_tensor"`
+			Shape  []int  `json:"shape"`
+		} `json:"layers"`
+	}
+	cases := []struct{ name, layout string }{{"convnext-small", ""}, {"vit-tiny", ""}, {"swin-tiny", "nhwc"}, {"lraspp-seg", ""}}
+	layers := map[string]string{}
+	for _, c := range cases {
+		var m oracleCase
+		b, err := os.ReadFile(filepath.Join(oracleDir, c.name, "manifest.json"))
+		if err == nil {
+			err = json.Unmarshal(b, &m)
+		}
+		if err != nil {
+			testenv.Missing(t, "oracle case %s: %v", c.name, err)
+		}
+		layers[c.name] = m.Layers["last"].Tensor
+	}
+	p := openMain(t)
+	for _, c := range cases {
+		renders := p.renders()
+		p.eval(fmt.Sprintf(`(async () => { const b = await (await fetch('/oracle/%s/model.onnx')).blob(); await cnnlensPage.handleFiles([new File([b], '%s.onnx')]); })()`, c.name, c.name), new(any))
+		p.wait(fmt.Sprintf(`cnnlensPage.renders > %d && cnnlensPage.state.model.name.startsWith(%q)`, renders, c.name), 120*time.Second)
+		if c.layout != "" {
+			p.setValue("layout", c.layout)
+		}
+		renders = p.renders()
+		p.setValue("layer", layers[c.name])
+		p.wait(fmt.Sprintf(`(cnnlensPage.renders > %d && cnnlensPage.lastRun.layer === %q) || cnnlensPage.errors.length > 0`, renders, layers[c.name]), 120*time.Second)
+		var r struct {
+			Layer, Explain string
+			Errors         []string
+			Enabled        bool
+			RawW, RawH     int
+		}
+		p.eval(fmt.Sprintf(`(() => { const o = [...document.querySelectorAll('#layer option')].find((x) => x.value === %q);
+  return {layer: cnnlensPage.lastRun.layer, explain: document.getElementById('explain').textContent, errors: cnnlensPage.errors,
+    enabled: !!o && !o.disabled, rawW: cnnlensPage.state.result.rawWidth, rawH: cnnlensPage.state.result.rawHeight}; })()`, layers[c.name]), &r)
+		if r.Layer != layers[c.name] || len(r.Errors) > 0 || !r.Enabled || r.RawW < 4 || r.RawH < 4 || !strings.Contains(r.Explain, "Grad-CAM for") {
+			t.Errorf("%s: %+v", c.name, r)
+		}
+		t.Logf("%s: %s (map %d×%d)", c.name, r.Explain, r.RawW, r.RawH)
+		p.screenshot("page-model-" + c.name + ".png")
+	}
+	// The segmentation: drawn with a legend; a click explains the clicked region's class.
+	var seg struct {
+		Shown   bool
+		Legend  int
+		Clicked int
+	}
+	p.eval(`(() => { const s = cnnlensPage.state.input.segmentation; const c = document.getElementById('seg-canvas'); c.scrollIntoView({block: 'center'}); const r = c.getBoundingClientRect();
+  let k = 0; for (let i = 1; i < s.classes.length; i++) if (s.classes[i].pixels < s.classes[k].pixels) k = i;
+  const cls = s.classes[k].index; const p = s.argmax.findIndex((v) => v === cls);
+  const x = r.left + ((p % s.width) + 0.5) / s.width * r.width, y = r.top + (Math.floor(p / s.width) + 0.5) / s.height * r.height;
+  window.segClick = {cls, x, y};
+  return {shown: !document.getElementById('seg').hidden, legend: document.querySelectorAll('#seg-legend button').length, clicked: cls}; })()`, &seg)
+	if !seg.Shown || seg.Legend < 1 {
+		t.Fatalf("segmentation view: %+v", seg)
+	}
+	renders := p.renders()
+	var at struct{ X, Y float64 }
+	p.eval(`({x: segClick.x, y: segClick.y})`, &at)
+	p.run(chromedp.MouseClickXY(at.X, at.Y))
+	p.wait(fmt.Sprintf(`cnnlensPage.renders > %d && cnnlensPage.lastRun.classIndex === %d`, renders, seg.Clicked), 120*time.Second)
+	var region int
+	p.eval(`cnnlensPage.state.segMask ? cnnlensPage.state.segMask.pixels : 0`, &region)
+	if region < 1 {
+		t.Errorf("a click on class %d's region: no region explained", seg.Clicked)
+	}
+	p.screenshot("page-segmentation.png")
 	if errs := p.consoleErrors(); len(errs) > 0 {
 		t.Errorf("console errors: %v", errs)
 	}
