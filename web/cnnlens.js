@@ -829,7 +829,7 @@ export const version = '0.1';
 
 // ---------------------------------------------------------------- <cnn-lens>
 
-const ATTRS = ['model', 'image', 'method', 'layer', 'class', 'contrast', 'colormap', 'alpha', 'aug-smooth', 'eigen-smooth',
+const ATTRS = ['model', 'image', 'method', 'layer', 'layout', 'class', 'contrast', 'colormap', 'alpha', 'aug-smooth', 'eigen-smooth',
   'view', 'mode', 'per-filter', 'gradients', 'order', 'channel', 'steps', 'seed'];
 
 /** VIEWS are the element's view attribute values ('cam', the default, is the heatmap). */
@@ -863,8 +863,10 @@ function fmt(v) {
 }
 
 /**
- * <cnn-lens model image method layer class contrast colormap alpha
- * aug-smooth eigen-smooth> draws a heatmap over an image. model is a bundled
+ * <cnn-lens model image method layer layout class contrast colormap alpha
+ * aug-smooth eigen-smooth> draws a heatmap over an image (layout: auto,
+ * nchw, nhwc or tokens, for a transformer's layer; on a segmentation
+ * model, class is the class explained over its predicted pixels). model is a bundled
  * name ("shapes") or a URL; image a URL (default: the model's first
  * sample); the rest as on the page. It fires "cnnlens-render" with the
  * result when drawn and "cnnlens-error" when something failed.
@@ -1013,6 +1015,7 @@ figcaption { padding: 4px 2px; color: #444; }
     const res = await computeCAM(input.id, {
       method: a('method') || 'gradcam',
       layer: a('layer') || '',
+      layout: a('layout') || '',
       classIndex: this._classIndex(info),
       contrast: a('contrast'),
       augSmooth: this.hasAttribute('aug-smooth'),
