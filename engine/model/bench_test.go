@@ -61,3 +61,11 @@ func BenchmarkResNet18GradCAM(b *testing.B)  { benchModel(b, "resnet18", "model_
 func BenchmarkResNet18Saliency(b *testing.B) { benchModel(b, "resnet18", "model_bn.onnx", "saliency") }
 func BenchmarkTinyCNNForward(b *testing.B)   { benchModel(b, "tinycnn", "model.onnx", "forward") }
 func BenchmarkTinyCNNSaliency(b *testing.B)  { benchModel(b, "tinycnn", "model.onnx", "saliency") }
+
+// The newer architectures, forward + backward to the input.
+func BenchmarkConvNeXtSaliency(b *testing.B) {
+	benchModel(b, "convnext-small", "model.onnx", "saliency")
+}
+func BenchmarkViTSaliency(b *testing.B)    { benchModel(b, "vit-tiny", "model.onnx", "saliency") }
+func BenchmarkSwinSaliency(b *testing.B)   { benchModel(b, "swin-tiny", "model.onnx", "saliency") }
+func BenchmarkLRASPPSaliency(b *testing.B) { benchModel(b, "lraspp-seg", "model.onnx", "saliency") }
