@@ -32,8 +32,8 @@ func TestOpsOddInputsDoNotPanic(t *testing.T) {
 	types := []string{"LayerNormalization", "InstanceNormalization", "GroupNormalization", "Erf", "Gelu",
 		"Equal", "Less", "And", "Not", "Where", "Expand", "Range", "Mod", "ScatterND", "Resize", "Upsample",
 		"ConvTranspose", "PRelu", "Min", "Max", "Size", "ReduceL2", "ReduceProd", "ReduceLogSumExp", "Reciprocal",
-		"Tile", "DepthToSpace", "SpaceToDepth", "GatherElements", "CumSum", "ArgMax", "CastLike"}
-	attrs := MapAttrs{"num_groups": int64(2), "scales": []float32{1, 1, 2, 2}, "blocksize": int64(2)}
+		"Tile", "DepthToSpace", "SpaceToDepth", "GatherElements", "CumSum", "ArgMax", "CastLike", "Einsum"}
+	attrs := MapAttrs{"num_groups": int64(2), "scales": []float32{1, 1, 2, 2}, "blocksize": int64(2), "equation": "...ij,...jk"}
 	for _, typ := range types {
 		op, err := New(typ, attrs, 18)
 		if err != nil {
