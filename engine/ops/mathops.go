@@ -1,9 +1,11 @@
 package ops
 
-// More element-wise math: Reciprocal, Log, Sin, Cos, Floor, Ceil, Round,
-// Sign, Softplus, Softsign, Elu, Selu, Celu, Mish and PRelu, the variadic
-// Min and Max, and Size. Floor, Ceil, Round and Sign are piecewise
-// constant: their gradient is 0 (as PyTorch's).
+// More element-wise math: Reciprocal, Log, the trigonometric and
+// hyperbolic functions and their inverses, Floor, Ceil, Round, Sign,
+// Softplus, Softsign, Elu, Selu, Celu, Mish, ThresholdedRelu, Shrink and
+// PRelu, IsNaN and IsInf, the variadic Min and Max, and Size. Floor, Ceil,
+// Round and Sign are piecewise constant: their gradient is 0 (as
+// PyTorch's).
 
 import (
 	"fmt"
@@ -66,6 +68,64 @@ func init() {
 				}
 				return math.Exp(v / alpha)
 			})}, nil
+	})
+	for _, f := range []struct {
+		name string
+		f, d func(float64) float64
+	}{
+		{"Tan", math.Tan, func(v float64) float64 { c := math.Cos(v); return 1 / (c * c) }},
+		{"Sinh", math.Sinh, math.Cosh},
+		{"Cosh", math.Cosh, math.Sinh},
+		{"Asin", math.Asin, func(v float64) float64 { return 1 / math.Sqrt(1-v*v) }},
+		{"Acos", math.Acos, func(v float64) float64 { return -1 / math.Sqrt(1-v*v) }},
+		{"Atan", math.Atan, func(v float64) float64 { return 1 / (1 + v*v) }},
+		{"Asinh", math.Asinh, func(v float64) float64 { return 1 / math.Sqrt(v*v+1) }},
+		{"Acosh", math.Acosh, func(v float64) float64 { return 1 / math.Sqrt(v*v-1) }},
+		{"Atanh", math.Atanh, func(v float64) float64 { return 1 / (1 - v*v) }},
+	} {
+		Register(f.name, unary(f.name, mapF(f.f), derivB(f.d)))
+	}
+	Register("ThresholdedRelu", func(a Attrs, _ int) (Op, error) {
+		alpha := float64(a.Float("alpha", 1))
+		return &unaryOp{name: "ThresholdedRelu",
+			fwd: mapF(func(v float64) float64 {
+				if v > alpha {
+					return v
+				}
+				return 0
+			}),
+			bwd: derivB(func(v float64) float64 {
+				if v > alpha {
+					return 1
+				}
+				return 0
+			})}, nil
+	})
+	Register("Shrink", func(a Attrs, _ int) (Op, error) {
+		bias, lambd := float64(a.Float("bias", 0)), float64(a.Float("lambd", 0.5))
+		return &unaryOp{name: "Shrink",
+			fwd: mapF(func(v float64) float64 {
+				switch {
+				case v < -lambd:
+					return v + bias
+				case v > lambd:
+					return v - bias
+				}
+				return 0
+			}),
+			bwd: derivB(func(v float64) float64 {
+				if v < -lambd || v > lambd {
+					return 1
+				}
+				return 0
+			})}, nil
+	})
+	Register("IsNaN", func(Attrs, int) (Op, error) {
+		return &predicateOp{name: "IsNaN", f: func(v float64) bool { return math.IsNaN(v) }}, nil
+	})
+	Register("IsInf", func(a Attrs, _ int) (Op, error) {
+		neg, pos := a.Int("detect_negative", 1) != 0, a.Int("detect_positive", 1) != 0
+		return &predicateOp{name: "IsInf", f: func(v float64) bool { return neg && math.IsInf(v, -1) || pos && math.IsInf(v, 1) }}, nil
 	})
 	Register("PRelu", func(_ Attrs, opset int) (Op, error) { return preluOp{legacy: opset < 7}, nil })
 	Register("Min", func(Attrs, int) (Op, error) { return &minMaxOp{name: "Min"}, nil })
@@ -325,3 +385,34 @@ func (sizeOp) Backward(in, out, gradOut []*tensor.T, need []bool) ([]*tensor.T, 
 }
 
 func (sizeOp) OutShapes(s [][]int, _ []*tensor.T) ([][]int, error) { return [][]int{{}}, nil }
+
+// predicateOp is an element-wise test with a BOOL (int64 0/1) output and
+// no gradient.
+type predicateOp struct {
+	name string
+	f    func(float64) bool
+}
+
+func (p *predicateOp) Type() string { return p.name }
+
+func (p *predicateOp) Forward(in []*tensor.T) ([]*tensor.T, error) {
+	if err := wantInputs(p.name, in, 1, 1); err != nil {
+		return nil, err
+	}
+	x := in[0]
+	y := make([]int64, x.Len())
+	for i, v := range x.AsF32() {
+		if p.f(float64(v)) {
+			y[i] = 1
+		}
+	}
+	return []*tensor.T{tensor.FromI64(y, x.Shape()...)}, nil
+}
+
+func (p *predicateOp) Backward(in, out, gradOut []*tensor.T, need []bool) ([]*tensor.T, error) {
+	return make([]*tensor.T, len(in)), nil
+}
+
+func (p *predicateOp) OutShapes(s [][]int, _ []*tensor.T) ([][]int, error) {
+	return sameAsInput0(p.name, s)
+}

@@ -40,6 +40,30 @@ func TestMathUnary(t *testing.T) {
 			return 1.0507009873554805 * 1.6732632423543772 * (math.Exp(v) - 1)
 		}, true},
 		{"Celu", MapAttrs{"alpha": float32(2)}, x, func(v float64) float64 { return math.Max(0, v) + math.Min(0, 2*(math.Exp(v/2)-1)) }, true},
+		{"Tan", nil, tensor.FromF32([]float32{-1, -0.3, 0.2, 1.1}, 4), math.Tan, true},
+		{"Sinh", nil, x, math.Sinh, true},
+		{"Cosh", nil, x, math.Cosh, true},
+		{"Asin", nil, tensor.FromF32([]float32{-0.8, -0.3, 0.2, 0.7}, 4), math.Asin, true},
+		{"Acos", nil, tensor.FromF32([]float32{-0.8, -0.3, 0.2, 0.7}, 4), math.Acos, true},
+		{"Atan", nil, x, math.Atan, true},
+		{"Asinh", nil, x, math.Asinh, true},
+		{"Acosh", nil, tensor.FromF32([]float32{1.2, 2, 3.5}, 3), math.Acosh, true},
+		{"Atanh", nil, tensor.FromF32([]float32{-0.8, -0.3, 0.2, 0.7}, 4), math.Atanh, true},
+		{"ThresholdedRelu", MapAttrs{"alpha": float32(0.5)}, x, func(v float64) float64 {
+			if v > 0.5 {
+				return v
+			}
+			return 0
+		}, true},
+		{"Shrink", MapAttrs{"bias": float32(0.25), "lambd": float32(0.7)}, x, func(v float64) float64 {
+			switch {
+			case v < -0.7:
+				return v + 0.25
+			case v > 0.7:
+				return v - 0.25
+			}
+			return 0
+		}, true},
 		{"Floor", nil, x, math.Floor, false},
 		{"Ceil", nil, x, math.Ceil, false},
 		{"Round", nil, tensor.FromF32([]float32{0.5, 1.5, 2.5, -0.5, -1.7}, 5), math.RoundToEven, false},
@@ -106,5 +130,23 @@ func TestPReluMinMaxSize(t *testing.T) {
 	}
 	if got := nnForward(t, nnOp(t, "Size", nil), x)[0]; got.I64()[0] != 24 || got.Rank() != 0 {
 		t.Errorf("Size: %v", got.I64())
+	}
+}
+
+func TestIsNaNIsInf(t *testing.T) {
+	inf := float32(math.Inf(1))
+	x := tensor.FromF32([]float32{1, float32(math.NaN()), inf, -inf}, 4)
+	for _, tc := range []struct {
+		op   string
+		a    MapAttrs
+		want []int64
+	}{
+		{"IsNaN", nil, []int64{0, 1, 0, 0}},
+		{"IsInf", nil, []int64{0, 0, 1, 1}},
+		{"IsInf", MapAttrs{"detect_negative": int64(0)}, []int64{0, 0, 1, 0}},
+	} {
+		if got := nnForward(t, nnOp(t, tc.op, tc.a), x)[0].I64(); !slices.Equal(got, tc.want) {
+			t.Errorf("%s %v: %v, want %v", tc.op, tc.a, got, tc.want)
+		}
 	}
 }
