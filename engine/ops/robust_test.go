@@ -32,8 +32,9 @@ func TestOpsOddInputsDoNotPanic(t *testing.T) {
 	types := []string{"LayerNormalization", "InstanceNormalization", "GroupNormalization", "Erf", "Gelu",
 		"Equal", "Less", "And", "Not", "Where", "Expand", "Range", "Mod", "ScatterND", "Resize", "Upsample",
 		"ConvTranspose", "PRelu", "Min", "Max", "Size", "ReduceL2", "ReduceProd", "ReduceLogSumExp", "Reciprocal",
-		"Tile", "DepthToSpace", "SpaceToDepth", "GatherElements", "CumSum", "ArgMax", "CastLike", "Einsum"}
-	attrs := MapAttrs{"num_groups": int64(2), "scales": []float32{1, 1, 2, 2}, "blocksize": int64(2), "equation": "...ij,...jk"}
+		"Tile", "DepthToSpace", "SpaceToDepth", "GatherElements", "CumSum", "ArgMax", "CastLike", "Einsum",
+		"TopK", "Hardmax", "Trilu", "OneHot", "LRN", "IsInf"}
+	attrs := MapAttrs{"num_groups": int64(2), "scales": []float32{1, 1, 2, 2}, "blocksize": int64(2), "equation": "...ij,...jk", "size": int64(3)}
 	for _, typ := range types {
 		op, err := New(typ, attrs, 18)
 		if err != nil {
