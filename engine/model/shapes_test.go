@@ -22,7 +22,7 @@ func TestInferredShapesMatchForward(t *testing.T) {
 		filepath.Join("..", "..", "models", "fashion.onnx"),
 	}
 	for _, o := range []struct{ name, file string }{
-		{"tinycnn", "model.onnx"}, {"tinycnn", "model_bn.onnx"}, {"resnet18", "model_bn.onnx"},
+		{"tinycnn", "model.onnx"}, {"tinycnn", "model_bn.onnx"}, {"resnet18", "model_bn.onnx"}, {"convnext-small", "model.onnx"},
 	} {
 		paths = append(paths, filepath.Join(oracle.Dir(), o.name, o.file))
 	}

@@ -192,12 +192,34 @@ func (op *Gemm) OutShapes(s [][]int, _ []*tensor.T) ([][]int, error) {
 	return [][]int{{m, n}}, nil
 }
 
-// OutShapes covers 2-D operands; other ranks are left to a forward pass.
+// OutShapes follows numpy's matmul: 1-D operands are promoted (and the
+// added dim dropped), batch dims broadcast.
 func (*MatMul) OutShapes(s [][]int, _ []*tensor.T) ([][]int, error) {
-	if len(s) < 2 || len(s[0]) != 2 || len(s[1]) != 2 || s[0][1] != s[1][0] {
-		return nil, fmt.Errorf("MatMul: shapes inferred for 2-D operands only")
+	if len(s) < 2 || len(s[0]) == 0 || len(s[1]) == 0 {
+		return nil, fmt.Errorf("MatMul needs two operands of rank ≥ 1")
 	}
-	return [][]int{{s[0][0], s[1][1]}}, nil
+	a, b := s[0], s[1]
+	if len(a) == 1 {
+		a = []int{1, a[0]}
+	}
+	if len(b) == 1 {
+		b = []int{b[0], 1}
+	}
+	if a[len(a)-1] != b[len(b)-2] {
+		return nil, fmt.Errorf("MatMul: inner dimensions differ: %v × %v", s[0], s[1])
+	}
+	batch, err := broadcastShapes(a[:len(a)-2], b[:len(b)-2])
+	if err != nil {
+		return nil, fmt.Errorf("MatMul: %w", err)
+	}
+	out := batch
+	if len(s[0]) > 1 {
+		out = append(out, a[len(a)-2])
+	}
+	if len(s[1]) > 1 {
+		out = append(out, b[len(b)-1])
+	}
+	return [][]int{out}, nil
 }
 
 func (v *viewOp) OutShapes(s [][]int, consts []*tensor.T) ([][]int, error) {
