@@ -212,6 +212,34 @@ func TestResNet18(t *testing.T) {
 	}
 }
 
+// The newer architectures decode with the op counts the reference's
+// manifest lists, at opset 17, with one image input and one output.
+func TestNewerArchitectures(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		in     int64
+		output []int64
+	}{
+		{"convnext-small", 128, []int64{1, 10}},
+		{"vit-tiny", 64, []int64{1, 10}},
+		{"swin-tiny", 64, []int64{1, 10}},
+		{"lraspp-seg", 128, []int64{1, 5, 128, 128}},
+	} {
+		m := decodeOracle(t, c.name, "model.onnx")
+		if m.Opset != 17 {
+			t.Errorf("%s: opset %d", c.name, m.Opset)
+		}
+		checkOps(t, opCounts(m.Graph), manifestOps(t, c.name, "folded"))
+		checkIO(t, m.Graph.Inputs, "input", 1, 3, c.in, c.in)
+		// Outputs may declare a symbolic batch dimension (written −1).
+		outs := m.Graph.Outputs
+		if len(outs) != 1 || outs[0].Name != "logits" || len(outs[0].Shape) != len(c.output) ||
+			fmt.Sprint(outs[0].Shape[1:]) != fmt.Sprint(c.output[1:]) || (outs[0].Shape[0] != 1 && outs[0].Shape[0] != -1) {
+			t.Errorf("%s: outputs %+v, want logits %v", c.name, outs, c.output)
+		}
+	}
+}
+
 func BenchmarkDecodeResNet18(b *testing.B) {
 	data := readOracle(b, "resnet18", "model_bn.onnx")
 	b.SetBytes(int64(len(data)))
