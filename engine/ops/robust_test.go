@@ -33,10 +33,15 @@ func TestOpsOddInputsDoNotPanic(t *testing.T) {
 		"Equal", "Less", "And", "Not", "Where", "Expand", "Range", "Mod", "ScatterND", "Resize", "Upsample",
 		"ConvTranspose", "PRelu", "Min", "Max", "Size", "ReduceL2", "ReduceProd", "ReduceLogSumExp", "Reciprocal",
 		"Tile", "DepthToSpace", "SpaceToDepth", "GatherElements", "CumSum", "ArgMax", "CastLike", "Einsum",
-		"TopK", "Hardmax", "Trilu", "OneHot", "LRN", "IsInf", "GridSample"}
+		"TopK", "Hardmax", "Trilu", "OneHot", "LRN", "IsInf", "GridSample",
+		"ScatterElements", "MaxUnpool", "NonZero", "Compress"}
 	attrs := MapAttrs{"num_groups": int64(2), "scales": []float32{1, 1, 2, 2}, "blocksize": int64(2), "equation": "...ij,...jk", "size": int64(3)}
 	for _, typ := range types {
-		op, err := New(typ, attrs, 18)
+		a := attrs
+		if typ == "MaxUnpool" {
+			a = MapAttrs{"kernel_shape": []int64{2, 2}, "strides": []int64{2, 2}}
+		}
+		op, err := New(typ, a, 18)
 		if err != nil {
 			t.Fatalf("%s: %v", typ, err)
 		}
