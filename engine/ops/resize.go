@@ -290,6 +290,16 @@ func (r *resizeOp) coordinate(j, in, out int, scale, r0, r1 float64) (x float64,
 	// tf_crop_and_resize is scale·in, which is not an integer when scales
 	// are given (sizes give scale = out/in).
 	fj, fin, fout := float64(j), float64(in), scale*float64(in)
+	if out > 0 && scale == float64(out)/fin {
+		// The scale is out/in (sizes given, or a scale that is exactly
+		// that ratio): the coordinates as exact ratios of integers, so
+		// that a source coordinate that is an integer (or half of one)
+		// comes out as one. j/scale can land just below it, and nearest
+		// would then take the pixel before.
+		if x, ok := r.ratioCoordinate(j, in, out); ok {
+			return x, false
+		}
+	}
 	switch r.coord {
 	case "half_pixel":
 		x = (fj+0.5)/scale - 0.5
@@ -318,6 +328,31 @@ func (r *resizeOp) coordinate(j, in, out int, scale, r0, r1 float64) (x float64,
 		outside = x < 0 || x > fin-1
 	}
 	return x, outside
+}
+
+// ratioCoordinate is coordinate for scale = out/in, each formula one
+// division of integers (exact below 2⁵³); ok is false for the modes
+// whose coordinate is not such a ratio.
+func (r *resizeOp) ratioCoordinate(j, in, out int) (x float64, ok bool) {
+	switch r.coord {
+	case "half_pixel", "half_pixel_symmetric": // (j + ½)·in/out − ½
+		return float64((2*j+1)*in-out) / float64(2*out), true
+	case "pytorch_half_pixel":
+		if out > 1 {
+			return float64((2*j+1)*in-out) / float64(2*out), true
+		}
+		return 0, true
+	case "asymmetric": // j·in/out
+		return float64(j*in) / float64(out), true
+	case "tf_half_pixel_for_nn": // (j + ½)·in/out
+		return float64((2*j+1)*in) / float64(2*out), true
+	case "align_corners":
+		if out > 1 {
+			return float64(j*(in-1)) / float64(out-1), true
+		}
+		return 0, true
+	}
+	return 0, false
 }
 
 // kernel is the interpolation kernel at distance d (in input pixels,

@@ -132,3 +132,38 @@ func TestResizeSizesAxesAndErrors(t *testing.T) {
 		t.Errorf("an unknown coordinate_transformation_mode must be refused")
 	}
 }
+
+// With sizes, nearest picks the pixel exact arithmetic picks: ⌊j·in/out⌋
+// for asymmetric/floor (PyTorch's nearest), and (j + ½)·in/out − ½ rounded
+// half down for half_pixel/round_prefer_floor, also where that ratio is an
+// integer and j/(out/in) in floating point falls just below it.
+func TestResizeNearestIndicesExact(t *testing.T) {
+	floor := resizeOpFor(t, MapAttrs{"mode": "nearest", "coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"})
+	half := resizeOpFor(t, MapAttrs{"mode": "nearest"})
+	for in := 1; in <= 40; in++ {
+		x := tensor.New(1, 1, 1, in)
+		for i := range x.F32() {
+			x.F32()[i] = float32(i)
+		}
+		for out := 1; out <= 40; out++ {
+			sizes := tensor.FromI64([]int64{1, 1, 1, int64(out)}, 4)
+			yf := nnForward(t, floor, x, nil, nil, sizes)[0].F32()
+			yh := nnForward(t, half, x, nil, nil, sizes)[0].F32()
+			for j := 0; j < out; j++ {
+				if want := j * in / out; int(yf[j]) != want {
+					t.Fatalf("asymmetric floor, %d → %d: index %d reads %g, want %d", in, out, j, yf[j], want)
+				}
+				// (2j+1)·in − out over 2·out, rounded half down, clamped.
+				num, den := (2*j+1)*in-out, 2*out
+				want := (2*num + den - 1) / (2 * den) // ⌈num/den − ½⌉ for num ≥ 0
+				if num < 0 {
+					want = 0
+				}
+				want = min(want, in-1)
+				if int(yh[j]) != want {
+					t.Fatalf("half_pixel round_prefer_floor, %d → %d: index %d reads %g, want %d", in, out, j, yh[j], want)
+				}
+			}
+		}
+	}
+}
