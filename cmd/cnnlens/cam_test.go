@@ -151,3 +151,37 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("metrics text: %d %s", code, out)
 	}
 }
+
+// ConvNeXt with no -layer: the CLI explains its last block (the default
+// layer) as pytorch-grad-cam does.
+func TestCAMConvNeXtDefaultLayer(t *testing.T) {
+	cnx := filepath.Join(tiny, "..", "convnext-small")
+	dir := t.TempDir()
+	camF, rawF := filepath.Join(dir, "cam.f32"), filepath.Join(dir, "raw.f32")
+	code, _, errs := cli(t, "cam", "-model", filepath.Join(cnx, "model.onnx"), "-tensor", filepath.Join(cnx, "raw", "input.f32"),
+		"-class", "3", "-method", "gradcam", "-out-cam", camF, "-out-raw", rawF)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	for _, c := range []struct {
+		file, ref string
+		tol       float64
+	}{{camF, "last.gradcam.cam.f32", 2e-3}, {rawF, "last.gradcam.raw.f32", 1e-4}} {
+		got, want := readF32File(t, c.file), readF32File(t, filepath.Join(cnx, "raw", c.ref))
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d values, want %d", c.ref, len(got), len(want))
+		}
+		scale := 1.0
+		if c.tol < 2e-3 { // raw maps: relative to the largest reference value
+			scale = 0
+			for _, w := range want {
+				scale = math.Max(scale, math.Abs(float64(w)))
+			}
+		}
+		for i := range want {
+			if math.Abs(float64(got[i]-want[i])) > c.tol*scale {
+				t.Fatalf("%s[%d]: %g, want %g", c.ref, i, got[i], want[i])
+			}
+		}
+	}
+}
