@@ -25,8 +25,8 @@ func seqF32(n int, scale float32) []float32 {
 // them using the ops and attribute kinds the exporters write: a CNN
 // (Conv, BatchNormalization, Relu, MaxPool, GlobalAveragePool, Reshape
 // with a shape initializer, Gemm), and a graph with a Constant node, an
-// opset-13 Split without num_outputs, Concat, Add, Mul, Flatten, MatMul
-// and Softmax on a fixed input.
+// opset-13 Split without num_outputs, Concat, Add, a call of a model-local
+// function (a Mul), Flatten, MatMul and Softmax on a fixed input.
 func smallModels(tb testing.TB) [][]byte {
 	cnn := &onnx.Model{
 		IRVersion: 8, Opset: 13, Producer: "cnnlens-test", Metadata: map[string]string{"labels": "a,b,c"},
@@ -62,7 +62,9 @@ func smallModels(tb testing.TB) [][]byte {
 		},
 	}
 	mixed := &onnx.Model{
-		IRVersion: 7, Opset: 13, Producer: "cnnlens-test",
+		IRVersion: 8, Opset: 13, Producer: "cnnlens-test", OpsetImports: map[string]int64{"": 13, "local": 1},
+		Functions: []*onnx.Function{{Name: "Scale", Domain: "local", Inputs: []string{"A", "B"}, Outputs: []string{"C"},
+			Nodes: []*onnx.Node{{Name: "mul", OpType: "Mul", Inputs: []string{"A", "B"}, Outputs: []string{"C"}, Attrs: onnx.NewAttributes()}}}},
 		Graph: &onnx.Graph{
 			Name: "mixed",
 			Initializers: map[string]*tensor.T{
@@ -77,7 +79,7 @@ func smallModels(tb testing.TB) [][]byte {
 				{Name: "cat", OpType: "Concat", Inputs: []string{"b", "a"}, Outputs: []string{"c"},
 					Attrs: onnx.NewAttributes().SetInt("axis", 2)},
 				{Name: "add", OpType: "Add", Inputs: []string{"c", "x"}, Outputs: []string{"s"}, Attrs: onnx.NewAttributes()},
-				{Name: "mul", OpType: "Mul", Inputs: []string{"s", "k"}, Outputs: []string{"m"}, Attrs: onnx.NewAttributes()},
+				{Name: "scale", OpType: "Scale", Domain: "local", Inputs: []string{"s", "k"}, Outputs: []string{"m"}, Attrs: onnx.NewAttributes()},
 				{Name: "flat", OpType: "Flatten", Inputs: []string{"m"}, Outputs: []string{"f"}, Attrs: onnx.NewAttributes().SetInt("axis", 1)},
 				{Name: "mm", OpType: "MatMul", Inputs: []string{"f", "w"}, Outputs: []string{"y"}, Attrs: onnx.NewAttributes()},
 				{Name: "sm", OpType: "Softmax", Inputs: []string{"y"}, Outputs: []string{"prob"}, Attrs: onnx.NewAttributes().SetInt("axis", -1)},

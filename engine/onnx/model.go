@@ -37,6 +37,9 @@ type Model struct {
 	Graph *Graph
 	// Metadata holds the model's metadata_props.
 	Metadata map[string]string
+	// Functions are the model-local functions. Decode has already
+	// expanded their calls in Graph (function.go).
+	Functions []*Function
 }
 
 // Graph is a decoded GraphProto.
@@ -119,6 +122,7 @@ const (
 	modelGraph         = 7
 	modelOpsetImport   = 8
 	modelMetadataProps = 14
+	modelFunctions     = 25
 )
 
 // Decode decodes an ONNX model file.
@@ -154,6 +158,15 @@ func Decode(data []byte, opts DecodeOptions) (*Model, error) {
 				return fmt.Errorf("onnx: opset for domain %q imported twice", domain)
 			}
 			m.OpsetImports[domain] = version
+		case modelFunctions:
+			var s span
+			if s, err = d.msg(f, where); err != nil {
+				return err
+			}
+			var fn *Function
+			if fn, err = d.function(s, len(m.Functions)); err == nil {
+				m.Functions = append(m.Functions, fn)
+			}
 		case modelMetadataProps:
 			var s span
 			if s, err = d.msg(f, where); err != nil {
@@ -182,6 +195,9 @@ func Decode(data []byte, opts DecodeOptions) (*Model, error) {
 		m.Opset = int(v)
 	}
 	if m.Graph, err = d.graph(graph, "graph"); err != nil {
+		return nil, err
+	}
+	if err := inlineFunctions(m.Graph, m.Functions); err != nil {
 		return nil, err
 	}
 	return m, nil

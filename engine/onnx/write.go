@@ -90,7 +90,9 @@ func TensorValueInfo(name string, shape []int64, dimNames ...string) ValueInfo {
 
 // Encode writes a model as an ONNX ModelProto. The graph's initializers are
 // written in InitOrder (then any not listed there, sorted by name), nodes
-// in order, metadata sorted by key. Decode(Encode(m)) gives m back.
+// in order, metadata sorted by key, then the model-local functions.
+// Decode(Encode(m)) gives m back (with the calls of its functions
+// expanded).
 func Encode(m *Model) ([]byte, error) {
 	if m == nil || m.Graph == nil {
 		return nil, fmt.Errorf("onnx: encode: no graph")
@@ -124,6 +126,13 @@ func Encode(m *Model) ([]byte, error) {
 		o = protowire.AppendTag(o, 2, protowire.VarintType)
 		o = protowire.AppendVarint(o, uint64(imports[domain]))
 		b = appendBytes(b, modelOpsetImport, o)
+	}
+	for _, fn := range m.Functions {
+		fb, err := encodeFunction(fn, imports)
+		if err != nil {
+			return nil, err
+		}
+		b = appendBytes(b, modelFunctions, fb)
 	}
 	for _, k := range sortedKeys(m.Metadata) {
 		var e []byte
@@ -264,6 +273,55 @@ func encodeAttribute(name string, at *attribute) ([]byte, error) {
 	}
 	b = protowire.AppendTag(b, attrType, protowire.VarintType)
 	b = protowire.AppendVarint(b, uint64(at.typ))
+	if at.ref != "" {
+		b = appendString(b, attrRefAttrName, at.ref)
+	}
+	return b, nil
+}
+
+// SetRef adds an attribute of a function's node that takes the value of
+// the function's attribute ref (its ref_attr_name), of type typ.
+func (a *Attributes) SetRef(name string, typ AttrType, ref string) *Attributes {
+	return a.set(name, &attribute{typ: typ, ref: ref})
+}
+
+// encodeFunction writes a FunctionProto, importing the model's opsets.
+func encodeFunction(fn *Function, imports map[string]int64) ([]byte, error) {
+	var b []byte
+	b = appendString(b, funcName, fn.Name)
+	for _, v := range fn.Inputs {
+		b = appendString(b, funcInput, v)
+	}
+	for _, v := range fn.Outputs {
+		b = appendString(b, funcOutput, v)
+	}
+	for _, v := range fn.AttrNames {
+		b = appendString(b, funcAttribute, v)
+	}
+	for k, n := range fn.Nodes {
+		nb, err := encodeNode(n)
+		if err != nil {
+			return nil, fmt.Errorf("onnx: encode: function %q node #%d (%s): %w", fn.Name, k, n.OpType, err)
+		}
+		b = appendBytes(b, funcNode, nb)
+	}
+	for _, domain := range sortedKeys(imports) {
+		var o []byte
+		o = appendString(o, 1, domain)
+		o = protowire.AppendTag(o, 2, protowire.VarintType)
+		o = protowire.AppendVarint(o, uint64(imports[domain]))
+		b = appendBytes(b, funcOpsetImport, o)
+	}
+	b = appendString(b, funcDomain, fn.Domain)
+	if fn.Defaults != nil {
+		for _, name := range fn.Defaults.order {
+			ab, err := encodeAttribute(name, fn.Defaults.m[name])
+			if err != nil {
+				return nil, fmt.Errorf("onnx: encode: function %q: %w", fn.Name, err)
+			}
+			b = appendBytes(b, funcAttrProto, ab)
+		}
+	}
 	return b, nil
 }
 
