@@ -19,6 +19,9 @@ import (
 // MaxTensorBytes caps any single weight tensor in a model file.
 const MaxTensorBytes = 1 << 30
 
+// maxOpset is the newest default-domain opset the engine reads.
+const maxOpset = 25
+
 // Errors a caller may tell apart with errors.Is (their text is the message).
 var (
 	// ErrDynamicSizes: the model's input has no fixed C×H×W, so the caller
@@ -210,8 +213,12 @@ func BuildGraph(pm *onnx.Model) (*graph.Graph, error) {
 	if opset == 0 {
 		return nil, fmt.Errorf("onnx: the model imports no default-domain opset")
 	}
-	if opset > 21 {
-		return nil, fmt.Errorf("onnx: opset %d is newer than the engine knows (up to 21)", opset)
+	// Opsets 22 to 25 changed the ops the engine has only by admitting
+	// more element types (bfloat16, 4-, 8- and 2-bit types); their new ops
+	// (RMSNormalization, Swish; not Attention or RotaryEmbedding) are ops
+	// like any other.
+	if opset > maxOpset {
+		return nil, fmt.Errorf("onnx: opset %d is newer than the engine knows (up to %d)", opset, maxOpset)
 	}
 	consts := map[string]*tensor.T{}
 	for name, t := range g.Initializers {

@@ -1,8 +1,10 @@
 package model
 
 import (
+	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/cnnlens/cnnlens/engine/onnx"
@@ -11,7 +13,8 @@ import (
 
 // A current exporter's forms: the Reduce ops' axes, Pad's axes and
 // Resize's sizes and axes as inputs (opset 18), Split's num_outputs (18),
-// Gelu (20) and GroupNormalization with per-channel scale (21). Each
+// Gelu (20), GroupNormalization with per-channel scale (21),
+// RMSNormalization (23) and Swish (24), in a model of opset 25. Each
 // output is checked against its definition.
 func TestCurrentOpsetForms(t *testing.T) {
 	x := make([]float32, 4*6*6)
@@ -26,6 +29,7 @@ func TestCurrentOpsetForms(t *testing.T) {
 		"sizes":  tensor.FromI64([]int64{12, 12}, 2),
 		"ones":   tensor.FromF32([]float32{1, 1, 1, 1}, 4),
 		"zeros":  tensor.FromF32([]float32{0, 0, 0, 0}, 4),
+		"scale3": tensor.FromF32(ones3(4*6*6), 4, 6, 6),
 	}
 	nodes := []*onnx.Node{
 		{OpType: "ReduceMean", Inputs: []string{"x", "axes23"}, Outputs: []string{"mean"}, Attrs: at()},
@@ -35,13 +39,15 @@ func TestCurrentOpsetForms(t *testing.T) {
 		{OpType: "Resize", Inputs: []string{"x", "", "", "sizes"}, Outputs: []string{"resize"}, Attrs: at().SetInts("axes", 2, 3)},
 		{OpType: "Gelu", Inputs: []string{"x"}, Outputs: []string{"gelu"}, Attrs: at()},
 		{OpType: "GroupNormalization", Inputs: []string{"x", "ones", "zeros"}, Outputs: []string{"gn"}, Attrs: at().SetInt("num_groups", 2)},
+		{OpType: "RMSNormalization", Inputs: []string{"x", "scale3"}, Outputs: []string{"rms"}, Attrs: at().SetInt("axis", 1)},
+		{OpType: "Swish", Inputs: []string{"x"}, Outputs: []string{"swish"}, Attrs: at()},
 	}
-	outs := []string{"mean", "max", "s0", "s1", "pad", "resize", "gelu", "gn"}
+	outs := []string{"mean", "max", "s0", "s1", "pad", "resize", "gelu", "gn", "rms", "swish"}
 	var vis []onnx.ValueInfo
 	for _, o := range outs {
 		vis = append(vis, onnx.ValueInfo{Name: o, ElemType: onnx.TypeFloat, Kind: "tensor"})
 	}
-	pm := &onnx.Model{Opset: 21, Graph: &onnx.Graph{
+	pm := &onnx.Model{Opset: 25, Graph: &onnx.Graph{
 		Nodes: nodes, Initializers: init,
 		Inputs:  []onnx.ValueInfo{onnx.TensorValueInfo("x", []int64{1, 4, 6, 6})},
 		Outputs: vis,
@@ -109,6 +115,18 @@ func TestCurrentOpsetForms(t *testing.T) {
 		f := float64(v)
 		near("Gelu", float64(gelu[i]), f*0.5*(1+math.Erf(f/math.Sqrt2)))
 	}
+	var q float64
+	for _, v := range x {
+		q += float64(v) * float64(v)
+	}
+	rms := math.Sqrt(q/float64(len(x)) + 1e-5)
+	for i, v := range get("rms", 1, 4, 6, 6) {
+		near("RMSNormalization", float64(v), float64(x[i])/rms)
+	}
+	for i, v := range get("swish", 1, 4, 6, 6) {
+		f := float64(x[i])
+		near("Swish", float64(v), f/(1+math.Exp(-f)))
+	}
 	gn := get("gn", 1, 4, 6, 6)
 	for g := 0; g < 2; g++ {
 		var s, q, xs, xq float64
@@ -122,5 +140,29 @@ func TestCurrentOpsetForms(t *testing.T) {
 		v := xq/72 - (xs/72)*(xs/72) // the group's variance σ²
 		near("GroupNormalization mean", s/72, 0)
 		near("GroupNormalization variance", q/72, v/(v+1e-5))
+	}
+}
+
+func ones3(n int) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = 1
+	}
+	return v
+}
+
+// An opset newer than the engine knows is refused, naming both.
+func TestNewerOpsetRefused(t *testing.T) {
+	pm := &onnx.Model{Opset: maxOpset + 1, Graph: &onnx.Graph{
+		Nodes:   []*onnx.Node{{OpType: "Relu", Inputs: []string{"x"}, Outputs: []string{"y"}, Attrs: onnx.NewAttributes()}},
+		Inputs:  []onnx.ValueInfo{onnx.TensorValueInfo("x", []int64{1, 1, 2, 2})},
+		Outputs: []onnx.ValueInfo{onnx.TensorValueInfo("y", []int64{1, 1, 2, 2})},
+	}}
+	data, err := onnx.Encode(pm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(data); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("opset %d is newer than the engine knows (up to %d)", maxOpset+1, maxOpset)) {
+		t.Errorf("opset %d: %v", maxOpset+1, err)
 	}
 }

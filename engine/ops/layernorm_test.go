@@ -3,6 +3,7 @@ package ops
 import (
 	"math"
 	"math/rand"
+	"strings"
 	"testing"
 
 	"github.com/cnnlens/cnnlens/engine/tensor"
@@ -90,5 +91,30 @@ func TestInstanceAndGroupNorm(t *testing.T) {
 	checkGrad(t, op, []*tensor.T{x, sg, bg}, []int{0, 1, 2}, 1e-2, 1e-2)
 	if _, err := op.Forward([]*tensor.T{randT(rng, 0, 1, 1, 3, 2, 2), sg, bg}); err == nil {
 		t.Errorf("3 channels in 2 groups must be refused")
+	}
+}
+
+func TestRMSNorm(t *testing.T) {
+	rng := rand.New(rand.NewSource(31))
+	x, scale := randT(rng, -2, 2, 2, 3, 4), randT(rng, 0.5, 1.5, 3, 4)
+	op := nnOp(t, "RMSNormalization", MapAttrs{"axis": int64(1), "epsilon": float32(1e-3)})
+	y := nnForward(t, op, x, scale)[0]
+	for r := 0; r < 2; r++ {
+		var q float64
+		for i := 0; i < 12; i++ {
+			v := float64(x.F32()[r*12+i])
+			q += v * v
+		}
+		rms := math.Sqrt(q/12 + 1e-3)
+		for i := 0; i < 12; i++ {
+			want := float64(x.F32()[r*12+i]) / rms * float64(scale.F32()[i])
+			if math.Abs(float64(y.F32()[r*12+i])-want) > 1e-5 {
+				t.Fatalf("RMSNormalization[%d] = %g, want %g", r*12+i, y.F32()[r*12+i], want)
+			}
+		}
+	}
+	checkGrad(t, op, []*tensor.T{x, scale}, []int{0, 1}, 1e-2, 1e-2)
+	if _, err := op.Forward([]*tensor.T{x, randT(rng, 0, 1, 5)}); err == nil || !strings.Contains(err.Error(), "RMSNormalization") {
+		t.Errorf("a scale of the wrong size: %v", err)
 	}
 }

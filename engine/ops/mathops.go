@@ -2,8 +2,8 @@ package ops
 
 // More element-wise math: Reciprocal, Log, the trigonometric and
 // hyperbolic functions and their inverses, Floor, Ceil, Round, Sign,
-// Softplus, Softsign, Elu, Selu, Celu, Mish, ThresholdedRelu, Shrink and
-// PRelu, IsNaN and IsInf, the variadic Min and Max, and Size. Floor, Ceil,
+// Softplus, Softsign, Elu, Selu, Celu, Mish, Swish, ThresholdedRelu, Shrink
+// and PRelu, IsNaN and IsInf, the variadic Min and Max, and Size. Floor, Ceil,
 // Round and Sign are piecewise constant: their gradient is 0 (as
 // PyTorch's).
 
@@ -126,6 +126,12 @@ func init() {
 	Register("IsInf", func(a Attrs, _ int) (Op, error) {
 		neg, pos := a.Int("detect_negative", 1) != 0, a.Int("detect_positive", 1) != 0
 		return &predicateOp{name: "IsInf", f: func(v float64) bool { return neg && math.IsInf(v, -1) || pos && math.IsInf(v, 1) }}, nil
+	})
+	Register("Swish", func(a Attrs, _ int) (Op, error) {
+		alpha := float64(a.Float("alpha", 1))
+		return &unaryOp{name: "Swish",
+			fwd: mapF(func(v float64) float64 { return v * sigmoid64(alpha*v) }),
+			bwd: derivB(func(v float64) float64 { s := sigmoid64(alpha * v); return s + alpha*v*s*(1-s) })}, nil
 	})
 	Register("PRelu", func(_ Attrs, opset int) (Op, error) { return preluOp{legacy: opset < 7}, nil })
 	Register("Min", func(Attrs, int) (Op, error) { return &minMaxOp{name: "Min"}, nil })

@@ -27,6 +27,7 @@ func TestMathUnary(t *testing.T) {
 		{"Softplus", nil, x, func(v float64) float64 { return math.Log(1 + math.Exp(v)) }, true},
 		{"Softsign", nil, x, func(v float64) float64 { return v / (1 + math.Abs(v)) }, true},
 		{"Mish", nil, x, func(v float64) float64 { return v * math.Tanh(math.Log(1+math.Exp(v))) }, true},
+		{"Swish", MapAttrs{"alpha": float32(1.5)}, x, func(v float64) float64 { return v / (1 + math.Exp(-1.5*v)) }, true},
 		{"Elu", MapAttrs{"alpha": float32(0.5)}, x, func(v float64) float64 {
 			if v > 0 {
 				return v
