@@ -90,8 +90,8 @@ func TestErrorCodes(t *testing.T) {
 			_, err := e.LoadModel(nil, nil)
 			return err
 		}},
-		{"unsupported op", CodeUnsupportedOp, `unsupported op "Einsum"`, func() error {
-			_, err := e.LoadModel(reluModel(t, "Einsum", 1, 3, 8, 8), nil)
+		{"unsupported op", CodeUnsupportedOp, `unsupported op "LSTM"`, func() error {
+			_, err := e.LoadModel(reluModel(t, "LSTM", 1, 3, 8, 8), nil)
 			return err
 		}},
 		{"dynamic sizes", CodeDynamicSizes, "dynamic sizes", func() error {

@@ -188,7 +188,7 @@ func writeFixtures(dir string) error {
 		"weights.dat":   garbage,
 		"corrupt.png":   corrupt,
 		"notes.txt":     []byte("these are notes, not a picture\n"),
-		"einsum.onnx":   unsupportedOpModel(),
+		"lstm.onnx":     unsupportedOpModel(),
 		"element.html": []byte(`<!doctype html><meta charset="utf-8"><title>cnn-lens element</title><link rel="icon" href="data:,">
 <script type="module" src="/cnnlens.js"></script>
 <body><p>Two elements:</p>
@@ -752,7 +752,7 @@ func TestBadInputs(t *testing.T) {
 	if codes.NotImage != "not_image" || codes.Corrupt != "corrupt_image" || codes.Gone != "input_gone" {
 		t.Errorf("error codes: %+v, want not_image, corrupt_image, input_gone", codes)
 	}
-	message("#model-file", "einsum.onnx", `unsupported op "Einsum"`)
+	message("#model-file", "lstm.onnx", `unsupported op "LSTM"`)
 	stillWorks("layercam")
 	p.screenshot("bad-model.png")
 

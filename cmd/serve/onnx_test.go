@@ -90,7 +90,7 @@ func TestImagenetSizedModel(t *testing.T) {
 }
 
 // unsupportedOpModel writes a valid ONNX model whose one node is an op the
-// engine does not have (Einsum): x (1×3×8×8) → Einsum("bchw->bchw") → y.
+// engine does not have (LSTM, a recurrent layer): x (1×3×8×8) → LSTM → y.
 func unsupportedOpModel() []byte {
 	msg := func(fields ...func([]byte) []byte) []byte {
 		var b []byte
@@ -121,17 +121,17 @@ func unsupportedOpModel() []byte {
 		tensorType := msg(intField(1, 1), bytesField(2, shape))                      // elem_type FLOAT, shape
 		return msg(strField(1, name), bytesField(2, msg(bytesField(1, tensorType)))) // ValueInfoProto
 	}
-	attr := msg(strField(1, "equation"), bytesField(4, []byte("bchw->bchw")), intField(20, 3)) // STRING
-	node := msg(strField(1, "x"), strField(2, "y"), strField(3, "/mix/Einsum"), strField(4, "Einsum"), bytesField(5, attr))
-	graph := msg(bytesField(1, node), strField(2, "einsum"), bytesField(11, valueInfo("x")), bytesField(12, valueInfo("y")))
+	attr := msg(strField(1, "hidden_size"), intField(3, 8), intField(20, 2)) // INT
+	node := msg(strField(1, "x"), strField(2, "y"), strField(3, "/rnn/LSTM"), strField(4, "LSTM"), bytesField(5, attr))
+	graph := msg(bytesField(1, node), strField(2, "lstm"), bytesField(11, valueInfo("x")), bytesField(12, valueInfo("y")))
 	opset := msg(strField(1, ""), intField(2, 13))
 	return msg(intField(1, 8), strField(2, "cnnlens-test"), bytesField(7, graph), bytesField(8, opset))
 }
 
 func TestUnsupportedOpModel(t *testing.T) {
 	_, err := model.Load(unsupportedOpModel())
-	if err == nil || !strings.Contains(err.Error(), "Einsum") {
-		t.Fatalf("want an error naming Einsum, got %v", err)
+	if err == nil || !strings.Contains(err.Error(), `unsupported op "LSTM"`) {
+		t.Fatalf("want an error naming LSTM, got %v", err)
 	}
 	t.Logf("engine says: %v", err)
 }
