@@ -131,11 +131,16 @@ func (op *convTransposeOp) planShapes(xs, ws, bias []int) (*ctPlan, error) {
 			} else {
 				o = in[j] * s[j]
 			}
+			// As the spec and its reference: SAME_UPPER pads the end more,
+			// SAME_LOWER and an output_shape without auto_pad the start.
+			// Halves round down (Python's //), also for a negative total
+			// (an output_shape larger than the full output).
 			total := full - o
-			if op.win.autoPad == "SAME_LOWER" {
-				pb[j] = total - total/2
+			half := total >> 1
+			if op.win.autoPad == "SAME_UPPER" {
+				pb[j] = half
 			} else {
-				pb[j] = total / 2
+				pb[j] = total - half
 			}
 		case op.win.autoPad == "VALID":
 			o = full

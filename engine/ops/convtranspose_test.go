@@ -62,6 +62,7 @@ func TestConvTranspose(t *testing.T) {
 		{"output_padding", 2, 2, 1, 2, 3, 2, 3, 1, 1, []int64{0, 1, 0, 0}, []int64{1, 2}, []int{2, 2, 9, 16}, ""},
 		{"groups dilation", 4, 2, 2, 2, 2, 1, 2, 2, 1, nil, nil, []int{2, 4, 6, 10}, ""},
 		{"same upper", 2, 2, 1, 3, 3, 2, 2, 1, 1, nil, nil, []int{2, 2, 8, 10}, "SAME_UPPER"},
+		{"same lower", 2, 2, 1, 3, 3, 2, 2, 1, 1, nil, nil, []int{2, 2, 8, 10}, "SAME_LOWER"},
 	} {
 		x := randT(rng, -1, 1, 2, tc.C, 4, 5)
 		w := randT(rng, -1, 1, tc.C, tc.Mg, tc.KH, tc.KW)
@@ -85,8 +86,11 @@ func TestConvTranspose(t *testing.T) {
 		if tc.pads != nil {
 			pt, pl = int(tc.pads[0]), int(tc.pads[1])
 		}
-		if tc.autoPad != "" { // total padding 3·… − out, the smaller half first
-			pt, pl = (2*3+3-8)/2, (2*4+3-10)/2
+		switch tc.autoPad { // total padding 1 on each axis: SAME_UPPER puts it at the end
+		case "SAME_UPPER":
+			pt, pl = 0, 0
+		case "SAME_LOWER":
+			pt, pl = 1, 1
 		}
 		want := convTransposeRef(x, w, b, tc.G, tc.sh, tc.sw, tc.dh, tc.dw, pt, pl, tc.wantOut)
 		nnClose(t, "ConvTranspose "+tc.name, out, want, 1e-5)
@@ -102,4 +106,15 @@ func TestConvTranspose(t *testing.T) {
 	if _, err := op.Forward([]*tensor.T{x, randT(rng, -1, 1, 3, 3, 4)}); err == nil {
 		t.Errorf("W with 3 input channels for X with 2 must be refused")
 	}
+}
+
+// output_shape without auto_pad pads the start more, as SAME_LOWER does.
+func TestConvTransposeOutputShape(t *testing.T) {
+	rng := rand.New(rand.NewSource(32))
+	x, w := randT(rng, -1, 1, 1, 2, 3, 3), randT(rng, -1, 1, 2, 1, 3, 3)
+	op := nnOp(t, "ConvTranspose", MapAttrs{"strides": []int64{2, 2}, "output_shape": []int64{6, 6}})
+	out := nnForward(t, op, x, w)[0]
+	// full size 2·2 + 3 = 7, total padding 1, at the start.
+	nnClose(t, "output_shape", out, convTransposeRef(x, w, nil, 1, 2, 2, 1, 1, 1, 1, []int{1, 1, 6, 6}), 1e-5)
+	checkGrad(t, op, []*tensor.T{x, w}, []int{0, 1}, 1e-2, 1e-2)
 }
