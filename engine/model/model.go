@@ -237,6 +237,15 @@ func BuildGraph(pm *onnx.Model) (*graph.Graph, error) {
 			return nil, kind.Errorf(ops.ErrUnsupportedOp, "onnx: node %q: unsupported op %q from domain %q", name, n.OpType, n.Domain)
 		}
 		var attrs ops.Attrs = n.Attrs
+		if n.OpType == "QuantizeLinear" && len(n.Inputs) > 2 && n.Inputs[2] != "" {
+			// Its output type is its zero point's, which the engine's
+			// int64 tensors do not keep: the file says it.
+			t := zeroPointType(g, n.Inputs[2])
+			if t == 0 {
+				return nil, fmt.Errorf("onnx: node %q: the file does not say the type of QuantizeLinear's zero point %q", name, n.Inputs[2])
+			}
+			attrs = extraAttr{attrs, ops.QuantizeOutputType, int64(t)}
+		}
 		if n.OpType == "Split" && !n.Attrs.Has("num_outputs") {
 			// Before opset 18 an even Split takes its part count from the
 			// node's outputs, which an op cannot see.
@@ -329,6 +338,34 @@ func (m *Model) MACs() (int64, error) {
 }
 
 // extraAttr adds one integer attribute to a node's attributes.
+// zeroPointType is the ONNX data type of a value as the file gives it: an
+// initializer's, a graph input's or a value_info's declared type, a
+// Constant's tensor's, a Cast's target; 0 when it says nothing.
+func zeroPointType(g *onnx.Graph, value string) int32 {
+	if t, ok := g.InitTypes[value]; ok {
+		return t
+	}
+	for _, list := range [][]onnx.ValueInfo{g.Inputs, g.ValueInfo} {
+		for _, vi := range list {
+			if vi.Name == value && vi.ElemType != 0 {
+				return vi.ElemType
+			}
+		}
+	}
+	for _, n := range g.Nodes {
+		if len(n.Outputs) == 0 || n.Outputs[0] != value {
+			continue
+		}
+		switch n.OpType {
+		case "Constant":
+			return n.Attrs.TensorType("value")
+		case "Cast":
+			return int32(n.Attrs.Int("to", 0))
+		}
+	}
+	return 0
+}
+
 type extraAttr struct {
 	ops.Attrs
 	name  string

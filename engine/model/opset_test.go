@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cnnlens/cnnlens/engine/graph"
 	"github.com/cnnlens/cnnlens/engine/onnx"
 	"github.com/cnnlens/cnnlens/engine/tensor"
 )
@@ -165,4 +166,96 @@ func TestNewerOpsetRefused(t *testing.T) {
 	if _, err := Load(data); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("opset %d is newer than the engine knows (up to %d)", maxOpset+1, maxOpset)) {
 		t.Errorf("opset %d: %v", maxOpset+1, err)
 	}
+}
+
+// A quantized model in the QDQ form (activations quantized to uint8 and
+// back, weights stored as int8 and dequantized) computes the fake-quantized
+// network, and gradients reach its input through the straight-through
+// estimator.
+func TestQDQModel(t *testing.T) {
+	at := onnx.NewAttributes
+	w := tensor.FromI64([]int64{3, -2, 1, 0, -1, 2, 4, -3, 1}, 1, 1, 3, 3)
+	init := map[string]*tensor.T{
+		"xs": tensor.FromF32([]float32{0.05}), "xz": tensor.FromI64([]int64{128}),
+		"w": w, "ws": tensor.FromF32([]float32{0.1}), "wz": tensor.FromI64([]int64{0}),
+	}
+	pm := &onnx.Model{Opset: 13, Graph: &onnx.Graph{
+		Nodes: []*onnx.Node{
+			{OpType: "QuantizeLinear", Inputs: []string{"x", "xs", "xz"}, Outputs: []string{"xq"}, Attrs: at()},
+			{OpType: "DequantizeLinear", Inputs: []string{"xq", "xs", "xz"}, Outputs: []string{"xd"}, Attrs: at()},
+			{OpType: "DequantizeLinear", Inputs: []string{"w", "ws", "wz"}, Outputs: []string{"wd"}, Attrs: at()},
+			{OpType: "Conv", Inputs: []string{"xd", "wd"}, Outputs: []string{"y"}, Attrs: at()},
+		},
+		Initializers: init, InitOrder: []string{"xs", "xz", "w", "ws", "wz"},
+		Inputs:  []onnx.ValueInfo{onnx.TensorValueInfo("x", []int64{1, 1, 4, 4})},
+		Outputs: []onnx.ValueInfo{onnx.TensorValueInfo("y", []int64{1, 1, 2, 2})},
+	}}
+	// The zero points' types: xz uint8, wz int8, as a quantizer writes them.
+	data, err := onnx.Encode(pm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = retypeInitializers(t, data, map[string]int32{"xz": onnx.TypeUint8, "wz": onnx.TypeInt8, "w": onnx.TypeInt8})
+	m, err := Load(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := tensor.New(1, 1, 4, 4)
+	for i := range x.F32() {
+		x.F32()[i] = float32(i)*0.73 - 5 // some values beyond uint8's range around zero point 128
+	}
+	run, err := m.Forward(x, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Reference: fake-quantize x, then a plain 3×3 convolution with w·0.1.
+	fq := func(v float32) float64 {
+		q := math.RoundToEven(float64(v/0.05)) + 128
+		q = math.Max(0, math.Min(255, q))
+		return (q - 128) * float64(float32(0.05))
+	}
+	y := run.Value("y").F32()
+	for oy := 0; oy < 2; oy++ {
+		for ox := 0; ox < 2; ox++ {
+			var s float64
+			for ky := 0; ky < 3; ky++ {
+				for kx := 0; kx < 3; kx++ {
+					s += fq(x.F32()[(oy+ky)*4+ox+kx]) * float64(w.I64()[ky*3+kx]) * float64(float32(0.1))
+				}
+			}
+			if math.Abs(float64(y[oy*2+ox])-s) > 1e-5 {
+				t.Errorf("y[%d,%d] = %g, want %g", oy, ox, y[oy*2+ox], s)
+			}
+		}
+	}
+	seed := tensor.New(1, 1, 2, 2)
+	seed.F32()[0] = 1
+	grads, err := run.Backward(map[string]*tensor.T{"y": seed}, graph.BackwardOptions{Wrt: []string{"x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Inside the range the gradient is the weight (scale·(1/scale)·w·0.1).
+	g := grads["x"].F32()
+	if d := math.Abs(float64(g[5]) - float64(float32(0.1))*float64(w.I64()[4])); d > 1e-5 {
+		t.Errorf("∂y/∂x[1,1] = %g, want %g", g[5], 0.1*float64(w.I64()[4]))
+	}
+}
+
+// retypeInitializers rewrites the data type of the named int64
+// initializers of an encoded model (Encode writes INT64), so that a test
+// can give a model int8 and uint8 tensors.
+func retypeInitializers(t *testing.T, data []byte, types map[string]int32) []byte {
+	t.Helper()
+	pm, err := onnx.Decode(data, onnx.DecodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, typ := range types {
+		pm.Graph.InitTypes[name] = typ
+	}
+	out, err := onnx.Encode(pm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

@@ -55,6 +55,7 @@ type attribute struct {
 	ints    []int64
 	strings []string
 	ref     string
+	ttype   int32 // a TENSOR attribute's ONNX data type
 }
 
 // Attributes holds a node's attributes. It implements the engine's
@@ -148,6 +149,15 @@ func (a *Attributes) Strings(name string, def []string) []string {
 		return append([]string{}, at.strings...)
 	}
 	return def
+}
+
+// TensorType returns a TENSOR attribute's ONNX data type (TypeUint8,
+// …), which the engine's tensors do not keep; 0 when absent.
+func (a *Attributes) TensorType(name string) int32 {
+	if at := a.get(name); at != nil && at.typ == AttrTensor {
+		return at.ttype
+	}
+	return 0
 }
 
 // Tensor returns a TENSOR attribute, or nil. The tensor is shared: callers
@@ -269,6 +279,7 @@ func (d *decoder) attribute(m span, where string, node func() string) (string, *
 			}
 			return fmt.Sprintf("%s: attribute %q: tensor %q", node(), name, tname)
 		})
+		at.ttype = d.lastType
 	}
 	if err != nil {
 		return "", nil, err

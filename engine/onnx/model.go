@@ -52,6 +52,10 @@ type Graph struct {
 	// names in file order.
 	Initializers map[string]*tensor.T
 	InitOrder    []string
+	// InitTypes is each initializer's ONNX data type (TypeUint8, …),
+	// which the engine's tensors do not keep (QuantizeLinear's output
+	// type is its zero point's).
+	InitTypes map[string]int32
 	// Inputs and Outputs are the graph's declared inputs and outputs. Older
 	// exporters list initializers among the inputs too.
 	Inputs, Outputs []ValueInfo
@@ -236,7 +240,7 @@ const (
 
 // graph decodes a GraphProto.
 func (d *decoder) graph(m span, where string) (*Graph, error) {
-	g := &Graph{Initializers: map[string]*tensor.T{}}
+	g := &Graph{Initializers: map[string]*tensor.T{}, InitTypes: map[string]int32{}}
 	err := d.fields(m, where, func(f *field) error {
 		switch f.num {
 		case graphName:
@@ -279,6 +283,7 @@ func (d *decoder) graph(m span, where string) (*Graph, error) {
 			}
 			g.Initializers[name] = t
 			g.InitOrder = append(g.InitOrder, name)
+			g.InitTypes[name] = d.lastType
 		case graphInput, graphOutput, graphValueInfo:
 			list := &g.Inputs
 			kind := "input"

@@ -17,6 +17,7 @@ type decoder struct {
 	total    int    // length of the whole input
 	file     string // "model file" or "tensor file"
 	maxBytes int64  // largest tensor to allocate, in bytes
+	lastType int32  // the data type of the last tensor decoded
 }
 
 // span is a message's bytes and the offset of its first byte in the input.

@@ -180,6 +180,7 @@ func (d *decoder) tensor(m span, where string, label func(name string) string) (
 	if hasSegment {
 		return nil, name, fail("segmented tensors are not supported")
 	}
+	d.lastType = dataType
 	dt, ok := dtypes[dataType]
 	if !ok {
 		switch {

@@ -189,7 +189,7 @@ func encodeGraph(g *Graph) ([]byte, error) {
 		if !ok {
 			return nil, fmt.Errorf("onnx: encode: initializer %q is listed but missing", name)
 		}
-		tb, err := EncodeTensor(t, name)
+		tb, err := encodeTensorAs(t, name, g.InitTypes[name])
 		if err != nil {
 			return nil, err
 		}
@@ -328,6 +328,13 @@ func encodeFunction(fn *Function, imports map[string]int64) ([]byte, error) {
 // EncodeTensor writes a tensor as a TensorProto: float32 as FLOAT with
 // raw_data, int64 as INT64 with int64_data.
 func EncodeTensor(t *tensor.T, name string) ([]byte, error) {
+	return encodeTensorAs(t, name, 0)
+}
+
+// encodeTensorAs writes an int64 tensor as the narrower integer type
+// typ (INT8, UINT8, INT16, UINT16, INT32 or BOOL, in int32_data), as the
+// graph's InitTypes may ask; typ 0 or INT64 writes INT64.
+func encodeTensorAs(t *tensor.T, name string, typ int32) ([]byte, error) {
 	if t == nil {
 		return nil, fmt.Errorf("onnx: encode: tensor %q is nil", name)
 	}
@@ -336,12 +343,21 @@ func EncodeTensor(t *tensor.T, name string) ([]byte, error) {
 		b = protowire.AppendTag(b, tensorDims, protowire.VarintType)
 		b = protowire.AppendVarint(b, uint64(d))
 	}
+	narrow := false
 	b = protowire.AppendTag(b, tensorDataType, protowire.VarintType)
 	switch t.DType() {
 	case tensor.Float32:
 		b = protowire.AppendVarint(b, TypeFloat)
 	case tensor.Int64:
-		b = protowire.AppendVarint(b, TypeInt64)
+		switch typ {
+		case 0, TypeInt64:
+			b = protowire.AppendVarint(b, TypeInt64)
+		case TypeInt8, TypeUint8, TypeInt16, TypeUint16, TypeInt32, TypeBool:
+			b = protowire.AppendVarint(b, uint64(typ))
+			narrow = true
+		default:
+			return nil, fmt.Errorf("onnx: encode: tensor %q: cannot write int64 values as %s", name, TypeName(typ))
+		}
 	default:
 		return nil, fmt.Errorf("onnx: encode: tensor %q has type %s", name, t.DType())
 	}
@@ -364,7 +380,11 @@ func EncodeTensor(t *tensor.T, name string) ([]byte, error) {
 	for _, v := range t.I64() {
 		packed = protowire.AppendVarint(packed, uint64(v))
 	}
-	b = appendBytes(b, tensorInt64Data, packed)
+	if narrow {
+		b = appendBytes(b, tensorInt32Data, packed)
+	} else {
+		b = appendBytes(b, tensorInt64Data, packed)
+	}
 	return b, nil
 }
 

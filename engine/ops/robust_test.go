@@ -34,7 +34,7 @@ func TestOpsOddInputsDoNotPanic(t *testing.T) {
 		"ConvTranspose", "PRelu", "Min", "Max", "Size", "ReduceL2", "ReduceProd", "ReduceLogSumExp", "Reciprocal",
 		"Tile", "DepthToSpace", "SpaceToDepth", "GatherElements", "CumSum", "ArgMax", "CastLike", "Einsum",
 		"TopK", "Hardmax", "Trilu", "OneHot", "LRN", "IsInf", "GridSample",
-		"ScatterElements", "MaxUnpool", "NonZero", "Compress", "MeanVarianceNormalization", "LpNormalization", "DequantizeLinear", "RMSNormalization"}
+		"ScatterElements", "MaxUnpool", "NonZero", "Compress", "MeanVarianceNormalization", "LpNormalization", "DequantizeLinear", "RMSNormalization", "QuantizeLinear"}
 	attrs := MapAttrs{"num_groups": int64(2), "scales": []float32{1, 1, 2, 2}, "blocksize": int64(2), "equation": "...ij,...jk", "size": int64(3)}
 	for _, typ := range types {
 		a := attrs
