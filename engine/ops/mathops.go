@@ -15,111 +15,51 @@ import (
 )
 
 func init() {
-	Register("Reciprocal", unary("Reciprocal", mapF(func(v float64) float64 { return 1 / v }),
-		func(_, y, gy, gx []float32) {
-			for i, g := range gy {
-				gx[i] = -g * y[i] * y[i]
-			}
-		}))
-	Register("Log", unary("Log", mapF(math.Log), func(x, _, gy, gx []float32) {
-		for i, g := range gy {
-			gx[i] = g / x[i]
-		}
-	}))
-	Register("Sin", unary("Sin", mapF(math.Sin), derivB(math.Cos)))
-	Register("Cos", unary("Cos", mapF(math.Cos), derivB(func(v float64) float64 { return -math.Sin(v) })))
-	Register("Floor", unary("Floor", mapF(math.Floor), zeroB))
-	Register("Ceil", unary("Ceil", mapF(math.Ceil), zeroB))
-	Register("Round", unary("Round", mapF(math.RoundToEven), zeroB))
-	Register("Sign", unary("Sign", mapF(func(v float64) float64 {
-		switch {
-		case v > 0:
-			return 1
-		case v < 0:
-			return -1
-		}
-		return v
-	}), zeroB))
-	Register("Softplus", unary("Softplus", mapF(softplus), derivB(sigmoid64)))
-	Register("Softsign", unary("Softsign", mapF(func(v float64) float64 { return v / (1 + math.Abs(v)) }),
-		derivB(func(v float64) float64 { d := 1 + math.Abs(v); return 1 / (d * d) })))
-	Register("Mish", unary("Mish", mapF(func(v float64) float64 { return v * math.Tanh(softplus(v)) }),
-		derivB(func(v float64) float64 {
-			t := math.Tanh(softplus(v))
-			return t + v*(1-t*t)*sigmoid64(v)
-		})))
-	Register("Elu", func(a Attrs, _ int) (Op, error) {
-		alpha := float64(a.Float("alpha", 1))
-		return eluOp("Elu", 1, alpha), nil
-	})
-	Register("Selu", func(a Attrs, _ int) (Op, error) {
-		return eluOp("Selu", float64(a.Float("gamma", 1.05070102214813232421875)), float64(a.Float("alpha", 1.67326319217681884765625))), nil
-	})
-	Register("Celu", func(a Attrs, _ int) (Op, error) {
-		alpha := float64(a.Float("alpha", 1))
-		if alpha == 0 {
-			return nil, fmt.Errorf("Celu: alpha must not be 0")
-		}
-		return &unaryOp{name: "Celu",
-			fwd: mapF(func(v float64) float64 { return math.Max(0, v) + math.Min(0, alpha*(math.Exp(v/alpha)-1)) }),
-			bwd: derivB(func(v float64) float64 {
-				if v > 0 {
-					return 1
-				}
-				return math.Exp(v / alpha)
-			})}, nil
-	})
-	for _, f := range []struct {
-		name string
-		f, d func(float64) float64
+	// The element-wise functions, each one case of mathValue and
+	// mathDeriv (one switch for all keeps the page's engine small: Go's
+	// wasm code pays a few kilobytes for every function).
+	for _, e := range []struct {
+		name  string
+		fn    mathFn
+		attrs []string
+		defs  []float32
 	}{
-		{"Tan", math.Tan, func(v float64) float64 { c := math.Cos(v); return 1 / (c * c) }},
-		{"Sinh", math.Sinh, math.Cosh},
-		{"Cosh", math.Cosh, math.Sinh},
-		{"Asin", math.Asin, func(v float64) float64 { return 1 / math.Sqrt(1-v*v) }},
-		{"Acos", math.Acos, func(v float64) float64 { return -1 / math.Sqrt(1-v*v) }},
-		{"Atan", math.Atan, func(v float64) float64 { return 1 / (1 + v*v) }},
-		{"Asinh", math.Asinh, func(v float64) float64 { return 1 / math.Sqrt(v*v+1) }},
-		{"Acosh", math.Acosh, func(v float64) float64 { return 1 / math.Sqrt(v*v-1) }},
-		{"Atanh", math.Atanh, func(v float64) float64 { return 1 / (1 - v*v) }},
+		{"Reciprocal", fnReciprocal, nil, nil}, {"Log", fnLog, nil, nil},
+		{"Sin", fnSin, nil, nil}, {"Cos", fnCos, nil, nil}, {"Tan", fnTan, nil, nil},
+		{"Sinh", fnSinh, nil, nil}, {"Cosh", fnCosh, nil, nil},
+		{"Asin", fnAsin, nil, nil}, {"Acos", fnAcos, nil, nil}, {"Atan", fnAtan, nil, nil},
+		{"Asinh", fnAsinh, nil, nil}, {"Acosh", fnAcosh, nil, nil}, {"Atanh", fnAtanh, nil, nil},
+		{"Floor", fnFloor, nil, nil}, {"Ceil", fnCeil, nil, nil}, {"Round", fnRound, nil, nil}, {"Sign", fnSign, nil, nil},
+		{"Softplus", fnSoftplus, nil, nil}, {"Softsign", fnSoftsign, nil, nil}, {"Mish", fnMish, nil, nil},
+		{"Elu", fnElu, []string{"alpha"}, []float32{1}},
+		{"Selu", fnElu, []string{"alpha", "gamma"}, []float32{1.67326319217681884765625, 1.05070102214813232421875}},
+		{"Celu", fnCelu, []string{"alpha"}, []float32{1}},
+		{"Swish", fnSwish, []string{"alpha"}, []float32{1}},
+		{"ThresholdedRelu", fnThresholdedRelu, []string{"alpha"}, []float32{1}},
+		{"Shrink", fnShrink, []string{"bias", "lambd"}, []float32{0, 0.5}},
 	} {
-		Register(f.name, unary(f.name, mapF(f.f), derivB(f.d)))
+		Register(e.name, func(a Attrs, _ int) (Op, error) {
+			m := mathParams{fn: e.fn, p: [2]float64{0, 1}} // Elu's γ is 1
+			for k, n := range e.attrs {
+				m.p[k] = float64(a.Float(n, e.defs[k]))
+			}
+			if e.fn == fnCelu && m.p[0] == 0 {
+				return nil, fmt.Errorf("Celu: alpha must not be 0")
+			}
+			return &unaryOp{name: e.name,
+				fwd: func(x, y []float32) {
+					for i, v := range x {
+						y[i] = float32(m.value(float64(v)))
+					}
+				},
+				bwd: func(x, _, gy, gx []float32) {
+					x = x[:len(gy)]
+					for i, g := range gy {
+						gx[i] = g * float32(m.deriv(float64(x[i])))
+					}
+				}}, nil
+		})
 	}
-	Register("ThresholdedRelu", func(a Attrs, _ int) (Op, error) {
-		alpha := float64(a.Float("alpha", 1))
-		return &unaryOp{name: "ThresholdedRelu",
-			fwd: mapF(func(v float64) float64 {
-				if v > alpha {
-					return v
-				}
-				return 0
-			}),
-			bwd: derivB(func(v float64) float64 {
-				if v > alpha {
-					return 1
-				}
-				return 0
-			})}, nil
-	})
-	Register("Shrink", func(a Attrs, _ int) (Op, error) {
-		bias, lambd := float64(a.Float("bias", 0)), float64(a.Float("lambd", 0.5))
-		return &unaryOp{name: "Shrink",
-			fwd: mapF(func(v float64) float64 {
-				switch {
-				case v < -lambd:
-					return v + bias
-				case v > lambd:
-					return v - bias
-				}
-				return 0
-			}),
-			bwd: derivB(func(v float64) float64 {
-				if v < -lambd || v > lambd {
-					return 1
-				}
-				return 0
-			})}, nil
-	})
 	Register("IsNaN", func(Attrs, int) (Op, error) {
 		return &predicateOp{name: "IsNaN", f: func(v float64) bool { return math.IsNaN(v) }}, nil
 	})
@@ -127,38 +67,189 @@ func init() {
 		neg, pos := a.Int("detect_negative", 1) != 0, a.Int("detect_positive", 1) != 0
 		return &predicateOp{name: "IsInf", f: func(v float64) bool { return neg && math.IsInf(v, -1) || pos && math.IsInf(v, 1) }}, nil
 	})
-	Register("Swish", func(a Attrs, _ int) (Op, error) {
-		alpha := float64(a.Float("alpha", 1))
-		return &unaryOp{name: "Swish",
-			fwd: mapF(func(v float64) float64 { return v * sigmoid64(alpha*v) }),
-			bwd: derivB(func(v float64) float64 { s := sigmoid64(alpha * v); return s + alpha*v*s*(1-s) })}, nil
-	})
 	Register("PRelu", func(_ Attrs, opset int) (Op, error) { return preluOp{legacy: opset < 7}, nil })
 	Register("Min", func(Attrs, int) (Op, error) { return &minMaxOp{name: "Min"}, nil })
 	Register("Max", func(Attrs, int) (Op, error) { return &minMaxOp{name: "Max", max: true}, nil })
 	Register("Size", func(Attrs, int) (Op, error) { return sizeOp{}, nil })
 }
 
-// mapF is the forward loop of y = f(x), computed in float64.
-func mapF(f func(float64) float64) func(x, y []float32) {
-	return func(x, y []float32) {
-		for i, v := range x {
-			y[i] = float32(f(float64(v)))
-		}
-	}
+// mathFn names one element-wise function; mathParams is it with its
+// attributes (p[0] is alpha or bias, p[1] gamma or lambd).
+type mathFn uint8
+
+const (
+	fnReciprocal mathFn = iota
+	fnLog
+	fnSin
+	fnCos
+	fnTan
+	fnSinh
+	fnCosh
+	fnAsin
+	fnAcos
+	fnAtan
+	fnAsinh
+	fnAcosh
+	fnAtanh
+	fnFloor
+	fnCeil
+	fnRound
+	fnSign
+	fnSoftplus
+	fnSoftsign
+	fnMish
+	fnElu // γ·(x > 0 ? x : α(eˣ − 1)): Elu (γ = 1) and Selu
+	fnCelu
+	fnSwish
+	fnThresholdedRelu
+	fnShrink
+)
+
+type mathParams struct {
+	fn mathFn
+	p  [2]float64
 }
 
-// derivB is the backward loop of y = f(x) given f'.
-func derivB(df func(float64) float64) func(x, y, gy, gx []float32) {
-	return func(x, _, gy, gx []float32) {
-		x = x[:len(gy)]
-		for i, g := range gy {
-			gx[i] = g * float32(df(float64(x[i])))
+// value is the function at v.
+func (m mathParams) value(v float64) float64 {
+	a, b := m.p[0], m.p[1]
+	switch m.fn {
+	case fnReciprocal:
+		return 1 / v
+	case fnLog:
+		return math.Log(v)
+	case fnSin:
+		return math.Sin(v)
+	case fnCos:
+		return math.Cos(v)
+	case fnTan:
+		return math.Tan(v)
+	case fnSinh:
+		return math.Sinh(v)
+	case fnCosh:
+		return math.Cosh(v)
+	case fnAsin:
+		return math.Asin(v)
+	case fnAcos:
+		return math.Acos(v)
+	case fnAtan:
+		return math.Atan(v)
+	case fnAsinh:
+		return math.Asinh(v)
+	case fnAcosh:
+		return math.Acosh(v)
+	case fnAtanh:
+		return math.Atanh(v)
+	case fnFloor:
+		return math.Floor(v)
+	case fnCeil:
+		return math.Ceil(v)
+	case fnRound:
+		return math.RoundToEven(v)
+	case fnSign:
+		switch {
+		case v > 0:
+			return 1
+		case v < 0:
+			return -1
 		}
+		return v
+	case fnSoftplus:
+		return softplus(v)
+	case fnSoftsign:
+		return v / (1 + math.Abs(v))
+	case fnMish:
+		return v * math.Tanh(softplus(v))
+	case fnElu:
+		if v > 0 {
+			return b * v
+		}
+		return b * a * (math.Exp(v) - 1)
+	case fnCelu:
+		return math.Max(0, v) + math.Min(0, a*(math.Exp(v/a)-1))
+	case fnSwish:
+		return v * sigmoid64(a*v)
+	case fnThresholdedRelu:
+		if v > a {
+			return v
+		}
+		return 0
+	case fnShrink:
+		switch {
+		case v < -b:
+			return v + a
+		case v > b:
+			return v - a
+		}
+		return 0
 	}
+	return math.NaN()
 }
 
-func zeroB(_, _, gy, gx []float32) { clear(gx[:len(gy)]) }
+// deriv is the function's derivative at v (0 for the piecewise constant
+// Floor, Ceil, Round and Sign, as PyTorch's).
+func (m mathParams) deriv(v float64) float64 {
+	a, b := m.p[0], m.p[1]
+	switch m.fn {
+	case fnReciprocal:
+		return -1 / (v * v)
+	case fnLog:
+		return 1 / v
+	case fnSin:
+		return math.Cos(v)
+	case fnCos:
+		return -math.Sin(v)
+	case fnTan:
+		c := math.Cos(v)
+		return 1 / (c * c)
+	case fnSinh:
+		return math.Cosh(v)
+	case fnCosh:
+		return math.Sinh(v)
+	case fnAsin:
+		return 1 / math.Sqrt(1-v*v)
+	case fnAcos:
+		return -1 / math.Sqrt(1-v*v)
+	case fnAtan:
+		return 1 / (1 + v*v)
+	case fnAsinh:
+		return 1 / math.Sqrt(v*v+1)
+	case fnAcosh:
+		return 1 / math.Sqrt(v*v-1)
+	case fnAtanh:
+		return 1 / (1 - v*v)
+	case fnSoftplus:
+		return sigmoid64(v)
+	case fnSoftsign:
+		d := 1 + math.Abs(v)
+		return 1 / (d * d)
+	case fnMish:
+		t := math.Tanh(softplus(v))
+		return t + v*(1-t*t)*sigmoid64(v)
+	case fnElu:
+		if v > 0 {
+			return b
+		}
+		return b * a * math.Exp(v)
+	case fnCelu:
+		if v > 0 {
+			return 1
+		}
+		return math.Exp(v / a)
+	case fnSwish:
+		s := sigmoid64(a * v)
+		return s + a*v*s*(1-s)
+	case fnThresholdedRelu:
+		if v > a {
+			return 1
+		}
+	case fnShrink:
+		if v < -b || v > b {
+			return 1
+		}
+	}
+	return 0
+}
 
 // softplus is ln(1 + eˣ) without overflow.
 func softplus(v float64) float64 {
@@ -169,23 +260,6 @@ func softplus(v float64) float64 {
 }
 
 func sigmoid64(v float64) float64 { return 1 / (1 + math.Exp(-v)) }
-
-// eluOp is γ·(x > 0 ? x : α(eˣ − 1)): Elu (γ = 1) or Selu.
-func eluOp(name string, gamma, alpha float64) *unaryOp {
-	return &unaryOp{name: name,
-		fwd: mapF(func(v float64) float64 {
-			if v > 0 {
-				return gamma * v
-			}
-			return gamma * alpha * (math.Exp(v) - 1)
-		}),
-		bwd: derivB(func(v float64) float64 {
-			if v > 0 {
-				return gamma
-			}
-			return gamma * alpha * math.Exp(v)
-		})}
-}
 
 // preluOp is PRelu(X, slope) = X where X ≥ 0, slope·X elsewhere, slope
 // broadcast to X. Before opset 7 a 1-D slope of C values is per channel
