@@ -7,7 +7,7 @@ WASMEXEC := $(GOROOT)/lib/wasm/go_js_wasm_exec
 PORT ?= 8080
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all build deps vet test test-native test-wasm conformance bench bench-native bench-wasm serve site wasm browser-deps test-browser screenshot clean
+.PHONY: all build deps vet test test-native test-wasm conformance bench bench-smoke bench-go bench-native bench-wasm serve site wasm browser-deps test-browser screenshot clean
 
 all: build
 
@@ -33,7 +33,7 @@ vet:
 	GOOS=js GOARCH=wasm $(GO) vet ./engine/... ./wasm
 	GOOS=js GOARCH=wasm $(GO) vet -tags purego ./engine/kernels
 
-test: deps vet actionlint tidy-check test-native fuzz-smoke test-wasm test-models-wasm conformance test-browser
+test: deps vet actionlint tidy-check test-native fuzz-smoke test-wasm test-models-wasm bench-smoke conformance test-browser
 
 # Native: every package, including the oracle parity tests and the CLI.
 test-native:
@@ -58,8 +58,26 @@ test-models-wasm:
 conformance:
 	$(GO) test -count=1 -v -run TestONNXConformance ./engine/model/ | grep -E '^ONNX conformance|^  (passed|skipped|FAILED)|^(--- |ok |FAIL|PASS)'
 
+# The speed contract: the page's engine (bin/cnnlens.wasm) under Node.js,
+# WORKERS worker threads with an engine each; PEERS=1 also runs
+# ../shared/peers (TF.js wasm, scalar and SIMD) mode by mode in the same run.
+# One JSON line per (engine, workload, mode, workers); docs/performance.md.
+WORKLOADS ?= resnet18
+MODES ?= forward,gradcam,saliency,smoothgrad,scorecam
+WORKERS ?= 1
+PEERS ?= 1
+BENCHFLAGS ?=
+bench: wasm
+	@node bench/bench.mjs --wasm $(WASM) --workloads '$(WORKLOADS)' --modes '$(MODES)' --workers '$(WORKERS)' --peers '$(PEERS)' $(BENCHFLAGS)
+
+# A quick run of the harness (tinycnn, one run per cell), part of make test.
+bench-smoke: wasm
+	node bench/bench.mjs --wasm $(WASM) --workloads tinycnn --workers 1,2 --peers 0 --runs 1 --min-time 0 --warmup-time 0 | \
+	  node -e 'let n=0;for(const l of require("fs").readFileSync(0,"utf8").trim().split("\n")){const j=JSON.parse(l);n++;if(j.status!=="ok"||!(j.median_ms>0))throw new Error("bench-smoke: "+l)}if(n!==10)throw new Error("bench-smoke: "+n+" lines, want 10");console.log("bench-smoke: "+n+" cells ok")'
+
+# Go benchmarks (testing.B), natively and in wasm.
 BENCH ?= .
-bench: bench-native bench-wasm
+bench-go: bench-native bench-wasm
 
 bench-native:
 	$(GO) test -run XXX -bench '$(BENCH)' -benchtime 5x ./engine/...

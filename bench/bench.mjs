@@ -1,0 +1,301 @@
+// Speed benchmark of the page's engine: bin/cnnlens.wasm under Node.js,
+// each worker a worker thread with an engine of its own (bench/worker.cjs),
+// driven through the page's message protocol (wasm/js.go). With --peers 1
+// it also runs ../shared/peers (TF.js 4.22 wasm, scalar and SIMD) on the
+// same workloads and modes, alternating with the engine mode by mode.
+//
+//   node bench/bench.mjs --wasm bin/cnnlens.wasm --workloads resnet18 \
+//     --modes forward,gradcam,saliency,smoothgrad,scorecam --workers 1,2 --peers 0
+//
+// Prints one JSON line per (engine, workload, mode, workers):
+//   {"engine":"cnnlens","workload":"resnet18","mode":"gradcam","workers":1,
+//    "median_ms":…,"runs":…,"status":"ok",…}
+// `make bench` runs it (see docs/performance.md).
+import { Worker } from 'node:worker_threads';
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.dirname(here);
+
+function parseArgs(argv) {
+  const o = {
+    wasm: path.join(root, 'bin', 'cnnlens.wasm'),
+    workloads: ['resnet18'],
+    modes: ['forward', 'gradcam', 'saliency', 'smoothgrad', 'scorecam'],
+    workers: [1],
+    peers: true,
+    shared: path.resolve(root, '..', 'shared'),
+    cache: path.join(root, 'bin', 'bench'),
+    runs: 5, // at least this many timed runs …
+    minTime: 3, // … and at least this many seconds of them,
+    maxRuns: 50,
+    budget: 60, // unless that would take longer than this (then ≥ 1 run)
+    warmupTime: 1.5,
+    samples: 16,
+  };
+  const list = (s) => s.split(',').map((x) => x.trim()).filter(Boolean);
+  for (let i = 2; i < argv.length; i++) {
+    const a = argv[i];
+    const next = () => {
+      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
+      return argv[++i];
+    };
+    switch (a) {
+      case '--wasm': o.wasm = next(); break;
+      case '--workloads': o.workloads = list(next()); break;
+      case '--modes': o.modes = list(next()); break;
+      case '--workers': o.workers = list(next()).map(Number); break;
+      case '--peers': o.peers = next() !== '0'; break;
+      case '--shared': o.shared = next(); break;
+      case '--cache': o.cache = next(); break;
+      case '--runs': o.runs = +next(); break;
+      case '--min-time': o.minTime = +next(); break;
+      case '--budget': o.budget = +next(); break;
+      case '--warmup-time': o.warmupTime = +next(); break;
+      case '--samples': o.samples = +next(); break;
+      default: throw new Error(`unknown option ${a}`);
+    }
+  }
+  for (const w of o.workers) {
+    if (!Number.isInteger(w) || w < 1 || w > 64) throw new Error(`--workers: ${w} is not a worker count (1…64)`);
+  }
+  for (const m of o.modes) {
+    if (!MODES[m]) throw new Error(`--modes: unknown mode ${m} (known: ${Object.keys(MODES).join(', ')})`);
+  }
+  for (const w of o.workloads) {
+    if (!WORKLOADS[w]) throw new Error(`--workloads: unknown workload ${w} (known: ${Object.keys(WORKLOADS).join(', ')})`);
+  }
+  if (!(o.runs >= 1)) throw new Error('--runs must be at least 1');
+  return o;
+}
+
+// Workloads: where the ONNX file comes from. The oracle's files are read in
+// place; the peers' own exports (same graph builder as TF.js runs) are
+// written to the cache.
+const WORKLOADS = {
+  tinycnn: { oracle: 'tinycnn/model.onnx', peer: 'tinycnn' },
+  resnet18: { oracle: 'resnet18/model_bn.onnx', peer: 'resnet18' },
+  mobilenet_v2: { peerBuild: 'mobilenet_v2', peer: 'mobilenet_v2' },
+};
+
+// Modes: the requests of one run (after setInput, which runs the forward
+// pass). split: the mode's work can be divided among workers.
+const MODES = {
+  forward: { cam: null, peer: 'forward' },
+  gradcam: { cam: 'gradcam', peer: 'gradcam' },
+  saliency: { cam: 'saliency', peer: 'saliency' },
+  smoothgrad: { cam: 'smoothgrad', split: true },
+  scorecam: { cam: 'scorecam', split: true },
+};
+
+async function modelBytes(o, name) {
+  const w = WORKLOADS[name];
+  if (w.oracle) {
+    const f = path.join(o.shared, 'oracle', w.oracle);
+    if (!fs.existsSync(f)) throw new Error(`${name}: ${f} is missing`);
+    return { file: f, bytes: fs.readFileSync(f) };
+  }
+  const f = path.join(o.cache, `${w.peerBuild}.onnx`);
+  if (!fs.existsSync(f)) {
+    const { WORKLOADS: PW } = await import(path.join(o.shared, 'peers', 'models.mjs'));
+    const { graphToOnnx } = await import(path.join(o.shared, 'peers', 'onnx_writer.mjs'));
+    fs.mkdirSync(o.cache, { recursive: true });
+    fs.writeFileSync(f, graphToOnnx(PW[w.peerBuild].build()));
+  }
+  return { file: f, bytes: fs.readFileSync(f) };
+}
+
+// A deterministic input: the oracle's input.f32 beside the model when it
+// has the right size, else a fixed pseudo-random normal image.
+function inputFor(file, n) {
+  const raw = path.join(path.dirname(file), 'raw', 'input.f32');
+  if (fs.existsSync(raw) && fs.statSync(raw).size === 4 * n) {
+    const b = fs.readFileSync(raw);
+    return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + 4 * n));
+  }
+  let a = 12345;
+  const rnd = () => {
+    a = (a + 0x6D2B79F5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const x = new Float32Array(n);
+  for (let i = 0; i < n; i++) x[i] = (rnd() + rnd() + rnd() - 1.5) * 2;
+  return x;
+}
+
+// Engine is one worker thread with its engine.
+class Engine {
+  constructor(o) {
+    this.w = new Worker(path.join(here, 'worker.cjs'), { workerData: { wasm: o.wasm, goroot: goroot() } });
+    this.next = 1;
+    this.pending = new Map();
+    this.ready = new Promise((resolve, reject) => {
+      this.w.on('message', (m) => {
+        if (m.type === 'ready') { resolve(); return; }
+        if (m.type === 'fatal') { reject(new Error(m.error)); this.failAll(m.error); return; }
+        if (m.progress) return;
+        const p = this.pending.get(m.id);
+        if (!p) return;
+        this.pending.delete(m.id);
+        if (m.ok) p.resolve(m.result); else p.reject(new Error(m.error));
+      });
+      this.w.on('error', (e) => { reject(e); this.failAll(String(e)); });
+    });
+  }
+  failAll(msg) {
+    for (const p of this.pending.values()) p.reject(new Error(msg));
+    this.pending.clear();
+  }
+  call(op, msg = {}, transfer = []) {
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.w.postMessage({ ...msg, id, op }, transfer);
+    });
+  }
+  terminate() { return this.w.terminate(); }
+}
+
+let gorootCache = null;
+function goroot() {
+  if (!gorootCache) gorootCache = execFileSync('go', ['env', 'GOROOT'], { encoding: 'utf8' }).trim();
+  return gorootCache;
+}
+
+// One run of a mode: a fresh input (its forward pass), then the map.
+async function runOnce(o, pool, model, x, mode, opts) {
+  const m = MODES[mode];
+  const t0 = performance.now();
+  const e = pool[0];
+  const info = await e.call('setInput', { model: model[0], kind: 'tensor', data: x });
+  let out = null;
+  if (m.cam) {
+    out = await e.call('cam', { input: info.id, method: m.cam, class: opts.cls, samples: o.samples });
+  }
+  const dt = performance.now() - t0;
+  await e.call('disposeInput', { input: info.id });
+  return { ms: dt, checksum: checksum(out ? out.cam : info.logits) };
+}
+
+function checksum(a) {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i];
+  return s;
+}
+
+function median(v) {
+  const s = [...v].sort((a, b) => a - b);
+  const n = s.length;
+  return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+const round = (v) => Math.round(v * 100) / 100;
+
+// Times a mode: warm-up runs (V8 tiers its code up) until warmupTime, then
+// timed runs until both runs and minTime, within budget.
+async function timeMode(o, pool, model, x, mode, opts) {
+  const first = await runOnce(o, pool, model, x, mode, opts);
+  const times = [];
+  if (first.ms > 10000) {
+    // Long: tiering is negligible; the first run counts.
+    times.push(first.ms);
+  } else {
+    const w0 = performance.now();
+    while (performance.now() - w0 < o.warmupTime * 1000) await runOnce(o, pool, model, x, mode, opts);
+  }
+  const t0 = performance.now();
+  for (;;) {
+    const el = (performance.now() - t0) / 1000;
+    if (times.length >= o.maxRuns) break;
+    if (times.length >= o.runs && el >= o.minTime) break;
+    if (times.length >= 1 && el + median(times) / 1000 > o.budget) break;
+    times.push((await runOnce(o, pool, model, x, mode, opts)).ms);
+  }
+  return {
+    median_ms: round(median(times)), min_ms: round(Math.min(...times)), max_ms: round(Math.max(...times)),
+    runs: times.length, checksum: first.checksum,
+  };
+}
+
+function emit(obj) { process.stdout.write(JSON.stringify(obj) + '\n'); }
+
+// The peers' cells for one workload and mode, in child processes of their
+// own harness (a copy in the cache with its npm packages).
+function runPeers(o, workload, mode) {
+  const dir = path.join(o.cache, 'peers');
+  if (!fs.existsSync(path.join(dir, 'node_modules', '@tensorflow', 'tfjs-backend-wasm'))) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.cpSync(path.join(o.shared, 'peers'), dir, { recursive: true });
+    fs.rmSync(path.join(dir, 'results'), { recursive: true, force: true });
+    const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
+    if (r.status !== 0) throw new Error(`peers: npm ci failed in ${dir}`);
+  }
+  const out = [];
+  for (const backend of ['tfjs-wasm-scalar', 'tfjs-wasm-simd']) {
+    const r = spawnSync('node', ['bench.mjs', '--workload', WORKLOADS[workload].peer, '--backend', backend,
+      '--frontend', 'core', '--mode', mode, '--json'], { cwd: dir, encoding: 'utf8', maxBuffer: 64 << 20 });
+    const lines = (r.stdout || '').split('\n').filter((l) => l.startsWith('{'));
+    if (lines.length === 0) {
+      out.push({ engine: 'tfjs', backend, workload, mode, workers: 1, status: 'error', error: (r.stderr || '').slice(-300) });
+      continue;
+    }
+    for (const l of lines) {
+      const p = JSON.parse(l);
+      out.push({
+        engine: 'tfjs', backend, workload, mode: p.mode || mode, workers: 1,
+        median_ms: p.median_ms, runs: p.runs, status: p.status,
+        min_ms: p.min_ms, max_ms: p.max_ms, cpu_median_ms: p.cpu_median_ms,
+        others_busy_cores: p.others_busy_cores, engine_version: p.engine_version,
+      });
+    }
+  }
+  return out;
+}
+
+async function main() {
+  const o = parseArgs(process.argv);
+  if (!fs.existsSync(o.wasm)) throw new Error(`${o.wasm} is missing: run make wasm`);
+  for (const workload of o.workloads) {
+    const { file, bytes } = await modelBytes(o, workload);
+    const pools = new Map();
+    for (const n of o.workers) {
+      const pool = Array.from({ length: n }, () => new Engine(o));
+      await Promise.all(pool.map((e) => e.ready));
+      const infos = await Promise.all(pool.map((e) => e.call('loadModel', { bytes: bytes.slice() })));
+      pools.set(n, { pool, model: infos.map((i) => i.id), info: infos[0] });
+    }
+    const info = pools.get(o.workers[0]).info;
+    const x = inputFor(file, info.inputShape.reduce((a, b) => a * b, 1));
+    for (const mode of o.modes) {
+      for (const n of o.workers) {
+        const { pool, model } = pools.get(n);
+        const line = { engine: 'cnnlens', workload, mode, workers: n };
+        try {
+          Object.assign(line, await timeMode(o, pool, model, x, mode, { cls: 1 }));
+          line.status = 'ok';
+          // Which workers the mode used: a mode that cannot be divided
+          // runs on one of them.
+          line.split = !!(MODES[mode].split && n > 1 && false);
+        } catch (err) {
+          line.status = 'error';
+          line.error = String(err && err.message || err);
+        }
+        line.loadavg = round(os.loadavg()[0]);
+        emit(line);
+      }
+      if (o.peers && MODES[mode].peer) for (const p of runPeers(o, workload, MODES[mode].peer)) emit({ ...p, loadavg: round(os.loadavg()[0]) });
+    }
+    for (const { pool } of pools.values()) await Promise.all(pool.map((e) => e.terminate()));
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench: ${err && err.message || err}\n`);
+  process.exit(1);
+});
