@@ -225,3 +225,57 @@ func BenchmarkConvWinogradBackwardInput(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkConvWinogradTiles compares Winograd F(2×2,3×3) with F(4×4,3×3)
+// (alternately, ABBA), forward and input gradient, on the shapes above.
+func BenchmarkConvWinogradTiles(b *testing.B) {
+	for _, dir := range []string{"fwd", "dx"} {
+		for _, c := range benchWinogradConvs {
+			b.Run(dir+"_"+c.name, func(b *testing.B) {
+				op, in, _ := benchConvSetup(b, c.C, c.H, c.M, 3, 1, 1)
+				out, err := op.Forward(in)
+				if err != nil {
+					b.Fatal(err)
+				}
+				gy := []*tensor.T{randT(rand.New(rand.NewSource(2)), -1, 1, out[0].Shape()...)}
+				run := func() {
+					var err error
+					if dir == "fwd" {
+						_, err = op.Forward(in)
+					} else {
+						_, err = op.Backward(in, out, gy, []bool{true, false, false})
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+				setWinogradMode(b, wgModeAlways)
+				setWinogradTile(b, wgTile2)
+				run()
+				winogradTile.Store(wgTile4)
+				run()
+				var t2, t4 []float64
+				timeOne := func(tile int32) float64 {
+					winogradTile.Store(tile)
+					t0 := time.Now()
+					run()
+					return time.Since(t0).Seconds()
+				}
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if i%2 == 0 {
+						t2 = append(t2, timeOne(wgTile2))
+						t4 = append(t4, timeOne(wgTile4))
+					} else {
+						t4 = append(t4, timeOne(wgTile4))
+						t2 = append(t2, timeOne(wgTile2))
+					}
+				}
+				m2, m4 := median(t2), median(t4)
+				b.ReportMetric(m2*1e3, "F2-ms")
+				b.ReportMetric(m4*1e3, "F4-ms")
+				b.ReportMetric(m2/m4, "speedup")
+			})
+		}
+	}
+}

@@ -32,6 +32,7 @@ func init() {
 type Conv struct {
 	win   windowAttrs
 	Group int
+	pack  wgPack // transformed weights of the Winograd path
 }
 
 func (*Conv) Type() string { return "Conv" }
@@ -128,7 +129,7 @@ func (op *Conv) Forward(in []*tensor.T) ([]*tensor.T, error) {
 		return []*tensor.T{y}, nil
 	}
 	if p.useWinogradForward() {
-		winogradForward(p, x, w, yf)
+		winogradForward(p, &op.pack, x, w, yf)
 		return []*tensor.T{y}, nil
 	}
 	beta := float32(0)
@@ -326,7 +327,7 @@ func (op *Conv) Backward(in, out, gradOut []*tensor.T, need []bool) ([]*tensor.T
 		return grads, nil
 	}
 	if wantX && p.useWinograd() {
-		winogradBackwardInput(p, w, dy, dX.F32())
+		winogradBackwardInput(p, &op.pack, w, dy, dX.F32())
 		if wantX = false; !wantW {
 			return grads, nil
 		}

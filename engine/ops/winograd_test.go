@@ -83,10 +83,30 @@ func wgCases() []wgCase {
 	return cases
 }
 
+// setWinogradTile forces the tile size for the rest of the test.
+func setWinogradTile(tb testing.TB, tile int32) {
+	old := winogradTile.Swap(tile)
+	tb.Cleanup(func() { winogradTile.Store(old) })
+}
+
+// wgTolerance is the largest relative difference from im2col allowed for
+// each tile size (F(4×4,3×3)'s transforms have coefficients up to 8 and
+// round more).
+var wgTolerance = map[int32]float64{wgTile2: 2e-6, wgTile4: 2e-5}
+
 // TestWinogradMatchesIm2col runs every case through both paths, forward and
-// backward, and checks the Winograd results against im2col's (and both
-// against the float64 reference).
+// backward, with both tile sizes, and checks the Winograd results against
+// im2col's (and both against the float64 reference).
 func TestWinogradMatchesIm2col(t *testing.T) {
+	for _, tile := range []int32{wgTile2, wgTile4} {
+		t.Run(fmt.Sprintf("F%d", tile), func(t *testing.T) {
+			setWinogradTile(t, tile)
+			testWinogradMatchesIm2col(t, wgTolerance[tile])
+		})
+	}
+}
+
+func testWinogradMatchesIm2col(t *testing.T, tol float64) {
 	rng := rand.New(rand.NewSource(12))
 	for _, c := range wgCases() {
 		t.Run(c.String(), func(t *testing.T) {
@@ -127,7 +147,7 @@ func TestWinogradMatchesIm2col(t *testing.T) {
 			exact := convRef(in[0], in[1], b, []int{1, 1}, pads, []int{1, 1}, c.group)
 			eW, eI := maxRelErr(got.F32(), exact.F32()), maxRelErr(ref.F32(), exact.F32())
 			t.Logf("forward max relative error vs float64: winograd %.3g, im2col %.3g", eW, eI)
-			if e := maxRelErr(got.F32(), ref.F32()); e > 2e-6 {
+			if e := maxRelErr(got.F32(), ref.F32()); e > tol {
 				t.Errorf("forward: winograd vs im2col max relative error %.3g (vs float64: winograd %.3g, im2col %.3g)", e, eW, eI)
 			}
 			grads, err := op.Backward(in, []*tensor.T{got}, []*tensor.T{gy}, need)
@@ -141,7 +161,7 @@ func TestWinogradMatchesIm2col(t *testing.T) {
 					}
 					continue
 				}
-				if e := maxRelErr(g.F32(), refGrads[k].F32()); e > 2e-6 {
+				if e := maxRelErr(g.F32(), refGrads[k].F32()); e > tol {
 					t.Errorf("grad %d: winograd vs im2col max relative error %.3g", k, e)
 				}
 			}
@@ -152,7 +172,7 @@ func TestWinogradMatchesIm2col(t *testing.T) {
 			if dx[0] == nil || len(dx) != len(in) {
 				t.Fatalf("dX only: grads %v", dx)
 			}
-			if e := maxRelErr(dx[0].F32(), refDX[0].F32()); e > 2e-6 {
+			if e := maxRelErr(dx[0].F32(), refDX[0].F32()); e > tol {
 				t.Errorf("dX only: winograd vs im2col max relative error %.3g", e)
 			}
 			if e := maxRelErr(dx[0].F32(), grads[0].F32()); e != 0 {
@@ -166,6 +186,15 @@ func TestWinogradMatchesIm2col(t *testing.T) {
 // (forward and input gradient).
 func TestWinogradGrad(t *testing.T) {
 	setWinogradMode(t, wgModeAlways)
+	for _, tile := range []int32{wgTile2, wgTile4} {
+		t.Run(fmt.Sprintf("F%d", tile), func(t *testing.T) {
+			setWinogradTile(t, tile)
+			testWinogradGrad(t)
+		})
+	}
+}
+
+func testWinogradGrad(t *testing.T) {
 	rng := rand.New(rand.NewSource(13))
 	for _, c := range []wgCase{
 		{N: 2, C: 3, H: 5, W: 6, M: 4, pads: [4]int{1, 1, 1, 1}, group: 1, bias: true},
@@ -196,7 +225,8 @@ func TestWinogradDispatch(t *testing.T) {
 		{512, 7, 512, 3, 1, 1, false},
 		{256, 14, 256, 3, 1, 1, winogradAuto},
 		{32, 16, 32, 3, 1, 1, winogradAuto},
-		{64, 8, 64, 3, 1, 1, false},
+		{64, 8, 64, 3, 1, 1, winogradAuto},
+		{64, 7, 64, 3, 1, 1, false},
 		{16, 56, 64, 3, 1, 1, false},
 		{64, 56, 16, 3, 1, 1, false},
 		{64, 56, 64, 3, 2, 1, false},
@@ -238,5 +268,63 @@ func TestWinogradDispatch(t *testing.T) {
 		if n, want := WinogradUses()-n0, map[bool]int64{true: 1, false: 0}[c.want && winogradAutoForward]; n != want {
 			t.Errorf("%+v: WinogradUses grew by %d for one forward decision, want %d", c, n, want)
 		}
+	}
+}
+
+// TestWinogradPackedWeights checks the cache of transformed weights: a
+// second call reuses them, and weights changed in place (as the trainer
+// changes them) are transformed again, forward and input gradient.
+func TestWinogradPackedWeights(t *testing.T) {
+	setWinogradMode(t, wgModeAlways)
+	for _, tile := range []int32{wgTile2, wgTile4} {
+		t.Run(fmt.Sprintf("F%d", tile), func(t *testing.T) {
+			setWinogradTile(t, tile)
+			rng := rand.New(rand.NewSource(14))
+			c := wgCase{N: 2, C: 8, H: 9, W: 10, M: 6, pads: [4]int{1, 1, 1, 1}, group: 2, bias: true}
+			op, in, err := c.build(rng)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conv := op.(*Conv)
+			check := func(step string) {
+				t.Helper()
+				got := nnForward(t, op, in...)[0]
+				gy := randT(rng, -1, 1, got.Shape()...)
+				dx, err := op.Backward(in, []*tensor.T{got}, []*tensor.T{gy}, []bool{true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				exact := convRef(in[0], in[1], in[2], []int{1, 1}, c.pads[:], []int{1, 1}, c.group)
+				if e := maxRelErr(got.F32(), exact.F32()); e > wgTolerance[tile] {
+					t.Errorf("%s: forward differs from float64 by %.3g", step, e)
+				}
+				winogradMode.Store(wgModeNever)
+				refDX, err := op.Backward(in, []*tensor.T{got}, []*tensor.T{gy}, []bool{true})
+				winogradMode.Store(wgModeAlways)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if e := maxRelErr(dx[0].F32(), refDX[0].F32()); e > wgTolerance[tile] {
+					t.Errorf("%s: input gradient differs from im2col's by %.3g", step, e)
+				}
+			}
+			check("first call")
+			e0, e1 := conv.pack.e[0], conv.pack.e[1]
+			if e0 == nil || e1 == nil {
+				t.Fatal("no transformed weights kept")
+			}
+			check("second call")
+			if conv.pack.e[0] != e0 || conv.pack.e[1] != e1 {
+				t.Error("unchanged weights were transformed again")
+			}
+			w := in[1].F32()
+			for i := range w {
+				w[i] *= 0.5 + rng.Float32()
+			}
+			check("after changing the weights in place")
+			if conv.pack.e[0] == e0 || conv.pack.e[1] == e1 {
+				t.Error("changed weights were not transformed again")
+			}
+		})
 	}
 }

@@ -1,0 +1,211 @@
+package ops
+
+// Winograd F(4×4, 3×3) (Lavin & Gray 2015, interpolation points 0, ±1, ±2,
+// ∞): the output is cut into 4×4 tiles, each read from a 6×6 input patch,
+// with
+//
+//	Bᵀ = [4  0 -5  0 1 0;  0 -4 -4  1 1 0;  0  4 -4 -1 1 0;
+//	      0 -2 -1  2 1 0;  0  2 -1 -2 1 0;  0  4  0 -5 0 1]
+//	G  = [¼ 0 0; -⅙ -⅙ -⅙; -⅙ ⅙ -⅙; 1/24 1/12 ⅙; 1/24 -1/12 ⅙; 0 0 1]
+//	Aᵀ = [1 1 1 1 1 0;  0 1 -1 2 -2 0;  0 1 1 4 4 0;  0 1 -1 8 -8 1]
+//
+// and the same structure as F(2×2, 3×3) (winograd.go): 36 GEMMs
+// M_ξ = U_ξ·V_ξ, one per position of the 6×6 transformed tile. That is 36
+// multiply-adds per 16 outputs and input channel instead of 144: 4× fewer
+// than im2col's GEMM (F(2×2,3×3): 2.25×), for larger transforms and a
+// larger rounding error (the transforms' coefficients reach 8 and ¼;
+// TestWinogradMatchesIm2col bounds it).
+
+// wg4Weights transforms the weights as wgWeights does, into 36 positions:
+// u laid out [G][36][M][C] (or, with backward, the flipped transposed
+// kernel, [G][36][C][M]).
+func wg4Weights(w, u []float32, groups, M, C int, backward bool) {
+	mc := M * C
+	rows, cols := M, C
+	if backward {
+		rows, cols = C, M
+	}
+	wgParallel(groups*rows, float64(groups*mc)*120, func(lo, hi int) {
+		const blk = wgWBlk
+		var tmp [36][blk]float32
+		for gr := lo; gr < hi; gr++ {
+			gi, r := gr/rows, gr%rows
+			wg := w[gi*mc*9:][:mc*9]
+			ug := u[gi*36*mc:][:36*mc]
+			for c0 := 0; c0 < cols; c0 += blk {
+				cb := min(blk, cols-c0)
+				for j := 0; j < cb; j++ {
+					var g [9]float32
+					if backward {
+						s := wg[((c0+j)*C+r)*9:][:9]
+						for i := range g {
+							g[i] = s[8-i]
+						}
+					} else {
+						copy(g[:], wg[(r*C+c0+j)*9:][:9])
+					}
+					// G·g (6×3), column by column.
+					var t [6][3]float32
+					for k := 0; k < 3; k++ {
+						t[0][k], t[1][k], t[2][k], t[3][k], t[4][k], t[5][k] = wg4G(g[k], g[3+k], g[6+k])
+					}
+					// · Gᵀ, row by row.
+					for i := 0; i < 6; i++ {
+						a0, a1, a2, a3, a4, a5 := wg4G(t[i][0], t[i][1], t[i][2])
+						tmp[6*i][j], tmp[6*i+1][j], tmp[6*i+2][j] = a0, a1, a2
+						tmp[6*i+3][j], tmp[6*i+4][j], tmp[6*i+5][j] = a3, a4, a5
+					}
+				}
+				for xi := range tmp {
+					copy(ug[xi*mc+r*cols+c0:][:cb], tmp[xi][:cb])
+				}
+			}
+		}
+	})
+}
+
+// wg4G is G·(g0, g1, g2).
+func wg4G(g0, g1, g2 float32) (a0, a1, a2, a3, a4, a5 float32) {
+	s := g0 + g2
+	a0 = g0 * (1.0 / 4)
+	a1 = -(s + g1) * (1.0 / 6)
+	a2 = -(s - g1) * (1.0 / 6)
+	p := g0*(1.0/24) + g2*(1.0/6)
+	q := g1 * (1.0 / 12)
+	a3 = p + q
+	a4 = p - q
+	a5 = g2
+	return
+}
+
+// wg4B is Bᵀ·(d0, …, d5).
+func wg4B(d0, d1, d2, d3, d4, d5 float32) (a0, a1, a2, a3, a4, a5 float32) {
+	a0 = 4*d0 - 5*d2 + d4
+	a1 = d3 + d4 - 4*(d1+d2)
+	a2 = d4 - d3 + 4*(d1-d2)
+	a3 = d4 - d2 + 2*(d3-d1)
+	a4 = d4 - d2 - 2*(d3-d1)
+	a5 = 4*d1 - 5*d3 + d5
+	return
+}
+
+// wg4A is Aᵀ·(m0, …, m5).
+func wg4A(m0, m1, m2, m3, m4, m5 float32) (a0, a1, a2, a3 float32) {
+	p, q := m1+m2, m1-m2
+	r, s := m3+m4, m3-m4
+	a0 = m0 + p + r
+	a1 = q + 2*s
+	a2 = p + 4*r
+	a3 = q + 8*s + m5
+	return
+}
+
+// wg4Input writes Bᵀ d B of channel c's tiles p0…p0+pb-1 to v[ξ·vs + off + q].
+func wg4Input(gm wgGeom, x []float32, gi, c, p0, pb, th, tw int, v []float32, vs, off int) {
+	H, W := gm.H, gm.W
+	hw := H * W
+	tiles := th * tw
+	n, r := p0/tiles, p0%tiles
+	ty, tx := r/tw, r%tw
+	var vx [36][]float32
+	for xi := range vx {
+		vx[xi] = v[xi*vs+off:][:pb]
+	}
+	plane := x[(n*gm.G*gm.Cin+gi*gm.Cin+c)*hw:][:hw]
+	for q := 0; q < pb; q++ {
+		iy, ix := 4*ty-gm.padT, 4*tx-gm.padL
+		var d [36]float32
+		if iy >= 0 && iy+6 <= H && ix >= 0 && ix+6 <= W {
+			for i := 0; i < 6; i++ {
+				row := plane[(iy+i)*W+ix:][:6]
+				d[6*i], d[6*i+1], d[6*i+2], d[6*i+3], d[6*i+4], d[6*i+5] = row[0], row[1], row[2], row[3], row[4], row[5]
+			}
+		} else {
+			for i := 0; i < 6; i++ {
+				yy := iy + i
+				if yy < 0 || yy >= H {
+					continue
+				}
+				row := plane[yy*W:][:W]
+				for j := 0; j < 6; j++ {
+					if xx := ix + j; xx >= 0 && xx < W {
+						d[6*i+j] = row[xx]
+					}
+				}
+			}
+		}
+		// Bᵀ d (columns), then · B (rows).
+		var t [36]float32
+		for j := 0; j < 6; j++ {
+			t[j], t[6+j], t[12+j], t[18+j], t[24+j], t[30+j] = wg4B(d[j], d[6+j], d[12+j], d[18+j], d[24+j], d[30+j])
+		}
+		for i := 0; i < 36; i += 6 {
+			a0, a1, a2, a3, a4, a5 := wg4B(t[i], t[i+1], t[i+2], t[i+3], t[i+4], t[i+5])
+			vx[i][q], vx[i+1][q], vx[i+2][q] = a0, a1, a2
+			vx[i+3][q], vx[i+4][q], vx[i+5][q] = a3, a4, a5
+		}
+		if tx++; tx == tw {
+			tx = 0
+			if ty++; ty == th {
+				ty = 0
+				n++
+				if q+1 < pb {
+					plane = x[(n*gm.G*gm.Cin+gi*gm.Cin+c)*hw:][:hw]
+				}
+			}
+		}
+	}
+}
+
+// wg4Output adds Aᵀ m A of output channel k's tiles p0…p0+pb-1, read from
+// mo[ξ·ms + off + q], to y.
+func wg4Output(gm wgGeom, y []float32, gi, k, p0, pb, th, tw int, mo []float32, ms, off int) {
+	OH, OW := gm.OH, gm.OW
+	ohw := OH * OW
+	tiles := th * tw
+	n, r := p0/tiles, p0%tiles
+	ty, tx := r/tw, r%tw
+	var mx [36][]float32
+	for xi := range mx {
+		mx[xi] = mo[xi*ms+off:][:pb]
+	}
+	plane := y[(n*gm.G*gm.Cout+gi*gm.Cout+k)*ohw:][:ohw]
+	for q := 0; q < pb; q++ {
+		// Aᵀ m (columns: 6 rows → 4), then · A (rows: 6 columns → 4).
+		var s [24]float32
+		for j := 0; j < 6; j++ {
+			s[j], s[6+j], s[12+j], s[18+j] = wg4A(mx[j][q], mx[6+j][q], mx[12+j][q], mx[18+j][q], mx[24+j][q], mx[30+j][q])
+		}
+		var o [16]float32
+		for i := 0; i < 4; i++ {
+			o[4*i], o[4*i+1], o[4*i+2], o[4*i+3] = wg4A(s[6*i], s[6*i+1], s[6*i+2], s[6*i+3], s[6*i+4], s[6*i+5])
+		}
+		oy, ox := 4*ty, 4*tx
+		if oy+4 <= OH && ox+4 <= OW {
+			for i := 0; i < 4; i++ {
+				row := plane[(oy+i)*OW+ox:][:4]
+				row[0] += o[4*i]
+				row[1] += o[4*i+1]
+				row[2] += o[4*i+2]
+				row[3] += o[4*i+3]
+			}
+		} else {
+			for i := 0; i < 4 && oy+i < OH; i++ {
+				row := plane[(oy+i)*OW:][:OW]
+				for j := 0; j < 4 && ox+j < OW; j++ {
+					row[ox+j] += o[4*i+j]
+				}
+			}
+		}
+		if tx++; tx == tw {
+			tx = 0
+			if ty++; ty == th {
+				ty = 0
+				n++
+				if q+1 < pb {
+					plane = y[(n*gm.G*gm.Cout+gi*gm.Cout+k)*ohw:][:ohw]
+				}
+			}
+		}
+	}
+}
