@@ -70,10 +70,11 @@ BENCHFLAGS ?=
 bench: wasm
 	@node bench/bench.mjs --wasm $(WASM) --workloads '$(WORKLOADS)' --modes '$(MODES)' --workers '$(WORKERS)' --peers '$(PEERS)' $(BENCHFLAGS)
 
-# A quick run of the harness (tinycnn, one run per cell), part of make test.
+# A quick run of the harness (tinycnn, one run per cell, 1 and 2 workers:
+# the divided methods must give one worker's map), part of make test.
 bench-smoke: wasm
 	node bench/bench.mjs --wasm $(WASM) --workloads tinycnn --workers 1,2 --peers 0 --runs 1 --min-time 0 --warmup-time 0 | \
-	  node -e 'let n=0;for(const l of require("fs").readFileSync(0,"utf8").trim().split("\n")){const j=JSON.parse(l);n++;if(j.status!=="ok"||!(j.median_ms>0))throw new Error("bench-smoke: "+l)}if(n!==10)throw new Error("bench-smoke: "+n+" lines, want 10");console.log("bench-smoke: "+n+" cells ok")'
+	  node -e 'let n=0;for(const l of require("fs").readFileSync(0,"utf8").trim().split("\n")){const j=JSON.parse(l);n++;if(j.status!=="ok"||!(j.median_ms>0)||j.same_as_one_worker===false)throw new Error("bench-smoke: "+l)}if(n!==10)throw new Error("bench-smoke: "+n+" lines, want 10");console.log("bench-smoke: "+n+" cells ok")'
 
 # Go benchmarks (testing.B), natively and in wasm.
 BENCH ?= .

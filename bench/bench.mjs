@@ -10,6 +10,10 @@
 // Prints one JSON line per (engine, workload, mode, workers):
 //   {"engine":"cnnlens","workload":"resnet18","mode":"gradcam","workers":1,
 //    "median_ms":…,"runs":…,"status":"ok",…}
+// median_ms is wall-clock time per run (setInput's forward pass and the
+// map); cpu_median_ms the process's CPU time per run (every thread: the
+// better figure for one worker when other processes share the cores);
+// loadavg the 1-minute load average after the cell.
 // `make bench` runs it (see docs/performance.md).
 import { Worker } from 'node:worker_threads';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -88,9 +92,17 @@ const MODES = {
   forward: { cam: null, peer: 'forward' },
   gradcam: { cam: 'gradcam', peer: 'gradcam' },
   saliency: { cam: 'saliency', peer: 'saliency' },
-  smoothgrad: { cam: 'smoothgrad', split: true },
-  scorecam: { cam: 'scorecam', split: true },
+  smoothgrad: { cam: 'smoothgrad', split: true, pieces: (o) => o.samples },
+  scorecam: { cam: 'scorecam', split: true, pieces: (o, info) => layerChannels(info) },
 };
+
+// The channels of the model's default layer (Score-CAM's masked inputs).
+function layerChannels(info) {
+  const name = info.defaultLayer || info.suggestedLayer;
+  const l = info.layers.find((l) => l.output === name || l.node === name);
+  if (!l) throw new Error(`layer ${name} not found`);
+  return l.shape[1];
+}
 
 async function modelBytes(o, name) {
   const w = WORKLOADS[name];
@@ -168,19 +180,38 @@ function goroot() {
   return gorootCache;
 }
 
-// One run of a mode: a fresh input (its forward pass), then the map.
+// One run of a mode: a fresh input (its forward pass), then the map. A
+// divisible mode on several workers: each worker sets the input and
+// computes its share of the pieces (cam request with part), and the first
+// finishes the map from all of them (cam request with pieces), as the page
+// does.
 async function runOnce(o, pool, model, x, mode, opts) {
   const m = MODES[mode];
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
-  const e = pool[0];
-  const info = await e.call('setInput', { model: model[0], kind: 'tensor', data: x });
+  const split = m.split && pool.length > 1;
+  const use = split ? pool : pool.slice(0, 1);
+  const infos = await Promise.all(use.map((e, i) => e.call('setInput', { model: model[i], kind: 'tensor', data: x })));
+  const req = { method: m.cam, class: opts.cls, samples: o.samples };
   let out = null;
-  if (m.cam) {
-    out = await e.call('cam', { input: info.id, method: m.cam, class: opts.cls, samples: o.samples });
+  if (split) {
+    const total = m.pieces(o, opts.info);
+    const parts = await Promise.all(use.map((e, i) => e.call('cam', {
+      ...req, input: infos[i].id,
+      part: [Math.floor(total * i / use.length), Math.floor(total * (i + 1) / use.length)],
+    })));
+    const n = parts.reduce((a, p) => a + p.pieces.length, 0);
+    const pieces = new Float32Array(n);
+    let off = 0;
+    for (const p of parts) { pieces.set(p.pieces, off); off += p.pieces.length; }
+    out = await use[0].call('cam', { ...req, input: infos[0].id, pieces }, [pieces.buffer]);
+  } else if (m.cam) {
+    out = await use[0].call('cam', { ...req, input: infos[0].id });
   }
   const dt = performance.now() - t0;
-  await e.call('disposeInput', { input: info.id });
-  return { ms: dt, checksum: checksum(out ? out.cam : info.logits) };
+  const cpu = process.cpuUsage(c0);
+  await Promise.all(use.map((e, i) => e.call('disposeInput', { input: infos[i].id })));
+  return { ms: dt, cpu: (cpu.user + cpu.system) / 1000, checksum: checksum(out ? out.cam : infos[0].logits) };
 }
 
 function checksum(a) {
@@ -202,9 +233,11 @@ const round = (v) => Math.round(v * 100) / 100;
 async function timeMode(o, pool, model, x, mode, opts) {
   const first = await runOnce(o, pool, model, x, mode, opts);
   const times = [];
+  const cpus = [];
   if (first.ms > 10000) {
     // Long: tiering is negligible; the first run counts.
     times.push(first.ms);
+    cpus.push(first.cpu);
   } else {
     const w0 = performance.now();
     while (performance.now() - w0 < o.warmupTime * 1000) await runOnce(o, pool, model, x, mode, opts);
@@ -215,11 +248,13 @@ async function timeMode(o, pool, model, x, mode, opts) {
     if (times.length >= o.maxRuns) break;
     if (times.length >= o.runs && el >= o.minTime) break;
     if (times.length >= 1 && el + median(times) / 1000 > o.budget) break;
-    times.push((await runOnce(o, pool, model, x, mode, opts)).ms);
+    const r = await runOnce(o, pool, model, x, mode, opts);
+    times.push(r.ms);
+    cpus.push(r.cpu);
   }
   return {
     median_ms: round(median(times)), min_ms: round(Math.min(...times)), max_ms: round(Math.max(...times)),
-    runs: times.length, checksum: first.checksum,
+    runs: times.length, cpu_median_ms: round(median(cpus)), checksum: first.checksum,
   };
 }
 
@@ -273,15 +308,17 @@ async function main() {
     const info = pools.get(o.workers[0]).info;
     const x = inputFor(file, info.inputShape.reduce((a, b) => a * b, 1));
     for (const mode of o.modes) {
+      let one = null; // the checksum on one worker
       for (const n of o.workers) {
         const { pool, model } = pools.get(n);
         const line = { engine: 'cnnlens', workload, mode, workers: n };
         try {
-          Object.assign(line, await timeMode(o, pool, model, x, mode, { cls: 1 }));
+          Object.assign(line, await timeMode(o, pool, model, x, mode, { cls: 1, info }));
           line.status = 'ok';
-          // Which workers the mode used: a mode that cannot be divided
-          // runs on one of them.
-          line.split = !!(MODES[mode].split && n > 1 && false);
+          // A mode that cannot be divided runs on one of the workers.
+          line.split = !!(MODES[mode].split && n > 1);
+          if (n === 1) one = line.checksum;
+          else if (one !== null) line.same_as_one_worker = line.checksum === one;
         } catch (err) {
           line.status = 'error';
           line.error = String(err && err.message || err);

@@ -131,6 +131,9 @@ type CAMRequest struct {
 	// sizes differ; non-zero values count); nil: the class's pixels.
 	Mask         []float32
 	MaskW, MaskH int
+	// Part and Pieces divide a divisible method among engines (cam.Request).
+	Part   *cam.Part
+	Pieces []float32
 }
 
 // AttrParams are the parameters of the input attributions (cam.Request's
@@ -163,6 +166,10 @@ type CAMResult struct {
 	// the input methods; Delta its convergence delta, when it has one.
 	Attr  []float32
 	Delta []float32
+	// A Part request's result: its pieces' data and the request's number
+	// of pieces (Map is empty).
+	Pieces     []float32
+	PieceCount int
 }
 
 // maxBaseSide bounds the picture overlays are drawn on: a big photo is
@@ -502,6 +509,10 @@ func (e *Engine) CAM(r CAMRequest) (*CAMResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	if r.Part != nil {
+		return &CAMResult{Pieces: res.Pieces, PieceCount: res.PieceCount, ClassIndex: res.Targets[0].Class,
+			MS: ms64(res.Total)}, nil
+	}
 	in.last = res
 	out := &CAMResult{
 		Map: res.Map(0), Width: res.Width, Height: res.Height, Channels: max(res.Channels, 1),
@@ -526,7 +537,8 @@ func camRequest(in *inputState, r CAMRequest) (cam.Request, error) {
 	req := cam.Request{Method: r.Method, AugSmooth: r.AugSmooth, EigenSmooth: r.EigenSmooth, Progress: r.Progress,
 		FEMK: r.FEMK, FinerCompare: r.FinerCompare, FinerAlpha: r.FinerAlpha, Base: r.Base, Seed: r.Seed,
 		Steps: r.Attr.Steps, Samples: r.Attr.Samples, NoiseLevel: r.Attr.Noise,
-		Window: r.Attr.Window, Stride: r.Attr.Stride, Superpixel: r.Attr.Superpixel}
+		Window: r.Attr.Window, Stride: r.Attr.Stride, Superpixel: r.Attr.Superpixel,
+		Part: r.Part, Pieces: r.Pieces}
 	if a := r.Attr; min(a.Steps, a.Samples, a.Window, a.Stride, a.Superpixel) < 0 {
 		return req, markf(ErrBadRequest, "steps, samples, window, stride and superpixel must not be negative")
 	}

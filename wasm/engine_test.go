@@ -11,9 +11,11 @@ import (
 	"image/png"
 	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/cnnlens/cnnlens/engine/cam"
 	"github.com/cnnlens/cnnlens/engine/card"
 	"github.com/cnnlens/cnnlens/internal/testenv"
 )
@@ -284,5 +286,63 @@ func TestGCPercentFollowsModels(t *testing.T) {
 	e.DisposeModel(info.ID)
 	if got := e.gcPercent(); got != gcPercentSmall {
 		t.Errorf("after disposing of ResNet-18: GOGC %d, want %d", got, gcPercentSmall)
+	}
+}
+
+// TestCAMParts divides SmoothGrad (16 samples) and ScoreCAM between two
+// engines, as the page's workers do, and finishes each map on a third from
+// the pieces: the map and raw map equal one engine's, bit for bit.
+func TestCAMParts(t *testing.T) {
+	x := readF32(t, filepath.Join(tiny, "raw", "input.f32"))
+	engines := make([]*Engine, 3)
+	inputs := make([]int, 3)
+	for i := range engines {
+		e, info := loadTiny(t, nil)
+		in, err := e.InputTensor(info.ID, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		engines[i], inputs[i] = e, in.ID
+	}
+	for _, method := range []string{"smoothgrad", "scorecam"} {
+		req := CAMRequest{Method: method, Class: 3, Attr: AttrParams{Samples: 16}}
+		one := req
+		one.Input = inputs[2]
+		want, err := engines[2].CAM(one)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pieces []float32
+		total := -1
+		for w := 0; w < 2; w++ {
+			r := req
+			r.Input = inputs[w]
+			if total < 0 {
+				r.Part = &cam.Part{Lo: 0, Hi: 1}
+				p, err := engines[w].CAM(r)
+				if err != nil {
+					t.Fatal(err)
+				}
+				total = p.PieceCount
+			}
+			r.Part = &cam.Part{Lo: total * w / 2, Hi: total * (w + 1) / 2}
+			p, err := engines[w].CAM(r)
+			if err != nil {
+				t.Fatalf("%s part %v: %v", method, *r.Part, err)
+			}
+			if p.Map != nil || p.PieceCount != total {
+				t.Fatalf("%s part: a map, or %d pieces in all (want %d)", method, p.PieceCount, total)
+			}
+			pieces = append(pieces, p.Pieces...)
+		}
+		r := req
+		r.Input, r.Pieces = inputs[0], pieces
+		got, err := engines[0].CAM(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got.Map, want.Map) || !slices.Equal(got.Raw, want.Raw) || len(got.Map) == 0 {
+			t.Errorf("%s: the map finished from two engines' pieces differs from one engine's", method)
+		}
 	}
 }

@@ -232,8 +232,11 @@ func setInput(eng *Engine, m js.Value) (any, []any, error) {
 
 // camOp takes {input, method, layer, layout, kind, class, other,
 // augSmooth, eigenSmooth, steps, samples, noise, seed, window, stride,
-// superpixel, mask, maskWidth, maskHeight, render: {colormap, alpha} |
-// undefined}.
+// superpixel, mask, maskWidth, maskHeight, part: [lo, hi] | undefined,
+// pieces: Float32Array | undefined, render: {colormap, alpha} |
+// undefined}. With part, the reply is {pieces, pieceCount}: the data of
+// pieces [lo, hi) of a divisible method (cam.Request.Part); pieces (every
+// piece's data, in order) finishes the map from them.
 func camOp(eng *Engine, r request) (any, []any, error) {
 	m := r.msg
 	req := CAMRequest{
@@ -248,6 +251,15 @@ func camOp(eng *Engine, r request) (any, []any, error) {
 	}
 	if err := camOptions(m, &req); err != nil {
 		return nil, nil, err
+	}
+	if p := m.Get("part"); p.Truthy() {
+		if !js.Global().Get("Array").Call("isArray", p).Bool() || p.Length() != 2 {
+			return nil, nil, markf(ErrBadRequest, "part must be [lo, hi]")
+		}
+		req.Part = &cam.Part{Lo: num(p.Index(0), -1), Hi: num(p.Index(1), -1)}
+	}
+	if p := m.Get("pieces"); p.Truthy() {
+		req.Pieces = floatsOf(p)
 	}
 	defer cancelled.Delete(r.id)
 	if _, stop := cancelled.Load(r.id); stop {
@@ -265,6 +277,11 @@ func camOp(eng *Engine, r request) (any, []any, error) {
 			return nil, nil, ErrCancelled
 		}
 		return nil, nil, err
+	}
+	if req.Part != nil {
+		pieces := float32sToJS(res.Pieces)
+		return map[string]any{"method": req.Method, "pieces": pieces, "pieceCount": res.PieceCount,
+			"classIndex": res.ClassIndex, "ms": res.MS}, []any{pieces.Get("buffer")}, nil
 	}
 	mapArr := float32sToJS(res.Map)
 	out := map[string]any{

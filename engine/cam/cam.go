@@ -62,6 +62,55 @@ type Request struct {
 	Window     int // occlusion: side of the square window (default: an eighth of the smaller side)
 	Stride     int // occlusion: step between windows (default: half the window)
 	Superpixel int // featureablation: side of the square features (default: an eighth of the smaller side)
+
+	// Part and Pieces divide a method whose work is independent pieces
+	// (SmoothGrad: one per noisy sample of each image; ScoreCAM: one per
+	// masked input, image by image) among several engines. With Part set,
+	// Compute computes only pieces [Lo, Hi) and returns their data in
+	// Result.Pieces, without maps. With Pieces set (the data of every piece,
+	// in order, as Part requests returned them), it computes no piece and
+	// finishes the explanation from them: the same numbers as one Compute
+	// without either. Divisible tells which methods can.
+	Part   *Part
+	Pieces []float32
+}
+
+// Part is the range [Lo, Hi) of a divisible method's pieces.
+type Part struct{ Lo, Hi int }
+
+// divisible lists the methods that take Request.Part and Request.Pieces.
+var divisible = map[string]bool{}
+
+// Divisible reports whether a method can be divided among engines
+// (Request.Part, Request.Pieces).
+func Divisible(method string) bool { return divisible[method] }
+
+// partDone carries a Part request's pieces out of a method.
+type partDone struct {
+	pieces []float32
+	total  int
+}
+
+func (*partDone) Error() string { return "cam: part computed" }
+
+// partRange checks a request's Part against the method's total pieces and
+// returns the range to compute, and whether the pieces are given instead
+// (then their data, checked to hold per floats per piece).
+func partRange(req *Request, total, per int) (lo, hi int, given []float32, err error) {
+	if req.Pieces != nil {
+		if len(req.Pieces) != total*per {
+			return 0, 0, nil, kind.Errorf(ErrBadRequest, "cam: %s: %d values given for %d pieces of %d", req.Method, len(req.Pieces), total, per)
+		}
+		return 0, total, req.Pieces, nil
+	}
+	if req.Part == nil {
+		return 0, total, nil, nil
+	}
+	lo, hi = req.Part.Lo, req.Part.Hi
+	if lo < 0 || hi > total || lo >= hi {
+		return 0, 0, nil, kind.Errorf(ErrBadRequest, "cam: %s: part [%d, %d) is not within its %d pieces", req.Method, lo, hi, total)
+	}
+	return lo, hi, nil, nil
 }
 
 // ErrCancelled is returned when Progress asked to stop.
@@ -100,6 +149,10 @@ type Result struct {
 	// Delta is each image's convergence delta, for the attributions that
 	// have one (deeplift, lrp, integrated-gradients, gradientshap).
 	Delta []float32
+	// A Part request's result: its pieces' data (Maps is empty) and the
+	// method's number of pieces for the whole request.
+	Pieces     []float32
+	PieceCount int
 }
 
 // Map returns image b's final map.
@@ -223,11 +276,27 @@ func Compute(s *Session, req Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if req.Part != nil || req.Pieces != nil {
+		if !divisible[req.Method] {
+			return nil, kind.Errorf(ErrBadRequest, "cam: %s cannot be divided into parts", req.Method)
+		}
+		if req.Part != nil && req.Pieces != nil {
+			return nil, kind.Errorf(ErrBadRequest, "cam: a request takes a part or the pieces, not both")
+		}
+		if req.AugSmooth || len(req.Layers) > 1 {
+			return nil, kind.Errorf(ErrBadRequest, "cam: %s in parts takes one layer and no aug_smooth", req.Method)
+		}
+	}
 	var res *Result
 	if req.AugSmooth {
 		res, err = augSmooth(s, &req, m, targets)
 	} else {
 		res, err = compute(s, &req, m, targets)
+	}
+	var part *partDone
+	if errors.As(err, &part) {
+		return &Result{Method: req.Method, Pieces: part.pieces, PieceCount: part.total, Targets: targets,
+			Total: time.Since(start)}, nil
 	}
 	if err != nil {
 		return nil, err

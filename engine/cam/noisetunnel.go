@@ -20,7 +20,11 @@ import (
 // copies (default 25), seeded from Request.Seed and the copy's index. The
 // attribution (C×H×W per image, non-negative) is in Result.Layers[0]; the
 // map is captumAbsMap's, as for every Captum attribution.
+//
+// They divide into parts as smoothgrad does (saliency.go).
 func init() {
+	divisible["smoothgrad-sq"] = true
+	divisible["vargrad"] = true
 	registerWhole("smoothgrad-sq", func(s *Session, req *Request, targets []Target) (*Result, error) {
 		return noiseTunnel(s, req, targets, "smoothgrad-sq")
 	})
@@ -86,9 +90,34 @@ func noisySaliency(s *Session, req *Request, targets []Target, what string) (*no
 		sigma[b] = level * float64(hi-lo)
 	}
 	nt := &noisy{sum: make([]float64, n*chw), sumSq: make([]float64, n*chw), samples: samples}
+	total := n * samples
+	lo, hi, given, err := partRange(req, total, chw)
+	if err != nil {
+		return nil, err
+	}
+	// add accumulates noisy copy r's |∂y/∂x|: the same sums however the
+	// copies were divided into parts.
+	add := func(r int, abs []float32) {
+		off := (r / samples) * chw
+		sum, sq := nt.sum[off:off+chw], nt.sumSq[off:off+chw]
+		for i, v := range abs {
+			a := float64(v)
+			sum[i] += a
+			sq[i] += a * a
+		}
+	}
+	for r := 0; given != nil && r < total; r++ {
+		add(r, given[r*chw:(r+1)*chw])
+	}
+	var pieces []float32
+	if req.Part != nil {
+		pieces = make([]float32, (hi-lo)*chw)
+	}
+	abs := make([]float32, chw)
 	g := &gradBatches{
-		s: s, rows: n * samples, batch: req.BatchSize, progress: req.Progress,
-		fill: func(r int, dst []float32) {
+		s: s, rows: hi - lo, batch: req.BatchSize, progress: req.Progress,
+		fill: func(i int, dst []float32) {
+			r := lo + i
 			b := r / samples
 			img := x[b*chw : (b+1)*chw]
 			if sigma[b] == 0 {
@@ -100,19 +129,27 @@ func noisySaliency(s *Session, req *Request, targets []Target, what string) (*no
 				dst[i] = float32(float64(v) + sigma[b]*rng.NormFloat64())
 			}
 		},
-		target: func(r int) Target { return targets[r/samples] },
-		use: func(r int, grad []float32, _ float32) {
-			off := (r / samples) * chw
-			sum, sq := nt.sum[off:off+chw], nt.sumSq[off:off+chw]
-			for i, v := range grad {
-				a := math.Abs(float64(v))
-				sum[i] += a
-				sq[i] += a * a
+		target: func(i int) Target { return targets[(lo+i)/samples] },
+		use: func(i int, grad []float32, _ float32) {
+			dst := abs
+			if pieces != nil {
+				dst = pieces[i*chw : (i+1)*chw]
+			}
+			for j, v := range grad {
+				dst[j] = float32(math.Abs(float64(v)))
+			}
+			if pieces == nil {
+				add(lo+i, dst)
 			}
 		},
 	}
-	if err := g.run(); err != nil {
-		return nil, err
+	if given == nil {
+		if err := g.run(); err != nil {
+			return nil, err
+		}
+	}
+	if pieces != nil {
+		return nil, &partDone{pieces: pieces, total: total}
 	}
 	nt.forward, nt.backward = g.forward, g.backward
 	return nt, nil

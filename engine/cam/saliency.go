@@ -35,9 +35,15 @@ import (
 // batch size. The noisy copies are run Request.BatchSize at a time
 // (default: up to 8, fewer for large models, see defaultBatch) through one
 // forward and one backward pass.
+//
+// SmoothGrad is divisible (Request.Part): one piece per noisy copy
+// (image·Samples + sample), whose data is |∂y/∂x| at that copy (C·H·W
+// values); the pieces are summed in this order, in float64, however they
+// were computed.
 func init() {
 	registerWhole("saliency", saliency)
 	registerWhole("smoothgrad", smoothGrad)
+	divisible["smoothgrad"] = true
 }
 
 // defaultBatch is how many inputs the input-gradient methods and the

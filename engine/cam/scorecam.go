@@ -19,7 +19,13 @@ import (
 //
 // That is one forward pass per channel, run Request.BatchSize (default 16)
 // masked images at a time without keeping a tape.
-func init() { registerLayer("scorecam", false, scoreCAM) }
+//
+// Divisible (Request.Part): one piece per masked input, image-major; a
+// piece's data is its score.
+func init() {
+	registerLayer("scorecam", false, scoreCAM)
+	divisible["scorecam"] = true
+}
 
 func scoreCAM(c *LayerContext) ([]float32, []float32, error) {
 	s := c.S
@@ -32,46 +38,58 @@ func scoreCAM(c *LayerContext) ([]float32, []float32, error) {
 	cin, H, W := in[1], in[2], in[3]
 	hw, HW := c.H*c.W, H*W
 	act, x := c.Act.F32(), s.Input.F32()
-	scores := make([]float32, c.N*c.C)
+	total := c.N * c.C
+	lo, hi, given, err := partRange(c.Req, total, 1)
+	if err != nil {
+		return nil, nil, err
+	}
+	scores := make([]float32, total)
+	if given != nil {
+		copy(scores, given)
+	}
 	up := make([]float32, HW)
-	done, total := 0, c.N*c.C
-	for b := 0; b < c.N; b++ {
+	done := 0
+	for p0 := lo; given == nil && p0 < hi; {
+		// A batch: up to bs masked inputs of one image.
+		b, k0 := p0/c.C, p0%c.C
+		nb := min(bs, c.C-k0, hi-p0)
 		img := x[b*cin*HW : (b+1)*cin*HW]
-		for k0 := 0; k0 < c.C; k0 += bs {
-			nb := min(bs, c.C-k0)
-			batch := tensor.New(nb, cin, H, W)
-			bf := batch.F32()
-			for j := 0; j < nb; j++ {
-				ch := k0 + j
-				imgproc.ResizeBilinear(act[(b*c.C+ch)*hw:][:hw], c.H, c.W, up, H, W, true)
-				lo, hi := up[0], up[0]
-				for _, v := range up {
-					lo, hi = min(lo, v), max(hi, v)
-				}
-				d := hi - lo + 1e-8
-				for i, v := range up {
-					up[i] = (v - lo) / d
-				}
-				dst := bf[j*cin*HW : (j+1)*cin*HW]
-				for ci := 0; ci < cin; ci++ {
-					src, out := img[ci*HW:(ci+1)*HW], dst[ci*HW:(ci+1)*HW]
-					for i, m := range up {
-						out[i] = src[i] * m
-					}
-				}
+		batch := tensor.New(nb, cin, H, W)
+		bf := batch.F32()
+		for j := 0; j < nb; j++ {
+			ch := k0 + j
+			imgproc.ResizeBilinear(act[(b*c.C+ch)*hw:][:hw], c.H, c.W, up, H, W, true)
+			lo, hi := up[0], up[0]
+			for _, v := range up {
+				lo, hi = min(lo, v), max(hi, v)
 			}
-			run, err := s.Model.Forward(batch, &graph.Options{NoTape: true})
-			if err != nil {
-				return nil, nil, err
+			d := hi - lo + 1e-8
+			for i, v := range up {
+				up[i] = (v - lo) / d
 			}
-			if err := readScores(run, s, c.Targets[b], nb, scores[b*c.C+k0:]); err != nil {
-				return nil, nil, err
-			}
-			done += nb
-			if c.Req.Progress != nil && !c.Req.Progress(done, total) {
-				return nil, nil, ErrCancelled
+			dst := bf[j*cin*HW : (j+1)*cin*HW]
+			for ci := 0; ci < cin; ci++ {
+				src, out := img[ci*HW:(ci+1)*HW], dst[ci*HW:(ci+1)*HW]
+				for i, m := range up {
+					out[i] = src[i] * m
+				}
 			}
 		}
+		run, err := s.Model.Forward(batch, &graph.Options{NoTape: true})
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := readScores(run, s, c.Targets[b], nb, scores[p0:]); err != nil {
+			return nil, nil, err
+		}
+		p0 += nb
+		done += nb
+		if c.Req.Progress != nil && !c.Req.Progress(done, hi-lo) {
+			return nil, nil, ErrCancelled
+		}
+	}
+	if c.Req.Part != nil {
+		return nil, nil, &partDone{pieces: scores[lo:hi], total: total}
 	}
 	w := make([]float32, c.N*c.C)
 	for b := 0; b < c.N; b++ {
