@@ -61,6 +61,13 @@ func main() {
 		return nil
 	}))
 	api.Set("methods", toJS(cam.Methods()))
+	var divisible []string
+	for _, m := range cam.Methods() {
+		if cam.Divisible(m) {
+			divisible = append(divisible, m)
+		}
+	}
+	api.Set("divisible", toJS(divisible))
 	api.Set("colormaps", toJS(viz.ColormapNames()))
 	api.Set("colormapTables", colormapTables())
 	js.Global().Call("cnnlensStarted", api)

@@ -92,6 +92,7 @@ class Engine extends EventTarget {
     if (gen !== this.generation) return;
     if (m.type === 'ready') {
       this.methods = m.methods;
+      this.divisible = m.divisible || [];
       this.colormaps = m.colormaps;
       this.colormapTables = m.colormapTables || {};
       this.startMs = m.startMs;
@@ -144,6 +145,7 @@ class Engine extends EventTarget {
 
   /** call sends a request and resolves with its result. */
   async call(op, args = {}, transfer = [], onProgress = null) {
+    if (op === 'disposeInput' && this === engineSingleton) inputSources.delete(args.input);
     // The worker keeps requests that come before the engine has started.
     if (this.crashed) await this._restart();
     if (this._remap && args.model && this._remap.has(args.model)) args = { ...args, model: this._remap.get(args.model) };
@@ -367,8 +369,11 @@ export async function setInput(modelId, src) {
   const [msg, transfer] = await inputMessage(src);
   let bytes = null;
   if (msg.kind === 'encoded') bytes = msg.data.slice(0);
+  const keep = { ...msg, data: msg.data.slice(0) };
   try {
-    return await eng.call('setInput', { ...msg, model: modelId }, transfer);
+    const r = await eng.call('setInput', { ...msg, model: modelId }, transfer);
+    keepSource(r.id, modelId, keep);
+    return r;
   } catch (err) {
     if (!bytes || err.code !== 'not_image') throw err;
     let bmp;
@@ -378,8 +383,149 @@ export async function setInput(modelId, src) {
       throw err;
     }
     const [m2, t2] = await inputMessage({ image: bmp });
-    return eng.call('setInput', { ...m2, model: modelId }, t2);
+    const keep2 = { ...m2, data: m2.data.slice(0) };
+    const r = await eng.call('setInput', { ...m2, model: modelId }, t2);
+    keepSource(r.id, modelId, keep2);
+    return r;
   }
+}
+
+// ---------------------------------------------------------------- worker pool
+//
+// SmoothGrad and ScoreCAM divide into independent pieces (noisy copies,
+// masked inputs; the engine's divisible methods): computeCAM runs them on
+// a pool of workers, each with an engine of its own (no shared memory, so
+// no special headers), by default min(hardwareConcurrency, 8) of them. The
+// main engine computes the first piece, which tells how many there are;
+// helpers load the model and set the input meanwhile; the rest is divided
+// evenly; the main engine finishes the map from every piece's data, so the
+// map is the one a single worker computes, bit for bit. A helper that
+// fails leaves its share to the main engine.
+
+const inputSources = new Map(); // input id → {model, msg}: what setInput sent, to set it on helpers
+const MAX_SOURCES = 8;
+
+function keepSource(id, model, msg) {
+  inputSources.set(id, { model, msg });
+  while (inputSources.size > MAX_SOURCES) inputSources.delete(inputSources.keys().next().value);
+}
+
+let workerCount = Math.max(1, Math.min((typeof navigator !== 'undefined' && navigator.hardwareConcurrency) || 1, 8));
+const helpers = []; // Engines beside the main one, started when first needed
+
+/** workers returns how many workers the divisible methods use. */
+export function workers() { return workerCount; }
+
+/** setWorkers sets how many workers the divisible methods use (1–8); extra helpers are stopped. */
+export function setWorkers(n) {
+  workerCount = Math.max(1, Math.min(8, Math.floor(Number(n)) || 1));
+  for (const h of helpers.splice(workerCount - 1)) { try { h.worker.terminate(); } catch (_) { /* gone */ } }
+}
+
+// helperModel loads the main engine's model id into helper h (again when
+// its card changed) and returns the helper's id for it.
+async function helperModel(h, id) {
+  const m = engine().models.get(id);
+  if (!m) throw new EngineError('the model is not loaded', 'cam', 'model_gone');
+  let hm = h.mirror.get(id);
+  if (!hm || hm.source !== m) {
+    const info = await h.call('loadModel', { bytes: m.bytes.slice(0), card: m.card });
+    hm = { id: info.id, source: m, card: m.card };
+    h.mirror.set(id, hm);
+  } else if (hm.card !== m.card) {
+    await h.call('configure', { model: hm.id, card: m.card });
+    hm.card = m.card;
+  }
+  return hm.id;
+}
+
+// helperInput sets the main engine's input on helper h; resolves with the
+// helper's input id.
+async function helperInput(h, input) {
+  const src = inputSources.get(input);
+  if (!src) throw new EngineError('the input is gone', 'cam', 'input_gone');
+  const model = await helperModel(h, src.model);
+  const msg = { ...src.msg, data: src.msg.data.slice(0) };
+  const r = await h.call('setInput', { ...msg, model }, [msg.data.buffer || msg.data]);
+  return r.id;
+}
+
+function helperEngines(n) {
+  while (helpers.length < n) {
+    const h = new Engine();
+    h.mirror = new Map();
+    helpers.push(h);
+  }
+  return helpers.slice(0, n);
+}
+
+// dividedCAM computes a divisible method on the main engine and n-1 helpers.
+function dividedCAM(eng, input, args, opts, n) {
+  const running = []; // [engine, state] of the parts under way
+  let cancelled = false;
+  const done = new Map();
+  let total = 0;
+  const partArgs = { ...args };
+  delete partArgs.render;
+  const part = (e, id, lo, hi) => {
+    const key = `${lo}`;
+    const st = e.start('cam', { ...partArgs, input: id, part: [lo, hi] }, (d) => {
+      done.set(key, d);
+      if (opts.onProgress && total) {
+        let sum = 0;
+        for (const v of done.values()) sum += v;
+        opts.onProgress(Math.min(sum, total), total);
+      }
+    });
+    running.push([e, st]);
+    return st.promise.then((r) => { done.set(key, hi - lo); return r.pieces; });
+  };
+  const promise = (async () => {
+    const hs = helperEngines(n - 1);
+    const hin = hs.map((h) => helperInput(h, input).then((id) => ({ h, id }), () => null));
+    try {
+      const first = await (async () => {
+        const st = eng.start('cam', { ...partArgs, part: [0, 1] });
+        running.push([eng, st]);
+        return st.promise;
+      })();
+      total = first.pieceCount;
+      done.set('0', 1);
+      const rest = total - 1;
+      const ready = [{ h: eng, id: input }, ...(await Promise.all(hin)).filter(Boolean)];
+      const k = ready.length;
+      const shares = await Promise.all(ready.map(async ({ h, id }, i) => {
+        const lo = 1 + Math.floor(rest * i / k), hi = 1 + Math.floor(rest * (i + 1) / k);
+        if (lo >= hi) return new Float32Array(0);
+        if (cancelled) throw new EngineError('cancelled', 'cam', 'cancelled');
+        try {
+          return await part(h, id, lo, hi);
+        } catch (err) {
+          if (h === eng || cancelled || err.code === 'cancelled') throw err;
+          return part(eng, input, lo, hi); // the helper failed: the main engine takes its share
+        }
+      }));
+      let len = first.pieces.length;
+      for (const p of shares) len += p.length;
+      const pieces = new Float32Array(len);
+      pieces.set(first.pieces, 0);
+      let off = first.pieces.length;
+      for (const p of shares) { pieces.set(p, off); off += p.length; }
+      if (cancelled) throw new EngineError('cancelled', 'cam', 'cancelled');
+      const fin = eng.start('cam', { ...args, pieces });
+      running.push([eng, fin]);
+      return await fin.promise;
+    } finally {
+      for (const r of await Promise.all(hin)) {
+        if (r) r.h.call('disposeInput', { input: r.id }).catch(() => {});
+      }
+    }
+  })();
+  const cancel = () => {
+    cancelled = true;
+    for (const [e, st] of running) e.cancel(st.id);
+  };
+  return { promise, cancel };
 }
 
 // ---------------------------------------------------------------- API
@@ -466,6 +612,10 @@ export async function configureModel(info, card) {
 /** disposeModel frees a model in the engine. */
 export function disposeModel(info) {
   engine().models.delete(info.id);
+  for (const h of helpers) {
+    const hm = h.mirror.get(info.id);
+    if (hm) { h.mirror.delete(info.id); h.call('disposeModel', { model: hm.id }).catch(() => {}); }
+  }
   return engine().call('disposeModel', { model: info.id });
 }
 
@@ -528,6 +678,9 @@ export function computeCAM(input, opts = {}) {
   const args = camArgs(input, opts);
   if (opts.render) args.render = opts.render;
   const eng = engine();
+  if (workerCount > 1 && !args.augSmooth && (eng.divisible || []).includes(args.method) && inputSources.has(input)) {
+    return dividedCAM(eng, input, args, opts, workerCount);
+  }
   const state = eng.start('cam', args, opts.onProgress);
   return { promise: state.promise, cancel: () => eng.cancel(state.id) };
 }
