@@ -25,6 +25,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -481,6 +482,41 @@ func TestOracle(t *testing.T) {
 			t.Errorf("%s: %d×%d class %d, want 32×32 class 3", name, r.W, r.H, r.ClassIndex)
 		}
 	}
+	// Score-CAM and SmoothGrad divided among three workers give one
+	// worker's maps, bit for bit.
+	var pool struct {
+		Divisible []string
+		Same      map[string]bool
+		Len       map[string]int
+	}
+	p.eval(`(async () => {
+  await cnnlens.loadModel('/oracle/tinycnn/model.onnx');
+  const x = new Float32Array(await (await fetch('/oracle/tinycnn/raw/input.f32')).arrayBuffer());
+  const eng = cnnlens.engine();
+  await eng.started;
+  const out = {Divisible: eng.divisible, Same: {}, Len: {}};
+  const before = cnnlens.workers();
+  for (const m of ['scorecam', 'smoothgrad']) {
+    cnnlens.setWorkers(1);
+    const one = await cnnlens.cam({tensor: x, layer: '/relu3/Relu_output_0', classIndex: 3, method: m});
+    cnnlens.setWorkers(3);
+    let done = 0;
+    const many = await cnnlens.cam({tensor: x, layer: '/relu3/Relu_output_0', classIndex: 3, method: m, onProgress: (d) => { done = d; }});
+    out.Len[m] = many.cam.length;
+    out.Same[m] = one.cam.length === many.cam.length && one.cam.every((v, i) => Object.is(v, many.cam[i])) && done > 0;
+  }
+  cnnlens.setWorkers(before);
+  return out;
+})()`, &pool)
+	if !slices.Contains(pool.Divisible, "scorecam") || !slices.Contains(pool.Divisible, "smoothgrad") {
+		t.Errorf("divisible methods %v, want scorecam and smoothgrad", pool.Divisible)
+	}
+	for _, m := range []string{"scorecam", "smoothgrad"} {
+		if !pool.Same[m] || pool.Len[m] != 32*32 {
+			t.Errorf("%s on three workers: %d values, same as one worker's (with progress): %v", m, pool.Len[m], pool.Same[m])
+		}
+	}
+
 	// Model cards: a valid one is taken field by field, a bad one is refused
 	// with a message naming the field (and the engine keeps working).
 	var cards struct {
