@@ -1,6 +1,7 @@
 package model
 
 import (
+	"fmt"
 	"path/filepath"
 
 	"github.com/cnnlens/cnnlens/engine/internal/oracle"
@@ -69,3 +70,29 @@ func BenchmarkConvNeXtSaliency(b *testing.B) {
 func BenchmarkViTSaliency(b *testing.B)    { benchModel(b, "vit-tiny", "model.onnx", "saliency") }
 func BenchmarkSwinSaliency(b *testing.B)   { benchModel(b, "swin-tiny", "model.onnx", "saliency") }
 func BenchmarkLRASPPSaliency(b *testing.B) { benchModel(b, "lraspp-seg", "model.onnx", "saliency") }
+
+// BenchmarkResNet18ForwardBatch is Score-CAM's forward pass (no tape) on
+// batches of 1 and 16 images, per image: what batching the masked inputs
+// buys.
+func BenchmarkResNet18ForwardBatch(b *testing.B) {
+	m, err := LoadFile(filepath.Join(oracle.Dir(), "resnet18", "model_bn.onnx"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, n := range []int{1, 16} {
+		b.Run(fmt.Sprintf("N%d", n), func(b *testing.B) {
+			shape, _ := m.ConcreteInputShape(n)
+			x := tensor.New(shape...)
+			for i := range x.F32() {
+				x.F32()[i] = float32(i%251)/125 - 1
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := m.Forward(x, &graph.Options{NoTape: true}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(b.Elapsed().Seconds()*1e3/float64(b.N*n), "ms/image")
+		})
+	}
+}
