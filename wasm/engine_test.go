@@ -289,7 +289,8 @@ func TestGCPercentFollowsModels(t *testing.T) {
 	}
 }
 
-// TestCAMParts divides SmoothGrad (16 samples) and ScoreCAM between two
+// TestCAMParts divides SmoothGrad (16 samples), ScoreCAM and Integrated
+// Gradients (20 steps) between two
 // engines, as the page's workers do, and finishes each map on a third from
 // the pieces: the map and raw map equal one engine's, bit for bit.
 func TestCAMParts(t *testing.T) {
@@ -304,8 +305,8 @@ func TestCAMParts(t *testing.T) {
 		}
 		engines[i], inputs[i] = e, in.ID
 	}
-	for _, method := range []string{"smoothgrad", "scorecam"} {
-		req := CAMRequest{Method: method, Class: 3, Attr: AttrParams{Samples: 16}}
+	for _, method := range []string{"smoothgrad", "scorecam", "integrated-gradients"} {
+		req := CAMRequest{Method: method, Class: 3, Attr: AttrParams{Samples: 16, Steps: 20}}
 		one := req
 		one.Input = inputs[2]
 		want, err := engines[2].CAM(one)

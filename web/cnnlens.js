@@ -392,8 +392,9 @@ export async function setInput(modelId, src) {
 
 // ---------------------------------------------------------------- worker pool
 //
-// SmoothGrad and ScoreCAM divide into independent pieces (noisy copies,
-// masked inputs; the engine's divisible methods): computeCAM runs them on
+// SmoothGrad, ScoreCAM and Integrated Gradients divide into independent
+// pieces (noisy copies, masked inputs, points of the path: the engine's
+// divisible methods): computeCAM runs them on
 // a pool of workers, each with an engine of its own (no shared memory, so
 // no special headers), by default min(hardwareConcurrency, 8) of them. The
 // main engine computes the first piece, which tells how many there are;

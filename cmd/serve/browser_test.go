@@ -482,8 +482,8 @@ func TestOracle(t *testing.T) {
 			t.Errorf("%s: %d×%d class %d, want 32×32 class 3", name, r.W, r.H, r.ClassIndex)
 		}
 	}
-	// Score-CAM and SmoothGrad divided among three workers give one
-	// worker's maps, bit for bit.
+	// Score-CAM, SmoothGrad and Integrated Gradients divided among three
+	// workers give one worker's maps, bit for bit.
 	var pool struct {
 		Divisible []string
 		Same      map[string]bool
@@ -496,7 +496,7 @@ func TestOracle(t *testing.T) {
   await eng.started;
   const out = {Divisible: eng.divisible, Same: {}, Len: {}};
   const before = cnnlens.workers();
-  for (const m of ['scorecam', 'smoothgrad']) {
+  for (const m of ['scorecam', 'smoothgrad', 'integrated-gradients']) {
     cnnlens.setWorkers(1);
     const one = await cnnlens.cam({tensor: x, layer: '/relu3/Relu_output_0', classIndex: 3, method: m});
     cnnlens.setWorkers(3);
@@ -511,7 +511,7 @@ func TestOracle(t *testing.T) {
 	if !slices.Contains(pool.Divisible, "scorecam") || !slices.Contains(pool.Divisible, "smoothgrad") {
 		t.Errorf("divisible methods %v, want scorecam and smoothgrad", pool.Divisible)
 	}
-	for _, m := range []string{"scorecam", "smoothgrad"} {
+	for _, m := range []string{"scorecam", "smoothgrad", "integrated-gradients"} {
 		if !pool.Same[m] || pool.Len[m] != 32*32 {
 			t.Errorf("%s on three workers: %d values, same as one worker's (with progress): %v", m, pool.Len[m], pool.Same[m])
 		}

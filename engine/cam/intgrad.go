@@ -30,7 +30,15 @@ import (
 //
 // An all-zero attribution gives an all-zero map. The path points are run
 // Request.BatchSize at a time (default: up to 8, see defaultBatch).
-func init() { registerWhole("integrated-gradients", integratedGradients) }
+//
+// Divisible (Request.Part): one piece per point of the path (image·Steps +
+// step), whose data is the gradient there (C·H·W values); the pieces are
+// weighted and summed in this order, in float64, however they were
+// computed.
+func init() {
+	registerWhole("integrated-gradients", integratedGradients)
+	divisible["integrated-gradients"] = true
+}
 
 func integratedGradients(s *Session, req *Request, targets []Target) (*Result, error) {
 	steps := req.Steps
@@ -44,10 +52,31 @@ func integratedGradients(s *Session, req *Request, targets []Target) (*Result, e
 		return nil, err
 	}
 	alphas, weights := gaussLegendre01(steps)
+	rows := n * steps
+	lo, hi, given, err := partRange(req, rows, chw)
+	if err != nil {
+		return nil, err
+	}
 	total := make([]float64, n*chw)
+	add := func(r int, grad []float32) {
+		b, k := r/steps, r%steps
+		w := weights[k]
+		acc := total[b*chw : (b+1)*chw]
+		for i, v := range grad {
+			acc[i] += w * float64(v)
+		}
+	}
+	for r := 0; given != nil && r < rows; r++ {
+		add(r, given[r*chw:(r+1)*chw])
+	}
+	var pieces []float32
+	if req.Part != nil {
+		pieces = make([]float32, (hi-lo)*chw)
+	}
 	g := &gradBatches{
-		s: s, rows: n * steps, batch: req.BatchSize, progress: req.Progress,
-		fill: func(r int, dst []float32) {
+		s: s, rows: hi - lo, batch: req.BatchSize, progress: req.Progress,
+		fill: func(i int, dst []float32) {
+			r := lo + i
 			b, k := r/steps, r%steps
 			a := float32(alphas[k])
 			xb, bb := x[b*chw:(b+1)*chw], base[b*chw:(b+1)*chw]
@@ -55,18 +84,22 @@ func integratedGradients(s *Session, req *Request, targets []Target) (*Result, e
 				dst[i] = bb[i] + a*(xb[i]-bb[i])
 			}
 		},
-		target: func(r int) Target { return targets[r/steps] },
-		use: func(r int, grad []float32, _ float32) {
-			b, k := r/steps, r%steps
-			w := weights[k]
-			acc := total[b*chw : (b+1)*chw]
-			for i, v := range grad {
-				acc[i] += w * float64(v)
+		target: func(i int) Target { return targets[(lo+i)/steps] },
+		use: func(i int, grad []float32, _ float32) {
+			if pieces != nil {
+				copy(pieces[i*chw:(i+1)*chw], grad)
+				return
 			}
+			add(lo+i, grad)
 		},
 	}
-	if err := g.run(); err != nil {
-		return nil, err
+	if given == nil {
+		if err := g.run(); err != nil {
+			return nil, err
+		}
+	}
+	if pieces != nil {
+		return nil, &partDone{pieces: pieces, total: rows}
 	}
 	attr := make([]float32, n*chw)
 	for i := range attr {

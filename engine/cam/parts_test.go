@@ -7,7 +7,8 @@ import (
 	"testing"
 )
 
-// TestPartsEqualWhole divides SmoothGrad and ScoreCAM into uneven parts
+// TestPartsEqualWhole divides SmoothGrad, ScoreCAM and Integrated Gradients
+// into uneven parts
 // (as several engines would compute them), finishes them from the pieces,
 // and checks that maps, raw attributions and weights are bit for bit those
 // of one Compute, on a batch of two tinycnn images and on ResNet-18 (whose
@@ -18,6 +19,7 @@ func TestPartsEqualWhole(t *testing.T) {
 	for _, base := range []Request{
 		{Method: "smoothgrad", Samples: 5, Seed: 3, BatchSize: 3},
 		{Method: "scorecam", BatchSize: 5},
+		{Method: "integrated-gradients", Steps: 7, BatchSize: 4},
 	} {
 		t.Run(base.Method, func(t *testing.T) { checkParts(t, s, base) })
 	}
