@@ -61,18 +61,21 @@ conformance:
 # The speed contract: the page's engine (bin/cnnlens.wasm) under Node.js,
 # WORKERS worker threads with an engine each; PEERS=1 also runs
 # ../shared/peers (TF.js wasm, scalar and SIMD) mode by mode in the same run.
-# One JSON line per (engine, workload, mode, workers); docs/performance.md.
+# Only JSON lines on stdout, one per (engine, workload, mode, workers);
+# docs/performance.md.
 WORKLOADS ?= resnet18
 MODES ?= forward,gradcam,saliency,smoothgrad,scorecam
 WORKERS ?= 1
 PEERS ?= 1
 BENCHFLAGS ?=
-bench: wasm
+bench:
+	@$(MAKE) -s --no-print-directory wasm >&2
 	@node bench/bench.mjs --wasm $(WASM) --workloads '$(WORKLOADS)' --modes '$(MODES)' --workers '$(WORKERS)' --peers '$(PEERS)' $(BENCHFLAGS)
 
 # A quick run of the harness (tinycnn, one run per cell, 1 and 2 workers:
 # the divided methods must give one worker's map), part of make test.
-bench-smoke: wasm
+bench-smoke:
+	@$(MAKE) -s --no-print-directory wasm >&2
 	node bench/bench.mjs --wasm $(WASM) --workloads tinycnn --workers 1,2 --peers 0 --runs 1 --min-time 0 --warmup-time 0 | \
 	  node -e 'let n=0;for(const l of require("fs").readFileSync(0,"utf8").trim().split("\n")){const j=JSON.parse(l);n++;if(j.status!=="ok"||!(j.median_ms>0)||j.same_as_one_worker===false)throw new Error("bench-smoke: "+l)}if(n!==10)throw new Error("bench-smoke: "+n+" lines, want 10");console.log("bench-smoke: "+n+" cells ok")'
 
