@@ -7,8 +7,8 @@ import (
 	"testing"
 )
 
-// TestPartsEqualWhole divides SmoothGrad, ScoreCAM and Integrated Gradients
-// into uneven parts
+// TestPartsEqualWhole divides SmoothGrad (and its NoiseTunnel variants),
+// ScoreCAM and Integrated Gradients into uneven parts
 // (as several engines would compute them), finishes them from the pieces,
 // and checks that maps, raw attributions and weights are bit for bit those
 // of one Compute, on a batch of two tinycnn images and on ResNet-18 (whose
@@ -20,6 +20,8 @@ func TestPartsEqualWhole(t *testing.T) {
 		{Method: "smoothgrad", Samples: 5, Seed: 3, BatchSize: 3},
 		{Method: "scorecam", BatchSize: 5},
 		{Method: "integrated-gradients", Steps: 7, BatchSize: 4},
+		{Method: "smoothgrad-sq", Samples: 4, Seed: 2, BatchSize: 3},
+		{Method: "vargrad", Samples: 4, Seed: 2, BatchSize: 3},
 	} {
 		t.Run(base.Method, func(t *testing.T) { checkParts(t, s, base) })
 	}
