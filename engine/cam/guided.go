@@ -59,14 +59,6 @@ func guidedReLU(next func(n *graph.Node, in, out, gradOut []*tensor.T, need []bo
 
 func guidedBackprop(s *Session, req *Request, targets []Target) (*Result, error) {
 	start := time.Now()
-	// The guided ReLUs gate on the sign of each ReLU's input, so values
-	// near zero must be computed as PyTorch sums them: on ResNet-18 the
-	// rounding of Winograd F(4×4,3×3) convolutions moved the map by 1.5e-4
-	// of its largest value. The gradient itself may take any path.
-	s, err := s.Exact()
-	if err != nil {
-		return nil, err
-	}
 	grads, err := s.Run.Backward(map[string]*tensor.T{s.Model.Output: s.Seed(targets)},
 		graph.BackwardOptions{Wrt: []string{s.Model.Input}, Replace: guidedReLU(s.BackwardReplace)})
 	if err != nil {

@@ -11,8 +11,9 @@ import (
 // Winograd convolution (Lavin & Gray, "Fast Algorithms for Convolutional
 // Neural Networks", 2015) for 3×3, stride-1, dilation-1 convolutions, in
 // two tile sizes: F(2×2, 3×3), below, and F(4×4, 3×3) (winograd43.go) for
-// outputs of at least wg4MinOut×wg4MinOut, where its 4× fewer GEMM flops
-// (against 2.25×) outweigh its larger transforms and padded tiles.
+// the input gradient with outputs of at least wg4MinOut×wg4MinOut, where its
+// 4× fewer GEMM flops (against 2.25×) outweigh its larger transforms and
+// padded tiles (see wgTile for why forward passes keep F(2×2, 3×3)).
 //
 // The output is cut into 2×2 tiles; tile t reads the 4×4 input patch d_t
 // (zero outside the image). With the transforms
@@ -57,10 +58,8 @@ const (
 // AblationCAM's raw map, built from differences of nearly equal scores,
 // moves from 5.6e-5 to 1.8e-4 of PyTorch's on ResNet-18's mid layer. So
 // AblationCAM runs under WithIm2col. F(4×4, 3×3) rounds more (about 5e-6 of
-// the largest output against 2e-7, TestWinogradMatchesIm2col); of the oracle
-// tests only guided backprop, whose ReLUs gate on the sign of values near
-// zero, then moved past its tolerance (1.5e-4): it gates on the forward
-// pass of Session.Exact.
+// the largest output against 2e-7, TestWinogradMatchesIm2col): too much for
+// forward passes (wgTile).
 var (
 	winogradAuto        = true
 	winogradAutoForward = true
@@ -170,7 +169,7 @@ func winogradBackwardInput(p *convPlan, pk *wgPack, w, dy, dx []float32) {
 // backward: the kernel flipped and transposed), or takes them from pk, and
 // accumulates the convolution of x into y with the tile size wgTile picks.
 func wgRun(gm wgGeom, pk *wgPack, w, x, y []float32, backward bool) {
-	m := wgTile(gm.OH, gm.OW)
+	m := wgTile(gm.OH, gm.OW, backward)
 	M, C := gm.Cout, gm.Cin // of the Conv's weights
 	if backward {
 		M, C = C, M
@@ -194,15 +193,23 @@ const (
 var winogradTile atomic.Int32
 
 // wgTile is the output tile size (2 or 4) for a convolution with an
-// OH×OW output.
-func wgTile(OH, OW int) int {
+// OH×OW output; backward: the input gradient's.
+//
+// Forward passes keep F(2×2, 3×3): F(4×4, 3×3)'s larger rounding (about
+// 5e-6 of the largest output) moves ReLU inputs that lie within rounding
+// of zero to the other side, and one such flip changed Captum's
+// input × gradient on ResNet-18 by 1.7e-2 of its largest value (the oracle
+// allows 1e-3; guided backprop by 1.5e-4, allowed 1e-4), where F(2×2)
+// stays at 1.3e-6. The input gradient is linear in dY (no gate depends on
+// its rounding), so it takes F(4×4) from wg4MinOut on.
+func wgTile(OH, OW int, backward bool) int {
 	switch winogradTile.Load() {
 	case wgTile2:
 		return 2
 	case wgTile4:
 		return 4
 	}
-	if OH >= wg4MinOut && OW >= wg4MinOut {
+	if backward && OH >= wg4MinOut && OW >= wg4MinOut {
 		return 4
 	}
 	return 2
