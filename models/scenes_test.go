@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/cnnlens/cnnlens/engine/cam"
+	"github.com/cnnlens/cnnlens/engine/tensor"
 	"github.com/cnnlens/cnnlens/models/bench"
 	"github.com/cnnlens/cnnlens/models/bundled"
 	"github.com/cnnlens/cnnlens/models/shapes"
@@ -130,3 +132,50 @@ const (
 	scenesMinPointing       = 0.95
 	scenesMinDiscrimination = 0.95
 )
+
+// TestShowcases: the scenes the page opens on have two objects of two
+// classes, both found by the model, and Grad-CAM puts each class's
+// maximum on its own object.
+func TestShowcases(t *testing.T) {
+	_, m, card := load(t, "scenes")
+	opt := bench.Options{N: 500, Seed: bundled.ShapesTestSeed, Layer: card.DefaultLayer, Mean: card.Mean, Std: card.Std}
+	seeds, err := bench.Showcases(m, opt, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seeds) != 3 {
+		t.Fatalf("%d showcase scenes among 500", len(seeds))
+	}
+	for _, sd := range seeds {
+		s := shapes.Generate(sd, shapes.DefaultSize)
+		if len(s.Objects) != 2 || s.Objects[0].Class == s.Objects[1].Class {
+			t.Errorf("seed %d: objects %+v", sd, s.Objects)
+		}
+		for _, o := range s.Objects {
+			x := tensor.New(1, 3, shapes.DefaultSize, shapes.DefaultSize)
+			n := shapes.DefaultSize * shapes.DefaultSize
+			for p := 0; p < n; p++ {
+				for ch := 0; ch < 3; ch++ {
+					x.F32()[ch*n+p] = (float32(s.Pix[3*p+ch])/255 - card.Mean[ch]) / card.Std[ch]
+				}
+			}
+			sess, err := cam.NewSession(m, x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := cam.Compute(sess, cam.Request{Method: "gradcam", Layers: []string{card.DefaultLayer}, Targets: []cam.Target{{Class: o.Class}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			mp, top := res.Map(0), 0
+			for i := range mp {
+				if mp[i] > mp[top] {
+					top = i
+				}
+			}
+			if id := s.Mask[top]; id == 0 || s.Objects[id-1].Class != o.Class {
+				t.Errorf("seed %d, class %d: Grad-CAM's maximum at pixel %d is on mask id %d", sd, o.Class, top, id)
+			}
+		}
+	}
+}

@@ -78,7 +78,7 @@ func runShapes(args []string, stdout io.Writer) error {
 	seed := fs.Int64("seed", 0, "seed of the first scene (scene i has seed S+i)")
 	out := fs.String("out", "", "output folder (required)")
 	size := fs.Int("size", shapes.DefaultSize, "image side in pixels")
-	showcase := fs.String("showcase", "", "a multi-label model (its card beside it): write the first -n scenes from -seed on that it reads right and where Grad-CAM at its default layer tells every class present apart (looking at 5000 scenes at most)")
+	showcase := fs.String("showcase", "", "a multi-label model (its card beside it): write the first -n two-object scenes from -seed on that it reads confidently and where Grad-CAM at its default layer puts each class on its own object (looking at 5000 scenes at most)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}

@@ -353,7 +353,7 @@ func confident(logits []float32, set int) bool {
 
 // Showcases returns the seeds of the first k scenes from opt.Seed (looking
 // at opt.N scenes at most) that show Grad-CAM choosing between objects: two
-// or more distinct classes, the model finds exactly the classes present
+// objects of distinct classes, the model finds exactly the classes present
 // (sigmoid ≥ 0.8, the others ≤ 0.2), and for each of them Grad-CAM's maximum (at opt.Layer)
 // lies on an object of that class. The page opens on such a scene.
 func Showcases(m *model.Model, opt Options, k int) ([]int64, error) {
@@ -366,7 +366,7 @@ func Showcases(m *model.Model, opt Options, k int) ([]int64, error) {
 		seed := opt.Seed + int64(i)
 		s := shapes.Generate(seed, size)
 		classes := distinctClasses(s)
-		if len(classes) < 2 {
+		if len(classes) != 2 || len(s.Objects) != 2 {
 			continue
 		}
 		x := make([]float32, 3*size*size)
