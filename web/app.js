@@ -361,15 +361,7 @@ function describeViews() {
     if (!d || !panel || panel.querySelector(':scope > .view-desc')) continue;
     const p = document.createElement('p');
     p.className = 'small method-desc view-desc';
-    p.append(d.line + ' ');
-    const f = document.createElement('code');
-    f.textContent = d.formula;
-    const a = document.createElement('a');
-    a.href = d.paper.url;
-    a.target = '_blank';
-    a.rel = 'noopener';
-    a.textContent = d.paper.title;
-    p.append(f, a);
+    describeInto(p, d);
     panel.prepend(p);
     const tab = document.querySelector(`#inside [role=tab][data-view="${view}"]`);
     if (tab) tab.title = d.line;
@@ -380,7 +372,11 @@ function describeMethod() {
   const box = $('method-desc');
   const d = DESCRIPTIONS.get(state.method);
   box.textContent = '';
-  if (!d) return;
+  if (d) describeInto(box, d);
+}
+
+// describeInto writes a description: its sentence, formula and paper.
+function describeInto(box, d) {
   box.append(d.line + ' ');
   const f = document.createElement('code');
   f.textContent = d.formula;
@@ -1057,7 +1053,10 @@ function passesOf(method) {
   switch (method) {
     case 'scorecam': return { n: channels, each: 1, what: `${channels} forward passes, one per channel of the layer` };
     case 'ablationcam': return { n: channels, each: 0.6, what: `${channels} partial forward passes, one per channel of the layer` };
-    case 'smoothgrad': return { n: 25, each: 3, what: '25 forward and backward passes on noisy copies' };
+    case 'smoothgrad': {
+      const n = Number(optionValues(method).samples) || 25;
+      return { n, each: 3, what: `${n} forward and backward passes on noisy copies` };
+    }
     case 'integrated-gradients': return { n: Number(optionValues(method).steps) || 50, each: 3, what: `${Number(optionValues(method).steps) || 50} forward and backward passes along the path` };
     case 'smoothgrad-sq': case 'vargrad': case 'gradientshap': {
       const n = Number(optionValues(method).samples) || (method === 'gradientshap' ? 5 : 25);
@@ -1093,9 +1092,11 @@ function estimateMs(method) {
   if (!p || !state.input) return 0;
   return p.n * p.each * perPass() * (state.augSmooth ? 6 : 1);
 }
-function learnPace(res) {
+// learnPace: the time a slow job took (on the page's clock: a job divided
+// over several workers reports only its own part) per pass.
+function learnPace(res, ms) {
   const p = passesOf(res.method);
-  if (p && p.n > 0 && res.ms > 0) pace.set(state.model.id, res.ms / (p.n * p.each * (state.augSmooth ? 6 : 1)));
+  if (p && p.n > 0 && ms > 0) pace.set(state.model.id, ms / (p.n * p.each * (state.augSmooth ? 6 : 1)));
 }
 const LONG_MS = 10000;
 const approved = new Set(); // "method|input|layer" the visitor said yes to
@@ -1185,7 +1186,7 @@ async function runOne() {
   running = null;
   if (again || state.input !== input) { for (const k of ['overlay', 'heat', 'rawImage']) if (res[k]) res[k].close(); return; }
   state.result = res;
-  learnPace(res);
+  learnPace(res, performance.now() - t0);
   drawResult(res);
   explainLine(res);
   clearError();
@@ -1232,6 +1233,7 @@ async function runGrid() {
       canvas.onclick = () => { $('method').value = method; state.method = method; describeMethod(); fillLayers(); setView('overlay'); };
       continue;
     }
+    const tm = performance.now();
     const job = api.computeCAM(state.input.id, { ...camOptions(method), render: { colormap: state.colormap, alpha: state.alpha }, onProgress: (d, t) => showProgress(d, t, method) });
     running = job;
     try {
@@ -1244,7 +1246,7 @@ async function runGrid() {
       canvas.title = `${methodName(method)}: show on its own`;
       canvas.onclick = () => { $('method').value = method; state.method = method; setView('overlay'); };
       state.grid.push({ method, result: res, canvas, caption: cap });
-      learnPace(res);
+      learnPace(res, performance.now() - tm);
     } catch (err) {
       running = null;
       hideProgress();
