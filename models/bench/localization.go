@@ -139,6 +139,19 @@ func (opt *Options) prepare(m *model.Model) (size int, methods []string, err err
 	return h, methods, nil
 }
 
+// input is a scene as the model's input: C×H×W, normalised with opt's
+// mean and std.
+func (opt *Options) input(s *shapes.Scene) []float32 {
+	n := s.Size * s.Size
+	x := make([]float32, 3*n)
+	for p := 0; p < n; p++ {
+		for ch := 0; ch < 3; ch++ {
+			x[ch*n+p] = (float32(s.Pix[3*p+ch])/255 - opt.Mean[ch]) / opt.Std[ch]
+		}
+	}
+	return x
+}
+
 // batch stacks size×size scenes' inputs into one N×3×size×size tensor and
 // asks method for classes[k] on input k, at opt.Layer when it is set.
 func (opt *Options) batch(method string, inputs [][]float32, classes []int, size int) (*tensor.T, cam.Request) {
@@ -167,13 +180,7 @@ func Localization(m *model.Model, opt Options) (*Report, error) {
 	var two []int // indices of two-object scenes
 	for i := range scenes {
 		s := shapes.Generate(opt.Seed+int64(i), h)
-		x := make([]float32, 3*h*w)
-		for p := 0; p < h*w; p++ {
-			for ch := 0; ch < 3; ch++ {
-				x[ch*h*w+p] = (float32(s.Pix[3*p+ch])/255 - opt.Mean[ch]) / opt.Std[ch]
-			}
-		}
-		scenes[i] = scene{s, x}
+		scenes[i] = scene{s, opt.input(s)}
 		if len(s.Objects) == 2 {
 			two = append(two, i)
 		}

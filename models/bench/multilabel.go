@@ -155,12 +155,7 @@ func LocalizationMulti(m *model.Model, opt Options) (*MultiReport, error) {
 		if len(classes) < 2 {
 			continue
 		}
-		x := make([]float32, 3*h*w)
-		for p := 0; p < h*w; p++ {
-			for ch := 0; ch < 3; ch++ {
-				x[ch*h*w+p] = (float32(s.Pix[3*p+ch])/255 - opt.Mean[ch]) / opt.Std[ch]
-			}
-		}
+		x := opt.input(s)
 		for _, cl := range classes {
 			pairs = append(pairs, pair{len(scenes), cl})
 			rep.MaskShare += maskShare(s, cl)
@@ -369,12 +364,7 @@ func Showcases(m *model.Model, opt Options, k int) ([]int64, error) {
 		if len(classes) != 2 || len(s.Objects) != 2 {
 			continue
 		}
-		x := make([]float32, 3*size*size)
-		for p := 0; p < size*size; p++ {
-			for ch := 0; ch < 3; ch++ {
-				x[ch*size*size+p] = (float32(s.Pix[3*p+ch])/255 - opt.Mean[ch]) / opt.Std[ch]
-			}
-		}
+		x := opt.input(s)
 		inputs := make([][]float32, len(classes))
 		for j := range inputs {
 			inputs[j] = x
