@@ -29,18 +29,7 @@ func (r *Run) Tangents(from string, dir *tensor.T, replace func(n *Node, in, out
 		if g.shapeOnly[i] {
 			continue
 		}
-		tin := make([]*tensor.T, len(n.Inputs))
-		ins := make([]*tensor.T, len(n.Inputs))
-		any := false
-		for k, in := range n.Inputs {
-			if in == "" {
-				continue
-			}
-			ins[k] = r.Value(in)
-			if t, ok := tan[in]; ok {
-				tin[k], any = t, true
-			}
-		}
+		ins, tin, any := r.nodeTangentInputs(n, tan)
 		if !any {
 			continue
 		}
@@ -125,18 +114,7 @@ func (r *Run) HVP(seeds map[string]*tensor.T, outHess func(tangents map[string]*
 		if g.shapeOnly[i] {
 			continue
 		}
-		tin := make([]*tensor.T, len(n.Inputs))
-		ins := make([]*tensor.T, len(n.Inputs))
-		any := false
-		for k, in := range n.Inputs {
-			if in == "" {
-				continue
-			}
-			ins[k] = r.Value(in)
-			if t, ok := tan[in]; ok {
-				tin[k], any = t, true
-			}
-		}
+		ins, tin, any := r.nodeTangentInputs(n, tan)
 		if !any {
 			continue
 		}
@@ -166,4 +144,21 @@ func (r *Run) HVP(seeds map[string]*tensor.T, outHess func(tangents map[string]*
 		return nil, err
 	}
 	return res[w], nil
+}
+
+// nodeTangentInputs gives a node's input values and the tangents of those
+// inputs that have one (nil elsewhere); any is false when none has.
+func (r *Run) nodeTangentInputs(n *Node, tan map[string]*tensor.T) (ins, tin []*tensor.T, any bool) {
+	tin = make([]*tensor.T, len(n.Inputs))
+	ins = make([]*tensor.T, len(n.Inputs))
+	for k, in := range n.Inputs {
+		if in == "" {
+			continue
+		}
+		ins[k] = r.Value(in)
+		if t, ok := tan[in]; ok {
+			tin[k], any = t, true
+		}
+	}
+	return ins, tin, any
 }
