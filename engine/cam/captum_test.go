@@ -145,14 +145,14 @@ func checkCaptum(t *testing.T, name string) {
 			got := r.Layers[0].Raw
 			tol := 1e-3
 			if d := oracle.MaxRelDiff(got, want); d > tol && method == "integrated-gradients" {
-				// A ReLU input within rounding of zero at a path point
-				// takes the other side in PyTorch's sums: flip such ties
-				// (only those) and allow what remains of them.
-				t.Logf("%s: max difference %.2g before resolving ReLU ties at the path points", key, d)
+				// A ReLU input within rounding of zero, or a max-pool
+				// window whose two largest values are within rounding of
+				// each other, at a path point goes the other way in
+				// PyTorch's sums: flip such ties (only those).
+				t.Logf("%s: max difference %.2g before resolving float ties at the path points", key, d)
 				var flips int
 				got, flips = igTies(t, l.m, l.input.F32(), sh, o.TargetClass, req.Steps, want)
 				t.Logf("%s: %d ties flipped", key, flips)
-				tol = 2e-3
 			}
 			closeRel(t, key, got, want, tol)
 			t.Logf("%s: max difference %.2g of the largest value", key, oracle.MaxRelDiff(got, want))

@@ -276,6 +276,36 @@ func maxPoolWindow(g geom2, xp []float32, oy, ox int, base int64) (float32, int6
 	return best, int64(bi) + base
 }
 
+// WindowTaps lists, for each output position of the pool over an input of
+// shape xs (row-major over N×C×OutH×OutW), the flat indices in X of its
+// window's taps inside the input, in scan order (the order in which ties
+// go to the first). Checks that compare with another implementation use it
+// to find windows whose two largest values are within rounding.
+func (op *MaxPool) WindowTaps(xs []int) ([][]int, error) {
+	g, err := poolGeomShape("MaxPool", op.win, xs)
+	if err != nil {
+		return nil, err
+	}
+	th := axisTaps(g.OutH, g.H, g.KH, g.StrideH, g.DilH, g.PadT, g.PadB)
+	tw := axisTaps(g.OutW, g.W, g.KW, g.StrideW, g.DilW, g.PadL, g.PadR)
+	planes, hw := xs[0]*xs[1], g.H*g.W
+	taps := make([][]int, 0, planes*g.OutH*g.OutW)
+	for p := 0; p < planes; p++ {
+		for _, ty := range th {
+			for _, tx := range tw {
+				var win []int
+				for ky := ty.k0; ky < ty.k1; ky++ {
+					for kx := tx.k0; kx < tx.k1; kx++ {
+						win = append(win, p*hw+(ty.base+ky*g.DilH)*g.W+tx.base+kx*g.DilW)
+					}
+				}
+				taps = append(taps, win)
+			}
+		}
+	}
+	return taps, nil
+}
+
 func (op *MaxPool) Forward(in []*tensor.T) ([]*tensor.T, error) {
 	g, planes, err := poolGeom("MaxPool", op.win, in)
 	if err != nil {

@@ -143,6 +143,23 @@ func TestMaxPool(t *testing.T) {
 			g1, _ := op.Backward([]*tensor.T{x}, out, []*tensor.T{gy}, []bool{true})
 			g2, _ := op.Backward([]*tensor.T{x}, out[:1], []*tensor.T{gy}, []bool{true})
 			nnClose(t, "recomputed argmax", g2[0], g1[0], 0)
+			// WindowTaps lists each window's taps: their first maximum is
+			// the Indices output, their maximum the output.
+			taps, err := op.(*MaxPool).WindowTaps(x.Shape())
+			if err != nil || len(taps) != out[0].Len() {
+				t.Fatalf("WindowTaps: %d windows, %v; want %d", len(taps), err, out[0].Len())
+			}
+			for o, win := range taps {
+				best := -1
+				for _, i := range win {
+					if best < 0 || x.F32()[i] > x.F32()[best] {
+						best = i
+					}
+				}
+				if int64(best) != idx[o] || len(win) > c.k[0]*c.k[len(c.k)-1] {
+					t.Fatalf("window %d: taps %v, first maximum at %d; Indices %d", o, win, best, idx[o])
+				}
+			}
 		})
 	}
 }
