@@ -3,6 +3,7 @@ package kernels
 import (
 	"fmt"
 	"math"
+	"math/big"
 	"math/rand"
 	"runtime"
 	"sync"
@@ -163,10 +164,14 @@ func TestSgemm(t *testing.T) {
 			}
 		}
 	}
-	for _, tc := range cases {
-		if msg := runGemmCase(r, tc); msg != "" {
-			t.Errorf("%v: %s", tc, msg)
+	for _, km := range kernelModes() {
+		restore := km.use()
+		for _, tc := range cases {
+			if msg := runGemmCase(r, tc); msg != "" {
+				t.Errorf("%s kernel: %v: %s", km.name, tc, msg)
+			}
 		}
+		restore()
 	}
 }
 
@@ -177,51 +182,83 @@ func TestSgemmLarge(t *testing.T) {
 		t.Skip("large")
 	}
 	r := rand.New(rand.NewSource(2))
-	for _, tc := range []gemmCase{
-		{m: 64, n: 1600, k: 300, alpha: 1, beta: 0},
-		{transA: true, m: 300, n: 200, k: 130, alpha: 1, beta: 0.5},
-		{transB: true, m: 130, n: 290, k: 200, alpha: 0.5, beta: 1},
-		{transA: true, transB: true, m: 257, n: 129, k: 260, alpha: 1, beta: 0, padA: 2, padB: 3, padC: 1},
-	} {
-		if msg := runGemmCase(r, tc); msg != "" {
-			t.Errorf("%v: %s", tc, msg)
+	for _, km := range kernelModes() {
+		restore := km.use()
+		for _, tc := range []gemmCase{
+			{m: 64, n: 1600, k: 300, alpha: 1, beta: 0},
+			{transA: true, m: 300, n: 200, k: 130, alpha: 1, beta: 0.5},
+			{transB: true, m: 130, n: 290, k: 200, alpha: 0.5, beta: 1},
+			{transA: true, transB: true, m: 257, n: 129, k: 260, alpha: 1, beta: 0, padA: 2, padB: 3, padC: 1},
+		} {
+			if msg := runGemmCase(r, tc); msg != "" {
+				t.Errorf("%s kernel: %v: %s", km.name, tc, msg)
+			}
 		}
+		restore()
 	}
 }
 
 // TestSgemmSumOrder checks that, within one k block (k ≤ kcMax), every
 // element of C is the float32 sum of its products taken in order of k, bit
 // for bit, for every kernel: the wasm assembly, the plain-Go wasm kernel
-// (-tags purego) and the native one must all give the same results.
+// (-tags purego) and the plain-Go native ones round each product and each
+// sum (and must all give the same results); the amd64 AVX2 kernel rounds
+// each fused multiply-add once, in the same order.
 func TestSgemmSumOrder(t *testing.T) {
-	r := rand.New(rand.NewSource(5))
-	for _, sz := range [][3]int{{2, 2, 1}, {7, 11, 5}, {gemmMR * 5, gemmNR * 4, 64}, {40, 31, kcMax}, {mcBlk + 2, 17, 99}} {
-		m, n, k := sz[0], sz[1], sz[2]
-		for _, ab := range [][2]float32{{1, 0}, {-0.75, 0.5}} {
-			a, b := randSlice(r, m*k), randSlice(r, k*n)
-			c := randSlice(r, m*n)
-			want := make([]float32, m*n)
-			for i := 0; i < m; i++ {
-				for j := 0; j < n; j++ {
-					var s float32
-					for p := 0; p < k; p++ {
-						s = float32(s + float32(a[i*k+p]*b[p*n+j]))
+	for _, km := range kernelModes() {
+		restore := km.use()
+		r := rand.New(rand.NewSource(5))
+		for _, sz := range [][3]int{{2, 2, 1}, {7, 11, 5}, {gemmMR * 5, gemmNR * 4, 64}, {40, 31, kcMax}, {mcBlk + 2, 17, 99}} {
+			m, n, k := sz[0], sz[1], sz[2]
+			for _, ab := range [][2]float32{{1, 0}, {-0.75, 0.5}} {
+				a, b := randSlice(r, m*k), randSlice(r, k*n)
+				c := randSlice(r, m*n)
+				want := make([]float32, m*n)
+				for i := 0; i < m; i++ {
+					for j := 0; j < n; j++ {
+						var s float32
+						for p := 0; p < k; p++ {
+							if km.fused {
+								s = fma32(a[i*k+p], b[p*n+j], s)
+							} else {
+								s = float32(s + float32(a[i*k+p]*b[p*n+j]))
+							}
+						}
+						w := float32(ab[0] * s)
+						if ab[1] != 0 {
+							w = float32(w + float32(ab[1]*c[i*n+j]))
+						}
+						want[i*n+j] = w
 					}
-					w := float32(ab[0] * s)
-					if ab[1] != 0 {
-						w = float32(w + float32(ab[1]*c[i*n+j]))
-					}
-					want[i*n+j] = w
 				}
-			}
-			Sgemm(false, false, m, n, k, ab[0], a, k, b, n, ab[1], c, n)
-			for i, w := range want {
-				if math.Float32bits(c[i]) != math.Float32bits(w) {
-					t.Fatalf("%d×%d×%d alpha %g beta %g: C[%d,%d] = %v, want %v exactly", m, n, k, ab[0], ab[1], i/n, i%n, c[i], w)
+				Sgemm(false, false, m, n, k, ab[0], a, k, b, n, ab[1], c, n)
+				for i, w := range want {
+					if math.Float32bits(c[i]) != math.Float32bits(w) {
+						t.Fatalf("%s kernel: %d×%d×%d alpha %g beta %g: C[%d,%d] = %v, want %v exactly", km.name, m, n, k, ab[0], ab[1], i/n, i%n, c[i], w)
+					}
 				}
 			}
 		}
+		restore()
 	}
+}
+
+// fma32 returns x·y + z rounded once to float32 (the product of two
+// float32s is exact in float64; the sum is taken exactly in a big.Float).
+func fma32(x, y, z float32) float32 {
+	s := new(big.Float).SetPrec(512).SetFloat64(float64(x) * float64(y))
+	s.Add(s, new(big.Float).SetFloat64(float64(z)))
+	f, _ := s.Float32()
+	return f
+}
+
+// kernelMode is one micro-kernel a build can run: use switches to it and
+// returns a function that switches back; fused means it rounds each
+// multiply-add once.
+type kernelMode struct {
+	name  string
+	fused bool
+	use   func() (restore func())
 }
 
 // TestSgemmConcurrent checks that simultaneous calls don't share buffers.

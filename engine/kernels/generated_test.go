@@ -22,7 +22,7 @@ func TestGeneratedKernelsUpToDate(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go run mkkernels.go: %v\n%s", err, out)
 	}
-	for _, f := range []string{"gemm_kernel_wasm.go", "gemm_kernel_wasm.s", "gemm_kernel_wasm_purego.go", "gemm_kernel_other.go"} {
+	for _, f := range []string{"gemm_kernel_wasm.go", "gemm_kernel_wasm.s", "gemm_kernel_wasm_purego.go", "gemm_kernel_amd64.go", "gemm_kernel_amd64.s", "gemm_kernel_other.go"} {
 		want, err := os.ReadFile(filepath.Join(dir, f))
 		if err != nil {
 			t.Fatal(err)

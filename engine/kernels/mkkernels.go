@@ -2,7 +2,10 @@
 
 // mkkernels generates gemm_kernel_wasm.go (with the wasm assembly of its
 // k loop, gemm_kernel_wasm.s), gemm_kernel_wasm_purego.go (the same in plain
-// Go, for -tags purego) and gemm_kernel_other.go: the GEMM micro-kernels and
+// Go, for -tags purego), gemm_kernel_amd64.go (with the AVX2+FMA assembly
+// of its full tiles, gemm_kernel_amd64.s, and its plain-Go twin) and
+// gemm_kernel_other.go (plain Go: other targets, and amd64 with -tags
+// purego): the GEMM micro-kernels and
 // the row-interleaving pack helpers, fully unrolled for each target's
 // register block. Run it with `go generate` in this
 // directory after changing a block shape, then re-measure (see gemm.go).
@@ -29,6 +32,7 @@ type target struct {
 	asm       string // if set: the k loop is written in wasm assembly, to this file
 	asmUnroll int    // k-steps per iteration of the assembly k loop
 	blockDoc  string // comment on the constants
+	avx2      string // if set: an AVX2+FMA assembly kernel (amd64), to this file, with a plain-Go twin
 }
 
 var targets = []target{
@@ -74,7 +78,11 @@ var targets = []target{
 // unroll factors 1–16 were all slower).`,
 	},
 	{
-		file: "gemm_kernel_other.go", tag: "!wasm", mr: 2, nr: 4, unroll: 4,
+		file: "gemm_kernel_amd64.go", tag: "amd64 && !purego", mr: 6, nr: 16, unroll: 4, avx2: "gemm_kernel_amd64.s",
+		blockDoc: amd64BlockDoc,
+	},
+	{
+		file: "gemm_kernel_other.go", tag: "!wasm && (!amd64 || purego)", mr: 2, nr: 4, unroll: 4,
 		blockDoc: `// Register block of the native micro-kernel: 2 rows of A × 4 columns of B.
 //
 // Natively the Go compiler keeps the 8 accumulators and 6 operands in the
@@ -89,6 +97,11 @@ func main() {
 	for _, t := range targets {
 		if t.asm != "" {
 			if err := os.WriteFile(filepath.Join(*dir, t.asm), t.assembly(), 0o644); err != nil {
+				log.Fatal(err)
+			}
+		}
+		if t.avx2 != "" {
+			if err := os.WriteFile(filepath.Join(*dir, t.avx2), t.avx2Assembly(), 0o644); err != nil {
 				log.Fatal(err)
 			}
 		}
@@ -125,7 +138,11 @@ func (t target) write(b *bytes.Buffer) {
 	p("bRow = [gemmNR]float32")
 	p(")")
 	p("")
-	t.writeKernel(b)
+	if t.avx2 != "" {
+		t.writeAVX2Kernel(b)
+	} else {
+		t.writeKernel(b)
+	}
 	p("")
 	writeRows(b, "packRowsA", "aRow", t.mr, "a full A panel from gemmMR rows of A (op(A) = A).")
 	p("")
@@ -460,4 +477,275 @@ func list(f string, n int) string {
 // listIdx returns "x[0], x[1], …" for n items.
 func listIdx(x string, n int) string {
 	return list(x+"[%d]", n)
+}
+
+// amd64BlockDoc documents the amd64 block shape (measured: see
+// docs/performance.md, "Native kernels (amd64)").
+const amd64BlockDoc = `// Register block of the amd64 micro-kernel: 6 rows of A × 16 columns of B.
+//
+// With AVX2 and FMA (checked at run time, cpu_amd64.go) the full tiles
+// are assembly (gemm_kernel_amd64.s): the 6×16 block of C is 12 YMM
+// accumulators, one k-step of B is two YMM loads, and each A value is
+// broadcast into the last register, so every k-step is 12 VFMADD231PS on
+// 8 loads, with the k loop unrolled ×4. 6×16 was the fastest shape
+// measured (see docs/performance.md, "Native kernels (amd64)").
+// Without AVX2 the plain-Go twin (microKernelGo) computes the same block
+// as 2×4 sub-blocks, each a k loop in the SSE registers as in
+// gemm_kernel_other.go. Each element of C is a sum in order of k either
+// way; the assembly rounds once per multiply-add (FMA).`
+
+// writeAVX2Kernel emits the Go side of an AVX2+FMA kernel: the assembly
+// declaration, microKernel and fullTiles choosing between the assembly and
+// the plain-Go twin at run time, and the twin itself.
+func (t target) writeAVX2Kernel(b *bytes.Buffer) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
+	M, N, U := t.mr, t.nr, t.unroll
+	if M%2 != 0 || N%8 != 0 {
+		log.Fatalf("%s: an AVX2 block needs an even number of rows and a multiple of 8 columns, not %d×%d", t.file, M, N)
+	}
+	p("// tilesAVX2 computes C = alpha·A·B + beta·C on npanA×npanB full tiles,")
+	p("// like fullTiles (%s; AVX2 and FMA only).", t.avx2)
+	p("//")
+	p("//go:noescape")
+	p("func tilesAVX2(kc, npanA, npanB int, ap *aRow, bp *bRow, c *float32, ldc int, alpha, beta float32)")
+	p("")
+	p("// microKernel computes the gemmMR×gemmNR block")
+	p("//")
+	p("//	C = alpha·Σ_p ap[p]ᵀ·bp[p] + beta·C   (C row-major with stride ldc)")
+	p("//")
+	p("// over 1 ≤ kc ≤ kcMax steps. ap and bp must have at least kcMax+panelPad")
+	p("// entries (the pack buffers guarantee it). beta == 0 means C is not read.")
+	p("func microKernel(kc int, ap []aRow, bp []bRow, c []float32, ldc int, alpha, beta float32) {")
+	p("if !useAVX2 {")
+	p("microKernelGo(kc, ap, bp, c, ldc, alpha, beta)")
+	p("return")
+	p("}")
+	p("_, _ = ap[kc-1], bp[kc-1]")
+	p("_ = c[(gemmMR-1)*ldc+gemmNR-1]")
+	p("tilesAVX2(kc, 1, 1, &ap[0], &bp[0], &c[0], ldc, alpha, beta)")
+	p("}")
+	p("")
+	p("// fullTiles computes C = alpha·A·B + beta·C on the top-left")
+	p("// npanA·gemmMR × npanB·gemmNR block of C (row-major, stride ldc) from")
+	p("// npanA packed A micro-panels and npanB packed B micro-panels of kc ≥ 1")
+	p("// k-steps each (panel q at ap[q·kc:], bp[q·kc:]), in assembly when the")
+	p("// CPU has AVX2 and FMA.")
+	p("func fullTiles(kc, npanA, npanB int, ap []aRow, bp []bRow, c []float32, ldc int, alpha, beta float32) {")
+	p("if npanA == 0 || npanB == 0 {")
+	p("return")
+	p("}")
+	p("if !useAVX2 {")
+	p("fullTilesGo(kc, npanA, npanB, ap, bp, c, ldc, alpha, beta)")
+	p("return")
+	p("}")
+	p("_ = ap[npanA*kc-1]")
+	p("_ = bp[npanB*kc-1]")
+	p("_ = c[(npanA*gemmMR-1)*ldc+npanB*gemmNR-1]")
+	p("tilesAVX2(kc, npanA, npanB, &ap[0], &bp[0], &c[0], ldc, alpha, beta)")
+	p("}")
+	p("")
+	p("// fullTilesGo is fullTiles in plain Go: one microKernelGo call per tile.")
+	p("func fullTilesGo(kc, npanA, npanB int, ap []aRow, bp []bRow, c []float32, ldc int, alpha, beta float32) {")
+	p("for jr := 0; jr < npanB; jr++ {")
+	p("bpan := bp[jr*kc:]")
+	p("for ir := 0; ir < npanA; ir++ {")
+	p("microKernelGo(kc, ap[ir*kc:], bpan, c[ir*gemmMR*ldc+jr*gemmNR:], ldc, alpha, beta)")
+	p("}")
+	p("}")
+	p("}")
+	p("")
+	p("// microKernelGo is microKernel in plain Go, for CPUs without AVX2: the")
+	p("// block's sums are computed 2 rows × 4 columns at a time (accRows…), each")
+	p("// in order of p, then C is updated.")
+	p("func microKernelGo(kc int, ap []aRow, bp []bRow, c []float32, ldc int, alpha, beta float32) {")
+	p("var acc [gemmMR * gemmNR]float32")
+	p("pa := (*[kcMax + panelPad]aRow)(ap)")
+	p("pb := (*[kcMax + panelPad]bRow)(bp)")
+	for i := 0; i < M; i += 2 {
+		p("accRows%d%d(kc, pa, pb, &acc)", i, i+1)
+	}
+	p("for r := 0; r < gemmMR; r++ {")
+	p("row := c[r*ldc:][:gemmNR]")
+	p("sums := (*[gemmNR]float32)(acc[r*gemmNR:])")
+	p("if beta == 0 {")
+	p("for j, v := range sums {")
+	p("row[j] = alpha * v")
+	p("}")
+	p("continue")
+	p("}")
+	p("for j, v := range sums {")
+	p("row[j] = alpha*v + beta*row[j]")
+	p("}")
+	p("}")
+	p("}")
+	for i := 0; i < M; i += 2 {
+		p("")
+		p("// accRows%d%d sets rows %d and %d of acc to the sums of the block over kc", i, i+1, i, i+1)
+		p("// k-steps, 4 columns at a time: 8 accumulators in registers.")
+		p("func accRows%d%d(kc int, pa *[kcMax + panelPad]aRow, pb *[kcMax + panelPad]bRow, acc *[gemmMR * gemmNR]float32) {", i, i+1)
+		p("for j0 := 0; j0+4 <= gemmNR; j0 += 4 {")
+		p("var c00, c01, c02, c03, c10, c11, c12, c13 float32")
+		p("var p uint8")
+		loop := func(steps int, cond, inc string) {
+			p("if n := %s; n > 0 {", cond)
+			p("for {")
+			p("qa, qb := (*[%d]aRow)(pa[p:int(p)+%d]), (*[%d]bRow)(pb[p:int(p)+%d])", steps, steps, steps, steps)
+			for u := 0; u < steps; u++ {
+				p("{")
+				p("ra, rb := &qa[%d], &qb[%d]", u, u)
+				p("a0, a1 := ra[%d], ra[%d]", i, i+1)
+				p("rq := (*[4]float32)(rb[j0 : j0+4])")
+				for j := 0; j < 4; j++ {
+					p("b%d := rq[%d]", j, j)
+					p("c0%d += a0 * b%d", j, j)
+					p("c1%d += a1 * b%d", j, j)
+				}
+				p("}")
+			}
+			p("%s", inc)
+			p("n--")
+			p("if n == 0 {")
+			p("break")
+			p("}")
+			p("}")
+			p("}")
+		}
+		loop(U, fmt.Sprintf("kc / %d", U), fmt.Sprintf("p += %d", U))
+		loop(1, fmt.Sprintf("kc %% %d", U), "p++")
+		p("r0 := (*[4]float32)(acc[%d*gemmNR+j0:])", i)
+		p("r1 := (*[4]float32)(acc[%d*gemmNR+j0:])", i+1)
+		p("r0[0], r0[1], r0[2], r0[3] = c00, c01, c02, c03")
+		p("r1[0], r1[1], r1[2], r1[3] = c10, c11, c12, c13")
+		p("}")
+		p("}")
+	}
+}
+
+// avx2Assembly returns the amd64 assembly of tilesAVX2: for every B panel,
+// for every A panel, the k loop (unrolled t.unroll times) with the block of
+// C in Y0…, one k-step of B in the next registers and the broadcast A value
+// in the one after, then C = alpha·acc (+ beta·C). Registers: AX, BX walk
+// the A and B panels, CX is kc, DX counts k-steps, DI is the A panel, SI
+// the B panel, R8 and R9 count A and B panels left, R10 is the top of the
+// B panel's column of C, R11 C's row stride in bytes, R12 the C tile, R13
+// a row of it.
+func (t target) avx2Assembly() []byte {
+	var b bytes.Buffer
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	M, N, U := t.mr, t.nr, t.unroll
+	nv := N / 8
+	bReg, aReg := M*nv, M*nv+nv
+	if aReg > 15 || nv < 2 {
+		log.Fatalf("%s: a %d×%d block needs %d YMM registers (at most 16, and 2 vectors of B)", t.avx2, M, N, aReg+1)
+	}
+	step := func(u int) {
+		for v := 0; v < nv; v++ {
+			p("\tVMOVUPS %d(BX), Y%d", 4*(u*N+8*v), bReg+v)
+		}
+		for i := 0; i < M; i++ {
+			p("\tVBROADCASTSS %d(AX), Y%d", 4*(u*M+i), aReg)
+			for v := 0; v < nv; v++ {
+				p("\tVFMADD231PS Y%d, Y%d, Y%d", bReg+v, aReg, i*nv+v)
+			}
+		}
+	}
+	p("// Code generated by mkkernels.go; DO NOT EDIT.")
+	p("")
+	p("//go:build !purego")
+	p("")
+	p("#include \"textflag.h\"")
+	p("")
+	p("// func tilesAVX2(kc, npanA, npanB int, ap *aRow, bp *bRow, c *float32, ldc int, alpha, beta float32)")
+	p("TEXT ·tilesAVX2(SB), NOSPLIT, $0-64")
+	p("\tMOVQ kc+0(FP), CX")
+	p("\tMOVQ npanB+16(FP), R9")
+	p("\tMOVQ bp+32(FP), SI")
+	p("\tMOVQ c+40(FP), R10")
+	p("\tMOVQ ldc+48(FP), R11")
+	p("\tSHLQ $2, R11")
+	p("panelB:")
+	p("\tMOVQ ap+24(FP), DI")
+	p("\tMOVQ R10, R12")
+	p("\tMOVQ npanA+8(FP), R8")
+	p("panelA:")
+	for a := 0; a < M*nv; a++ {
+		p("\tVXORPS Y%d, Y%d, Y%d", a, a, a)
+	}
+	p("\tMOVQ DI, AX")
+	p("\tMOVQ SI, BX")
+	p("\tMOVQ CX, DX")
+	p("\tSHRQ $%d, DX", log2(U))
+	p("\tJEQ tail")
+	p("unrolled:")
+	for u := 0; u < U; u++ {
+		step(u)
+	}
+	p("\tADDQ $%d, AX", 4*U*M)
+	p("\tADDQ $%d, BX", 4*U*N)
+	p("\tDECQ DX")
+	p("\tJNE unrolled")
+	p("tail:")
+	p("\tMOVQ CX, DX")
+	p("\tANDQ $%d, DX", U-1)
+	p("\tJEQ update")
+	p("single:")
+	step(0)
+	p("\tADDQ $%d, AX", 4*M)
+	p("\tADDQ $%d, BX", 4*N)
+	p("\tDECQ DX")
+	p("\tJNE single")
+	p("update:")
+	// AX is now the next A panel. C = alpha·acc, or alpha·acc + beta·C
+	// (two roundings, as in the plain-Go kernel) unless beta is ±0.
+	alpha, beta, tmp := bReg, bReg+1, aReg
+	p("\tMOVQ AX, DI")
+	p("\tVBROADCASTSS alpha+56(FP), Y%d", alpha)
+	p("\tMOVQ R12, R13")
+	p("\tMOVL beta+60(FP), DX")
+	p("\tANDL $0x7fffffff, DX")
+	p("\tJNE withBeta")
+	for i := 0; i < M; i++ {
+		for v := 0; v < nv; v++ {
+			p("\tVMULPS Y%d, Y%d, Y%d", alpha, i*nv+v, i*nv+v)
+			p("\tVMOVUPS Y%d, %d(R13)", i*nv+v, 32*v)
+		}
+		p("\tADDQ R11, R13")
+	}
+	p("\tJMP nextA")
+	p("withBeta:")
+	p("\tVBROADCASTSS beta+60(FP), Y%d", beta)
+	for i := 0; i < M; i++ {
+		for v := 0; v < nv; v++ {
+			p("\tVMULPS Y%d, Y%d, Y%d", alpha, i*nv+v, i*nv+v)
+			p("\tVMULPS %d(R13), Y%d, Y%d", 32*v, beta, tmp)
+			p("\tVADDPS Y%d, Y%d, Y%d", tmp, i*nv+v, i*nv+v)
+			p("\tVMOVUPS Y%d, %d(R13)", i*nv+v, 32*v)
+		}
+		p("\tADDQ R11, R13")
+	}
+	p("nextA:")
+	p("\tMOVQ R13, R12")
+	p("\tDECQ R8")
+	p("\tJNE panelA")
+	// Next B panel: kc k-steps further, gemmNR columns of C further right.
+	p("\tIMUL3Q $%d, CX, DX", 4*N)
+	p("\tADDQ DX, SI")
+	p("\tADDQ $%d, R10", 4*N)
+	p("\tDECQ R9")
+	p("\tJNE panelB")
+	p("\tVZEROUPPER")
+	p("\tRET")
+	return b.Bytes()
+}
+
+// log2 returns the base-2 logarithm of a power of two.
+func log2(n int) int {
+	l := 0
+	for 1<<l < n {
+		l++
+	}
+	if 1<<l != n {
+		log.Fatalf("%d is not a power of two", n)
+	}
+	return l
 }
