@@ -62,3 +62,36 @@ func sgemmSplit(transA, transB bool, m, n, k int, alpha float32, a []float32, ld
 	}
 	wg.Wait()
 }
+
+// sgemmPackedSplit runs SgemmPacked's GEMM, natively splitting large
+// problems into bands of columns of C computed by separate goroutines
+// (each packs its own part of op(B) and reads the shared packed A).
+func sgemmPackedSplit(pa *PackedA, transB bool, n int, alpha float32, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	workers := runtime.GOMAXPROCS(0)
+	if flops := 2 * float64(pa.m) * float64(n) * float64(pa.k); flops < 2*parMinFlops {
+		workers = 1
+	} else if f := flops / parMinFlops; f < float64(workers) {
+		workers = int(f)
+	}
+	workers = min(workers, (n+gemmNR-1)/gemmNR)
+	if workers < 2 {
+		sgemmPackedSerial(pa, transB, n, alpha, b, ldb, beta, c, ldc)
+		return
+	}
+	chunk := (n + workers - 1) / workers
+	chunk = (chunk + gemmNR - 1) / gemmNR * gemmNR
+	var wg sync.WaitGroup
+	for lo := 0; lo < n; lo += chunk {
+		sz := min(chunk, n-lo)
+		bo := lo // !transB: column offset within a row of B
+		if transB {
+			bo = lo * ldb // transB: op(B) columns are rows of B
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sgemmPackedSerial(pa, transB, sz, alpha, b[bo:], ldb, beta, c[lo:], ldc)
+		}()
+	}
+	wg.Wait()
+}

@@ -174,9 +174,9 @@ func wgRun(gm wgGeom, pk *wgPack, w, x, y []float32, backward bool) {
 	if backward {
 		M, C = C, M
 	}
-	u, release := pk.weights(w, gm.G, M, C, m, backward)
+	u, pa, release := pk.weights(w, gm.G, M, C, m, backward)
 	defer release()
-	wgConv(gm, x, u, y, m)
+	wgConv(gm, x, u, pa, y, m)
 }
 
 // wg4MinOut is the least output height and width that take F(4×4, 3×3):
@@ -282,9 +282,10 @@ func wgRowGT(tmp *[16][wgWBlk]float32, i, j int, x0, x1, x2 float32) {
 const wgChunkFloats = 1 << 19
 
 // wgConv accumulates the convolution of x (N × G·Cin × H × W) with the
-// transformed weights u ([G][a][Cout][Cin], a = (m+2)² positions) into y
+// transformed weights u ([G][a][Cout][Cin], a = (m+2)² positions), or the
+// same packed (pa[g·a+ξ], when not nil), into y
 // (N × G·Cout × OH × OW), in m×m output tiles (m = 2 or 4).
-func wgConv(gm wgGeom, x, u, y []float32, m int) {
+func wgConv(gm wgGeom, x, u []float32, pa []*kernels.PackedA, y []float32, m int) {
 	a := (m + 2) * (m + 2)
 	input, output := wgInput, wgOutput
 	if m == 4 {
@@ -303,7 +304,10 @@ func wgConv(gm wgGeom, x, u, y []float32, m int) {
 	v, mo := *vp, *mp
 	uStride := gm.Cout * gm.Cin
 	for gi := 0; gi < gm.G; gi++ {
-		ug := u[gi*a*uStride:][:a*uStride]
+		var ug []float32
+		if pa == nil {
+			ug = u[gi*a*uStride:][:a*uStride]
+		}
 		for p0 := 0; p0 < total; p0 += chunk {
 			pb := min(chunk, total-p0)
 			vs, ms := gm.Cin*pb, gm.Cout*pb
@@ -314,6 +318,10 @@ func wgConv(gm wgGeom, x, u, y []float32, m int) {
 			})
 			wgParallel(a, 2*float64(a*gm.Cout*gm.Cin*pb), func(lo, hi int) {
 				for xi := lo; xi < hi; xi++ {
+					if pa != nil {
+						kernels.SgemmPacked(pa[gi*a+xi], false, pb, 1, v[xi*vs:], pb, 0, mo[xi*ms:], pb)
+						continue
+					}
 					kernels.Sgemm(false, false, gm.Cout, pb, gm.Cin, 1,
 						ug[xi*uStride:], gm.Cin, v[xi*vs:], pb, 0, mo[xi*ms:], pb)
 				}
