@@ -2,10 +2,10 @@
 
 package kernels
 
-// useAVX2 reports whether the AVX2+FMA micro-kernel (gemm_kernel_amd64.s)
-// runs; when false, its plain-Go twin does. Tests switch it to check one
-// against the other.
-var useAVX2 = hasAVX2FMA()
+// useAVX reports whether the AVX micro-kernel (gemm_kernel_amd64.s) runs;
+// when false, its plain-Go twin does. Tests switch it to check one against
+// the other.
+var useAVX = cpuAVX() && (!kernelFMA || cpuFMA())
 
 // cpuid executes CPUID with EAX = leaf and ECX = sub (cpu_amd64.s).
 func cpuid(leaf, sub uint32) (eax, ebx, ecx, edx uint32)
@@ -14,26 +14,35 @@ func cpuid(leaf, sub uint32) (eax, ebx, ecx, edx uint32)
 // CPUID reports OSXSAVE.
 func xgetbv() uint32
 
-// hasAVX2FMA reports whether the CPU has AVX2 and FMA and the operating
-// system saves the YMM registers on a context switch (XCR0 bits 1 and 2).
-func hasAVX2FMA() bool {
-	maxLeaf, _, _, _ := cpuid(0, 0)
-	if maxLeaf < 7 {
+// CPUID leaf 1, ECX bits.
+const (
+	cpuidFMA     = 1 << 12
+	cpuidOSXSAVE = 1 << 27
+	cpuidAVX     = 1 << 28
+)
+
+// cpuAVX reports whether the CPU has AVX and the operating system saves
+// the YMM registers on a context switch (XCR0 bits 1 and 2).
+func cpuAVX() bool {
+	if maxLeaf, _, _, _ := cpuid(0, 0); maxLeaf < 1 {
 		return false
 	}
-	_, _, ecx1, _ := cpuid(1, 0)
-	const (
-		fma     = 1 << 12
-		osxsave = 1 << 27
-		avx     = 1 << 28
-	)
-	if ecx1&(fma|osxsave|avx) != fma|osxsave|avx {
+	_, _, ecx, _ := cpuid(1, 0)
+	if ecx&(cpuidOSXSAVE|cpuidAVX) != cpuidOSXSAVE|cpuidAVX {
 		return false
 	}
-	if xgetbv()&6 != 6 {
-		return false
-	}
-	_, ebx7, _, _ := cpuid(7, 0)
-	const avx2 = 1 << 5
-	return ebx7&avx2 != 0
+	return xgetbv()&6 == 6
 }
+
+// cpuFMA reports whether the CPU has FMA3 (usable when cpuAVX is true).
+func cpuFMA() bool {
+	_, _, ecx, _ := cpuid(1, 0)
+	return ecx&cpuidFMA != 0
+}
+
+// vectorShortcut reports whether Sgemm computes matrix-vector shapes with
+// its scalar loops (sgemv): only with the plain-Go kernel, as on every
+// other build; the AVX kernel computes every shape, so that each element
+// of C is the same sum in the same order whatever the shape (an image
+// alone gives what it gives in a batch).
+func vectorShortcut() bool { return !useAVX }

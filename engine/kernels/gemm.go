@@ -36,7 +36,11 @@ import "sync"
 //
 // Pack buffers come from a mutex-guarded free list, so concurrent calls
 // (natively) each get their own; nothing is allocated in steady state.
-// Matrix-vector shapes (m == 1 or n == 1) skip packing entirely.
+// Matrix-vector shapes (m == 1 or n == 1) skip packing entirely, except
+// with the amd64 AVX kernel (vectorShortcut): there they take the packed
+// path too, so that every element of C is the same sum in the same order
+// whatever the shape (an image alone gives what it gives in a batch), and
+// the kernel is faster than the scalar loops anyway.
 
 const (
 	// kcMax is the largest k block. The plain-Go micro-kernels index k-steps
@@ -86,7 +90,7 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	} else {
 		checkMat("B", b, k, n, ldb)
 	}
-	if m == 1 || n == 1 {
+	if (m == 1 || n == 1) && vectorShortcut() {
 		sgemv(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}

@@ -6,16 +6,21 @@ package kernels
 
 // Register block of the amd64 micro-kernel: 6 rows of A × 16 columns of B.
 //
-// With AVX2 and FMA (checked at run time, cpu_amd64.go) the full tiles
-// are assembly (gemm_kernel_amd64.s): the 6×16 block of C is 12 YMM
+// With AVX (checked at run time, cpu_amd64.go) the full tiles are
+// assembly (gemm_kernel_amd64.s): the 6×16 block of C is 12 YMM
 // accumulators, one k-step of B is two YMM loads, and each A value is
-// broadcast into the last register, so every k-step is 12 VFMADD231PS on
-// 8 loads, with the k loop unrolled ×4. 6×16 was the fastest shape
-// measured (see docs/performance.md, "Native kernels (amd64)").
-// Without AVX2 the plain-Go twin (microKernelGo) computes the same block
+// broadcast into a register, so every k-step is 8 loads and 12 vector
+// multiply-adds, with the k loop unrolled ×4. Each multiply-add is a
+// VMULPS and a VADDPS, rounded twice as in Go: the sums are those of the
+// plain-Go kernels, in the same order, bit for bit, on every build.
+// (mkkernels.go can emit VFMADD231PS instead: 1.3–1.4× as fast in the
+// GEMM benchmarks, but its different rounding moved ResNet-18's
+// Ablation-CAM to 1.4e-4 of the PyTorch reference, past the 1e-4 the
+// oracle tests allow.) 6×16 was faster than 4×24 in a ResNet-18 forward
+// pass; see docs/performance.md, "Native kernels (amd64)".
+// Without AVX the plain-Go twin (microKernelGo) computes the same block
 // as 2×4 sub-blocks, each a k loop in the SSE registers as in
-// gemm_kernel_other.go. Each element of C is a sum in order of k either
-// way; the assembly rounds once per multiply-add (FMA).
+// gemm_kernel_other.go.
 const (
 	gemmMR = 6
 	gemmNR = 16
@@ -28,11 +33,14 @@ type (
 	bRow = [gemmNR]float32
 )
 
-// tilesAVX2 computes C = alpha·A·B + beta·C on npanA×npanB full tiles,
-// like fullTiles (gemm_kernel_amd64.s; AVX2 and FMA only).
+// kernelFMA: the assembly uses fused multiply-adds (and needs FMA3).
+const kernelFMA = false
+
+// tilesAVX computes C = alpha·A·B + beta·C on npanA×npanB full tiles,
+// like fullTiles (gemm_kernel_amd64.s; only when useAVX).
 //
 //go:noescape
-func tilesAVX2(kc, npanA, npanB int, ap *aRow, bp *bRow, c *float32, ldc int, alpha, beta float32)
+func tilesAVX(kc, npanA, npanB int, ap *aRow, bp *bRow, c *float32, ldc int, alpha, beta float32)
 
 // microKernel computes the gemmMR×gemmNR block
 //
@@ -41,32 +49,32 @@ func tilesAVX2(kc, npanA, npanB int, ap *aRow, bp *bRow, c *float32, ldc int, al
 // over 1 ≤ kc ≤ kcMax steps. ap and bp must have at least kcMax+panelPad
 // entries (the pack buffers guarantee it). beta == 0 means C is not read.
 func microKernel(kc int, ap []aRow, bp []bRow, c []float32, ldc int, alpha, beta float32) {
-	if !useAVX2 {
+	if !useAVX {
 		microKernelGo(kc, ap, bp, c, ldc, alpha, beta)
 		return
 	}
 	_, _ = ap[kc-1], bp[kc-1]
 	_ = c[(gemmMR-1)*ldc+gemmNR-1]
-	tilesAVX2(kc, 1, 1, &ap[0], &bp[0], &c[0], ldc, alpha, beta)
+	tilesAVX(kc, 1, 1, &ap[0], &bp[0], &c[0], ldc, alpha, beta)
 }
 
 // fullTiles computes C = alpha·A·B + beta·C on the top-left
 // npanA·gemmMR × npanB·gemmNR block of C (row-major, stride ldc) from
 // npanA packed A micro-panels and npanB packed B micro-panels of kc ≥ 1
 // k-steps each (panel q at ap[q·kc:], bp[q·kc:]), in assembly when the
-// CPU has AVX2 and FMA.
+// CPU has AVX.
 func fullTiles(kc, npanA, npanB int, ap []aRow, bp []bRow, c []float32, ldc int, alpha, beta float32) {
 	if npanA == 0 || npanB == 0 {
 		return
 	}
-	if !useAVX2 {
+	if !useAVX {
 		fullTilesGo(kc, npanA, npanB, ap, bp, c, ldc, alpha, beta)
 		return
 	}
 	_ = ap[npanA*kc-1]
 	_ = bp[npanB*kc-1]
 	_ = c[(npanA*gemmMR-1)*ldc+npanB*gemmNR-1]
-	tilesAVX2(kc, npanA, npanB, &ap[0], &bp[0], &c[0], ldc, alpha, beta)
+	tilesAVX(kc, npanA, npanB, &ap[0], &bp[0], &c[0], ldc, alpha, beta)
 }
 
 // fullTilesGo is fullTiles in plain Go: one microKernelGo call per tile.
@@ -79,7 +87,7 @@ func fullTilesGo(kc, npanA, npanB int, ap []aRow, bp []bRow, c []float32, ldc in
 	}
 }
 
-// microKernelGo is microKernel in plain Go, for CPUs without AVX2: the
+// microKernelGo is microKernel in plain Go, for CPUs without AVX: the
 // block's sums are computed 2 rows × 4 columns at a time (accRows…), each
 // in order of p, then C is updated.
 func microKernelGo(kc int, ap []aRow, bp []bRow, c []float32, ldc int, alpha, beta float32) {

@@ -201,9 +201,10 @@ func TestSgemmLarge(t *testing.T) {
 // TestSgemmSumOrder checks that, within one k block (k ≤ kcMax), every
 // element of C is the float32 sum of its products taken in order of k, bit
 // for bit, for every kernel: the wasm assembly, the plain-Go wasm kernel
-// (-tags purego) and the plain-Go native ones round each product and each
-// sum (and must all give the same results); the amd64 AVX2 kernel rounds
-// each fused multiply-add once, in the same order.
+// (-tags purego), the plain-Go native ones and the amd64 AVX assembly all
+// round each product and each sum and must give the same results (an AVX
+// kernel generated with FMA would round each multiply-add once instead, in
+// the same order: fused).
 func TestSgemmSumOrder(t *testing.T) {
 	for _, km := range kernelModes() {
 		restore := km.use()

@@ -10,32 +10,32 @@ import (
 )
 
 // kernelModes lists the micro-kernels this build can run: the plain-Go
-// twin always, and the AVX2+FMA assembly when the CPU has it.
+// twin always, and the AVX assembly when the CPU has it.
 func kernelModes() []kernelMode {
 	set := func(on bool) func() func() {
 		return func() func() {
-			old := useAVX2
-			useAVX2 = on
-			return func() { useAVX2 = old }
+			old := useAVX
+			useAVX = on
+			return func() { useAVX = old }
 		}
 	}
 	modes := []kernelMode{{name: "go", use: set(false)}}
-	if hasAVX2FMA() {
-		modes = append(modes, kernelMode{name: "avx2", fused: true, use: set(true)})
+	if cpuAVX() && (!kernelFMA || cpuFMA()) {
+		modes = append(modes, kernelMode{name: "avx", fused: kernelFMA, use: set(true)})
 	}
 	return modes
 }
 
-// TestAVX2KernelMatchesGo compares the AVX2+FMA assembly with its plain-Go
-// twin and with a float64 reference over many shapes: edge tiles in m and
-// n, k around the unroll and the k block, every transpose, alpha and beta
-// cases (beta ±0 must not read C), padded leading dimensions. FMA rounds
-// once per multiply-add, so the two kernels differ in the last bits; both
-// must be within the float32 error bound of the reference, and within it
-// of each other.
-func TestAVX2KernelMatchesGo(t *testing.T) {
-	if !hasAVX2FMA() {
-		t.Skip("the CPU has no AVX2+FMA: only the plain-Go kernel runs (TestSgemm covers it)")
+// TestAVXKernelMatchesGo compares the AVX assembly with its plain-Go twin
+// and with a float64 reference over many shapes: edge tiles in m and n, k
+// around the unroll and the k block, every transpose, alpha and beta cases
+// (beta ±0 must not read C), padded leading dimensions. Both must be within
+// the float32 error bound of the reference. Without FMA the two round
+// alike and must agree bit for bit; with FMA (kernelFMA) they differ in
+// the last bits and must be within the bound of each other.
+func TestAVXKernelMatchesGo(t *testing.T) {
+	if !cpuAVX() || kernelFMA && !cpuFMA() {
+		t.Skip("the CPU cannot run the assembly kernel: only the plain-Go one runs (TestSgemm covers it)")
 	}
 	r := rand.New(rand.NewSource(7))
 	var cases []gemmCase
@@ -65,12 +65,12 @@ func TestAVX2KernelMatchesGo(t *testing.T) {
 		var want, mag []float64
 		seed := r.Int63() // both runs get the same inputs
 		for _, avx := range []bool{false, true} {
-			old := useAVX2
-			useAVX2 = avx
+			old := useAVX
+			useAVX = avx
 			c, w, mg, msg := runGemmCaseC(rand.New(rand.NewSource(seed)), tc)
-			useAVX2 = old
+			useAVX = old
 			if msg != "" {
-				t.Errorf("avx2 %v: %v: %s", avx, tc, msg)
+				t.Errorf("assembly %v: %v: %s", avx, tc, msg)
 			}
 			got[avx], want, mag = c, w, mg
 		}
@@ -79,6 +79,9 @@ func TestAVX2KernelMatchesGo(t *testing.T) {
 		for i := 0; i < tc.m; i++ {
 			for j := 0; j < tc.n; j++ {
 				g, a := float64(got[false][i*ldc+j]), float64(got[true][i*ldc+j])
+				if !kernelFMA && math.Float32bits(got[false][i*ldc+j]) != math.Float32bits(got[true][i*ldc+j]) {
+					t.Fatalf("%v: C[%d,%d]: assembly %v, Go %v: not the same bits", tc, i, j, a, g)
+				}
 				if d := math.Abs(g - a); d > tol*mag[i*tc.n+j]+1e-30 {
 					t.Errorf("%v: C[%d,%d]: assembly %v, Go %v (reference %v)", tc, i, j, a, g, want[i*tc.n+j])
 				} else if mag[i*tc.n+j] > 0 {

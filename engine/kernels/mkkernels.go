@@ -2,7 +2,7 @@
 
 // mkkernels generates gemm_kernel_wasm.go (with the wasm assembly of its
 // k loop, gemm_kernel_wasm.s), gemm_kernel_wasm_purego.go (the same in plain
-// Go, for -tags purego), gemm_kernel_amd64.go (with the AVX2+FMA assembly
+// Go, for -tags purego), gemm_kernel_amd64.go (with the AVX assembly
 // of its full tiles, gemm_kernel_amd64.s, and its plain-Go twin) and
 // gemm_kernel_other.go (plain Go: other targets, and amd64 with -tags
 // purego): the GEMM micro-kernels and
@@ -32,7 +32,8 @@ type target struct {
 	asm       string // if set: the k loop is written in wasm assembly, to this file
 	asmUnroll int    // k-steps per iteration of the assembly k loop
 	blockDoc  string // comment on the constants
-	avx2      string // if set: an AVX2+FMA assembly kernel (amd64), to this file, with a plain-Go twin
+	avx       string // if set: an AVX assembly kernel (amd64), to this file, with a plain-Go twin
+	fma       bool   // the AVX kernel uses VFMADD231PS (one rounding per multiply-add; needs FMA3)
 }
 
 var targets = []target{
@@ -78,7 +79,7 @@ var targets = []target{
 // unroll factors 1–16 were all slower).`,
 	},
 	{
-		file: "gemm_kernel_amd64.go", tag: "amd64 && !purego", mr: 6, nr: 16, unroll: 4, avx2: "gemm_kernel_amd64.s",
+		file: "gemm_kernel_amd64.go", tag: "amd64 && !purego", mr: 6, nr: 16, unroll: 4, avx: "gemm_kernel_amd64.s",
 		blockDoc: amd64BlockDoc,
 	},
 	{
@@ -100,8 +101,8 @@ func main() {
 				log.Fatal(err)
 			}
 		}
-		if t.avx2 != "" {
-			if err := os.WriteFile(filepath.Join(*dir, t.avx2), t.avx2Assembly(), 0o644); err != nil {
+		if t.avx != "" {
+			if err := os.WriteFile(filepath.Join(*dir, t.avx), t.avxAssembly(), 0o644); err != nil {
 				log.Fatal(err)
 			}
 		}
@@ -138,13 +139,13 @@ func (t target) write(b *bytes.Buffer) {
 	p("bRow = [gemmNR]float32")
 	p(")")
 	p("")
-	if t.avx2 != "" {
-		t.writeAVX2Kernel(b)
+	if t.avx != "" {
+		t.writeAVXKernel(b)
 	} else {
 		t.writeKernel(b)
 	}
 	p("")
-	direct := t.avx2 != ""
+	direct := t.avx != ""
 	writeRows(b, "packRowsA", "aRow", t.mr, "a full A panel from gemmMR rows of A (op(A) = A).", direct)
 	p("")
 	writeRows(b, "packRowsB", "bRow", t.nr, "a full B panel from gemmNR rows of B (op(B) = Bᵀ).", direct)
@@ -503,31 +504,39 @@ func listIdx(x string, n int) string {
 // docs/performance.md, "Native kernels (amd64)").
 const amd64BlockDoc = `// Register block of the amd64 micro-kernel: 6 rows of A × 16 columns of B.
 //
-// With AVX2 and FMA (checked at run time, cpu_amd64.go) the full tiles
-// are assembly (gemm_kernel_amd64.s): the 6×16 block of C is 12 YMM
+// With AVX (checked at run time, cpu_amd64.go) the full tiles are
+// assembly (gemm_kernel_amd64.s): the 6×16 block of C is 12 YMM
 // accumulators, one k-step of B is two YMM loads, and each A value is
-// broadcast into the last register, so every k-step is 12 VFMADD231PS on
-// 8 loads, with the k loop unrolled ×4. 6×16 was the fastest shape
-// measured (see docs/performance.md, "Native kernels (amd64)").
-// Without AVX2 the plain-Go twin (microKernelGo) computes the same block
+// broadcast into a register, so every k-step is 8 loads and 12 vector
+// multiply-adds, with the k loop unrolled ×4. Each multiply-add is a
+// VMULPS and a VADDPS, rounded twice as in Go: the sums are those of the
+// plain-Go kernels, in the same order, bit for bit, on every build.
+// (mkkernels.go can emit VFMADD231PS instead: 1.3–1.4× as fast in the
+// GEMM benchmarks, but its different rounding moved ResNet-18's
+// Ablation-CAM to 1.4e-4 of the PyTorch reference, past the 1e-4 the
+// oracle tests allow.) 6×16 was faster than 4×24 in a ResNet-18 forward
+// pass; see docs/performance.md, "Native kernels (amd64)".
+// Without AVX the plain-Go twin (microKernelGo) computes the same block
 // as 2×4 sub-blocks, each a k loop in the SSE registers as in
-// gemm_kernel_other.go. Each element of C is a sum in order of k either
-// way; the assembly rounds once per multiply-add (FMA).`
+// gemm_kernel_other.go.`
 
-// writeAVX2Kernel emits the Go side of an AVX2+FMA kernel: the assembly
+// writeAVXKernel emits the Go side of an AVX kernel: the assembly
 // declaration, microKernel and fullTiles choosing between the assembly and
 // the plain-Go twin at run time, and the twin itself.
-func (t target) writeAVX2Kernel(b *bytes.Buffer) {
+func (t target) writeAVXKernel(b *bytes.Buffer) {
 	p := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
 	M, N, U := t.mr, t.nr, t.unroll
+	p("// kernelFMA: the assembly uses fused multiply-adds (and needs FMA3).")
+	p("const kernelFMA = %v", t.fma)
+	p("")
 	if M%2 != 0 || N%8 != 0 {
-		log.Fatalf("%s: an AVX2 block needs an even number of rows and a multiple of 8 columns, not %d×%d", t.file, M, N)
+		log.Fatalf("%s: an AVX block needs an even number of rows and a multiple of 8 columns, not %d×%d", t.file, M, N)
 	}
-	p("// tilesAVX2 computes C = alpha·A·B + beta·C on npanA×npanB full tiles,")
-	p("// like fullTiles (%s; AVX2 and FMA only).", t.avx2)
+	p("// tilesAVX computes C = alpha·A·B + beta·C on npanA×npanB full tiles,")
+	p("// like fullTiles (%s; only when useAVX).", t.avx)
 	p("//")
 	p("//go:noescape")
-	p("func tilesAVX2(kc, npanA, npanB int, ap *aRow, bp *bRow, c *float32, ldc int, alpha, beta float32)")
+	p("func tilesAVX(kc, npanA, npanB int, ap *aRow, bp *bRow, c *float32, ldc int, alpha, beta float32)")
 	p("")
 	p("// microKernel computes the gemmMR×gemmNR block")
 	p("//")
@@ -536,32 +545,32 @@ func (t target) writeAVX2Kernel(b *bytes.Buffer) {
 	p("// over 1 ≤ kc ≤ kcMax steps. ap and bp must have at least kcMax+panelPad")
 	p("// entries (the pack buffers guarantee it). beta == 0 means C is not read.")
 	p("func microKernel(kc int, ap []aRow, bp []bRow, c []float32, ldc int, alpha, beta float32) {")
-	p("if !useAVX2 {")
+	p("if !useAVX {")
 	p("microKernelGo(kc, ap, bp, c, ldc, alpha, beta)")
 	p("return")
 	p("}")
 	p("_, _ = ap[kc-1], bp[kc-1]")
 	p("_ = c[(gemmMR-1)*ldc+gemmNR-1]")
-	p("tilesAVX2(kc, 1, 1, &ap[0], &bp[0], &c[0], ldc, alpha, beta)")
+	p("tilesAVX(kc, 1, 1, &ap[0], &bp[0], &c[0], ldc, alpha, beta)")
 	p("}")
 	p("")
 	p("// fullTiles computes C = alpha·A·B + beta·C on the top-left")
 	p("// npanA·gemmMR × npanB·gemmNR block of C (row-major, stride ldc) from")
 	p("// npanA packed A micro-panels and npanB packed B micro-panels of kc ≥ 1")
 	p("// k-steps each (panel q at ap[q·kc:], bp[q·kc:]), in assembly when the")
-	p("// CPU has AVX2 and FMA.")
+	p("// CPU has AVX.")
 	p("func fullTiles(kc, npanA, npanB int, ap []aRow, bp []bRow, c []float32, ldc int, alpha, beta float32) {")
 	p("if npanA == 0 || npanB == 0 {")
 	p("return")
 	p("}")
-	p("if !useAVX2 {")
+	p("if !useAVX {")
 	p("fullTilesGo(kc, npanA, npanB, ap, bp, c, ldc, alpha, beta)")
 	p("return")
 	p("}")
 	p("_ = ap[npanA*kc-1]")
 	p("_ = bp[npanB*kc-1]")
 	p("_ = c[(npanA*gemmMR-1)*ldc+npanB*gemmNR-1]")
-	p("tilesAVX2(kc, npanA, npanB, &ap[0], &bp[0], &c[0], ldc, alpha, beta)")
+	p("tilesAVX(kc, npanA, npanB, &ap[0], &bp[0], &c[0], ldc, alpha, beta)")
 	p("}")
 	p("")
 	p("// fullTilesGo is fullTiles in plain Go: one microKernelGo call per tile.")
@@ -574,7 +583,7 @@ func (t target) writeAVX2Kernel(b *bytes.Buffer) {
 	p("}")
 	p("}")
 	p("")
-	p("// microKernelGo is microKernel in plain Go, for CPUs without AVX2: the")
+	p("// microKernelGo is microKernel in plain Go, for CPUs without AVX: the")
 	p("// block's sums are computed 2 rows × 4 columns at a time (accRows…), each")
 	p("// in order of p, then C is updated.")
 	p("func microKernelGo(kc int, ap []aRow, bp []bRow, c []float32, ldc int, alpha, beta float32) {")
@@ -641,7 +650,7 @@ func (t target) writeAVX2Kernel(b *bytes.Buffer) {
 	}
 }
 
-// avx2Assembly returns the amd64 assembly of tilesAVX2: for every B panel,
+// avxAssembly returns the amd64 assembly of tilesAVX: for every B panel,
 // for every A panel, the k loop (unrolled t.unroll times) with the block of
 // C in Y0…, one k-step of B in the next registers and the broadcast A value
 // in the one after, then C = alpha·acc (+ beta·C). Registers: AX, BX walk
@@ -649,14 +658,14 @@ func (t target) writeAVX2Kernel(b *bytes.Buffer) {
 // the B panel, R8 and R9 count A and B panels left, R10 is the top of the
 // B panel's column of C, R11 C's row stride in bytes, R12 the C tile, R13
 // a row of it.
-func (t target) avx2Assembly() []byte {
+func (t target) avxAssembly() []byte {
 	var b bytes.Buffer
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	M, N, U := t.mr, t.nr, t.unroll
 	nv := N / 8
 	bReg, aReg := M*nv, M*nv+nv
-	if aReg > 15 || nv < 2 {
-		log.Fatalf("%s: a %d×%d block needs %d YMM registers (at most 16, and 2 vectors of B)", t.avx2, M, N, aReg+1)
+	if free := 15 - aReg; free < 0 || !t.fma && free < 1 || nv < 2 {
+		log.Fatalf("%s: a %d×%d block needs %d YMM registers (at most 16, and 2 vectors of B)", t.avx, M, N, aReg+1)
 	}
 	step := func(u int) {
 		for v := 0; v < nv; v++ {
@@ -665,7 +674,12 @@ func (t target) avx2Assembly() []byte {
 		for i := 0; i < M; i++ {
 			p("\tVBROADCASTSS %d(AX), Y%d", 4*(u*M+i), aReg)
 			for v := 0; v < nv; v++ {
-				p("\tVFMADD231PS Y%d, Y%d, Y%d", bReg+v, aReg, i*nv+v)
+				if t.fma {
+					p("\tVFMADD231PS Y%d, Y%d, Y%d", bReg+v, aReg, i*nv+v)
+				} else {
+					p("\tVMULPS Y%d, Y%d, Y%d", bReg+v, aReg, aReg+1)
+					p("\tVADDPS Y%d, Y%d, Y%d", aReg+1, i*nv+v, i*nv+v)
+				}
 			}
 		}
 	}
@@ -675,8 +689,8 @@ func (t target) avx2Assembly() []byte {
 	p("")
 	p("#include \"textflag.h\"")
 	p("")
-	p("// func tilesAVX2(kc, npanA, npanB int, ap *aRow, bp *bRow, c *float32, ldc int, alpha, beta float32)")
-	p("TEXT ·tilesAVX2(SB), NOSPLIT, $0-64")
+	p("// func tilesAVX(kc, npanA, npanB int, ap *aRow, bp *bRow, c *float32, ldc int, alpha, beta float32)")
+	p("TEXT ·tilesAVX(SB), NOSPLIT, $0-64")
 	p("\tMOVQ kc+0(FP), CX")
 	p("\tMOVQ npanB+16(FP), R9")
 	p("\tMOVQ bp+32(FP), SI")
