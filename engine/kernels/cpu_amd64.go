@@ -39,10 +39,3 @@ func cpuFMA() bool {
 	_, _, ecx, _ := cpuid(1, 0)
 	return ecx&cpuidFMA != 0
 }
-
-// vectorShortcut reports whether Sgemm computes matrix-vector shapes with
-// its scalar loops (sgemv): only with the plain-Go kernel, as on every
-// other build; the AVX kernel computes every shape, so that each element
-// of C is the same sum in the same order whatever the shape (an image
-// alone gives what it gives in a batch).
-func vectorShortcut() bool { return !useAVX }

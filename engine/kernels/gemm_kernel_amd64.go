@@ -13,11 +13,13 @@ package kernels
 // multiply-adds, with the k loop unrolled ×4. Each multiply-add is a
 // VMULPS and a VADDPS, rounded twice as in Go: the sums are those of the
 // plain-Go kernels, in the same order, bit for bit, on every build.
-// (mkkernels.go can emit VFMADD231PS instead: 1.3–1.4× as fast in the
-// GEMM benchmarks, but its different rounding moved ResNet-18's
-// Ablation-CAM to 1.4e-4 of the PyTorch reference, past the 1e-4 the
-// oracle tests allow.) 6×16 was faster than 4×24 in a ResNet-18 forward
-// pass; see docs/performance.md, "Native kernels (amd64)".
+// (mkkernels.go can emit VFMADD231PS instead, fma: true: 1.3–1.4× as fast
+// in the GEMM benchmarks, but its different rounding moved ResNet-18's
+// Ablation-CAM to 1.6e-4 of the PyTorch reference, past the 1e-4 the
+// oracle tests allow, and Captum's occlusion of an image alone from the
+// same image in a batch by 2.3e-5, past 1e-5.) 6×16 is the largest block
+// whose accumulators, B vectors, A value and product fit the 16 YMM
+// registers; see docs/performance.md, "Native kernels (amd64)".
 // Without AVX the plain-Go twin (microKernelGo) computes the same block
 // as 2×4 sub-blocks, each a k loop in the SSE registers as in
 // gemm_kernel_other.go.
