@@ -48,8 +48,10 @@ func PackA(transA bool, m, k int, a []float32, lda int) *PackedA {
 	return pa
 }
 
-// Rows and Cols are the dimensions of op(A).
+// Rows is the number of rows of op(A) (m).
 func (pa *PackedA) Rows() int { return pa.m }
+
+// Cols is the number of columns of op(A) (k).
 func (pa *PackedA) Cols() int { return pa.k }
 
 // SgemmPacked computes C = alpha·op(A)·op(B) + beta·C with op(A) packed by
