@@ -33,7 +33,17 @@ import (
 // When the head reads something that cannot be tiled (a shape, a value
 // without a batch axis), each channel is ablated in every image at once
 // and the head re-run once per channel instead.
-func init() { registerLayer("ablationcam", false, ablationCAM) }
+//
+// Divisible (Request.Part): one piece per batch of BatchSize ablated
+// channels of an image, image-major, its data their scores (BatchSize
+// values, zeros after an image's last channel): a part runs the very
+// batches of the whole computation, so each ablation has the same fill
+// value and the head the same batch. On the one-pass-per-channel path, one
+// piece per channel, its data the scores of every image.
+func init() {
+	registerLayer("ablationcam", false, ablationCAM)
+	divisible["ablationcam"] = true
+}
 
 // forcePerChannelAblation makes AblationCAM take its one-pass-per-channel
 // path (tests compare the two).
@@ -71,12 +81,12 @@ func ablationOn(c *LayerContext) ([]float32, []float32, error) {
 	}
 	// One image's raw value: per values, in the layer's own layout.
 	act := c.Value.F32()
-	per := len(act) / c.N
+	per1 := len(act) / c.N
 	// fill[b][p] is the value channel ablations at batch position p take
 	// in image b.
 	fill := make([][]float32, c.N)
 	for b := range fill {
-		img := act[b*per : (b+1)*per]
+		img := act[b*per1 : (b+1)*per1]
 		lo := img[0]
 		for _, v := range img {
 			lo = min(lo, v)
@@ -93,51 +103,76 @@ func ablationOn(c *LayerContext) ([]float32, []float32, error) {
 	}
 	ablate := func(a []float32, b, ch, p int) { c.lmap.fillChannel(a, ch, fill[b][p]) }
 	scores := make([]float32, c.N*c.C)
-	done, total := 0, c.N*c.C
+	noTape := &graph.Options{NoTape: true}
+	batched := batchable && !forcePerChannelAblation && s.fitBatch(bs) == bs
+	// Pieces: the batches of each image (image-major), each bs scores
+	// (the last of an image padded with zeros), so that a part runs the
+	// very batches of the whole computation; else channels, each N scores.
+	nbatch := (c.C + bs - 1) / bs
+	total, per := c.N*nbatch, bs
+	if !batched {
+		total, per = c.C, c.N
+	}
+	lo, hi, given, err := partRange(c.Req, total, per)
+	if err != nil {
+		return nil, nil, err
+	}
+	done := 0
 	progress := func(n int) error {
 		done += n
-		if c.Req.Progress != nil && !c.Req.Progress(done, total) {
+		if c.Req.Progress != nil && !c.Req.Progress(done, (hi-lo)*per) {
 			return ErrCancelled
 		}
 		return nil
 	}
-	noTape := &graph.Options{NoTape: true}
-	if batchable && !forcePerChannelAblation && s.fitBatch(bs) == bs {
-		for b := 0; b < c.N; b++ {
-			for k0 := 0; k0 < c.C; k0 += bs {
-				nb := min(bs, c.C-k0)
-				a := tensor.New(append([]int{nb}, c.Value.Shape()[1:]...)...)
-				af := a.F32()
-				for j := 0; j < nb; j++ {
-					cp := af[j*per : (j+1)*per]
-					copy(cp, act[b*per:(b+1)*per])
-					ablate(cp, b, k0+j, j)
-				}
-				// The input is there only for the shape cache's key (the
-				// head does not read it), so that the cached shape-derived
-				// values stay valid.
-				base := &graph.Run{G: g, Values: map[string]*tensor.T{c.Layer: a, s.Model.Input: s.Input}}
-				for _, e := range externals {
-					base.Values[e] = tileImage(s.Run.Value(e), b, c.N, nb)
-				}
-				run, err := base.Rerun(map[string]*tensor.T{c.Layer: a}, noTape)
-				if err != nil {
-					return nil, nil, err
-				}
-				if err := readScores(run, s, c.Targets[b], nb, scores[b*c.C+k0:]); err != nil {
-					return nil, nil, err
-				}
-				if err := progress(nb); err != nil {
-					return nil, nil, err
-				}
+	switch {
+	case given != nil && batched:
+		for q := 0; q < total; q++ {
+			b, k0 := q/nbatch, q%nbatch*bs
+			copy(scores[b*c.C+k0:(b+1)*c.C], given[q*bs:(q+1)*bs])
+		}
+	case given != nil:
+		for ch := 0; ch < c.C; ch++ {
+			for b := 0; b < c.N; b++ {
+				scores[b*c.C+ch] = given[ch*c.N+b]
 			}
 		}
-	} else {
+	case batched:
+		for q := lo; q < hi; q++ {
+			// A batch: channels k0 … k0+nb−1 of image b.
+			b, k0 := q/nbatch, q%nbatch*bs
+			nb := min(bs, c.C-k0)
+			a := tensor.New(append([]int{nb}, c.Value.Shape()[1:]...)...)
+			af := a.F32()
+			for j := 0; j < nb; j++ {
+				cp := af[j*per1 : (j+1)*per1]
+				copy(cp, act[b*per1:(b+1)*per1])
+				ablate(cp, b, k0+j, j)
+			}
+			// The input is there only for the shape cache's key (the
+			// head does not read it), so that the cached shape-derived
+			// values stay valid.
+			base := &graph.Run{G: g, Values: map[string]*tensor.T{c.Layer: a, s.Model.Input: s.Input}}
+			for _, e := range externals {
+				base.Values[e] = tileImage(s.Run.Value(e), b, c.N, nb)
+			}
+			run, err := base.Rerun(map[string]*tensor.T{c.Layer: a}, noTape)
+			if err != nil {
+				return nil, nil, err
+			}
+			if err := readScores(run, s, c.Targets[b], nb, scores[b*c.C+k0:]); err != nil {
+				return nil, nil, err
+			}
+			if err := progress(bs); err != nil {
+				return nil, nil, err
+			}
+		}
+	default:
 		k := s.Classes()
-		for ch := 0; ch < c.C; ch++ {
+		for ch := lo; ch < hi; ch++ {
 			a := c.Value.Clone()
 			for b := 0; b < c.N; b++ {
-				ablate(a.F32()[b*per:(b+1)*per], b, ch, ch%bs)
+				ablate(a.F32()[b*per1:(b+1)*per1], b, ch, ch%bs)
 			}
 			run, err := s.Run.Rerun(map[string]*tensor.T{c.Layer: a}, noTape)
 			if err != nil {
@@ -151,6 +186,22 @@ func ablationOn(c *LayerContext) ([]float32, []float32, error) {
 				return nil, nil, err
 			}
 		}
+	}
+	if c.Req.Part != nil {
+		out := make([]float32, 0, (hi-lo)*per)
+		for q := lo; q < hi; q++ {
+			if batched {
+				b, k0 := q/nbatch, q%nbatch*bs
+				piece := make([]float32, bs)
+				copy(piece, scores[b*c.C+k0:(b+1)*c.C])
+				out = append(out, piece...)
+				continue
+			}
+			for b := 0; b < c.N; b++ {
+				out = append(out, scores[b*c.C+q])
+			}
+		}
+		return nil, nil, &partDone{pieces: out, total: total}
 	}
 	w := make([]float32, c.N*c.C)
 	for b, t := range c.Targets {

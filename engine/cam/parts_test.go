@@ -3,12 +3,15 @@ package cam
 import (
 	"errors"
 	"math"
+	"math/rand"
 	"slices"
 	"testing"
+
+	"github.com/cnnlens/cnnlens/engine/tensor"
 )
 
 // TestPartsEqualWhole divides SmoothGrad (and its NoiseTunnel variants),
-// ScoreCAM and Integrated Gradients into uneven parts
+// ScoreCAM, AblationCAM and Integrated Gradients into uneven parts
 // (as several engines would compute them), finishes them from the pieces,
 // and checks that maps, raw attributions and weights are bit for bit those
 // of one Compute, on a batch of two tinycnn images and on ResNet-18 (whose
@@ -22,12 +25,34 @@ func TestPartsEqualWhole(t *testing.T) {
 		{Method: "integrated-gradients", Steps: 7, BatchSize: 4},
 		{Method: "smoothgrad-sq", Samples: 4, Seed: 2, BatchSize: 3},
 		{Method: "vargrad", Samples: 4, Seed: 2, BatchSize: 3},
+		{Method: "ablationcam", BatchSize: 5},
 	} {
 		t.Run(base.Method, func(t *testing.T) { checkParts(t, s, base) })
 	}
 	r := imLoad(t, "resnet18", "model_bn.onnx")
 	t.Run("resnet18/smoothgrad", func(t *testing.T) {
 		checkParts(t, r.session(t, nil), Request{Method: "smoothgrad", Samples: 3, Seed: 5, BatchSize: 3})
+	})
+	t.Run("resnet18/ablationcam", func(t *testing.T) {
+		checkParts(t, r.session(t, nil), Request{Method: "ablationcam", BatchSize: 100})
+	})
+	// A layer whose minimum is not 0: each ablation's fill value depends on
+	// its position in the batch, on both of AblationCAM's paths.
+	x := tensor.New(2, 3, 8, 8)
+	rng := rand.New(rand.NewSource(4))
+	for i := range x.F32() {
+		x.F32()[i] = float32(rng.NormFloat64())
+	}
+	rs, err := NewSession(residualNet(t), x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ab := Request{Method: "ablationcam", Layers: []string{"h"}, Targets: []Target{{Class: 1}, {Class: 3}}, BatchSize: 2}
+	t.Run("ablationcam/batched", func(t *testing.T) { checkParts(t, rs, ab) })
+	t.Run("ablationcam/per-channel", func(t *testing.T) {
+		forcePerChannelAblation = true
+		defer func() { forcePerChannelAblation = false }()
+		checkParts(t, rs, ab)
 	})
 	if _, err := Compute(s, Request{Method: "gradcam", Part: &Part{0, 1}}); !errors.Is(err, ErrBadRequest) || Divisible("gradcam") {
 		t.Errorf("gradcam in parts: error %v, want a bad request", err)
