@@ -630,11 +630,10 @@ func RenderResult(base image.Image, r *cam.Result, colormap string, alpha float6
 		g := viz.DeprocessImage(m, r.Width, r.Height)
 		return g, g, nil, nil
 	}
-	overlay, err = viz.ShowCAMOnImage(base, m, r.Width, r.Height, cm, float32(1-alpha))
+	overlay, heat, err = viz.ShowCAMOnImageHeat(base, m, r.Width, r.Height, cm, float32(1-alpha))
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	heat = viz.MapImage(m, r.Width, r.Height, cm)
 	if len(r.Layers) > 0 {
 		l := r.Layers[0]
 		raw = viz.SignedMapImage(l.Raw[:l.H*l.W], l.W, l.H, viz.RdBu, 0)

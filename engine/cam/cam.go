@@ -386,8 +386,10 @@ func aggregate(perLayer [][]float32, n, hw int) []float32 {
 			}
 		}
 	}
-	for i := range out {
-		out[i] /= float32(len(perLayer))
+	if len(perLayer) > 1 { // x/1 is x
+		for i := range out {
+			out[i] /= float32(len(perLayer))
+		}
 	}
 	for b := 0; b < n; b++ {
 		MinMax(out[b*hw : (b+1)*hw])

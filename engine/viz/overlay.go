@@ -24,6 +24,31 @@ import (
 // (cv2.resize). Transparent pixels use their unpremultiplied colour. The
 // result is opaque and has its origin at (0, 0).
 func ShowCAMOnImage(img image.Image, mask []float32, mw, mh int, cm Colormap, imageWeight float32) (*image.RGBA, error) {
+	return showCAM(img, mask, mw, mh, cm, imageWeight, nil)
+}
+
+// ShowCAMOnImageHeat is ShowCAMOnImage and MapImage(mask, mw, mh, cm) at
+// once: when the mask has the image's size, the heatmap's colours are
+// written in the overlay's first pass instead of being looked up again.
+func ShowCAMOnImageHeat(img image.Image, mask []float32, mw, mh int, cm Colormap, imageWeight float32) (overlay, heat *image.RGBA, err error) {
+	if img != nil && len(mask) == mw*mh && mw == img.Bounds().Dx() && mh == img.Bounds().Dy() {
+		heat = image.NewRGBA(image.Rect(0, 0, mw, mh))
+		overlay, err = showCAM(img, mask, mw, mh, cm, imageWeight, heat)
+		if err != nil {
+			return nil, nil, err
+		}
+		return overlay, heat, nil
+	}
+	overlay, err = showCAM(img, mask, mw, mh, cm, imageWeight, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	return overlay, MapImage(mask, mw, mh, cm), nil
+}
+
+// showCAM is ShowCAMOnImage; heat, when not nil, receives the mask's
+// colours (the mask then has the image's size).
+func showCAM(img image.Image, mask []float32, mw, mh int, cm Colormap, imageWeight float32, heat *image.RGBA) (*image.RGBA, error) {
 	if img == nil {
 		return nil, fmt.Errorf("viz: no image to draw the CAM on")
 	}
@@ -46,6 +71,12 @@ func ShowCAMOnImage(img image.Image, mask []float32, mw, mh int, cm Colormap, im
 	// (1 - image_weight) is a Python float before numpy casts it to float32.
 	hw := float32(1 - float64(imageWeight))
 	iw := imageWeight
+	// The two products of each channel's blend, by byte value.
+	var bt blendTables
+	for v := range bt.heat {
+		bt.heat[v] = float32(hw * div255[v])
+		bt.img[v] = float32(iw * div255[v])
+	}
 	pix := rgbBytes(img)
 	mask = mask[:w*h]
 	// Two passes over the same float32 expressions (so the same values):
@@ -57,33 +88,46 @@ func ShowCAMOnImage(img image.Image, mask []float32, mw, mh int, cm Colormap, im
 	// baseline tier to the end the first time.
 	var peak float32
 	for y := 0; y < h; y++ {
-		if v := blendRowPeak(mask[y*w:(y+1)*w], pix[3*y*w:3*(y+1)*w], cm, hw, iw); v > peak {
+		var hrow []uint8
+		if heat != nil {
+			hrow = heat.Pix[4*y*w : 4*(y+1)*w]
+		}
+		if v := blendRowPeak(mask[y*w:(y+1)*w], pix[3*y*w:3*(y+1)*w], cm, &bt, hrow); v > peak {
 			peak = v
 		}
 	}
 	out := image.NewRGBA(image.Rect(0, 0, w, h))
 	for y := 0; y < h; y++ {
-		blendRow(out.Pix[4*y*w:4*(y+1)*w], mask[y*w:(y+1)*w], pix[3*y*w:3*(y+1)*w], cm, hw, iw, peak)
+		blendRow(out.Pix[4*y*w:4*(y+1)*w], mask[y*w:(y+1)*w], pix[3*y*w:3*(y+1)*w], cm, &bt, peak)
 	}
 	return out, nil
 }
 
+// blendTables hold float32(hw·k/255) and float32(iw·k/255) for each byte
+// value k: the two terms of show_cam_on_image's blend.
+type blendTables struct{ heat, img [256]float32 }
+
 // blend is show_cam_on_image's (1 − image_weight)·heatmap + image_weight·img
 // for one pixel, in float32.
-func blend(hc color.RGBA, p []uint8, hw, iw float32) (r, g, b float32) {
-	r = float32(hw*div255[hc.R]) + float32(iw*div255[p[0]])
-	g = float32(hw*div255[hc.G]) + float32(iw*div255[p[1]])
-	b = float32(hw*div255[hc.B]) + float32(iw*div255[p[2]])
+func blend(hc color.RGBA, p []uint8, t *blendTables) (r, g, b float32) {
+	r = t.heat[hc.R] + t.img[p[0]]
+	g = t.heat[hc.G] + t.img[p[1]]
+	b = t.heat[hc.B] + t.img[p[2]]
 	return r, g, b
 }
 
-// blendRowPeak is the largest blended value of a row (0 for none above 0).
+// blendRowPeak is the largest blended value of a row (0 for none above 0);
+// it writes the row's colours into heat unless heat is nil.
 //
 //go:noinline
-func blendRowPeak(mask []float32, pix []uint8, cm Colormap, hw, iw float32) float32 {
+func blendRowPeak(mask []float32, pix []uint8, cm Colormap, t *blendTables, heat []uint8) float32 {
 	var peak float32
 	for i, m := range mask {
-		r, g, b := blend(cm.Lookup(m), pix[3*i:3*i+3:3*i+3], hw, iw)
+		hc := cm.Lookup(m)
+		if heat != nil {
+			setPix(heat, i, hc)
+		}
+		r, g, b := blend(hc, pix[3*i:3*i+3:3*i+3], t)
 		if r > peak {
 			peak = r
 		}
@@ -101,14 +145,14 @@ func blendRowPeak(mask []float32, pix []uint8, cm Colormap, hw, iw float32) floa
 // when peak is not positive), opaque.
 //
 //go:noinline
-func blendRow(out []uint8, mask []float32, pix []uint8, cm Colormap, hw, iw, peak float32) {
+func blendRow(out []uint8, mask []float32, pix []uint8, cm Colormap, t *blendTables, peak float32) {
 	for i, m := range mask {
 		o := out[4*i : 4*i+4 : 4*i+4]
 		o[3] = 255
 		if !(peak > 0) {
 			continue
 		}
-		r, g, b := blend(cm.Lookup(m), pix[3*i:3*i+3:3*i+3], hw, iw)
+		r, g, b := blend(cm.Lookup(m), pix[3*i:3*i+3:3*i+3], t)
 		o[0] = truncU8(float32(255 * (r / peak)))
 		o[1] = truncU8(float32(255 * (g / peak)))
 		o[2] = truncU8(float32(255 * (b / peak)))

@@ -11,6 +11,7 @@ import (
 	"image/color"
 	"image/png"
 	"math"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"strings"
@@ -621,5 +622,45 @@ func BenchmarkShowCAMOnImage224(b *testing.B) {
 		if _, err := ShowCAMOnImage(img, mask, 7, 7, Jet, 0.5); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// ShowCAMOnImageHeat gives ShowCAMOnImage's overlay and MapImage's
+// heatmap byte for byte, with the mask at the image's size (one pass) and
+// at another size.
+func TestShowCAMOnImageHeat(t *testing.T) {
+	rng := rand.New(rand.NewSource(7))
+	img := image.NewRGBA(image.Rect(0, 0, 37, 23))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(rng.Intn(256))
+		if i%4 == 3 {
+			img.Pix[i] = 255
+		}
+	}
+	for _, size := range [][2]int{{37, 23}, {7, 5}} {
+		mw, mh := size[0], size[1]
+		mask := make([]float32, mw*mh)
+		for i := range mask {
+			mask[i] = float32(rng.Float64()*1.2 - 0.1)
+		}
+		mask[0] = float32(math.NaN())
+		for _, cm := range []Colormap{Jet, Viridis} {
+			for _, iw := range []float32{0, 0.5, 1} {
+				want, err := ShowCAMOnImage(img, mask, mw, mh, cm, iw)
+				if err != nil {
+					t.Fatal(err)
+				}
+				overlay, heat, err := ShowCAMOnImageHeat(img, mask, mw, mh, cm, iw)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(overlay.Pix, want.Pix) || !bytes.Equal(heat.Pix, MapImage(mask, mw, mh, cm).Pix) {
+					t.Errorf("%d×%d mask, weight %v: the overlay or the heatmap differs", mw, mh, iw)
+				}
+			}
+		}
+	}
+	if _, _, err := ShowCAMOnImageHeat(img, make([]float32, 3), 2, 2, Jet, 0.5); err == nil {
+		t.Error("a mask of the wrong length was accepted")
 	}
 }
