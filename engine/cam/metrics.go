@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/cnnlens/cnnlens/engine/graph"
+	"github.com/cnnlens/cnnlens/engine/internal/kind"
 	"github.com/cnnlens/cnnlens/engine/tensor"
 )
 
@@ -87,6 +88,16 @@ type ROADOptions struct {
 	// Progress, when set, is told how many perturbed images were scored;
 	// returning false cancels (ROAD then returns ErrCancelled).
 	Progress func(done, total int) bool
+
+	// Part and Pieces divide ROAD among engines, as Request.Part and
+	// Request.Pieces divide a method: a piece is one batch of the
+	// perturbed images (ROADPieces tells how many there are and how many
+	// scores each holds). With Part, ROAD scores only those batches and
+	// returns their scores in ROADResult.Pieces; with Pieces (every
+	// piece's scores, in order), it scores none and finishes from them:
+	// the same numbers as one ROAD, since each batch is the same batch.
+	Part   *Part
+	Pieces []float32
 }
 
 // ROADResult holds the score changes of one ROAD run.
@@ -98,6 +109,32 @@ type ROADResult struct {
 	// Mean[b] averages Change over the percentiles
 	// (ROADMostRelevantFirstAverage / ROADLeastRelevantFirstAverage).
 	Mean []float32
+	// Pieces holds a Part request's scores (the rest is then empty).
+	Pieces []float32
+}
+
+// ROADPieces is how many pieces ROAD with opt divides into on s, and how
+// many scores each piece holds (ROADOptions.Part).
+func ROADPieces(s *Session, opt ROADOptions) (count, per int) {
+	rows := len(roadPercentiles(opt)) * s.Batch()
+	batch := roadBatch(s, rows, opt.BatchSize)
+	return (rows + batch - 1) / batch, batch
+}
+
+// roadPercentiles is opt's percentiles or the default ones.
+func roadPercentiles(opt ROADOptions) []float64 {
+	if len(opt.Percentiles) == 0 {
+		return []float64{10, 20, 30, 40, 50, 60, 70, 80, 90}
+	}
+	return opt.Percentiles
+}
+
+// roadBatch is the number of perturbed images per forward pass.
+func roadBatch(s *Session, rows, batch int) int {
+	if batch <= 0 {
+		batch = defaultBatch(s)
+	}
+	return max(1, s.fitBatch(min(batch, max(rows, 1))))
 }
 
 // ROAD is Remove And Debias, pytorch-grad-cam's ROADMostRelevantFirst
@@ -133,10 +170,7 @@ func ROAD(s *Session, maps []float32, targets []Target, mostRelevantFirst bool, 
 	if err != nil {
 		return nil, err
 	}
-	pcts := opt.Percentiles
-	if len(pcts) == 0 {
-		pcts = []float64{10, 20, 30, 40, 50, 60, 70, 80, 90}
-	}
+	pcts := roadPercentiles(opt)
 	for _, p := range pcts {
 		if !(p >= 0 && p <= 100) {
 			return nil, fmt.Errorf("cam: ROAD: percentile %v is outside 0..100", p)
@@ -154,20 +188,43 @@ func ROAD(s *Session, maps []float32, targets []Target, mostRelevantFirst bool, 
 	hw := h * w
 	chw := c * hw
 	x := s.Input.F32()
-	var fillErr error
-	scores, err := scoreBatches(s, len(pcts)*n, opt.BatchSize, opt.Progress, func(r int, dst []float32) {
-		p, b := pcts[r/n], r%n
-		keep := roadKeep(maps[b*hw:(b+1)*hw], p, mostRelevantFirst)
-		rng := rowRand(opt.Seed, r)
-		if e := imputeLinear(dst, x[b*chw:(b+1)*chw], c, h, w, keep, noise, rng); e != nil && fillErr == nil {
-			fillErr = e
-		}
-	}, func(r int) Target { return ts[r%n] })
+	rows := len(pcts) * n
+	batch := roadBatch(s, rows, opt.BatchSize)
+	count := (rows + batch - 1) / batch
+	req := &Request{Method: "ROAD", Part: opt.Part, Pieces: opt.Pieces}
+	if opt.Part != nil && opt.Pieces != nil {
+		return nil, kind.Errorf(ErrBadRequest, "cam: ROAD takes a part or the pieces, not both")
+	}
+	lo, hi, given, err := partRange(req, count, batch)
 	if err != nil {
 		return nil, err
 	}
-	if fillErr != nil {
-		return nil, fillErr
+	scores := make([]float32, count*batch)
+	if given != nil {
+		copy(scores, given)
+	} else {
+		// Rows [r0, r1): whole batches of the whole computation.
+		r0, r1 := lo*batch, min(hi*batch, rows)
+		var fillErr error
+		part, err := scoreBatches(s, r1-r0, batch, opt.Progress, func(r int, dst []float32) {
+			r += r0
+			p, b := pcts[r/n], r%n
+			keep := roadKeep(maps[b*hw:(b+1)*hw], p, mostRelevantFirst)
+			rng := rowRand(opt.Seed, r)
+			if e := imputeLinear(dst, x[b*chw:(b+1)*chw], c, h, w, keep, noise, rng); e != nil && fillErr == nil {
+				fillErr = e
+			}
+		}, func(r int) Target { return ts[(r+r0)%n] })
+		if err != nil {
+			return nil, err
+		}
+		if fillErr != nil {
+			return nil, fillErr
+		}
+		copy(scores[r0:], part)
+	}
+	if opt.Part != nil {
+		return &ROADResult{Percentiles: pcts, Pieces: scores[lo*batch : hi*batch]}, nil
 	}
 	res := &ROADResult{Percentiles: pcts, Mean: make([]float32, n)}
 	for k := range pcts {

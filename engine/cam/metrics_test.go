@@ -1,8 +1,10 @@
 package cam
 
 import (
+	"errors"
 	"math"
 	"math/rand"
+	"slices"
 	"strings"
 	"testing"
 
@@ -301,5 +303,68 @@ func TestROADGradCAMBeatsInverse(t *testing.T) {
 	}
 	if !(conf.Change[0] > confInv.Change[0]) {
 		t.Errorf("confidence change %.3g with Grad-CAM, %.3g with the inverted map", conf.Change[0], confInv.Change[0])
+	}
+}
+
+// ROAD divided into parts (as several engines compute it) and finished
+// from the pieces gives one ROAD's numbers bit for bit, on tinycnn and on
+// ResNet-18; bad parts and pieces are refused.
+func TestROADParts(t *testing.T) {
+	l := imLoad(t, "tinycnn", "model.onnx")
+	s := l.session(t, l.batch(2))
+	r := imCompute(t, s, Request{Method: "gradcam"})
+	checkROADParts(t, s, r.Maps, ROADOptions{Percentiles: []float64{10, 30, 50, 70, 90}, Seed: 3, BatchSize: 3})
+	rl := imLoad(t, "resnet18", "model_bn.onnx")
+	rs := rl.session(t, nil)
+	rr := imCompute(t, rs, Request{Method: "gradcam"})
+	checkROADParts(t, rs, rr.Maps, ROADOptions{Percentiles: []float64{20, 40, 60, 80, 90}, Seed: 1, BatchSize: 2})
+}
+
+func checkROADParts(t *testing.T, s *Session, maps []float32, opt ROADOptions) {
+	t.Helper()
+	for _, morf := range []bool{true, false} {
+		whole, err := ROAD(s, maps, nil, morf, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		count, per := ROADPieces(s, opt)
+		if count < 3 || per != opt.BatchSize {
+			t.Fatalf("%d pieces of %d, want at least 3 of %d", count, per, opt.BatchSize)
+		}
+		var pieces []float32
+		cuts := slices.Compact([]int{0, 1, count / 2, count})
+		for i := 0; i+1 < len(cuts); i++ {
+			o := opt
+			o.Part = &Part{cuts[i], cuts[i+1]}
+			p, err := ROAD(s, maps, nil, morf, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(p.Pieces) != (cuts[i+1]-cuts[i])*per || p.Change != nil {
+				t.Fatalf("part %v: %d scores, %d rows of changes", *o.Part, len(p.Pieces), len(p.Change))
+			}
+			pieces = append(pieces, p.Pieces...)
+		}
+		o := opt
+		o.Pieces = pieces
+		got, err := ROAD(s, maps, nil, morf, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k := range whole.Change {
+			if !slices.Equal(bits(got.Change[k]), bits(whole.Change[k])) {
+				t.Errorf("MoRF %v, percentile %v: %v from the pieces, %v from one ROAD", morf, opt.Percentiles[k], got.Change[k], whole.Change[k])
+			}
+		}
+		if !slices.Equal(bits(got.Mean), bits(whole.Mean)) {
+			t.Errorf("MoRF %v: mean %v from the pieces, %v from one ROAD", morf, got.Mean, whole.Mean)
+		}
+		for _, bad := range []ROADOptions{{Part: &Part{0, count + 1}}, {Part: &Part{1, 1}}, {Pieces: pieces[1:]}, {Part: &Part{0, 1}, Pieces: pieces}} {
+			o := opt
+			o.Part, o.Pieces = bad.Part, bad.Pieces
+			if _, err := ROAD(s, maps, nil, morf, o); !errors.Is(err, ErrBadRequest) {
+				t.Errorf("part %v, %d pieces: error %v, want a bad request", o.Part, len(o.Pieces), err)
+			}
+		}
 	}
 }
