@@ -40,6 +40,9 @@ function parseArgs(argv) {
     budget: 60, // unless that would take longer than this (then ≥ 1 run)
     warmupTime: 1.5,
     samples: 16,
+    layer: '', // the layer of the layer methods ('' : the model's default)
+    galleryChannels: 4, // gallery: channels maximised …
+    galleryStepCount: 32, // … with this many steps each
   };
   const list = (s) => s.split(',').map((x) => x.trim()).filter(Boolean);
   for (let i = 2; i < argv.length; i++) {
@@ -61,6 +64,9 @@ function parseArgs(argv) {
       case '--budget': o.budget = +next(); break;
       case '--warmup-time': o.warmupTime = +next(); break;
       case '--samples': o.samples = +next(); break;
+      case '--layer': o.layer = next(); break;
+      case '--gallery-channels': o.galleryChannels = +next(); break;
+      case '--gallery-steps': o.galleryStepCount = +next(); break;
       default: throw new Error(`unknown option ${a}`);
     }
   }
@@ -84,6 +90,8 @@ const WORKLOADS = {
   tinycnn: { oracle: 'tinycnn/model.onnx', peer: 'tinycnn' },
   resnet18: { oracle: 'resnet18/model_bn.onnx', peer: 'resnet18' },
   mobilenet_v2: { peerBuild: 'mobilenet_v2', peer: 'mobilenet_v2' },
+  scenes: { local: 'models/scenes.onnx' }, // the page's bundled models
+  shapes: { local: 'models/shapes.onnx' },
 };
 
 // Modes: the requests of one run (after setInput, which runs the forward
@@ -94,7 +102,29 @@ const MODES = {
   saliency: { cam: 'saliency', peer: 'saliency' },
   smoothgrad: { cam: 'smoothgrad', split: true, pieces: (o) => o.samples },
   scorecam: { cam: 'scorecam', split: true, pieces: (o, info) => layerChannels(info) },
+  // Ablation-CAM: one piece per batch of 32 ablated channels.
+  ablationcam: { cam: 'ablationcam', split: true, pieces: (o, info) => Math.ceil(layerChannels(info) / 32) },
+  // The metrics panel (metrics request): Grad-CAM's map scored by the
+  // confidence change, ROAD (MoRF and LeRF) and ARCC; divided by ROAD's
+  // perturbed inputs (the first part tells how many).
+  metrics: { metrics: 'gradcam', split: true },
+  // Activation maximisation of o.galleryChannels channels of the default
+  // layer (o.gallerySteps steps each), divided by channels.
+  gallery: { gallery: true, split: true },
+  // Re-targeting: after the input's first Grad-CAM (not timed), another
+  // class and other CAM methods at the same layer, each with its pictures
+  // drawn (render); every request is timed on its own.
+  retarget: { retarget: true },
 };
+
+// The re-targeting requests (after Grad-CAM of class cls), each timed.
+const RETARGET = [
+  { name: 'gradcam_other_class', method: 'gradcam', dcls: 1 },
+  { name: 'gradcampp_same_class', method: 'gradcampp', dcls: 1 },
+  { name: 'hirescam_third_class', method: 'hirescam', dcls: 2 },
+  { name: 'eigencam', method: 'eigencam', dcls: 2 },
+  { name: 'xgradcam_first_class', method: 'xgradcam', dcls: 0 },
+];
 
 // The channels of the model's default layer (Score-CAM's masked inputs).
 function layerChannels(info) {
@@ -106,6 +136,10 @@ function layerChannels(info) {
 
 async function modelBytes(o, name) {
   const w = WORKLOADS[name];
+  if (w.local) {
+    const f = path.join(root, w.local);
+    return { file: f, bytes: fs.readFileSync(f) };
+  }
   if (w.oracle) {
     const f = path.join(o.shared, 'oracle', w.oracle);
     if (!fs.existsSync(f)) throw new Error(`${name}: ${f} is missing`);
@@ -155,6 +189,7 @@ class Engine {
         const p = this.pending.get(m.id);
         if (!p) return;
         this.pending.delete(m.id);
+        if (m.ok && m.result && typeof m.result === 'object') m.result.workerCpuMs = m.workerCpuMs;
         if (m.ok) p.resolve(m.result); else p.reject(new Error(m.error));
       });
       this.w.on('error', (e) => { reject(e); this.failAll(String(e)); });
@@ -187,31 +222,105 @@ function goroot() {
 // does.
 async function runOnce(o, pool, model, x, mode, opts) {
   const m = MODES[mode];
+  if (m.retarget) return retargetOnce(o, pool[0], model[0], x, opts);
+  if (m.gallery) return galleryOnce(o, pool, model, opts);
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   const split = m.split && pool.length > 1;
   const use = split ? pool : pool.slice(0, 1);
   const infos = await Promise.all(use.map((e, i) => e.call('setInput', { model: model[i], kind: 'tensor', data: x })));
-  const req = { method: m.cam, class: opts.cls, samples: o.samples };
+  const op = m.metrics ? 'metrics' : 'cam';
+  const req = { method: m.cam || m.metrics, class: opts.cls, samples: o.samples, layer: o.layer };
   let out = null;
   if (split) {
-    const total = m.pieces(o, opts.info);
-    const parts = await Promise.all(use.map((e, i) => e.call('cam', {
-      ...req, input: infos[i].id,
-      part: [Math.floor(total * i / use.length), Math.floor(total * (i + 1) / use.length)],
-    })));
+    // As the page: the first worker's part [0, 1) tells how many pieces
+    // there are when the mode does not know.
+    let first = null;
+    let total = m.pieces ? m.pieces(o, opts.info) : 0;
+    let lo0 = 0;
+    if (!total) {
+      first = await use[0].call(op, { ...req, input: infos[0].id, part: [0, 1] });
+      total = first.pieceCount;
+      lo0 = 1;
+    }
+    const rest = total - lo0;
+    const parts = await Promise.all(use.map((e, i) => {
+      const lo = lo0 + Math.floor(rest * i / use.length), hi = lo0 + Math.floor(rest * (i + 1) / use.length);
+      if (lo >= hi) return { pieces: new Float32Array(0) };
+      return e.call(op, { ...req, input: infos[i].id, part: [lo, hi] });
+    }));
+    if (first) parts.unshift(first);
     const n = parts.reduce((a, p) => a + p.pieces.length, 0);
     const pieces = new Float32Array(n);
     let off = 0;
     for (const p of parts) { pieces.set(p.pieces, off); off += p.pieces.length; }
-    out = await use[0].call('cam', { ...req, input: infos[0].id, pieces }, [pieces.buffer]);
-  } else if (m.cam) {
-    out = await use[0].call('cam', { ...req, input: infos[0].id });
+    out = await use[0].call(op, { ...req, input: infos[0].id, pieces }, [pieces.buffer]);
+  } else if (m.cam || m.metrics) {
+    out = await use[0].call(op, { ...req, input: infos[0].id });
   }
   const dt = performance.now() - t0;
   const cpu = process.cpuUsage(c0);
   await Promise.all(use.map((e, i) => e.call('disposeInput', { input: infos[i].id })));
-  return { ms: dt, cpu: (cpu.user + cpu.system) / 1000, checksum: checksum(out ? out.cam : infos[0].logits) };
+  let sum;
+  if (m.metrics) sum = metricsChecksum(out);
+  else sum = checksum(out ? out.cam : infos[0].logits);
+  return { ms: dt, cpu: (cpu.user + cpu.system) / 1000, checksum: sum };
+}
+
+// metricsChecksum folds every number of a metrics reply but its time.
+function metricsChecksum(r) {
+  let s = 0;
+  for (const [k, v] of Object.entries(r)) {
+    if (k === 'ms') continue;
+    if (typeof v === 'number') s += v;
+    else if (v && typeof v.length === 'number' && typeof v !== 'string') for (const e of v) s += e;
+  }
+  return s;
+}
+
+// retargetOnce: a fresh input and its first Grad-CAM (not timed), then the
+// RETARGET requests, each timed (wall clock, from the request to its reply
+// in the main thread, pictures drawn).
+async function retargetOnce(o, e, model, x, opts) {
+  const info = await e.call('setInput', { model, kind: 'tensor', data: x });
+  const render = { colormap: 'jet', alpha: 0.5 };
+  const base = { input: info.id, layer: o.layer, render };
+  await e.call('cam', { ...base, method: 'gradcam', class: opts.cls });
+  const each = {};
+  const cpus = [];
+  let sum = 0;
+  for (const r of RETARGET) {
+    const t0 = performance.now();
+    const out = await e.call('cam', { ...base, method: r.method, class: opts.cls + r.dcls });
+    each[r.name] = performance.now() - t0;
+    cpus.push(out.workerCpuMs);
+    sum += checksum(out.cam);
+  }
+  await e.call('disposeInput', { input: info.id });
+  return { ms: median(Object.values(each)), cpuEach: cpus, checksum: sum, each };
+}
+
+// galleryOnce: activation maximisation of channels 0 … galleryChannels−1
+// of the model's default layer (or --layer), the channels divided among
+// the workers in contiguous ranges; the checksum folds every picture's
+// pixels and objective curve, in channel order.
+async function galleryOnce(o, pool, model, opts) {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const n = o.galleryChannels;
+  const layer = o.layer || opts.info.defaultLayer;
+  const results = new Array(n);
+  await Promise.all(pool.map(async (e, i) => {
+    const lo = Math.floor(n * i / pool.length), hi = Math.floor(n * (i + 1) / pool.length);
+    for (let c = lo; c < hi; c++) {
+      results[c] = await e.call('maximize', { model: model[i], layer, channel: c, steps: o.galleryStepCount, seed: 1, every: 1 << 30 });
+    }
+  }));
+  const dt = performance.now() - t0;
+  const cpu = process.cpuUsage(c0);
+  let sum = 0;
+  for (const r of results) sum = sum * 3 + checksum(r.image.data) + checksum(r.objective);
+  return { ms: dt, cpu: (cpu.user + cpu.system) / 1000, checksum: sum };
 }
 
 function checksum(a) {
@@ -234,10 +343,12 @@ async function timeMode(o, pool, model, x, mode, opts) {
   const first = await runOnce(o, pool, model, x, mode, opts);
   const times = [];
   const cpus = [];
+  const each = {};
   if (first.ms > 10000) {
     // Long: tiering is negligible; the first run counts.
     times.push(first.ms);
     cpus.push(first.cpu);
+    if (first.each) throw new Error('a re-targeting run took over 10 s');
   } else {
     const w0 = performance.now();
     while (performance.now() - w0 < o.warmupTime * 1000) await runOnce(o, pool, model, x, mode, opts);
@@ -249,10 +360,23 @@ async function timeMode(o, pool, model, x, mode, opts) {
     if (times.length >= o.runs && el >= o.minTime) break;
     if (times.length >= 1 && el + median(times) / 1000 > o.budget) break;
     const r = await runOnce(o, pool, model, x, mode, opts);
-    times.push(r.ms);
-    cpus.push(r.cpu);
+    if (r.each) {
+      for (const [k, v] of Object.entries(r.each)) {
+        times.push(v);
+        (each[k] ||= []).push(v);
+      }
+      cpus.push(...r.cpuEach);
+    } else {
+      times.push(r.ms);
+      cpus.push(r.cpu);
+    }
   }
+  const eachMedian = {};
+  for (const [k, v] of Object.entries(each)) eachMedian[k] = round(median(v));
   return {
+    // retarget: each request's median, and cpu_median_ms the engine's
+    // thread's CPU time per request (workerCpuMs).
+    ...(first.each ? { each_median_ms: eachMedian } : {}),
     median_ms: round(median(times)), min_ms: round(Math.min(...times)), max_ms: round(Math.max(...times)),
     runs: times.length, cpu_median_ms: round(median(cpus)), checksum: first.checksum,
   };
