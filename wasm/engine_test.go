@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"image"
 	"image/png"
 	"math"
@@ -305,7 +306,7 @@ func TestCAMParts(t *testing.T) {
 		}
 		engines[i], inputs[i] = e, in.ID
 	}
-	for _, method := range []string{"smoothgrad", "scorecam", "integrated-gradients"} {
+	for _, method := range []string{"smoothgrad", "scorecam", "integrated-gradients", "ablationcam"} {
 		req := CAMRequest{Method: method, Class: 3, Attr: AttrParams{Samples: 16, Steps: 20}}
 		one := req
 		one.Input = inputs[2]
@@ -327,6 +328,9 @@ func TestCAMParts(t *testing.T) {
 				total = p.PieceCount
 			}
 			r.Part = &cam.Part{Lo: total * w / 2, Hi: total * (w + 1) / 2}
+			if r.Part.Lo == r.Part.Hi {
+				continue // ablationcam here: one batch of channels, one piece
+			}
 			p, err := engines[w].CAM(r)
 			if err != nil {
 				t.Fatalf("%s part %v: %v", method, *r.Part, err)
@@ -344,6 +348,73 @@ func TestCAMParts(t *testing.T) {
 		}
 		if !slices.Equal(got.Map, want.Map) || !slices.Equal(got.Raw, want.Raw) || len(got.Map) == 0 {
 			t.Errorf("%s: the map finished from two engines' pieces differs from one engine's", method)
+		}
+	}
+}
+
+// The metrics divided between two engines (their ROAD passes) and finished
+// on one give the one engine's scores, with the default percentiles (ROAD
+// and ARCC's own) and with ARCC's; bad parts are refused.
+func TestMetricsParts(t *testing.T) {
+	x := readF32(t, filepath.Join(tiny, "raw", "input.f32"))
+	engines := make([]*Engine, 3)
+	inputs := make([]int, 3)
+	for i := range engines {
+		e, info := loadTiny(t, nil)
+		in, err := e.InputTensor(info.ID, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		engines[i], inputs[i] = e, in.ID
+	}
+	for _, pcts := range [][]float64{nil, {20, 40, 60, 80}} {
+		req := MetricsRequest{CAMRequest: CAMRequest{Method: "gradcam", Class: 3, Seed: 2}, ROADNoise: 0.01, ROADPercentiles: pcts}
+		one := req
+		one.Input = inputs[2]
+		want, err := engines[2].Metrics(one)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := req
+		r.Input, r.Part = inputs[0], &cam.Part{Lo: 0, Hi: 1}
+		first, err := engines[0].Metrics(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total := first.PieceCount
+		if total < 2 || first.ROADMoRF != nil {
+			t.Fatalf("percentiles %v: %d pieces, scores %v", pcts, total, first.ROADMoRF)
+		}
+		pieces := first.Pieces
+		for w, cut := range [][2]int{{1, total / 2}, {total / 2, total}} {
+			if cut[0] >= cut[1] {
+				continue
+			}
+			r := req
+			r.Input, r.Part = inputs[w], &cam.Part{Lo: cut[0], Hi: cut[1]}
+			p, err := engines[w].Metrics(r)
+			if err != nil {
+				t.Fatalf("part %v: %v", cut, err)
+			}
+			pieces = append(pieces, p.Pieces...)
+		}
+		r = req
+		r.Input, r.Pieces = inputs[0], pieces
+		got, err := engines[0].Metrics(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got.MS, want.MS = 0, 0
+		if fmt.Sprint(*got) != fmt.Sprint(*want) || len(got.ROADMoRF) == 0 {
+			t.Errorf("percentiles %v: from the pieces %+v, on one engine %+v", pcts, *got, *want)
+		}
+		for _, bad := range []MetricsRequest{{CAMRequest: CAMRequest{Part: &cam.Part{Lo: 0, Hi: total + 1}}},
+			{CAMRequest: CAMRequest{Pieces: pieces[1:]}}, {CAMRequest: CAMRequest{Part: &cam.Part{Lo: 0, Hi: 1}, Pieces: pieces}}} {
+			b := req
+			b.Input, b.Part, b.Pieces = inputs[0], bad.Part, bad.Pieces
+			if _, err := engines[0].Metrics(b); !errors.Is(err, ErrBadRequest) {
+				t.Errorf("part %v, %d pieces: error %v, want a bad request", b.Part, len(b.Pieces), err)
+			}
 		}
 	}
 }

@@ -15,6 +15,11 @@ import (
 // Go, tested natively (explain_test.go).
 
 // MetricsRequest scores one method's map of an input, as `cnnlens metrics`.
+// Its Part and Pieces (CAMRequest's) divide the ROAD passes among engines:
+// the pieces are the batches of perturbed images of ROAD's MoRF, then
+// LeRF, then (when the percentiles are not ARCC's) ARCC's LeRF and MoRF
+// (cam.ROADOptions.Part). A Part request computes the map and those
+// batches only; a Pieces request scores the rest from them.
 type MetricsRequest struct {
 	CAMRequest
 	ROADNoise       float64   // σ of ROAD's imputation noise (0: none)
@@ -39,6 +44,10 @@ type MetricsResult struct {
 	ARCCROADCombined     float32   `json:"arccRoadCombined"`
 	ARCC                 float32   `json:"arcc"`
 	MS                   float64   `json:"ms"`
+	// A Part request's result: its pieces' data and the number of pieces
+	// of the whole request (js.go sends them; the scores are then empty).
+	Pieces     []float32 `json:"-"`
+	PieceCount int       `json:"pieceCount"`
 }
 
 // Metrics computes a map and its confidence change, ROAD and ARCC.
@@ -55,6 +64,7 @@ func (e *Engine) Metrics(r MetricsRequest) (*MetricsResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	req.Part, req.Pieces = nil, nil // they divide the metrics, not the map
 	s := in.session
 	res, err := cam.Compute(s, req)
 	if err != nil {
@@ -64,22 +74,53 @@ func (e *Engine) Metrics(r MetricsRequest) (*MetricsResult, error) {
 		return nil, markf(ErrBadRequest, "method %s gives an RGB map; metrics need a heatmap", r.Method)
 	}
 	maps := res.Maps[:res.Height*res.Width]
-	conf, err := cam.ConfidenceChange(s, maps, res.Targets)
-	if err != nil {
-		return nil, err
-	}
 	opt := cam.ROADOptions{Percentiles: r.ROADPercentiles, Noise: r.ROADNoise, Seed: r.Seed, Progress: r.Progress}
 	if r.ROADNoise == 0 {
 		opt.Noise = -1
 	}
-	morf, err := cam.ROAD(s, maps, res.Targets, true, opt)
+	// The ROAD runs, in the order of their pieces.
+	runs := []roadRun{{opt: opt, morf: true}, {opt: opt}}
+	arcc := !sameFloats(cam.ROADPercentiles(opt), cam.ARCCPercentiles)
+	if arcc {
+		ao := opt
+		ao.Percentiles = cam.ARCCPercentiles
+		runs = append(runs, roadRun{opt: ao}, roadRun{opt: ao, morf: true})
+	}
+	if r.Part != nil || r.Pieces != nil {
+		if err := divideROAD(s, runs, r.Part, r.Pieces); err != nil {
+			return nil, err
+		}
+	}
+	if r.Part != nil {
+		out := &MetricsResult{Method: r.Method, ClassIndex: res.Targets[0].Class}
+		for i := range runs {
+			if runs[i].opt.Part == nil {
+				continue
+			}
+			rr, err := cam.ROAD(s, maps, res.Targets, runs[i].morf, runs[i].opt)
+			if err != nil {
+				return nil, err
+			}
+			out.Pieces = append(out.Pieces, rr.Pieces...)
+		}
+		out.PieceCount = runs[0].count + runs[1].count
+		if arcc {
+			out.PieceCount += runs[2].count + runs[3].count
+		}
+		out.MS = ms64(time.Since(start))
+		return out, nil
+	}
+	conf, err := cam.ConfidenceChange(s, maps, res.Targets)
 	if err != nil {
 		return nil, err
 	}
-	lerf, err := cam.ROAD(s, maps, res.Targets, false, opt)
-	if err != nil {
-		return nil, err
+	roads := make([]*cam.ROADResult, len(runs))
+	for i, run := range runs {
+		if roads[i], err = cam.ROAD(s, maps, res.Targets, run.morf, run.opt); err != nil {
+			return nil, err
+		}
 	}
+	morf, lerf := roads[0], roads[1]
 	out := &MetricsResult{Method: r.Method, ClassIndex: res.Targets[0].Class, Score: conf.Before[0], ScoreOnMasked: conf.After[0],
 		ConfidenceChange: conf.Change[0], DropInConfidence: conf.Drop[0], IncreaseInConfidence: conf.Increase[0],
 		Percentiles: morf.Percentiles, ROADCombined: (lerf.Mean[0] - morf.Mean[0]) / 2}
@@ -96,18 +137,55 @@ func (e *Engine) Metrics(r MetricsRequest) (*MetricsResult, error) {
 	}
 	out.Coherency = coh.Score[0]
 	out.ARCCROADCombined = out.ROADCombined
-	if !sameFloats(morf.Percentiles, cam.ARCCPercentiles) {
-		ao := opt
-		ao.Percentiles = cam.ARCCPercentiles
-		rc, err := cam.ROADCombined(s, maps, res.Targets, ao)
-		if err != nil {
-			return nil, err
-		}
-		out.ARCCROADCombined = rc[0]
+	if arcc {
+		// cam.ROADCombined: (LeRF mean − MoRF mean)/2.
+		out.ARCCROADCombined = (roads[2].Mean[0] - roads[3].Mean[0]) / 2
 	}
 	out.ARCC = cam.ARCC(out.Complexity, out.Coherency, out.ARCCROADCombined)
 	out.MS = ms64(time.Since(start))
 	return out, nil
+}
+
+// roadRun is one of the metrics' ROAD runs: its options and direction,
+// and its number of pieces.
+type roadRun struct {
+	opt   cam.ROADOptions
+	morf  bool
+	count int
+}
+
+// divideROAD sets each run's part of [part.Lo, part.Hi) of all the runs'
+// pieces (the runs outside it get none: opt.Part stays nil), or hands each
+// its share of pieces.
+func divideROAD(s *cam.Session, runs []roadRun, part *cam.Part, pieces []float32) error {
+	total, size := 0, 0
+	for i := range runs {
+		n, per := cam.ROADPieces(s, runs[i].opt)
+		runs[i].count = n
+		total += n
+		size += n * per
+	}
+	if part != nil && pieces != nil {
+		return markf(ErrBadRequest, "metrics: a request takes a part or the pieces, not both")
+	}
+	if part != nil && (part.Lo < 0 || part.Hi > total || part.Lo >= part.Hi) {
+		return markf(ErrBadRequest, "metrics: part [%d, %d) is not within its %d pieces", part.Lo, part.Hi, total)
+	}
+	if pieces != nil && len(pieces) != size {
+		return markf(ErrBadRequest, "metrics: %d values given for pieces of %d values", len(pieces), size)
+	}
+	off, at := 0, 0
+	for i := range runs {
+		n, per := cam.ROADPieces(s, runs[i].opt)
+		if pieces != nil {
+			runs[i].opt.Pieces = pieces[at : at+n*per]
+			at += n * per
+		} else if lo, hi := max(part.Lo-off, 0), min(part.Hi-off, n); lo < hi {
+			runs[i].opt.Part = &cam.Part{Lo: lo, Hi: hi}
+		}
+		off += n
+	}
+	return nil
 }
 
 func sameFloats(a, b []float64) bool {

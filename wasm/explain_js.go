@@ -47,6 +47,9 @@ func camOptions(m js.Value, req *CAMRequest) error {
 
 // metricsOp takes the cam message's fields plus roadNoise (default 0.01)
 // and roadPercentiles (array; default 10…90) and replies with the scores.
+// part: [lo, hi] computes only those of ROAD's batches (reply {pieces,
+// pieceCount}), pieces: Float32Array finishes from every batch's scores
+// (MetricsRequest).
 func metricsOp(eng *Engine, r request) (any, []any, error) {
 	m := r.msg
 	req := MetricsRequest{CAMRequest: CAMRequest{
@@ -56,6 +59,15 @@ func metricsOp(eng *Engine, r request) (any, []any, error) {
 	}, ROADNoise: fnum(m.Get("roadNoise"), 0.01)}
 	if err := camOptions(m, &req.CAMRequest); err != nil {
 		return nil, nil, err
+	}
+	if p := m.Get("part"); p.Truthy() {
+		if !js.Global().Get("Array").Call("isArray", p).Bool() || p.Length() != 2 {
+			return nil, nil, markf(ErrBadRequest, "part must be [lo, hi]")
+		}
+		req.Part = &cam.Part{Lo: num(p.Index(0), -1), Hi: num(p.Index(1), -1)}
+	}
+	if p := m.Get("pieces"); p.Truthy() {
+		req.Pieces = floatsOf(p)
 	}
 	if p := m.Get("roadPercentiles"); p.Truthy() {
 		for i := 0; i < p.Length(); i++ {
@@ -79,6 +91,11 @@ func metricsOp(eng *Engine, r request) (any, []any, error) {
 			return nil, nil, ErrCancelled
 		}
 		return nil, nil, err
+	}
+	if req.Part != nil {
+		pieces := float32sToJS(res.Pieces)
+		return map[string]any{"method": res.Method, "pieces": pieces, "pieceCount": res.PieceCount,
+			"classIndex": res.ClassIndex, "ms": res.MS}, []any{pieces.Get("buffer")}, nil
 	}
 	return toJS(res), nil, nil
 }

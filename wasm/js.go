@@ -68,6 +68,8 @@ func main() {
 		}
 	}
 	api.Set("divisible", toJS(divisible))
+	// The other requests that take part and pieces.
+	api.Set("divisibleOps", toJS([]string{"metrics"}))
 	api.Set("colormaps", toJS(viz.ColormapNames()))
 	api.Set("colormapTables", colormapTables())
 	js.Global().Call("cnnlensStarted", api)

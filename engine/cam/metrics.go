@@ -116,13 +116,13 @@ type ROADResult struct {
 // ROADPieces is how many pieces ROAD with opt divides into on s, and how
 // many scores each piece holds (ROADOptions.Part).
 func ROADPieces(s *Session, opt ROADOptions) (count, per int) {
-	rows := len(roadPercentiles(opt)) * s.Batch()
+	rows := len(ROADPercentiles(opt)) * s.Batch()
 	batch := roadBatch(s, rows, opt.BatchSize)
 	return (rows + batch - 1) / batch, batch
 }
 
-// roadPercentiles is opt's percentiles or the default ones.
-func roadPercentiles(opt ROADOptions) []float64 {
+// ROADPercentiles is opt's percentiles, or the default ones.
+func ROADPercentiles(opt ROADOptions) []float64 {
 	if len(opt.Percentiles) == 0 {
 		return []float64{10, 20, 30, 40, 50, 60, 70, 80, 90}
 	}
@@ -170,7 +170,7 @@ func ROAD(s *Session, maps []float32, targets []Target, mostRelevantFirst bool, 
 	if err != nil {
 		return nil, err
 	}
-	pcts := roadPercentiles(opt)
+	pcts := ROADPercentiles(opt)
 	for _, p := range pcts {
 		if !(p >= 0 && p <= 100) {
 			return nil, fmt.Errorf("cam: ROAD: percentile %v is outside 0..100", p)
