@@ -93,6 +93,7 @@ class Engine extends EventTarget {
     if (m.type === 'ready') {
       this.methods = m.methods;
       this.divisible = m.divisible || [];
+      this.divisibleOps = m.divisibleOps || [];
       this.colormaps = m.colormaps;
       this.colormapTables = m.colormapTables || {};
       this.startMs = m.startMs;
@@ -460,8 +461,9 @@ function helperEngines(n) {
   return helpers.slice(0, n);
 }
 
-// dividedCAM computes a divisible method on the main engine and n-1 helpers.
-function dividedCAM(eng, input, args, opts, n) {
+// dividedCAM computes a divisible method (op 'cam'), or the metrics (op
+// 'metrics': their ROAD passes), on the main engine and n-1 helpers.
+function dividedCAM(eng, input, args, opts, n, op = 'cam') {
   const running = []; // [engine, state] of the parts under way
   let cancelled = false;
   const done = new Map();
@@ -470,7 +472,7 @@ function dividedCAM(eng, input, args, opts, n) {
   delete partArgs.render;
   const part = (e, id, lo, hi) => {
     const key = `${lo}`;
-    const st = e.start('cam', { ...partArgs, input: id, part: [lo, hi] }, (d) => {
+    const st = e.start(op, { ...partArgs, input: id, part: [lo, hi] }, (d) => {
       done.set(key, d);
       if (opts.onProgress && total) {
         let sum = 0;
@@ -486,7 +488,7 @@ function dividedCAM(eng, input, args, opts, n) {
     const hin = hs.map((h) => helperInput(h, input).then((id) => ({ h, id }), () => null));
     try {
       const first = await (async () => {
-        const st = eng.start('cam', { ...partArgs, part: [0, 1] });
+        const st = eng.start(op, { ...partArgs, part: [0, 1] });
         running.push([eng, st]);
         return st.promise;
       })();
@@ -498,7 +500,7 @@ function dividedCAM(eng, input, args, opts, n) {
       const shares = await Promise.all(ready.map(async ({ h, id }, i) => {
         const lo = 1 + Math.floor(rest * i / k), hi = 1 + Math.floor(rest * (i + 1) / k);
         if (lo >= hi) return new Float32Array(0);
-        if (cancelled) throw new EngineError('cancelled', 'cam', 'cancelled');
+        if (cancelled) throw new EngineError('cancelled', op, 'cancelled');
         try {
           return await part(h, id, lo, hi);
         } catch (err) {
@@ -512,8 +514,8 @@ function dividedCAM(eng, input, args, opts, n) {
       pieces.set(first.pieces, 0);
       let off = first.pieces.length;
       for (const p of shares) { pieces.set(p, off); off += p.length; }
-      if (cancelled) throw new EngineError('cancelled', 'cam', 'cancelled');
-      const fin = eng.start('cam', { ...args, pieces });
+      if (cancelled) throw new EngineError('cancelled', op, 'cancelled');
+      const fin = eng.start(op, { ...args, pieces });
       running.push([eng, fin]);
       return await fin.promise;
     } finally {
@@ -742,6 +744,11 @@ export function metrics(input, opts = {}) {
   if (opts.roadNoise != null && opts.roadNoise !== '') args.roadNoise = Number(opts.roadNoise);
   if (opts.roadPercentiles) args.roadPercentiles = opts.roadPercentiles.map(Number);
   const eng = engine();
+  // Divided like the methods: each worker computes the map and its share of
+  // ROAD's perturbed inputs; the main one scores the rest from them.
+  if (workerCount > 1 && (eng.divisibleOps || []).includes('metrics') && inputSources.has(input)) {
+    return dividedCAM(eng, input, args, opts, workerCount, 'metrics');
+  }
   const state = eng.start('metrics', args, opts.onProgress);
   return { promise: state.promise, cancel: () => eng.cancel(state.id) };
 }
@@ -870,6 +877,14 @@ export function gradcamBreakdown(input, opts = {}) {
  * layer, channel, class, channels, height, width, ms}.
  */
 export function maximize(opts = {}) {
+  const args = maximizeArgs(opts);
+  const eng = engine();
+  const state = eng.start('maximize', args, opts.onProgress);
+  return { promise: state.promise, cancel: () => eng.cancel(state.id) };
+}
+
+// maximizeArgs is a maximize message.
+function maximizeArgs(opts) {
   const args = { model: modelId(opts), layer: opts.layer || '', channel: Number(opts.channel) || 0 };
   args.class = opts.classIndex == null || opts.classIndex === '' ? -1 : Number(opts.classIndex);
   for (const k of ['steps', 'lr', 'seed', 'jitter', 'rotate', 'scale', 'tv', 'blur', 'blurEvery', 'l2', 'every']) {
@@ -877,9 +892,72 @@ export function maximize(opts = {}) {
   }
   args.decorrelate = !!opts.decorrelate;
   args.fourier = !!opts.fourier;
-  const eng = engine();
-  const state = eng.start('maximize', args, opts.onProgress);
-  return { promise: state.promise, cancel: () => eng.cancel(state.id) };
+  return args;
+}
+
+/**
+ * maximizeGallery maximises several channels of a layer, each as
+ * maximize({...opts, layer, channel}), on the pool of workers (the
+ * channels in contiguous ranges, one range a worker; each worker loads the
+ * model once). Each channel's result is the one a single worker computes.
+ * opts: {layer, channels: [c…], model?, the options of maximize but
+ * onProgress, onResult(channel, result) (as each finishes), onStep(channel,
+ * done, total)}. Returns {promise, cancel()}: the promise resolves with the
+ * results in the order of channels (those not reached after cancel() are
+ * left out).
+ */
+export function maximizeGallery(opts = {}) {
+  const main = engine();
+  const channels = (opts.channels || []).map(Number);
+  const results = new Array(channels.length);
+  const running = []; // [engine, state]
+  let cancelled = false;
+  const one = { ...opts };
+  for (const k of ['channels', 'onResult', 'onStep', 'onProgress']) delete one[k];
+  const k = Math.max(1, Math.min(workerCount, channels.length));
+  const run = async (e, model, lo, hi) => {
+    for (let i = lo; i < hi && !cancelled; i++) {
+      const args = maximizeArgs({ ...one, model, channel: channels[i] });
+      const st = e.start('maximize', args, (d, t, p) => {
+        if (p && p.image) p.image.close();
+        if (opts.onStep) opts.onStep(channels[i], d, t);
+      });
+      running.push([e, st]);
+      const r = await st.promise;
+      results[i] = r;
+      if (opts.onResult) opts.onResult(channels[i], r);
+      if (r.cancelled) cancelled = true;
+    }
+  };
+  const mainModel = modelId(opts);
+  const promise = (async () => {
+    const hs = helperEngines(k - 1);
+    await Promise.all([{ e: main, h: null }, ...hs.map((h) => ({ e: h, h }))].map(async ({ e, h }, w) => {
+      const lo = Math.floor(channels.length * w / k), hi = Math.floor(channels.length * (w + 1) / k);
+      if (lo >= hi) return;
+      if (!h) return run(main, mainModel, lo, hi);
+      let model;
+      try {
+        model = await helperModel(h, mainModel);
+      } catch (_) {
+        return run(main, mainModel, lo, hi); // the helper failed: the main engine takes its share
+      }
+      try {
+        return await run(h, model, lo, hi);
+      } catch (err) {
+        if (cancelled || err.code === 'cancelled') throw err;
+        const rest = [];
+        for (let i = lo; i < hi; i++) if (!results[i]) rest.push(i);
+        if (rest.length) return run(main, mainModel, rest[0], hi);
+      }
+    }));
+    return results.filter(Boolean);
+  })();
+  const cancel = () => {
+    cancelled = true;
+    for (const [e, st] of running) e.cancel(st.id);
+  };
+  return { promise, cancel };
 }
 
 /**

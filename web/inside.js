@@ -697,31 +697,55 @@ export function initInside(ctx) {
     pr.max = n * steps;
     pr.value = 0;
     let made = 0;
-    try {
-      for (let c = 0; c < n && !ins.galleryStop; c++) {
-        const r = await runMaximize({ ...maxOptions(), layer, channel: c }, (k) => { pr.value = c * steps + k; });
-        // runMaximize drew the result into x-canvas: keep a copy.
-        const fig = document.createElement('figure');
-        const canvas = document.createElement('canvas');
-        canvas.width = $('x-canvas').width;
-        canvas.height = $('x-canvas').height;
-        canvas.getContext('2d').drawImage($('x-canvas'), 0, 0);
-        const cap = document.createElement('figcaption');
-        cap.textContent = `#${c} · ${fmtNum(r.final)}`;
+    // The channels run on the pool of workers (api.maximizeGallery); each
+    // picture is the one a single worker draws, put in its channel's place
+    // as it comes.
+    const figs = [];
+    for (let c = 0; c < n; c++) {
+      const fig = document.createElement('figure');
+      const canvas = document.createElement('canvas');
+      canvas.width = $('x-canvas').width;
+      canvas.height = $('x-canvas').height;
+      const cap = document.createElement('figcaption');
+      cap.textContent = `#${c} · …`;
+      fig.append(canvas, cap);
+      fig.onclick = () => { $('x-objective').value = 'channel'; $('x-channel').value = c; };
+      figs.push(fig);
+    }
+    const stepsDone = new Map();
+    const job = api.maximizeGallery({
+      ...maxOptions(), layer, channels: [...Array(n).keys()], every: 1 << 30,
+      onStep: (c, k) => {
+        stepsDone.set(c, k);
+        let sum = 0;
+        for (const v of stepsDone.values()) sum += v;
+        pr.value = sum;
+      },
+      onResult: (c, r) => {
+        const fig = figs[c];
+        const cell = fig.querySelector('canvas');
+        drawBitmap(cell, r.image);
+        const big = $('x-canvas');
+        big.width = cell.width;
+        big.height = cell.height;
+        big.getContext('2d').drawImage(cell, 0, 0);
+        fig.querySelector('figcaption').textContent = `#${c} · ${fmtNum(r.final)}`;
         fig.title = `channel ${c} of ${layer}: objective ${fmtNum(r.start)} → ${fmtNum(r.final)}`;
-        fig.append(canvas, cap);
-        fig.onclick = () => { $('x-objective').value = 'channel'; $('x-channel').value = c; };
-        grid.append(fig);
-        made++;
+        // The grid keeps channel order: a figure goes in once those before it are in.
+        while (made < n && figs[made].title) grid.append(figs[made++]);
         info.gallery = made;
-        if (r.cancelled) break;
-      }
+      },
+    });
+    ins.job = job;
+    try {
+      await job.promise;
       $('x-info').textContent = `gallery: ${made} of ${n} channels of ${layer}`;
-      done('gallery', { layer, channels: made, of: n });
+      done('gallery', { layer, channels: made, of: n, workers: Math.min(api.workers(), n) });
     } catch (err) {
       if (err.code !== 'cancelled') fail('Activation maximisation', err);
       $('x-info').textContent = `gallery: ${made} of ${n} channels of ${layer} (stopped)`;
     } finally {
+      if (ins.job === job) ins.job = null;
       maxBusy(false);
     }
   };

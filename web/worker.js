@@ -4,7 +4,7 @@
 //   page → worker  {op: 'start', wasm: URL, module?: WebAssembly.Module}
 //                  {id, op, ...}            a request (see wasm/js.go)
 //                  {op: 'cancel', target}   stop request `target`
-//   worker → page  {type: 'ready', methods, divisible, colormaps, startMs}
+//   worker → page  {type: 'ready', methods, divisible, divisibleOps, colormaps, startMs}
 //                  {id, ok, result|error, code}  a reply; code tells errors
 //                                           apart (web/README.md)
 //                  {id, progress: {done, total}}
@@ -38,6 +38,7 @@ self.cnnlensStarted = (api) => {
     type: 'ready',
     methods: Array.from(api.methods),
     divisible: Array.from(api.divisible || []),
+    divisibleOps: Array.from(api.divisibleOps || []),
     colormaps: Array.from(api.colormaps),
     colormapTables: api.colormapTables,
     startMs: performance.now() - t0,
