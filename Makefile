@@ -73,12 +73,16 @@ bench:
 	@$(MAKE) -s --no-print-directory wasm >&2
 	@node bench/bench.mjs --wasm $(WASM) --workloads '$(WORKLOADS)' --modes '$(MODES)' --workers '$(WORKERS)' --peers '$(PEERS)' $(BENCHFLAGS)
 
-# A quick run of the harness (tinycnn, one run per cell, 1 and 2 workers:
-# the divided methods must give one worker's map), part of make test.
+# A quick run of the harness (tinycnn, every mode, and Ablation-CAM on the
+# bundled shapes model, whose 64 channels make two pieces; one run per
+# cell, 1 and 2 workers: the divided work must give one worker's result),
+# part of make test.
+SMOKE_MODES := forward,gradcam,saliency,smoothgrad,scorecam,ablationcam,metrics,gallery,retarget
 bench-smoke:
 	@$(MAKE) -s --no-print-directory wasm >&2
-	node bench/bench.mjs --wasm $(WASM) --workloads tinycnn --workers 1,2 --peers 0 --runs 1 --min-time 0 --warmup-time 0 | \
-	  node -e 'let n=0;for(const l of require("fs").readFileSync(0,"utf8").trim().split("\n")){const j=JSON.parse(l);n++;if(j.status!=="ok"||!(j.median_ms>0)||j.same_as_one_worker===false)throw new Error("bench-smoke: "+l)}if(n!==10)throw new Error("bench-smoke: "+n+" lines, want 10");console.log("bench-smoke: "+n+" cells ok")'
+	{ node bench/bench.mjs --wasm $(WASM) --workloads tinycnn --modes $(SMOKE_MODES) --workers 1,2 --peers 0 --runs 1 --min-time 0 --warmup-time 0 && \
+	  node bench/bench.mjs --wasm $(WASM) --workloads shapes --modes ablationcam --workers 1,2 --peers 0 --runs 1 --min-time 0 --warmup-time 0; } | \
+	  node -e 'let n=0;for(const l of require("fs").readFileSync(0,"utf8").trim().split("\n")){const j=JSON.parse(l);n++;if(j.status!=="ok"||!(j.median_ms>0)||(j.workers>1&&j.same_as_one_worker!==true))throw new Error("bench-smoke: "+l)}if(n!==20)throw new Error("bench-smoke: "+n+" lines, want 20");console.log("bench-smoke: "+n+" cells ok")'
 
 # Go benchmarks (testing.B), natively and in wasm.
 BENCH ?= .

@@ -271,7 +271,7 @@ async function runOnce(o, pool, model, x, mode, opts) {
 function metricsChecksum(r) {
   let s = 0;
   for (const [k, v] of Object.entries(r)) {
-    if (k === 'ms') continue;
+    if (k === 'ms' || k.endsWith('Ms')) continue; // times
     if (typeof v === 'number') s += v;
     else if (v && typeof v.length === 'number' && typeof v !== 'string') for (const e of v) s += e;
   }
