@@ -146,16 +146,22 @@ func blendRowPeak(mask []float32, pix []uint8, cm Colormap, t *blendTables, heat
 //
 //go:noinline
 func blendRow(out []uint8, mask []float32, pix []uint8, cm Colormap, t *blendTables, peak float32) {
-	for i, m := range mask {
-		o := out[4*i : 4*i+4 : 4*i+4]
-		o[3] = 255
-		if !(peak > 0) {
-			continue
+	if !(peak > 0) {
+		for i := range mask {
+			out[4*i+3] = 255
 		}
+		return
+	}
+	for i, m := range mask {
 		r, g, b := blend(cm.Lookup(m), pix[3*i:3*i+3:3*i+3], t)
-		o[0] = truncU8(float32(255 * (r / peak)))
-		o[1] = truncU8(float32(255 * (g / peak)))
-		o[2] = truncU8(float32(255 * (b / peak)))
+		o := out[4*i : 4*i+4 : 4*i+4]
+		// 0 ≤ r, g, b ≤ peak (the blend's terms are not negative and peak
+		// is their largest sum), so each scaled value is in 0..255 and the
+		// conversion truncates as truncU8 does.
+		o[0] = uint8(float32(255 * (r / peak)))
+		o[1] = uint8(float32(255 * (g / peak)))
+		o[2] = uint8(float32(255 * (b / peak)))
+		o[3] = 255
 	}
 }
 
