@@ -124,10 +124,7 @@ func Project2D(stack []float32, c, h, w int) []float32 {
 		for i := 0; i < n; i++ {
 			ri := m[i*c : (i+1)*c]
 			for j := i; j < n; j++ {
-				var s float64
-				for ch, x := range m[j*c : (j+1)*c] {
-					s += ri[ch] * x
-				}
+				s := dotInOrder(ri, m[j*c:(j+1)*c])
 				g[i*n+j], g[j*n+i] = s, s
 			}
 		}
@@ -163,4 +160,24 @@ func orient(proj []float64, stack []float32, c, n int) []float32 {
 		out[i] = float32(sign * proj[i])
 	}
 	return out
+}
+
+// dotInOrder is Σ x[i]·y[i] summed from i = 0 up, one term at a time, four
+// terms an iteration (in wasm every loop iteration is a jump through the
+// function's dispatch table); len(y) ≥ len(x).
+func dotInOrder(x, y []float64) float64 {
+	y = y[:len(x)]
+	var s float64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		xs, ys := x[i:i+4:i+4], y[i:i+4:i+4]
+		s += xs[0] * ys[0]
+		s += xs[1] * ys[1]
+		s += xs[2] * ys[2]
+		s += xs[3] * ys[3]
+	}
+	for ; i < len(x); i++ {
+		s += x[i] * y[i]
+	}
+	return s
 }
