@@ -102,8 +102,9 @@ const MODES = {
   saliency: { cam: 'saliency', peer: 'saliency' },
   smoothgrad: { cam: 'smoothgrad', split: true, pieces: (o) => o.samples },
   scorecam: { cam: 'scorecam', split: true, pieces: (o, info) => layerChannels(info) },
-  // Ablation-CAM: one piece per batch of 32 ablated channels.
-  ablationcam: { cam: 'ablationcam', split: true, pieces: (o, info) => Math.ceil(layerChannels(info) / 32) },
+  // Ablation-CAM: one piece per batch of 32 ablated channels (the first
+  // part tells how many).
+  ablationcam: { cam: 'ablationcam', split: true },
   // The metrics panel (metrics request): Grad-CAM's map scored by the
   // confidence change, ROAD (MoRF and LeRF) and ARCC; divided by ROAD's
   // perturbed inputs (the first part tells how many).
