@@ -91,6 +91,17 @@ func (e *Engine) Metrics(r MetricsRequest) (*MetricsResult, error) {
 			return nil, err
 		}
 	}
+	if r.Part != nil && r.Progress != nil {
+		// A part's progress counts its pieces (ROAD reports after each
+		// batch), as the page adds up the parts' progress.
+		done := 0
+		for i := range runs {
+			runs[i].opt.Progress = func(int, int) bool {
+				done++
+				return r.Progress(min(done, r.Part.Hi-r.Part.Lo), r.Part.Hi-r.Part.Lo)
+			}
+		}
+	}
 	if r.Part != nil {
 		out := &MetricsResult{Method: r.Method, ClassIndex: res.Targets[0].Class}
 		for i := range runs {

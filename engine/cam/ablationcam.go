@@ -117,10 +117,19 @@ func ablationOn(c *LayerContext) ([]float32, []float32, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	done := 0
-	progress := func(n int) error {
-		done += n
-		if c.Req.Progress != nil && !c.Req.Progress(done, (hi-lo)*per) {
+	// Progress counts ablated channels, or for a part its pieces (as the
+	// page adds up the parts' progress).
+	done, of := 0, c.N*c.C
+	if c.Req.Part != nil {
+		of = hi - lo
+	}
+	progress := func(pieces, channels int) error {
+		if c.Req.Part != nil {
+			done += pieces
+		} else {
+			done += channels
+		}
+		if c.Req.Progress != nil && !c.Req.Progress(done, of) {
 			return ErrCancelled
 		}
 		return nil
@@ -163,7 +172,7 @@ func ablationOn(c *LayerContext) ([]float32, []float32, error) {
 			if err := readScores(run, s, c.Targets[b], nb, scores[b*c.C+k0:]); err != nil {
 				return nil, nil, err
 			}
-			if err := progress(bs); err != nil {
+			if err := progress(1, nb); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -182,7 +191,7 @@ func ablationOn(c *LayerContext) ([]float32, []float32, error) {
 			for b, t := range c.Targets {
 				scores[b*c.C+ch] = t.Score(out[b*k : (b+1)*k])
 			}
-			if err := progress(c.N); err != nil {
+			if err := progress(1, c.N); err != nil {
 				return nil, nil, err
 			}
 		}

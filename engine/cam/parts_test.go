@@ -77,7 +77,13 @@ func checkParts(t *testing.T, s *Session, base Request) {
 	var pieces []float32
 	for i := 0; i+1 < len(cuts); i++ {
 		req.Part = &Part{cuts[i], cuts[i+1]}
+		var last [2]int
+		req.Progress = func(done, total int) bool { last = [2]int{done, total}; return true }
 		r := imCompute(t, s, req)
+		req.Progress = nil
+		if n := cuts[i+1] - cuts[i]; base.Method == "ablationcam" && last != [2]int{n, n} {
+			t.Errorf("part %v: progress %v, want the part's %d pieces", *req.Part, last, n)
+		}
 		if len(r.Pieces) != (cuts[i+1]-cuts[i])*per || r.PieceCount != total {
 			t.Fatalf("part %v: %d values, %d pieces in all", *req.Part, len(r.Pieces), r.PieceCount)
 		}
