@@ -393,16 +393,18 @@ export async function setInput(modelId, src) {
 
 // ---------------------------------------------------------------- worker pool
 //
-// SmoothGrad, ScoreCAM and Integrated Gradients divide into independent
-// pieces (noisy copies, masked inputs, points of the path: the engine's
-// divisible methods): computeCAM runs them on
+// SmoothGrad, ScoreCAM, AblationCAM and Integrated Gradients divide into
+// independent pieces (noisy copies, masked inputs, batches of ablated
+// channels, points of the path: the engine's divisible methods), and so do
+// the metrics (their ROAD batches): computeCAM and metrics run them on
 // a pool of workers, each with an engine of its own (no shared memory, so
 // no special headers), by default min(hardwareConcurrency, 8) of them. The
 // main engine computes the first piece, which tells how many there are;
 // helpers load the model and set the input meanwhile; the rest is divided
 // evenly; the main engine finishes the map from every piece's data, so the
 // map is the one a single worker computes, bit for bit. A helper that
-// fails leaves its share to the main engine.
+// fails leaves its share to the main engine. maximizeGallery (below)
+// divides a gallery's channels the same way.
 
 const inputSources = new Map(); // input id → {model, msg}: what setInput sent, to set it on helpers
 const MAX_SOURCES = 8;
