@@ -166,10 +166,11 @@ type CAMResult struct {
 	// the input methods; Delta its convergence delta, when it has one.
 	Attr  []float32
 	Delta []float32
-	// A Part request's result: its pieces' data and the request's number
-	// of pieces (Map is empty).
+	// A Part request's result: its pieces' data, the request's number of
+	// pieces (Map is empty) and the time the pieces themselves took.
 	Pieces     []float32
 	PieceCount int
+	PieceMS    float64
 }
 
 // maxBaseSide bounds the picture overlays are drawn on: a big photo is
@@ -511,7 +512,7 @@ func (e *Engine) CAM(r CAMRequest) (*CAMResult, error) {
 	}
 	if r.Part != nil {
 		return &CAMResult{Pieces: res.Pieces, PieceCount: res.PieceCount, ClassIndex: res.Targets[0].Class,
-			MS: ms64(res.Total)}, nil
+			MS: ms64(res.Total), PieceMS: ms64(res.PieceTime)}, nil
 	}
 	in.last = res
 	out := &CAMResult{

@@ -338,6 +338,9 @@ func TestCAMParts(t *testing.T) {
 			if p.Map != nil || p.PieceCount != total {
 				t.Fatalf("%s part: a map, or %d pieces in all (want %d)", method, p.PieceCount, total)
 			}
+			if !(p.PieceMS > 0 && p.PieceMS <= p.MS) {
+				t.Errorf("%s part: the pieces took %v ms of the request's %v", method, p.PieceMS, p.MS)
+			}
 			pieces = append(pieces, p.Pieces...)
 		}
 		r := req

@@ -243,9 +243,11 @@ func setInput(eng *Engine, m js.Value) (any, []any, error) {
 // augSmooth, eigenSmooth, steps, samples, noise, seed, window, stride,
 // superpixel, mask, maskWidth, maskHeight, part: [lo, hi] | undefined,
 // pieces: Float32Array | undefined, render: {colormap, alpha} |
-// undefined}. With part, the reply is {pieces, pieceCount}: the data of
-// pieces [lo, hi) of a divisible method (cam.Request.Part); pieces (every
-// piece's data, in order) finishes the map from them.
+// undefined}. With part, the reply is {pieces, pieceCount, pieceMs}: the
+// data of pieces [lo, hi) of a divisible method (cam.Request.Part) and the
+// time they took (without what any part needs first, such as
+// Ablation-CAM's im2col forward pass); pieces (every piece's data, in
+// order) finishes the map from them.
 func camOp(eng *Engine, r request) (any, []any, error) {
 	m := r.msg
 	req := CAMRequest{
@@ -290,7 +292,7 @@ func camOp(eng *Engine, r request) (any, []any, error) {
 	if req.Part != nil {
 		pieces := float32sToJS(res.Pieces)
 		return map[string]any{"method": req.Method, "pieces": pieces, "pieceCount": res.PieceCount,
-			"classIndex": res.ClassIndex, "ms": res.MS}, []any{pieces.Get("buffer")}, nil
+			"classIndex": res.ClassIndex, "ms": res.MS, "pieceMs": res.PieceMS}, []any{pieces.Get("buffer")}, nil
 	}
 	mapArr := float32sToJS(res.Map)
 	out := map[string]any{

@@ -373,7 +373,7 @@ export async function setInput(modelId, src) {
   const keep = { ...msg, data: msg.data.slice(0) };
   try {
     const r = await eng.call('setInput', { ...msg, model: modelId }, transfer);
-    keepSource(r.id, modelId, keep);
+    keepSource(r.id, modelId, keep, r.forwardMs);
     return r;
   } catch (err) {
     if (!bytes || err.code !== 'not_image') throw err;
@@ -386,7 +386,7 @@ export async function setInput(modelId, src) {
     const [m2, t2] = await inputMessage({ image: bmp });
     const keep2 = { ...m2, data: m2.data.slice(0) };
     const r = await eng.call('setInput', { ...m2, model: modelId }, t2);
-    keepSource(r.id, modelId, keep2);
+    keepSource(r.id, modelId, keep2, r.forwardMs);
     return r;
   }
 }
@@ -409,8 +409,8 @@ export async function setInput(modelId, src) {
 const inputSources = new Map(); // input id → {model, msg}: what setInput sent, to set it on helpers
 const MAX_SOURCES = 8;
 
-function keepSource(id, model, msg) {
-  inputSources.set(id, { model, msg });
+function keepSource(id, model, msg, forwardMs) {
+  inputSources.set(id, { model, msg, forwardMs });
   while (inputSources.size > MAX_SOURCES) inputSources.delete(inputSources.keys().next().value);
 }
 
@@ -497,7 +497,12 @@ function dividedCAM(eng, input, args, opts, n, op = 'cam') {
       total = first.pieceCount;
       done.set('0', 1);
       const rest = total - 1;
-      const ready = [{ h: eng, id: input }, ...(await Promise.all(hin)).filter(Boolean)];
+      // A helper first sets the input (a forward pass, and for Ablation-CAM
+      // a second one): when the rest takes the main engine less than that
+      // (Ablation-CAM at a network's last layer), it computes the rest alone.
+      const src = inputSources.get(input);
+      const alone = first.pieceMs >= 0 && src && src.forwardMs > 0 && first.pieceMs * rest < src.forwardMs;
+      const ready = [{ h: eng, id: input }, ...(alone ? [] : (await Promise.all(hin)).filter(Boolean))];
       const k = ready.length;
       const shares = await Promise.all(ready.map(async ({ h, id }, i) => {
         const lo = 1 + Math.floor(rest * i / k), hi = 1 + Math.floor(rest * (i + 1) / k);
@@ -521,9 +526,9 @@ function dividedCAM(eng, input, args, opts, n, op = 'cam') {
       running.push([eng, fin]);
       return await fin.promise;
     } finally {
-      for (const r of await Promise.all(hin)) {
-        if (r) r.h.call('disposeInput', { input: r.id }).catch(() => {});
-      }
+      Promise.all(hin).then((rs) => {
+        for (const r of rs) if (r) r.h.call('disposeInput', { input: r.id }).catch(() => {});
+      });
     }
   })();
   const cancel = () => {

@@ -1,6 +1,8 @@
 package cam
 
 import (
+	"time"
+
 	"github.com/cnnlens/cnnlens/engine/graph"
 	"github.com/cnnlens/cnnlens/engine/internal/kind"
 	"github.com/cnnlens/cnnlens/engine/model"
@@ -134,6 +136,7 @@ func ablationOn(c *LayerContext) ([]float32, []float32, error) {
 		}
 		return nil
 	}
+	began := time.Now()
 	switch {
 	case given != nil && batched:
 		for q := 0; q < total; q++ {
@@ -210,7 +213,7 @@ func ablationOn(c *LayerContext) ([]float32, []float32, error) {
 				out = append(out, scores[b*c.C+q])
 			}
 		}
-		return nil, nil, &partDone{pieces: out, total: total}
+		return nil, nil, &partDone{pieces: out, total: total, spent: max(time.Since(began), 1)}
 	}
 	w := make([]float32, c.N*c.C)
 	for b, t := range c.Targets {

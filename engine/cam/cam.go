@@ -85,10 +85,14 @@ var divisible = map[string]bool{}
 // (Request.Part, Request.Pieces).
 func Divisible(method string) bool { return divisible[method] }
 
-// partDone carries a Part request's pieces out of a method.
+// partDone carries a Part request's pieces out of a method. spent is the
+// time the pieces took when the method first does work that every engine
+// must do whatever its part (Ablation-CAM's im2col forward pass); zero
+// means the whole request.
 type partDone struct {
 	pieces []float32
 	total  int
+	spent  time.Duration
 }
 
 func (*partDone) Error() string { return "cam: part computed" }
@@ -149,10 +153,12 @@ type Result struct {
 	// Delta is each image's convergence delta, for the attributions that
 	// have one (deeplift, lrp, integrated-gradients, gradientshap).
 	Delta []float32
-	// A Part request's result: its pieces' data (Maps is empty) and the
-	// method's number of pieces for the whole request.
+	// A Part request's result: its pieces' data (Maps is empty), the
+	// method's number of pieces for the whole request, and the time the
+	// pieces took (Total but for the work any part needs first).
 	Pieces     []float32
 	PieceCount int
+	PieceTime  time.Duration
 }
 
 // Map returns image b's final map.
@@ -295,8 +301,12 @@ func Compute(s *Session, req Request) (*Result, error) {
 	}
 	var part *partDone
 	if errors.As(err, &part) {
-		return &Result{Method: req.Method, Pieces: part.pieces, PieceCount: part.total, Targets: targets,
-			Total: time.Since(start)}, nil
+		r := &Result{Method: req.Method, Pieces: part.pieces, PieceCount: part.total, Targets: targets,
+			Total: time.Since(start), PieceTime: part.spent}
+		if r.PieceTime == 0 {
+			r.PieceTime = r.Total
+		}
+		return r, nil
 	}
 	if err != nil {
 		return nil, err
