@@ -154,6 +154,10 @@ func (r *Run) exec(only []bool, opt *Options) error {
 		g.shapeFolded = map[string]*tensor.T{}
 	}
 	var lastUse map[string]int
+	var bufs *runBufs
+	if opt.NoTape && opt.Override == nil {
+		bufs = &runBufs{free: &g.free, owned: map[*float32][]float32{}}
+	}
 	if opt.NoTape {
 		lastUse = map[string]int{}
 		for i, n := range g.Nodes {
@@ -193,7 +197,13 @@ func (r *Run) exec(only []bool, opt *Options) error {
 			}
 			ins = append(ins, v)
 		}
-		outs, err := n.Op.Forward(ins)
+		var outs []*tensor.T
+		var err error
+		if bf, ok := n.Op.(ops.BufForwarder); ok && bufs != nil && !g.shapeOnly[i] {
+			outs, err = bf.ForwardBufs(ins, bufs)
+		} else {
+			outs, err = n.Op.Forward(ins)
+		}
 		if err != nil {
 			return fmt.Errorf("graph: node %q (%s): %w", n.Name, n.OpType, err)
 		}
@@ -219,7 +229,11 @@ func (r *Run) exec(only []bool, opt *Options) error {
 			for _, in := range n.Inputs {
 				if in != "" && lastUse[in] == i {
 					if _, isInput := findInput(g.Inputs, in); !isInput {
+						v := r.Values[in]
 						delete(r.Values, in)
+						if bufs != nil {
+							bufs.release(v, r.Values, g.shapeFolded)
+						}
 					}
 				}
 			}

@@ -51,6 +51,8 @@ type Graph struct {
 	foldKey     string
 	shapeFolded map[string]*tensor.T
 	shapeOnly   []bool // per node: all inputs are constants or shape-derived
+
+	free freeList // buffers recycled by passes without a tape (bufs.go)
 }
 
 // New checks a graph, sorts its nodes topologically and folds the nodes

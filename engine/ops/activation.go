@@ -79,7 +79,11 @@ func unary(name string, fwd func(x, y []float32), bwd func(x, y, gy, gx []float3
 
 func (u *unaryOp) Type() string { return u.name }
 
-func (u *unaryOp) Forward(in []*tensor.T) ([]*tensor.T, error) {
+func (u *unaryOp) Forward(in []*tensor.T) ([]*tensor.T, error) { return u.ForwardBufs(in, nil) }
+
+// ForwardBufs is Forward with a float32 output taken from bufs
+// (BufForwarder): every fwd loop writes each element.
+func (u *unaryOp) ForwardBufs(in []*tensor.T, bufs Bufs) ([]*tensor.T, error) {
 	if err := wantInputs(u.name, in, 1, 1); err != nil {
 		return nil, err
 	}
@@ -107,9 +111,9 @@ func (u *unaryOp) Forward(in []*tensor.T) ([]*tensor.T, error) {
 		}
 		return []*tensor.T{tensor.FromI64(y, x.Shape()...)}, nil
 	}
-	y := make([]float32, x.Len())
-	u.fwd(x.F32(), y)
-	return []*tensor.T{tensor.FromF32(y, x.Shape()...)}, nil
+	y := newOut(bufs, x.Shape()...)
+	u.fwd(x.F32(), y.F32())
+	return []*tensor.T{y}, nil
 }
 
 func (u *unaryOp) Backward(in, out, gradOut []*tensor.T, need []bool) ([]*tensor.T, error) {

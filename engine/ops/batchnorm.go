@@ -113,14 +113,18 @@ func batchStats(x []float32, n, ch, inner int) (mean, variance []float64) {
 	return mean, variance
 }
 
-func (op *BatchNorm) Forward(in []*tensor.T) ([]*tensor.T, error) {
+func (op *BatchNorm) Forward(in []*tensor.T) ([]*tensor.T, error) { return op.ForwardBufs(in, nil) }
+
+// ForwardBufs is Forward with Y taken from bufs (BufForwarder): every
+// element is written.
+func (op *BatchNorm) ForwardBufs(in []*tensor.T, bufs Bufs) ([]*tensor.T, error) {
 	n, ch, inner, err := bnDims(in)
 	if err != nil {
 		return nil, err
 	}
 	x := in[0].F32()
 	scale, bias, imean, ivar := in[1].F32(), in[2].F32(), in[3].F32(), in[4].F32()
-	y := tensor.New(in[0].Shape()...)
+	y := newOut(bufs, in[0].Shape()...)
 	yf := y.F32()
 	var mean, variance []float64
 	if op.Training {

@@ -158,8 +158,17 @@ type rowFunc[E elemType] func(o, a, b []E, sa, sb int)
 // broadcastBinary applies row over the broadcast of a (shape ash) and b
 // (shape bsh), returning the result and its shape.
 func broadcastBinary[E elemType](a, b []E, ash, bsh []int, row rowFunc[E]) ([]E, []int, error) {
+	return broadcastBinaryTo(a, b, ash, bsh, row, nil)
+}
+
+// broadcastBinaryTo is broadcastBinary with the result's storage from mk
+// (contents unspecified: row writes every element), or made when mk is nil.
+func broadcastBinaryTo[E elemType](a, b []E, ash, bsh []int, row rowFunc[E], mk func(n int) []E) ([]E, []int, error) {
+	if mk == nil {
+		mk = func(n int) []E { return make([]E, n) }
+	}
 	if tensor.SameShape(ash, bsh) {
-		o := make([]E, len(a))
+		o := mk(len(a))
 		row(o, a, b, 1, 1)
 		return o, append([]int{}, ash...), nil
 	}
@@ -167,7 +176,7 @@ func broadcastBinary[E elemType](a, b []E, ash, bsh []int, row rowFunc[E]) ([]E,
 	if err != nil {
 		return nil, nil, err
 	}
-	o := make([]E, tensor.Size(out))
+	o := mk(tensor.Size(out))
 	switch {
 	case len(b) == 1 && len(a) == len(o):
 		row(o, a, b, 1, 0)

@@ -104,14 +104,23 @@ func (op *Conv) planShapes(xs, ws, bias []int) (*convPlan, error) {
 	return p, nil
 }
 
-func (op *Conv) Forward(in []*tensor.T) ([]*tensor.T, error) {
+func (op *Conv) Forward(in []*tensor.T) ([]*tensor.T, error) { return op.ForwardBufs(in, nil) }
+
+// ForwardBufs is Forward with the output taken from bufs (BufForwarder).
+// The bias, or else zeros, is written first where the paths accumulate
+// (depthwise, Winograd); the GEMM path overwrites the output (beta 0).
+func (op *Conv) ForwardBufs(in []*tensor.T, bufs Bufs) ([]*tensor.T, error) {
 	p, err := op.plan(in)
 	if err != nil {
 		return nil, err
 	}
-	y := tensor.New(p.g.outShape(p.N, p.M, p.rank)...)
+	y := newOut(bufs, p.g.outShape(p.N, p.M, p.rank)...)
 	x, w, yf := in[0].F32(), in[1].F32(), y.F32()
 	hasBias := len(in) > 2 && in[2] != nil
+	wino := !p.depthwise && p.useWinogradForward()
+	if bufs != nil && !hasBias && (p.depthwise || wino) {
+		clear(yf)
+	}
 	if hasBias {
 		b := in[2].F32()
 		for n := 0; n < p.N; n++ {
@@ -128,7 +137,7 @@ func (op *Conv) Forward(in []*tensor.T) ([]*tensor.T, error) {
 		depthwiseForward(p, x, w, yf)
 		return []*tensor.T{y}, nil
 	}
-	if p.useWinogradForward() {
+	if wino {
 		winogradForward(p, &op.pack, x, w, yf)
 		return []*tensor.T{y}, nil
 	}

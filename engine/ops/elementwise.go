@@ -31,7 +31,11 @@ func newBinary(name string) Factory {
 
 func (b binaryOp) Type() string { return b.name }
 
-func (b binaryOp) Forward(in []*tensor.T) ([]*tensor.T, error) {
+func (b binaryOp) Forward(in []*tensor.T) ([]*tensor.T, error) { return b.ForwardBufs(in, nil) }
+
+// ForwardBufs is Forward with a float32 output taken from bufs
+// (BufForwarder): every row function writes each element.
+func (b binaryOp) ForwardBufs(in []*tensor.T, bufs Bufs) ([]*tensor.T, error) {
 	if err := wantInputs(b.name, in, 2, 2); err != nil {
 		return nil, err
 	}
@@ -53,7 +57,11 @@ func (b binaryOp) Forward(in []*tensor.T) ([]*tensor.T, error) {
 		}
 		return []*tensor.T{tensor.FromI64(o, shape...)}, nil
 	}
-	o, shape, err := broadcastBinary(x.F32(), y.F32(), x.Shape(), y.Shape(), binaryRow[float32](b.name))
+	var mk func(n int) []float32
+	if bufs != nil {
+		mk = bufs.Floats
+	}
+	o, shape, err := broadcastBinaryTo(x.F32(), y.F32(), x.Shape(), y.Shape(), binaryRow[float32](b.name), mk)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.name, err)
 	}

@@ -306,14 +306,18 @@ func (op *MaxPool) WindowTaps(xs []int) ([][]int, error) {
 	return taps, nil
 }
 
-func (op *MaxPool) Forward(in []*tensor.T) ([]*tensor.T, error) {
+func (op *MaxPool) Forward(in []*tensor.T) ([]*tensor.T, error) { return op.ForwardBufs(in, nil) }
+
+// ForwardBufs is Forward with Y taken from bufs (BufForwarder): every
+// output is written; the indices are made as before.
+func (op *MaxPool) ForwardBufs(in []*tensor.T, bufs Bufs) ([]*tensor.T, error) {
 	g, planes, err := poolGeom("MaxPool", op.win, in)
 	if err != nil {
 		return nil, err
 	}
 	xs := in[0].Shape()
 	shape := g.outShape(xs[0], xs[1], len(xs))
-	y, ind := tensor.New(shape...), tensor.NewI64(shape...)
+	y, ind := newOut(bufs, shape...), tensor.NewI64(shape...)
 	maxPoolArgmax(g, planes, in[0].F32(), y.F32(), ind.I64())
 	if op.StorageOrder == 1 {
 		hw := int64(g.H * g.W)
