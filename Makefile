@@ -160,7 +160,7 @@ export CNNLENS_REQUIRE_ALL := 1
 # same weights on every run) and rewrites models/NAME.onnx and the cards
 # models/NAME.json with the measured test accuracy. CPU time on one core:
 # shapes 26 min (with generating its 44,000 scenes), scenes (multi-label,
-# starting from shapes.onnx, so after it) 20 min, fashion 17 min;
+# starting from shapes.onnx, so after it) 30 min, fashion 17 min;
 # checkpoints go to build/checkpoints.
 models: build deps
 	bin/cnnlens train -model shapes -out models

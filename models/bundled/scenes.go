@@ -17,7 +17,7 @@ func init() {
 		Name: "scenes",
 		Spec: train.Spec{Channels: 3, Height: shapes.DefaultSize, Width: shapes.DefaultSize, Classes: len(shapes.Classes),
 			Blocks: []train.Block{{Out: 16, Pool: true}, {Out: 24, Pool: true}, {Out: 48}, {Out: 64}}},
-		Config: train.Config{Optimizer: "adamw", Epochs: 6, Batch: 32, LR: 2e-3, Momentum: 0.9, WeightDecay: 5e-4,
+		Config: train.Config{Optimizer: "adamw", Epochs: 12, Batch: 32, LR: 2e-3, Momentum: 0.9, WeightDecay: 5e-4,
 			Warmup: 0.05, Seed: 1, Augment: true, Multilabel: true},
 		NetSeed:      1,
 		InitFrom:     "shapes",
