@@ -423,6 +423,14 @@ func packStridedB(dst []bRow, kb int, src []float32, ld, npan int) {
 
 // sgemv handles m == 1 or n == 1, where every element of the larger operand
 // is used once and packing would only add traffic.
+//
+// skipZeros: the axpy forms skip the rows whose x is 0. The sums start at
+// +0 and can never become −0 (+0 + −0 = +0, and exact cancellation gives
+// +0), so adding 0·row (±0 for finite values) changes no bit; a
+// classifier's backward from a one-hot seed (999 zeros of 1,000) then
+// reads one row of the weights instead of all of them. Only an infinite
+// or NaN weight in a skipped row, which would have made the sum NaN,
+// differs.
 func sgemv(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	g := getBufs()
 	defer putBufs(g)
@@ -446,7 +454,9 @@ func sgemv(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 			// op(A)[i,p] = a[p*lda+i]: y = Σ_p x[p]·(row p of A).
 			clear(acc)
 			for p, xv := range x {
-				axpy(xv, a[p*lda:][:m], acc)
+				if xv != 0 { // see skipZeros
+					axpy(xv, a[p*lda:][:m], acc)
+				}
 			}
 		} else {
 			for i := range acc {
@@ -485,7 +495,9 @@ func sgemv(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	} else {
 		clear(acc)
 		for p, xv := range x {
-			axpy(xv, b[p*ldb:][:n], acc)
+			if xv != 0 { // see skipZeros
+				axpy(xv, b[p*ldb:][:n], acc)
+			}
 		}
 	}
 	crow := c[:n]

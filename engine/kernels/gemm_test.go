@@ -404,3 +404,42 @@ func BenchmarkMicroKernel(b *testing.B) {
 	}
 	reportGFLOPs(b, 2*float64(kc*gemmMR*gemmNR*npanA*npanB)*float64(b.N), cpu0)
 }
+
+// TestSgemvSkipsZeros: a row vector with zeros (a one-hot seed, a sparse
+// gradient, signed zeros) times a matrix gives, bit for bit, the sum over
+// every row in order, zeros included; both axpy forms (m == 1 and n == 1
+// with op(A) transposed).
+func TestSgemvSkipsZeros(t *testing.T) {
+	rng := rand.New(rand.NewSource(5))
+	const k, n = 1000, 67
+	w := make([]float32, k*n)
+	for i := range w {
+		w[i] = float32(rng.NormFloat64())
+	}
+	for _, density := range []float64{0.001, 0.3, 1} {
+		x := make([]float32, k)
+		for p := range x {
+			switch r := rng.Float64(); {
+			case r < density:
+				x[p] = float32(rng.NormFloat64())
+			case r < (1+density)/2:
+				x[p] = float32(math.Copysign(0, -1))
+			}
+		}
+		want := make([]float32, n)
+		for p, xv := range x {
+			for j := range want {
+				want[j] += xv * w[p*n+j]
+			}
+		}
+		row := make([]float32, n) // m == 1: xᵀ·W
+		Sgemm(false, false, 1, n, k, 1, x, k, w, n, 0, row, n)
+		col := make([]float32, n) // n == 1: Wᵀ·x with op(A) = Wᵀ
+		Sgemm(true, false, n, 1, k, 1, w, n, x, 1, 0, col, 1)
+		for j := range want {
+			if math.Float32bits(row[j]) != math.Float32bits(want[j]) || math.Float32bits(col[j]) != math.Float32bits(want[j]) {
+				t.Fatalf("density %v, column %d: %v and %v, want %v", density, j, row[j], col[j], want[j])
+			}
+		}
+	}
+}
