@@ -1242,7 +1242,7 @@ async function runGrid() {
       hideProgress();
       drawBitmap(canvas, res.overlay);
       for (const k of ['heat', 'rawImage']) if (res[k]) res[k].close();
-      cap.textContent = `${methodName(method)} · ${fmt(res.ms)} ms`;
+      cap.textContent = `${methodName(method)} · ${fmt(res.ms)} ms${res.workers > 1 ? ` on ${res.workers} workers` : ''}`;
       canvas.title = `${methodName(method)}: show on its own`;
       canvas.onclick = () => { $('method').value = method; state.method = method; setView('overlay'); };
       state.grid.push({ method, result: res, canvas, caption: cap });
@@ -1277,7 +1277,8 @@ function timingText(res, pageMs) {
   if (res.forwardMs > 0.05) parts.push(`more forward passes ${fmt(res.forwardMs)} ms`);
   if (res.backwardMs > 0.05) parts.push(`backward ${fmt(res.backwardMs)} ms`);
   else if (methodGroup(res.method) !== 'layer' || !['eigencam', 'scorecam', 'ablationcam', 'cam'].includes(res.method)) parts.push('gradients reused');
-  return `${methodName(res.method)}: ${parts.join(' · ')} · ${fmt(res.ms)} ms in the engine, ${fmt(pageMs)} ms with drawing`;
+  const where = res.workers > 1 ? `on ${res.workers} workers` : 'in the engine';
+  return `${methodName(res.method)}: ${parts.join(' · ')} · ${fmt(res.ms)} ms ${where}, ${fmt(pageMs)} ms with drawing`;
 }
 
 // fillMethods lists the methods in three groups: maps at a layer (the CAM

@@ -486,6 +486,7 @@ function dividedCAM(eng, input, args, opts, n, op = 'cam') {
     return st.promise.then((r) => { done.set(key, hi - lo); return r.pieces; });
   };
   const promise = (async () => {
+    const t0 = performance.now();
     const hs = helperEngines(n - 1);
     const hin = hs.map((h) => helperInput(h, input).then((id) => ({ h, id }), () => null));
     try {
@@ -524,7 +525,12 @@ function dividedCAM(eng, input, args, opts, n, op = 'cam') {
       if (cancelled) throw new EngineError('cancelled', op, 'cancelled');
       const fin = eng.start(op, { ...args, pieces });
       running.push([eng, fin]);
-      return await fin.promise;
+      const res = await fin.promise;
+      // The last request only combines the pieces: the result's time is
+      // the whole divided job's, from the first piece to the combination.
+      res.ms = performance.now() - t0;
+      res.workers = k;
+      return res;
     } finally {
       Promise.all(hin).then((rs) => {
         for (const r of rs) if (r) r.h.call('disposeInput', { input: r.id }).catch(() => {});
