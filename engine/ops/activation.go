@@ -343,10 +343,26 @@ func (c *clipOp) Forward(in []*tensor.T) ([]*tensor.T, error) {
 		return []*tensor.T{tensor.FromI64(y, x.Shape()...)}, nil
 	}
 	y := make([]float32, x.Len())
-	for i, v := range x.F32() {
-		y[i] = min(max(v, lo), hi)
-	}
+	clipF32(x.F32(), y, lo, hi)
 	return []*tensor.T{tensor.FromF32(y, x.Shape()...)}, nil
+}
+
+// clipF32 sets y[i] = min(max(x[i], lo), hi), with Go's min and max (a NaN
+// stays NaN; at a bound, +0 wins over −0), but calls them only for values
+// at or beyond a bound: for float32 they are function calls (runtime.fmax32
+// in wasm, a NaN- and zero-aware sequence natively), which made ReLU6 a
+// third of MobileNetV2's forward pass in wasm.
+func clipF32(x, y []float32, lo, hi float32) {
+	y = y[:len(x)]
+	for i, v := range x {
+		if v <= lo {
+			v = max(v, lo)
+		}
+		if v >= hi {
+			v = min(v, hi)
+		}
+		y[i] = v
+	}
 }
 
 // Backward passes the gradient to x strictly inside (lo, hi), as PyTorch's

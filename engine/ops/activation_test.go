@@ -205,3 +205,22 @@ func TestReluSpecialValues(t *testing.T) {
 		}
 	}
 }
+
+// TestClipF32 checks the fast clip against Go's min(max(x, lo), hi) bit for
+// bit, on both zeros, NaN, infinities, the bounds themselves and crossed
+// bounds.
+func TestClipF32(t *testing.T) {
+	nz := float32(math.Copysign(0, -1))
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	xs := []float32{0, nz, nan, inf, -inf, 1, -1, 6, 6.0000005, 5.9999995, 3, -7, 1e-40, -1e-40}
+	for _, b := range [][2]float32{{0, 6}, {nz, 6}, {-1, 1}, {0, 0}, {nz, nz}, {2, 1}, {-inf, inf}, {0, inf}} {
+		y := make([]float32, len(xs))
+		clipF32(xs, y, b[0], b[1])
+		for i, x := range xs {
+			want := min(max(x, b[0]), b[1])
+			if math.Float32bits(y[i]) != math.Float32bits(want) && !(y[i] != y[i] && want != want) {
+				t.Errorf("clip(%v, %v, %v) = %v, want %v", x, b[0], b[1], y[i], want)
+			}
+		}
+	}
+}
