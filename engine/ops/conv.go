@@ -172,6 +172,17 @@ func (op *Conv) ForwardBufs(in []*tensor.T, bufs Bufs) ([]*tensor.T, error) {
 // per group, Mg output channels each) into y.
 func depthwiseForward(p *convPlan, x, w, y []float32) {
 	g := p.g
+	if g.KH == 3 && g.KW == 3 && g.DilH == 1 && g.DilW == 1 && p.rank == 4 {
+		depthwise3x3(p, x, w, y)
+		return
+	}
+	depthwiseTaps(p, x, w, y)
+}
+
+// depthwiseTaps is the general depthwise forward: tap by tap, each tap's
+// product added to a whole row of outputs.
+func depthwiseTaps(p *convPlan, x, w, y []float32) {
+	g := p.g
 	kh := g.KH * g.KW
 	for n := 0; n < p.N; n++ {
 		for c := 0; c < p.C; c++ {
