@@ -213,7 +213,7 @@ func TestClipF32(t *testing.T) {
 	nz := float32(math.Copysign(0, -1))
 	nan, inf := float32(math.NaN()), float32(math.Inf(1))
 	xs := []float32{0, nz, nan, inf, -inf, 1, -1, 6, 6.0000005, 5.9999995, 3, -7, 1e-40, -1e-40}
-	for _, b := range [][2]float32{{0, 6}, {nz, 6}, {-1, 1}, {0, 0}, {nz, nz}, {2, 1}, {-inf, inf}, {0, inf}} {
+	for _, b := range [][2]float32{{0, 6}, {nz, 6}, {-1, 1}, {0, 0}, {nz, nz}, {0, nz}, {nz, 0}, {2, 1}, {-inf, inf}, {0, inf}, {nan, 1}, {0, nan}} {
 		y := make([]float32, len(xs))
 		clipF32(xs, y, b[0], b[1])
 		for i, x := range xs {
