@@ -83,6 +83,9 @@ func (u *unaryOp) Forward(in []*tensor.T) ([]*tensor.T, error) { return u.Forwar
 
 // ForwardBufs is Forward with a float32 output taken from bufs
 // (BufForwarder): every fwd loop writes each element.
+// unaryBlock is the granule of a unary op's values split across goroutines.
+const unaryBlock = 1024
+
 func (u *unaryOp) ForwardBufs(in []*tensor.T, bufs Bufs) ([]*tensor.T, error) {
 	if err := wantInputs(u.name, in, 1, 1); err != nil {
 		return nil, err
@@ -112,7 +115,13 @@ func (u *unaryOp) ForwardBufs(in []*tensor.T, bufs Bufs) ([]*tensor.T, error) {
 		return []*tensor.T{tensor.FromI64(y, x.Shape()...)}, nil
 	}
 	y := newOut(bufs, x.Shape()...)
-	u.fwd(x.F32(), y.F32())
+	xf, yf := x.F32(), y.F32()
+	// Element-wise: split in blocks of unaryBlock values.
+	blocks := (len(xf) + unaryBlock - 1) / unaryBlock
+	parallelFor(blocks, float64(len(xf))*8, func(lo, hi int) {
+		lo, hi = lo*unaryBlock, min(hi*unaryBlock, len(xf))
+		u.fwd(xf[lo:hi], yf[lo:hi])
+	})
 	return []*tensor.T{y}, nil
 }
 

@@ -130,20 +130,22 @@ func (op *BatchNorm) ForwardBufs(in []*tensor.T, bufs Bufs) ([]*tensor.T, error)
 	if op.Training {
 		mean, variance = batchStats(x, n, ch, inner)
 	}
-	for c := 0; c < ch; c++ {
-		var mu, v float64
-		if op.Training {
-			mu, v = mean[c], variance[c]
-		} else {
-			mu, v = float64(imean[c]), float64(ivar[c])
+	parallelFor(ch, float64(n*ch*inner)*8, func(lo, hi int) {
+		for c := lo; c < hi; c++ {
+			var mu, v float64
+			if op.Training {
+				mu, v = mean[c], variance[c]
+			} else {
+				mu, v = float64(imean[c]), float64(ivar[c])
+			}
+			inv := 1 / math.Sqrt(v+float64(op.Epsilon))
+			a, b, muf := float32(float64(scale[c])*inv), bias[c], float32(mu)
+			for bn := 0; bn < n; bn++ {
+				off := (bn*ch + c) * inner
+				bnAffine(yf[off:off+inner], x[off:off+inner], muf, a, b)
+			}
 		}
-		inv := 1 / math.Sqrt(v+float64(op.Epsilon))
-		a, b, muf := float32(float64(scale[c])*inv), bias[c], float32(mu)
-		for bn := 0; bn < n; bn++ {
-			off := (bn*ch + c) * inner
-			bnAffine(yf[off:off+inner], x[off:off+inner], muf, a, b)
-		}
-	}
+	})
 	if !op.Training {
 		return []*tensor.T{y}, nil
 	}

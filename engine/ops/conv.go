@@ -158,7 +158,7 @@ func (op *Conv) ForwardBufs(in []*tensor.T, bufs Bufs) ([]*tensor.T, error) {
 			col := xg
 			if !pw {
 				col = *colp
-				kernels.Im2col(kg, xg, col)
+				im2colPar(kg, xg, col)
 			}
 			yg := yf[(n*p.M+gi*p.Mg)*p.ohw:][:p.Mg*p.ohw]
 			wg := w[gi*p.Mg*p.kk:][:p.Mg*p.kk]
@@ -374,7 +374,7 @@ func (op *Conv) Backward(in, out, gradOut []*tensor.T, need []bool) ([]*tensor.T
 				col := xg
 				if !pw {
 					col = *colp
-					kernels.Im2col(kg, xg, col)
+					im2colPar(kg, xg, col)
 				}
 				dwg := dW.F32()[gi*p.Mg*p.kk:][:p.Mg*p.kk]
 				kernels.Sgemm(false, true, p.Mg, p.kk, p.ohw, 1, dyg, p.ohw, col, p.ohw, 1, dwg, p.kk)

@@ -116,6 +116,14 @@ func (p *MaxPool) Window() (kernel, strides []int) { return p.win.window() }
 // ones; every window still sees its taps in scan order, so on ties the first
 // maximum wins.
 func maxPoolArgmax(g geom2, planes int, x, y []float32, idx []int64) {
+	ohw := g.OutH * g.OutW
+	parallelFor(planes, float64(planes*ohw*g.KH*g.KW)*2, func(lo, hi int) {
+		maxPoolPlanes(g, lo, hi, x, y, idx)
+	})
+}
+
+// maxPoolPlanes is maxPoolArgmax on planes lo…hi-1.
+func maxPoolPlanes(g geom2, lo, hi int, x, y []float32, idx []int64) {
 	hw, ohw := g.H*g.W, g.OutH*g.OutW
 	var tmp []float32 // maxima of one plane when the caller wants indices only
 	if y == nil {
@@ -123,7 +131,7 @@ func maxPoolArgmax(g geom2, planes int, x, y []float32, idx []int64) {
 	}
 	negInf := float32(math.Inf(-1))
 	small := g.DilH == 1 && g.DilW == 1 && (g.KH == 2 && g.KW == 2 || g.KH == 3 && g.KW == 3)
-	for p := 0; p < planes; p++ {
+	for p := lo; p < hi; p++ {
 		xp := x[p*hw : (p+1)*hw]
 		yp, ip := tmp, idx[p*ohw:(p+1)*ohw]
 		if y != nil {

@@ -1,8 +1,6 @@
 package ops
 
 import (
-	"runtime"
-	"sync"
 	"sync/atomic"
 
 	"github.com/cnnlens/cnnlens/engine/kernels"
@@ -228,7 +226,7 @@ func wgWeights(w, u []float32, groups, M, C int, backward bool) {
 	if backward {
 		rows, cols = C, M
 	}
-	wgParallel(groups*rows, float64(groups*mc)*50, func(lo, hi int) {
+	parallelFor(groups*rows, float64(groups*mc)*50, func(lo, hi int) {
 		// A block of one row of the 16 matrices is built in tmp, then
 		// copied out as 16 runs: scattering single values to 16 rows that
 		// lie M·C floats apart (often a power of two) thrashes the cache.
@@ -311,12 +309,12 @@ func wgConv(gm wgGeom, x, u []float32, pa []*kernels.PackedA, y []float32, m int
 		for p0 := 0; p0 < total; p0 += chunk {
 			pb := min(chunk, total-p0)
 			vs, ms := gm.Cin*pb, gm.Cout*pb
-			wgParallel(gm.Cin, float64(gm.Cin*pb)*3*float64(a), func(lo, hi int) {
+			parallelFor(gm.Cin, float64(gm.Cin*pb)*3*float64(a), func(lo, hi int) {
 				for c := lo; c < hi; c++ {
 					input(gm, x, gi, c, p0, pb, th, tw, v[:a*vs], vs, c*pb)
 				}
 			})
-			wgParallel(a, 2*float64(a*gm.Cout*gm.Cin*pb), func(lo, hi int) {
+			parallelFor(a, 2*float64(a*gm.Cout*gm.Cin*pb), func(lo, hi int) {
 				for xi := lo; xi < hi; xi++ {
 					if pa != nil {
 						kernels.SgemmPacked(pa[gi*a+xi], false, pb, 1, v[xi*vs:], pb, 0, mo[xi*ms:], pb)
@@ -326,7 +324,7 @@ func wgConv(gm wgGeom, x, u []float32, pa []*kernels.PackedA, y []float32, m int
 						ug[xi*uStride:], gm.Cin, v[xi*vs:], pb, 0, mo[xi*ms:], pb)
 				}
 			})
-			wgParallel(gm.Cout, float64(gm.Cout*pb)*2.5*float64(a), func(lo, hi int) {
+			parallelFor(gm.Cout, float64(gm.Cout*pb)*2.5*float64(a), func(lo, hi int) {
 				for k := lo; k < hi; k++ {
 					output(gm, y, gi, k, p0, pb, th, tw, mo[:a*ms], ms, k*pb)
 				}
@@ -464,31 +462,4 @@ func wgOutput(gm wgGeom, y []float32, gi, k, p0, pb, th, tw int, mo []float32, m
 			}
 		}
 	}
-}
-
-// wgParMinWork is the least work (rough flop count) worth splitting across
-// goroutines natively. wasm runs one thread (GOMAXPROCS is 1).
-const wgParMinWork = 1 << 20
-
-// wgParallel runs fn over [0, n), split into contiguous ranges across
-// GOMAXPROCS goroutines when work is large enough.
-func wgParallel(n int, work float64, fn func(lo, hi int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
-	if workers < 2 || work < wgParMinWork {
-		fn(0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	for i := 0; i < workers; i++ {
-		lo, hi := n*i/workers, n*(i+1)/workers
-		if lo == hi {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fn(lo, hi)
-		}()
-	}
-	wg.Wait()
 }

@@ -25,7 +25,7 @@ func wg4Weights(w, u []float32, groups, M, C int, backward bool) {
 	if backward {
 		rows, cols = C, M
 	}
-	wgParallel(groups*rows, float64(groups*mc)*120, func(lo, hi int) {
+	parallelFor(groups*rows, float64(groups*mc)*120, func(lo, hi int) {
 		const blk = wgWBlk
 		var tmp [36][blk]float32
 		for gr := lo; gr < hi; gr++ {
