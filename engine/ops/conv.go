@@ -123,15 +123,17 @@ func (op *Conv) ForwardBufs(in []*tensor.T, bufs Bufs) ([]*tensor.T, error) {
 	}
 	if hasBias {
 		b := in[2].F32()
-		for n := 0; n < p.N; n++ {
-			for m := 0; m < p.M; m++ {
-				row := yf[(n*p.M+m)*p.ohw:][:p.ohw]
-				bv := b[m]
-				for i := range row {
-					row[i] = bv
+		parallelFor(p.M, float64(p.N*p.M*p.ohw)*2, func(lo, hi int) {
+			for n := 0; n < p.N; n++ {
+				for m := lo; m < hi; m++ {
+					row := yf[(n*p.M+m)*p.ohw:][:p.ohw]
+					bv := b[m]
+					for i := range row {
+						row[i] = bv
+					}
 				}
 			}
-		}
+		})
 	}
 	if p.depthwise {
 		depthwiseForward(p, x, w, yf)

@@ -10,7 +10,7 @@ import (
 // parMinWork is the least work (a rough count of flops or of values moved)
 // worth splitting across goroutines: below it, starting them costs more
 // than it saves.
-const parMinWork = 1 << 20
+const parMinWork = 1 << 17
 
 // parallelFor runs fn over [0, n), natively split into GOMAXPROCS
 // contiguous ranges computed by separate goroutines when the work is large
