@@ -45,55 +45,60 @@ func Im2col(g ConvGeom, x, col []float32) {
 		im2colGeneric(g, x, col)
 		return
 	}
+	Im2colRows(g, x, col, 0, g.C*g.KH*g.KW)
+}
+
+// Im2colRows writes rows lo…hi-1 of Im2col's matrix (row (c·KH+ki)·KW+kj
+// holds tap (ki, kj) of channel c), as Im2col does: rows are independent,
+// so separate goroutines may fill separate ranges. It needs positive
+// strides.
+func Im2colRows(g ConvGeom, x, col []float32, lo, hi int) {
 	ohw := g.OutH * g.OutW
 	hw := g.H * g.W
 	// With unit strides and OutW == W (the usual "same" convolution), the
 	// valid rows of one col row are a single shifted run of the image:
 	// copy it at once, then zero the padding columns.
 	plane := g.StrideH == 1 && g.StrideW == 1 && g.OutW == g.W
-	for c := 0; c < g.C; c++ {
+	for ri := lo; ri < hi; ri++ {
+		c, ki, kj := ri/(g.KH*g.KW), ri/g.KW%g.KH, ri%g.KW
 		xc := x[c*hw:][:hw]
-		for ki := 0; ki < g.KH; ki++ {
-			yoff := ki*g.DilH - g.PadT
-			oyLo, oyHi := outRange(yoff, g.StrideH, g.H, g.OutH)
-			for kj := 0; kj < g.KW; kj++ {
-				row := col[((c*g.KH+ki)*g.KW+kj)*ohw:][:ohw]
-				xoff := kj*g.DilW - g.PadL
-				oxLo, oxHi := outRange(xoff, g.StrideW, g.W, g.OutW)
-				if oyLo == oyHi || oxLo == oxHi {
-					clear(row)
-					continue
+		yoff := ki*g.DilH - g.PadT
+		oyLo, oyHi := outRange(yoff, g.StrideH, g.H, g.OutH)
+		row := col[ri*ohw:][:ohw]
+		xoff := kj*g.DilW - g.PadL
+		oxLo, oxHi := outRange(xoff, g.StrideW, g.W, g.OutW)
+		if oyLo == oyHi || oxLo == oxHi {
+			clear(row)
+			continue
+		}
+		// Output rows entirely in the vertical padding.
+		zero(row[:oyLo*g.OutW])
+		zero(row[oyHi*g.OutW:])
+		if plane {
+			w := g.W
+			dst := row[oyLo*w : oyHi*w]
+			shift := (oyLo+yoff)*w + xoff // x index of dst[0]
+			lo, hi := max(0, -shift), min(len(dst), hw-shift)
+			copy(dst[lo:hi], xc[shift+lo:])
+			if oxLo > 0 || oxHi < w {
+				for r := 0; r < len(dst); r += w {
+					zero(dst[r : r+oxLo])
+					zero(dst[r+oxHi : r+w])
 				}
-				// Output rows entirely in the vertical padding.
-				zero(row[:oyLo*g.OutW])
-				zero(row[oyHi*g.OutW:])
-				if plane {
-					w := g.W
-					dst := row[oyLo*w : oyHi*w]
-					shift := (oyLo+yoff)*w + xoff // x index of dst[0]
-					lo, hi := max(0, -shift), min(len(dst), hw-shift)
-					copy(dst[lo:hi], xc[shift+lo:])
-					if oxLo > 0 || oxHi < w {
-						for r := 0; r < len(dst); r += w {
-							zero(dst[r : r+oxLo])
-							zero(dst[r+oxHi : r+w])
-						}
-					}
-					continue
-				}
-				for oy := oyLo; oy < oyHi; oy++ {
-					dst := row[oy*g.OutW:][:g.OutW]
-					src := xc[(oy*g.StrideH+yoff)*g.W:][:g.W]
-					zero(dst[:oxLo])
-					zero(dst[oxHi:])
-					d := dst[oxLo:oxHi]
-					switch sw := g.StrideW; sw {
-					case 1:
-						copyShort(d, src[oxLo+xoff:])
-					default:
-						gatherStrided(d, src[oxLo*sw+xoff:], sw)
-					}
-				}
+			}
+			continue
+		}
+		for oy := oyLo; oy < oyHi; oy++ {
+			dst := row[oy*g.OutW:][:g.OutW]
+			src := xc[(oy*g.StrideH+yoff)*g.W:][:g.W]
+			zero(dst[:oxLo])
+			zero(dst[oxHi:])
+			d := dst[oxLo:oxHi]
+			switch sw := g.StrideW; sw {
+			case 1:
+				copyShort(d, src[oxLo+xoff:])
+			default:
+				gatherStrided(d, src[oxLo*sw+xoff:], sw)
 			}
 		}
 	}

@@ -111,6 +111,32 @@ func TestIm2col(t *testing.T) {
 	}
 }
 
+// TestIm2colRows fills the matrix in three row ranges, as goroutines do,
+// and checks it against the naive unrolling.
+func TestIm2colRows(t *testing.T) {
+	r := rand.New(rand.NewSource(5))
+	for _, g := range testGeoms() {
+		if g.StrideH <= 0 || g.StrideW <= 0 {
+			continue
+		}
+		x := randSlice(r, g.C*g.H*g.W)
+		rows := g.C * g.KH * g.KW
+		n := rows * g.OutH * g.OutW
+		got, want := randSlice(r, n), make([]float32, n)
+		naiveIm2col(g, x, want)
+		a, b := rows/3, 2*rows/3+1
+		Im2colRows(g, x, got, b, rows)
+		Im2colRows(g, x, got, 0, a)
+		Im2colRows(g, x, got, a, min(b, rows))
+		for i := range want {
+			if got[i] != want[i] {
+				t.Errorf("%s: col[%d] = %v, want %v", geomString(g), i, got[i], want[i])
+				break
+			}
+		}
+	}
+}
+
 func TestCol2im(t *testing.T) {
 	r := rand.New(rand.NewSource(5))
 	for _, g := range testGeoms() {

@@ -263,13 +263,15 @@ func scratchGet(n int) *[]float32 {
 
 func scratchPut(p *[]float32) { scratchPool.Put(p) }
 
-// im2colPar is kernels.Im2col with the channels split across goroutines
-// (parallelFor): channel c's rows of col depend on channel c of x only.
+// im2colPar is kernels.Im2col with the rows of col (one per channel and
+// kernel tap) split across goroutines (parallelFor).
 func im2colPar(g kernels.ConvGeom, x, col []float32) {
-	hw, rows := g.H*g.W, g.KH*g.KW*g.OutH*g.OutW
-	parallelFor(g.C, float64(g.C*rows)*4, func(lo, hi int) {
-		sub := g
-		sub.C = hi - lo
-		kernels.Im2col(sub, x[lo*hw:][:sub.C*hw], col[lo*rows:][:sub.C*rows])
+	if g.StrideH <= 0 || g.StrideW <= 0 {
+		kernels.Im2col(g, x, col)
+		return
+	}
+	rows := g.C * g.KH * g.KW
+	parallelFor(rows, float64(rows*g.OutH*g.OutW)*4, func(lo, hi int) {
+		kernels.Im2colRows(g, x, col, lo, hi)
 	})
 }
