@@ -119,7 +119,9 @@ func (op *Conv) ForwardBufs(in []*tensor.T, bufs Bufs) ([]*tensor.T, error) {
 	hasBias := len(in) > 2 && in[2] != nil
 	wino := !p.depthwise && p.useWinogradForward()
 	if bufs != nil && !hasBias && (p.depthwise || wino) {
-		clear(yf)
+		parallelFor(p.N*p.M, float64(len(yf)), func(lo, hi int) {
+			clear(yf[lo*p.ohw : hi*p.ohw])
+		})
 	}
 	if hasBias {
 		b := in[2].F32()

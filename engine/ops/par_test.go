@@ -76,3 +76,30 @@ func TestParallelBitIdentical(t *testing.T) {
 		})
 	}
 }
+
+// TestWgHashParallel checks that the weight hash, computed block by block
+// on several goroutines, is the same on one thread and on several, and
+// changes with any one weight (first block, middle, last partial block).
+func TestWgHashParallel(t *testing.T) {
+	rng := rand.New(rand.NewSource(9))
+	w := randT(rng, -1, 1, 3*wgHashBlock+17).F32()
+	hash := func(procs int) uint64 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		return wgHash(w)
+	}
+	h1, h4 := hash(1), hash(4)
+	if h1 != h4 {
+		t.Fatalf("hash %x on 4 threads, %x on 1", h4, h1)
+	}
+	for _, i := range []int{0, 2*wgHashBlock + 5, len(w) - 1} {
+		old := w[i]
+		w[i] = math.Nextafter32(old, 2)
+		if h := hash(4); h == h1 {
+			t.Errorf("changing weight %d left the hash at %x", i, h)
+		}
+		w[i] = old
+	}
+	if h := hash(4); h != h1 {
+		t.Fatalf("hash %x after restoring the weights, want %x", h, h1)
+	}
+}

@@ -43,10 +43,37 @@ type wgPack struct {
 	e  [2]*wgPackEntry
 }
 
-// wgHash is a 64-bit FNV-1a-like hash of the weights' bits, in four
-// independent lanes of two values each (one lane's multiply chain ran at a
-// third of the memory's speed), combined at the end.
+// wgHash is a 64-bit FNV-1a-like hash of the weights' bits: of each block
+// of wgHashBlock values in four independent lanes of two values each (one
+// lane's multiply chain ran at a third of the memory's speed), then of the
+// blocks' hashes.
 func wgHash(w []float32) uint64 {
+	// Blocks of wgHashBlock values are hashed separately (in parallel,
+	// natively), then their hashes in order: the same value however many
+	// goroutines computed it.
+	if len(w) <= wgHashBlock {
+		return wgHashLanes(w)
+	}
+	nb := (len(w) + wgHashBlock - 1) / wgHashBlock
+	hs := make([]uint64, nb)
+	parallelFor(nb, float64(len(w)), func(lo, hi int) {
+		for b := lo; b < hi; b++ {
+			hs[b] = wgHashLanes(w[b*wgHashBlock : min((b+1)*wgHashBlock, len(w))])
+		}
+	})
+	const prime = 1099511628211
+	r := uint64(14695981039346656037)
+	for _, h := range hs {
+		r = (r ^ h) * prime
+	}
+	return r ^ uint64(len(w))
+}
+
+// wgHashBlock is the number of weights wgHash hashes in one piece.
+const wgHashBlock = 1 << 16
+
+// wgHashLanes hashes one block in four lanes, combined at the end.
+func wgHashLanes(w []float32) uint64 {
 	const prime = 1099511628211
 	h := [4]uint64{14695981039346656037, 0x9e3779b97f4a7c15, 0xc2b2ae3d27d4eb4f, 0x165667b19e3779f9}
 	i := 0
