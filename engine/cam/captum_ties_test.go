@@ -200,11 +200,10 @@ func rankTies(t *testing.T, m *model.Model, x []float32, shape []int, alphas, we
 		if err != nil {
 			t.Fatal(err)
 		}
+		// A ReLU element or a pool output is flipped at most once.
 		flipped := map[pathTie]bool{}
-		moved1 := map[[2]any]bool{}
 		for _, tie := range kept[k] {
-			flipped[tie] = true
-			moved1[[2]any{tie.Node, tie.Index}] = true
+			flipped[pathTie{tie.Node, tie.Index, -1}] = true
 		}
 		for _, n := range run.G.Nodes {
 			if g[n.Outputs[0]] == nil {
@@ -232,7 +231,7 @@ func rankTies(t *testing.T, m *model.Model, x []float32, shape []int, alphas, we
 					t.Fatal(err)
 				}
 				for o, win := range taps {
-					if gy[o] == 0 || moved1[[2]any{n.Name, o}] {
+					if gy[o] == 0 || flipped[pathTie{n.Name, o, -1}] {
 						continue
 					}
 					p := argmaxFirst(z, win)
