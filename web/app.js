@@ -1277,7 +1277,8 @@ function timingText(res, pageMs) {
   if (res.forwardMs > 0.05) parts.push(`more forward passes ${fmt(res.forwardMs)} ms`);
   if (res.backwardMs > 0.05) parts.push(`backward ${fmt(res.backwardMs)} ms`);
   else if (methodGroup(res.method) !== 'layer' || !['eigencam', 'scorecam', 'ablationcam', 'cam'].includes(res.method)) parts.push('gradients reused');
-  const where = res.workers > 1 ? `on ${res.workers} workers` : 'in the engine';
+  if (res.workers > 1) parts.push(`its passes divided among ${res.workers} workers`);
+  const where = res.workers > 1 ? 'in all' : 'in the engine';
   return `${methodName(res.method)}: ${parts.join(' · ')} · ${fmt(res.ms)} ms ${where}, ${fmt(pageMs)} ms with drawing`;
 }
 
