@@ -634,6 +634,8 @@ async function setSource(source) {
 // engine reads it, so the picture and its caption never disagree.
 let previewGen = 0;
 async function previewSource(source) {
+  // The opening view already shows this picture, with its map.
+  if (page.opening && !state.result && source.sample && source.sample.file === page.opening.sample) return;
   const gen = ++previewGen;
   let bmp = null;
   try {
@@ -1196,6 +1198,7 @@ async function runOne() {
   page.lastRun = { method: res.method, classIndex: res.classIndex, layer: res.layer, ms: res.ms, forwardMs: res.forwardMs, backwardMs: res.backwardMs, reusedForwardMs: res.reusedForwardMs, pageMs, width: res.width, height: res.height };
   if (page.firstHeatmapMs == null) {
     mark('first-heatmap');
+    if (!page.marks['first-heatmap-shown']) mark('first-heatmap-shown');
     page.firstHeatmapMs = performance.now();
     loadThumbnails();
   }
@@ -1576,6 +1579,41 @@ async function samplePixels(sample) {
   return new ImageData(new Uint8ClampedArray(b), sample.width, sample.height);
 }
 
+// showOpening draws the opening view while the engine starts: the map of
+// the first sample that this engine computed when the site was built
+// (manifest.opening, written by `make site`). The engine in the page then
+// computes the same map and draws it in its place (the same pixels).
+async function showOpening(manifest, sample) {
+  const o = manifest.opening;
+  if (!o || !sample || o.sample !== sample.file || o.model !== manifest.defaultModel) return;
+  if (state.method !== o.method || state.colormap !== o.colormap || state.alpha !== o.alpha || state.target !== o.kind ||
+      state.classIndex !== -1 || state.layer !== '') return;
+  const shown = () => {
+    page.opening = o;
+    $('overlay-caption').textContent = `${methodName(o.method)} · ${o.label} · the engine in your browser is starting and will redraw it`;
+  };
+  // boot.js may have drawn it already.
+  const boot = window.cnnlensBoot;
+  if (boot && boot.base === api.assetURL('') && boot.openingShown) {
+    shown();
+    page.marks['first-heatmap-shown'] = boot.openingShown;
+    return;
+  }
+  try {
+    const blob = boot && boot.opening && boot.base === api.assetURL('')
+      ? await boot.opening
+      : await fetch(api.assetURL(o.overlay)).then((r) => (r.ok ? r.blob() : null));
+    if (!blob) return;
+    const bmp = await createImageBitmap(blob);
+    if (boot && boot.openingShown) { bmp.close(); shown(); page.marks['first-heatmap-shown'] = boot.openingShown; return; }
+    if (state.result || page.firstHeatmapMs != null || previewGen > 0) { bmp.close(); return; }
+    if (boot) boot.openingShown = performance.now(); // boot.js draws it no more
+    drawBitmap($('overlay'), bmp);
+    shown();
+    mark('first-heatmap-shown');
+  } catch (_) { /* the engine draws it */ }
+}
+
 async function main() {
   mark('start');
   let manifest;
@@ -1606,6 +1644,8 @@ async function main() {
   const sampleImage = !sample ? null : (sample.pixels ? samplePixels(sample) : Promise.resolve(null))
     .then((px) => px || fetch(api.assetURL(sample.file)).then((r) => (r.ok ? r.blob() : null)))
     .catch(() => null);
+
+  showOpening(manifest, sample);
 
   api.engine().addEventListener('crash', (e) => showError(`The engine stopped (${e.detail}); it restarts with the next request.`));
   try {

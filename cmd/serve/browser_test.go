@@ -68,6 +68,9 @@ func run(m *testing.M) int {
 
 	mux := http.NewServeMux()
 	mux.Handle("/", recordFailures(Handler(siteDir)))
+	// /held/ is the site with the engine's download held back until
+	// releaseEngine is closed: the page as it is while the engine starts.
+	mux.Handle("/held/", http.StripPrefix("/held", holdEngine(recordFailures(Handler(siteDir)))))
 	mux.Handle("/oracle/", http.StripPrefix("/oracle/", http.FileServer(http.Dir(oracleDir))))
 	mux.Handle("/fixtures/", http.StripPrefix("/fixtures/", http.FileServer(http.Dir(fixtures))))
 	srv := httptest.NewServer(mux)
@@ -113,6 +116,22 @@ func run(m *testing.M) int {
 var failures struct {
 	sync.Mutex
 	list []string
+}
+
+// releaseEngine, closed, lets /held/'s engine download go on.
+var releaseEngine = make(chan struct{})
+
+func holdEngine(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, ".wasm") {
+			select {
+			case <-releaseEngine:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 func recordFailures(h http.Handler) http.Handler {
@@ -371,6 +390,37 @@ func TestFirstLoad(t *testing.T) {
 	p.eval(`(() => { const n = performance.getEntriesByType('navigation')[0]; const r = performance.getEntriesByType('resource').map(e => e.name.split('/').pop() + ' ' + e.startTime.toFixed(0) + '-' + e.responseEnd.toFixed(0)); return 'navigation: response ' + n.responseStart.toFixed(0) + '-' + n.responseEnd.toFixed(0) + ', DOM interactive ' + n.domInteractive.toFixed(0) + '; resources: ' + r.join(', '); })()`, &timing)
 	t.Logf("%s", timing)
 
+	// The opening view (computed natively when the site was built) showed
+	// first, and the engine's own map is the same picture.
+	t.Logf("startup (cold browser cache): opening view shown %.0f ms after navigation", marks["first-heatmap-shown"])
+	if shown, ok := marks["first-heatmap-shown"]; !ok || shown > marks["first-heatmap"] {
+		t.Errorf("first-heatmap-shown %v (present: %v), after the engine's first heatmap %v", shown, ok, marks["first-heatmap"])
+	}
+	var opening struct {
+		Shown   bool
+		Differ  int
+		W, H    int
+		Problem string
+	}
+	p.eval(`(async () => {
+  const man = await (await fetch('manifest.json')).json();
+  const o = man.opening;
+  if (!o) return {problem: 'manifest.json has no opening view (make site computes it)'};
+  const bmp = await createImageBitmap(await (await fetch(o.overlay)).blob());
+  const c = new OffscreenCanvas(bmp.width, bmp.height);
+  c.getContext('2d').drawImage(bmp, 0, 0);
+  const want = c.getContext('2d').getImageData(0, 0, bmp.width, bmp.height).data;
+  const live = document.getElementById('overlay');
+  const got = live.getContext('2d').getImageData(0, 0, live.width, live.height).data;
+  let differ = 0;
+  if (got.length !== want.length) differ = -1;
+  else for (let i = 0; i < got.length; i++) if (got[i] !== want[i]) differ++;
+  return {shown: !!cnnlensPage.opening, differ, w: live.width, h: live.height};
+})()`, &opening)
+	if opening.Problem != "" || !opening.Shown || opening.Differ != 0 {
+		t.Errorf("opening view: %+v (want it shown and the engine's overlay equal to it: 0 bytes differing)", opening)
+	}
+
 	heat := p.canvas("heat")
 	overlay := p.canvas("overlay")
 	if heat.Colors < 8 || overlay.Colors < 8 {
@@ -402,6 +452,43 @@ func TestFirstLoad(t *testing.T) {
 	p.wait(`window.cnnlensPage && cnnlensPage.firstHeatmapMs != null`, 60*time.Second)
 	p.eval(`cnnlensPage.marks`, &marks)
 	t.Logf("startup (warm cache): first heatmap %.0f ms after navigation; %s", marks["first-heatmap"], sortedMarks(marks))
+}
+
+// TestOpeningWhileStarting: while the engine downloads, the page shows
+// the opening view (the first sample's Grad-CAM, computed when the site was
+// built) and says that the engine is starting; once the engine is up, its
+// own map takes its place.
+func TestOpeningWhileStarting(t *testing.T) {
+	for _, vp := range []struct {
+		name string
+		w, h int
+	}{{"desktop", 1280, 900}, {"phone", 390, 844}} {
+		p := newPage(t)
+		p.run(chromedp.EmulateViewport(int64(vp.w), int64(vp.h)), chromedp.Navigate(baseURL+"/held/index.html"))
+		p.wait(`window.cnnlensPage && cnnlensPage.opening != null`, 60*time.Second)
+		var before struct {
+			Caption, Status string
+			Renders         int
+		}
+		p.eval(`({caption: document.getElementById('overlay-caption').textContent, status: document.getElementById('status').textContent, renders: cnnlensPage.renders})`, &before)
+		overlay := p.canvas("overlay")
+		if overlay.Colors < 100 || before.Renders != 0 || !strings.Contains(before.Caption, "starting") || !strings.Contains(before.Status, "Starting") {
+			t.Errorf("%s, engine held back: overlay %+v, %+v; want the opening view's map, a caption saying the engine is starting", vp.name, overlay, before)
+		}
+		t.Logf("%s while the engine starts: %s", vp.name, p.screenshot("opening-"+vp.name+".png"))
+		if vp.name == "phone" {
+			close(releaseEngine)
+			p.wait(`cnnlensPage.firstHeatmapMs != null`, 90*time.Second)
+			var caption string
+			p.eval(`document.getElementById('overlay-caption').textContent`, &caption)
+			if strings.Contains(caption, "starting") {
+				t.Errorf("after the engine's first map the caption still says %q", caption)
+			}
+			if errs := p.consoleErrors(); len(errs) > 0 {
+				t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
+			}
+		}
+	}
 }
 
 func sortedMarks(m map[string]float64) string {
