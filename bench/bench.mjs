@@ -90,6 +90,7 @@ const WORKLOADS = {
   tinycnn: { oracle: 'tinycnn/model.onnx', peer: 'tinycnn' },
   resnet18: { oracle: 'resnet18/model_bn.onnx', peer: 'resnet18' },
   mobilenet_v2: { peerBuild: 'mobilenet_v2', peer: 'mobilenet_v2' },
+  resnet50: { peerBuild: 'resnet50', peer: 'resnet50' }, // bench/peers-ext.mjs
   scenes: { local: 'models/scenes.onnx' }, // the page's bundled models
   shapes: { local: 'models/shapes.onnx' },
 };
@@ -148,8 +149,9 @@ async function modelBytes(o, name) {
   }
   const f = path.join(o.cache, `${w.peerBuild}.onnx`);
   if (!fs.existsSync(f)) {
-    const { WORKLOADS: PW } = await import(path.join(o.shared, 'peers', 'models.mjs'));
-    const { graphToOnnx } = await import(path.join(o.shared, 'peers', 'onnx_writer.mjs'));
+    const src = peerModels(o);
+    const { WORKLOADS: PW } = await import(path.join(src, 'models.mjs'));
+    const { graphToOnnx } = await import(path.join(src, 'onnx_writer.mjs'));
     fs.mkdirSync(o.cache, { recursive: true });
     fs.writeFileSync(f, graphToOnnx(PW[w.peerBuild].build()));
   }
@@ -385,8 +387,23 @@ async function timeMode(o, pool, model, x, mode, opts) {
 
 function emit(obj) { process.stdout.write(JSON.stringify(obj) + '\n'); }
 
+// peerModels writes the peers' graph builder with this bench's workloads
+// (bench/peers-ext.mjs) appended, and its ONNX writer, to a folder of the
+// cache, and returns the folder.
+function peerModels(o) {
+  const dir = path.join(o.cache, 'peers-models');
+  fs.mkdirSync(dir, { recursive: true });
+  const models = fs.readFileSync(path.join(o.shared, 'peers', 'models.mjs'), 'utf8') + '\n' +
+    fs.readFileSync(path.join(here, 'peers-ext.mjs'), 'utf8');
+  const f = path.join(dir, 'models.mjs');
+  if (!fs.existsSync(f) || fs.readFileSync(f, 'utf8') !== models) fs.writeFileSync(f, models);
+  fs.copyFileSync(path.join(o.shared, 'peers', 'onnx_writer.mjs'), path.join(dir, 'onnx_writer.mjs'));
+  return dir;
+}
+
 // The peers' cells for one workload and mode, in child processes of their
-// own harness (a copy in the cache with its npm packages).
+// own harness (a copy in the cache with its npm packages, its models.mjs
+// extended by peerModels).
 function runPeers(o, workload, mode) {
   const dir = path.join(o.cache, 'peers');
   if (!fs.existsSync(path.join(dir, 'node_modules', '@tensorflow', 'tfjs-backend-wasm'))) {
@@ -396,6 +413,7 @@ function runPeers(o, workload, mode) {
     const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
     if (r.status !== 0) throw new Error(`peers: npm ci failed in ${dir}`);
   }
+  fs.copyFileSync(path.join(peerModels(o), 'models.mjs'), path.join(dir, 'models.mjs'));
   const out = [];
   for (const backend of ['tfjs-wasm-scalar', 'tfjs-wasm-simd']) {
     const r = spawnSync('node', ['bench.mjs', '--workload', WORKLOADS[workload].peer, '--backend', backend,
