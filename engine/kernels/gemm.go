@@ -92,7 +92,45 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		sgemv(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
-	sgemmSplit(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	sgemmSplit(transA, m, n, k, alpha, a, lda, matB{trans: transB, b: b, ld: ldb}, beta, c, ldc)
+}
+
+// SgemmConv computes C = alpha·op(A)·im2col(x) + beta·C for a convolution:
+// op(A) m×k (A is m×k with leading dimension lda, or k×m when transA; k =
+// g.C·g.KH·g.KW) and im2col(x) the k×(g.OutH·g.OutW) matrix Im2col would
+// make of the C×H×W image x, without making it: the GEMM packs its
+// micro-panels straight from x. The sums are Sgemm's on Im2col's matrix,
+// bit for bit, when m and the number of output positions are at least 2
+// (Sgemm takes matrix-vector shapes without packing). It needs positive
+// strides and dilations.
+func SgemmConv(transA bool, m int, alpha float32, a []float32, lda int, g ConvGeom, x []float32, beta float32, c []float32, ldc int) {
+	n, k := checkConv(g, x)
+	if m < 2 || n < 2 {
+		panic("kernels.SgemmConv: needs at least 2 rows and 2 output positions")
+	}
+	checkMat("C", c, m, n, ldc)
+	if alpha == 0 {
+		scaleMat(m, n, beta, c, ldc)
+		return
+	}
+	if transA {
+		checkMat("A", a, k, m, lda)
+	} else {
+		checkMat("A", a, m, k, lda)
+	}
+	sgemmSplit(transA, m, n, k, alpha, a, lda, matB{b: x, conv: &g}, beta, c, ldc)
+}
+
+// checkConv panics unless g has positive strides and dilations and x holds
+// its image; it returns the im2col matrix's columns and rows.
+func checkConv(g ConvGeom, x []float32) (n, k int) {
+	if g.StrideH <= 0 || g.StrideW <= 0 || g.DilH <= 0 || g.DilW <= 0 {
+		panic("kernels: convolution strides and dilations must be positive")
+	}
+	if g.C < 1 || g.KH < 1 || g.KW < 1 || g.OutH < 1 || g.OutW < 1 || len(x) < g.C*g.H*g.W {
+		panic("kernels: convolution geometry and image do not match")
+	}
+	return g.OutH * g.OutW, g.C * g.KH * g.KW
 }
 
 // checkMat panics unless x can hold a rows×cols row-major matrix with
@@ -199,13 +237,17 @@ func blockSize(total, limit, mult int) int {
 
 // sgemmSerial is the single-threaded packed GEMM on already validated
 // arguments with m, n, k ≥ 1 and alpha ≠ 0.
-func sgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+func sgemmSerial(transA bool, m, n, k int, alpha float32, a []float32, lda int, b matB, beta float32, c []float32, ldc int) {
 	g := getBufs()
 	defer putBufs(g)
 	abuf, bbuf := g.packA(), g.packB()
 	kcb := blockSize(k, kcMax, 1)
 	ncb := blockSize(n, ncBlk, gemmNR)
 	mcb := blockSize(m, mcBlk, gemmMR)
+	var tmp []float32
+	if b.conv != nil {
+		tmp = g.scratch(ncb)
+	}
 	for jc := 0; jc < n; jc += ncb {
 		nb := min(ncb, n-jc)
 		for pc := 0; pc < k; pc += kcb {
@@ -214,7 +256,7 @@ func sgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, l
 			if pc > 0 {
 				bt = 1
 			}
-			packB(transB, b, ldb, pc, kb, jc, nb, bbuf)
+			b.pack(pc, kb, jc, nb, bbuf, tmp)
 			for ic := 0; ic < m; ic += mcb {
 				mb := min(mcb, m-ic)
 				packA(transA, a, lda, ic, mb, pc, kb, abuf)
@@ -222,6 +264,27 @@ func sgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, l
 			}
 		}
 	}
+}
+
+// PackCount is how many times Sgemm (or SgemmConv) packs op(A) for an
+// m×n×k product on this build with the current GOMAXPROCS: once per block
+// of columns of each goroutine. Keeping A packed (PackA) saves the packing
+// that many times.
+func PackCount(m, n, k int) int {
+	if m < 2 || n < 2 || k < 1 {
+		return 0
+	}
+	w, sz := splitWorkers(m, n, k)
+	if w < 2 || n < m {
+		return (n + blockSize(n, ncBlk, gemmNR) - 1) / blockSize(n, ncBlk, gemmNR)
+	}
+	count := 0
+	for lo := 0; lo < n; lo += sz {
+		nn := min(sz, n-lo)
+		cb := blockSize(nn, ncBlk, gemmNR)
+		count += (nn + cb - 1) / cb
+	}
+	return count
 }
 
 // macroKernel multiplies a packed mb×kb block of op(A) by a packed kb×nb

@@ -75,17 +75,77 @@ func SgemmPacked(pa *PackedA, transB bool, n int, alpha float32, b []float32, ld
 	} else {
 		checkMat("B", b, k, n, ldb)
 	}
-	sgemmPackedSplit(pa, transB, n, alpha, b, ldb, beta, c, ldc)
+	sgemmPackedSplit(pa, matB{trans: transB, b: b, ld: ldb}, n, alpha, beta, c, ldc)
+}
+
+// SgemmPackedConv computes C = alpha·A·im2col(x) + beta·C for a
+// convolution: A packed by PackA (m×k, k = g.C·g.KH·g.KW, the weights of
+// one group) and im2col(x) the k×(g.OutH·g.OutW) matrix Im2col would make of
+// the C×H×W image x. It does not make that matrix: the GEMM packs its
+// micro-panels straight from x. The sums are SgemmPacked's on Im2col's
+// matrix, bit for bit (with at least 2 columns; SgemmPacked with one column
+// is a matrix-vector product). It needs positive strides, like Im2colRows.
+func SgemmPackedConv(pa *PackedA, g ConvGeom, x []float32, alpha, beta float32, c []float32, ldc int) {
+	n, k := checkConv(g, x)
+	if k != pa.k {
+		panic("kernels.SgemmPackedConv: the image's channels and kernel do not match A's columns")
+	}
+	checkMat("C", c, pa.m, n, ldc)
+	if alpha == 0 {
+		scaleMat(pa.m, n, beta, c, ldc)
+		return
+	}
+	sgemmPackedSplit(pa, matB{b: x, conv: &g}, n, alpha, beta, c, ldc)
+}
+
+// matB is op(B) of a product with a packed A: a stored matrix (B, or Bᵀ
+// when trans, leading dimension ld) or, when conv is set, the im2col matrix
+// of the image b for that geometry, from its column j0 on.
+type matB struct {
+	trans bool
+	b     []float32
+	ld    int
+	conv  *ConvGeom
+	j0    int
+}
+
+// from returns op(B) from its column lo on.
+func (s matB) from(lo int) matB {
+	switch {
+	case s.conv != nil:
+		s.j0 += lo
+	case s.trans:
+		s.b = s.b[lo*s.ld:] // op(B) columns are rows of B
+	default:
+		s.b = s.b[lo:]
+	}
+	return s
+}
+
+// pack packs op(B)[p0:p0+kb, j0:j0+nb] into micro-panels, as packB does;
+// tmp is scratch of at least nb values for the im2col rows.
+func (s *matB) pack(p0, kb, j0, nb int, dst []bRow, tmp []float32) {
+	if s.conv == nil {
+		packB(s.trans, s.b, s.ld, p0, kb, j0, nb, dst)
+		return
+	}
+	packIm2col(s.conv, s.b, p0, kb, s.j0+j0, nb, dst, tmp)
 }
 
 // sgemmPackedSerial is sgemmSerial with A already packed: the same blocks
-// in the same order, so the same sums.
-func sgemmPackedSerial(pa *PackedA, transB bool, n int, alpha float32, b []float32, ldb int, beta float32, c []float32, ldc int) {
+// in the same order, so the same sums. It computes rows r0…r1-1 of C (r0 a
+// multiple of gemmMR): the split along m takes whole micro-panels of each
+// packed row block.
+func sgemmPackedSerial(pa *PackedA, r0, r1 int, b matB, n int, alpha, beta float32, c []float32, ldc int) {
 	g := getBufs()
 	defer putBufs(g)
 	bbuf := g.packB()
-	m, k := pa.m, pa.k
+	var tmp []float32
 	ncb := blockSize(n, ncBlk, gemmNR)
+	if b.conv != nil {
+		tmp = g.scratch(ncb)
+	}
+	m, k := pa.m, pa.k
 	for jc := 0; jc < n; jc += ncb {
 		nb := min(ncb, n-jc)
 		i := 0
@@ -95,10 +155,13 @@ func sgemmPackedSerial(pa *PackedA, transB bool, n int, alpha float32, b []float
 			if pc > 0 {
 				bt = 1
 			}
-			packB(transB, b, ldb, pc, kb, jc, nb, bbuf)
+			b.pack(pc, kb, jc, nb, bbuf, tmp)
 			for ic := 0; ic < m; ic += pa.mcb {
-				mb := min(pa.mcb, m-ic)
-				macroKernel(mb, nb, kb, pa.data[pa.off[i]:], bbuf, alpha, bt, c[ic*ldc+jc:], ldc)
+				lo, hi := max(ic, r0), min(ic+pa.mcb, m, r1)
+				if lo < hi {
+					ap := pa.data[pa.off[i]+(lo-ic)/gemmMR*kb:]
+					macroKernel(hi-lo, nb, kb, ap, bbuf, alpha, bt, c[lo*ldc+jc:], ldc)
+				}
 				i++
 			}
 		}

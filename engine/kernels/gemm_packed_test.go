@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"runtime"
 	"testing"
 )
 
@@ -87,5 +88,88 @@ func TestPackAPanics(t *testing.T) {
 			}()
 			f()
 		}()
+	}
+}
+
+// TestSgemmPackedConv checks that SgemmPackedConv and SgemmConv, which pack
+// the im2col matrix's micro-panels straight from the image, give Im2col followed by
+// SgemmPacked on one thread bit for bit, on every kernel, over the im2col
+// test geometries (with at least two output positions) and larger ones that
+// the native GEMM splits across goroutines (along n, and along m), on 1 and
+// 3 threads.
+func TestSgemmPackedConv(t *testing.T) {
+	gs := testGeoms()
+	gs = append(gs,
+		geom(3, 40, 52, 7, 7, 3, 3, 3, 3, 2, 2, 1, 1),  // a stem: n ≫ m, split along n
+		geom(70, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1),   // k > kcMax, split along m
+		geom(5, 30, 100, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1), // n > ncBlk
+	)
+	for _, km := range kernelModes() {
+		restore := km.use()
+		r := rand.New(rand.NewSource(12))
+		for gi, g := range gs {
+			n := g.OutH * g.OutW
+			if n < 2 || g.StrideH <= 0 || g.StrideW <= 0 {
+				continue
+			}
+			k := g.C * g.KH * g.KW
+			for _, m := range []int{2, gemmMR + 1, 37, 300} {
+				if m == 300 && gi < len(testGeoms()) {
+					continue
+				}
+				alpha, beta := float32(1), float32(0)
+				if (gi+m)%3 == 0 {
+					alpha, beta = -0.5, 0.75
+				}
+				x := randSlice(r, g.C*g.H*g.W)
+				a := randSlice(r, m*k)
+				c0 := randSlice(r, m*(n+1))
+				col := make([]float32, k*n)
+				Im2col(g, x, col)
+				at := make([]float32, k*m) // Aᵀ
+				for i := 0; i < m; i++ {
+					for p := 0; p < k; p++ {
+						at[p*m+i] = a[i*k+p]
+					}
+				}
+				pa := PackA(false, m, k, a, k)
+				want := append([]float32(nil), c0...)
+				prev := runtime.GOMAXPROCS(1)
+				SgemmPacked(pa, false, n, alpha, col, n, beta, want, n+1)
+				runtime.GOMAXPROCS(prev)
+				for _, procs := range []int{1, 3} {
+					prev := runtime.GOMAXPROCS(procs)
+					got := append([]float32(nil), c0...)
+					SgemmPackedConv(pa, g, x, alpha, beta, got, n+1)
+					// SgemmConv with A as it is, and with A stored transposed.
+					got2 := append([]float32(nil), c0...)
+					SgemmConv(false, m, alpha, a, k, g, x, beta, got2, n+1)
+					got3 := append([]float32(nil), c0...)
+					SgemmConv(true, m, alpha, at, m, g, x, beta, got3, n+1)
+					runtime.GOMAXPROCS(prev)
+					for i := range want {
+						for f, gv := range [][]float32{got, got2, got3} {
+							if math.Float32bits(gv[i]) != math.Float32bits(want[i]) {
+								t.Fatalf("%s kernel, %s, m %d, %d threads, product %d: C[%d] = %v, want %v", km.name, geomString(g), m, procs, f, i, gv[i], want[i])
+							}
+						}
+					}
+				}
+			}
+		}
+		restore()
+	}
+}
+
+// TestPackCount checks the count of A packings on one thread: one per block
+// of ncBlk columns, none for matrix-vector shapes.
+func TestPackCount(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	for _, c := range []struct{ m, n, k, want int }{
+		{64, 49, 4608, 1}, {64, 1, 10, 0}, {1, 100, 10, 0}, {8, ncBlk, 3, 1}, {8, ncBlk + 1, 3, 2}, {64, 12544, 147, (12544 + ncBlk - 1) / ncBlk},
+	} {
+		if got := PackCount(c.m, c.n, c.k); got != c.want {
+			t.Errorf("PackCount(%d, %d, %d) = %d, want %d", c.m, c.n, c.k, got, c.want)
+		}
 	}
 }

@@ -12,85 +12,91 @@ import (
 // than they save.
 const parMinFlops = 1 << 23
 
-// sgemmSplit runs the packed GEMM, natively splitting large problems into
-// independent bands of C (along the larger of m and n) computed by separate
-// goroutines, each with its own pack buffers.
-func sgemmSplit(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	workers := runtime.GOMAXPROCS(0)
+// splitWorkers is the number of goroutines sgemmSplit and
+// sgemmPackedSplit use for an m×n×k product, and the size of their bands
+// (along n when n ≥ m, else along m).
+func splitWorkers(m, n, k int) (workers, chunk int) {
+	workers = runtime.GOMAXPROCS(0)
 	if flops := 2 * float64(m) * float64(n) * float64(k); flops < 2*parMinFlops {
 		workers = 1
 	} else if f := flops / parMinFlops; f < float64(workers) {
 		workers = int(f)
 	}
-	splitN := n >= m
 	dim, mult := m, gemmMR
-	if splitN {
+	if n >= m {
 		dim, mult = n, gemmNR
 	}
 	workers = min(workers, (dim+mult-1)/mult)
 	if workers < 2 {
-		sgemmSerial(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return 1, dim
+	}
+	chunk = (dim + workers - 1) / workers
+	return workers, (chunk + mult - 1) / mult * mult
+}
+
+// sgemmSplit runs the packed GEMM, natively splitting large problems into
+// independent bands of C (along the larger of m and n) computed by separate
+// goroutines, each with its own pack buffers.
+func sgemmSplit(transA bool, m, n, k int, alpha float32, a []float32, lda int, b matB, beta float32, c []float32, ldc int) {
+	workers, chunk := splitWorkers(m, n, k)
+	if workers < 2 {
+		sgemmSerial(transA, m, n, k, alpha, a, lda, b, beta, c, ldc)
 		return
 	}
-	chunk := (dim + workers - 1) / workers
-	chunk = (chunk + mult - 1) / mult * mult
+	splitN := n >= m
+	dim := m
+	if splitN {
+		dim = n
+	}
 	var wg sync.WaitGroup
 	for lo := 0; lo < dim; lo += chunk {
 		sz := min(chunk, dim-lo)
 		wg.Add(1)
-		if splitN {
-			// Columns lo…lo+sz of op(B) and C.
-			bo := lo // !transB: column offset within a row of B
-			if transB {
-				bo = lo * ldb // transB: op(B) columns are rows of B
+		go func() {
+			defer wg.Done()
+			if splitN {
+				// Columns lo…lo+sz of op(B) and C.
+				sgemmSerial(transA, m, sz, k, alpha, a, lda, b.from(lo), beta, c[lo:], ldc)
+				return
 			}
-			go func() {
-				defer wg.Done()
-				sgemmSerial(transA, transB, m, sz, k, alpha, a, lda, b[bo:], ldb, beta, c[lo:], ldc)
-			}()
-		} else {
 			// Rows lo…lo+sz of op(A) and C.
 			ao := lo * lda // !transA: rows of A
 			if transA {
 				ao = lo // transA: op(A) rows are columns of A
 			}
-			go func() {
-				defer wg.Done()
-				sgemmSerial(transA, transB, sz, n, k, alpha, a[ao:], lda, b, ldb, beta, c[lo*ldc:], ldc)
-			}()
-		}
+			sgemmSerial(transA, sz, n, k, alpha, a[ao:], lda, b, beta, c[lo*ldc:], ldc)
+		}()
 	}
 	wg.Wait()
 }
 
-// sgemmPackedSplit runs SgemmPacked's GEMM, natively splitting large
-// problems into bands of columns of C computed by separate goroutines
-// (each packs its own part of op(B) and reads the shared packed A).
-func sgemmPackedSplit(pa *PackedA, transB bool, n int, alpha float32, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	workers := runtime.GOMAXPROCS(0)
-	if flops := 2 * float64(pa.m) * float64(n) * float64(pa.k); flops < 2*parMinFlops {
-		workers = 1
-	} else if f := flops / parMinFlops; f < float64(workers) {
-		workers = int(f)
-	}
-	workers = min(workers, (n+gemmNR-1)/gemmNR)
+// sgemmPackedSplit runs SgemmPacked's GEMM, natively split as sgemmSplit
+// splits: into bands of columns (each goroutine packs its own part of
+// op(B)) or bands of whole micro-panels of rows (each reads its part of the
+// shared packed A and packs all of op(B)).
+func sgemmPackedSplit(pa *PackedA, b matB, n int, alpha, beta float32, c []float32, ldc int) {
+	m := pa.m
+	workers, chunk := splitWorkers(m, n, pa.k)
 	if workers < 2 {
-		sgemmPackedSerial(pa, transB, n, alpha, b, ldb, beta, c, ldc)
+		sgemmPackedSerial(pa, 0, m, b, n, alpha, beta, c, ldc)
 		return
 	}
-	chunk := (n + workers - 1) / workers
-	chunk = (chunk + gemmNR - 1) / gemmNR * gemmNR
+	splitN := n >= m
+	dim := m
+	if splitN {
+		dim = n
+	}
 	var wg sync.WaitGroup
-	for lo := 0; lo < n; lo += chunk {
-		sz := min(chunk, n-lo)
-		bo := lo // !transB: column offset within a row of B
-		if transB {
-			bo = lo * ldb // transB: op(B) columns are rows of B
-		}
+	for lo := 0; lo < dim; lo += chunk {
+		sz := min(chunk, dim-lo)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sgemmPackedSerial(pa, transB, sz, alpha, b[bo:], ldb, beta, c[lo:], ldc)
+			if splitN {
+				sgemmPackedSerial(pa, 0, m, b.from(lo), sz, alpha, beta, c[lo:], ldc)
+			} else {
+				sgemmPackedSerial(pa, lo, lo+sz, b, n, alpha, beta, c, ldc)
+			}
 		}()
 	}
 	wg.Wait()

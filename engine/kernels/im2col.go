@@ -272,3 +272,61 @@ func col2imGeneric(g ConvGeom, col, x []float32) {
 		}
 	}
 }
+
+// packIm2col packs rows p0…p0+kb-1, columns j0…j0+nb-1 of Im2col's matrix
+// of x into gemmNR-column micro-panels, as packB packs a stored matrix
+// (dst[q·kb+p][c] = col[p0+p][j0+q·gemmNR+c], zero past nb), without making
+// the matrix: each row's nb values are gathered from the image into tmp
+// (len ≥ nb, in L1), then cut into the panels.
+func packIm2col(g *ConvGeom, x []float32, p0, kb, j0, nb int, dst []bRow, tmp []float32) {
+	seg := tmp[:nb]
+	full := nb / gemmNR
+	for p := 0; p < kb; p++ {
+		im2colSegment(g, x, p0+p, j0, seg)
+		d := dst[p:]
+		for q := 0; q < full; q++ {
+			d[q*kb] = bRow(seg[q*gemmNR:])
+		}
+		if rest := seg[full*gemmNR:]; len(rest) > 0 {
+			var r bRow
+			copy(r[:], rest)
+			d[full*kb] = r
+		}
+	}
+}
+
+// im2colSegment writes columns j0…j0+len(seg)-1 of row ri of Im2col's
+// matrix of x into seg: the same values Im2colRows writes there.
+func im2colSegment(g *ConvGeom, x []float32, ri, j0 int, seg []float32) {
+	c, ki, kj := ri/(g.KH*g.KW), ri/g.KW%g.KH, ri%g.KW
+	xc := x[c*g.H*g.W:][:g.H*g.W]
+	yoff := ki*g.DilH - g.PadT
+	xoff := kj*g.DilW - g.PadL
+	oxLo, oxHi := outRange(xoff, g.StrideW, g.W, g.OutW)
+	ow, sw := g.OutW, g.StrideW
+	j1 := j0 + len(seg)
+	for oy := j0 / ow; oy*ow < j1; oy++ {
+		a, b := max(oy*ow, j0), min((oy+1)*ow, j1) // columns of this output row
+		dst := seg[a-j0 : b-j0]
+		iy := oy*g.StrideH + yoff
+		if iy < 0 || iy >= g.H || oxLo >= oxHi {
+			zero(dst)
+			continue
+		}
+		ox0, ox1 := a-oy*ow, b-oy*ow // output columns ox0…ox1-1
+		lo, hi := max(ox0, oxLo), min(ox1, oxHi)
+		if lo >= hi {
+			zero(dst)
+			continue
+		}
+		zero(dst[:lo-ox0])
+		zero(dst[hi-ox0:])
+		d := dst[lo-ox0 : hi-ox0]
+		src := xc[iy*g.W:][:g.W]
+		if sw == 1 {
+			copyShort(d, src[lo+xoff:])
+		} else {
+			gatherStrided(d, src[lo*sw+xoff:], sw)
+		}
+	}
+}

@@ -32,7 +32,8 @@ func init() {
 type Conv struct {
 	win   windowAttrs
 	Group int
-	pack  wgPack // transformed weights of the Winograd path
+	pack  wgPack   // transformed weights of the Winograd path
+	gemm  convPack // packed weights of the im2col/GEMM path
 }
 
 func (*Conv) Type() string { return "Conv" }
@@ -150,8 +151,19 @@ func (op *Conv) ForwardBufs(in []*tensor.T, bufs Bufs) ([]*tensor.T, error) {
 		beta = 1
 	}
 	pw := p.g.pointwise()
+	// With at least 2 rows and 2 columns (SgemmPacked's and SgemmConv's sums
+	// are then Sgemm's), the im2col matrix is never made: SgemmConv packs
+	// its panels straight from the image. The weights are kept packed when
+	// the GEMMs would pack them at least twice per call (per image, per
+	// block of columns, per goroutine): checking that they are unchanged
+	// reads them once (wgHash), about what packing them once costs.
+	gemm := p.Mg >= 2 && p.ohw >= 2
+	var pa []*kernels.PackedA
+	if gemm && p.N*kernels.PackCount(p.Mg, p.ohw, p.kk) >= 2 {
+		pa = op.gemm.weights(w, p.G, p.Mg, p.kk)
+	}
 	var colp *[]float32
-	if !pw {
+	if !pw && !gemm {
 		colp = scratchGet(p.kk * p.ohw)
 		defer scratchPut(colp)
 	}
@@ -159,14 +171,23 @@ func (op *Conv) ForwardBufs(in []*tensor.T, bufs Bufs) ([]*tensor.T, error) {
 	for n := 0; n < p.N; n++ {
 		for gi := 0; gi < p.G; gi++ {
 			xg := x[(n*p.C+gi*p.Cg)*p.hw:][:p.Cg*p.hw]
-			col := xg
-			if !pw {
-				col = *colp
-				im2colPar(kg, xg, col)
-			}
 			yg := yf[(n*p.M+gi*p.Mg)*p.ohw:][:p.Mg*p.ohw]
 			wg := w[gi*p.Mg*p.kk:][:p.Mg*p.kk]
-			kernels.Sgemm(false, false, p.Mg, p.ohw, p.kk, 1, wg, p.kk, col, p.ohw, beta, yg, p.ohw)
+			switch {
+			case pa != nil && pw:
+				kernels.SgemmPacked(pa[gi], false, p.ohw, 1, xg, p.ohw, beta, yg, p.ohw)
+			case pa != nil:
+				kernels.SgemmPackedConv(pa[gi], kg, xg, 1, beta, yg, p.ohw)
+			case gemm && !pw:
+				kernels.SgemmConv(false, p.Mg, 1, wg, p.kk, kg, xg, beta, yg, p.ohw)
+			default:
+				col := xg
+				if !pw {
+					col = *colp
+					im2colPar(kg, xg, col)
+				}
+				kernels.Sgemm(false, false, p.Mg, p.ohw, p.kk, 1, wg, p.kk, col, p.ohw, beta, yg, p.ohw)
+			}
 		}
 	}
 	return []*tensor.T{y}, nil

@@ -102,4 +102,16 @@ func TestWgHashParallel(t *testing.T) {
 	if h := hash(4); h != h1 {
 		t.Fatalf("hash %x after restoring the weights, want %x", h, h1)
 	}
+	// A view starting at an odd element (not 8-byte aligned) and of odd
+	// length: every weight counts, the first and last ones too.
+	v := w[1 : len(w)-2]
+	hv := wgHash(v)
+	for _, i := range []int{0, 1, len(v) - 1} {
+		old := v[i]
+		v[i] = math.Nextafter32(old, 2)
+		if h := wgHash(v); h == hv {
+			t.Errorf("changing weight %d of an unaligned view left the hash at %x", i, h)
+		}
+		v[i] = old
+	}
 }

@@ -1,0 +1,60 @@
+package ops
+
+import (
+	"sync"
+	"unsafe"
+
+	"github.com/cnnlens/cnnlens/engine/kernels"
+)
+
+// Pre-packed weights of the im2col/GEMM path. A Conv that multiplies by
+// its weights as they are (not Winograd-transformed) keeps them packed for
+// the GEMM's A (kernels.PackA, one matrix per group), like the Winograd
+// weights (winograd_pack.go), with the same rules: an entry is used only
+// while the hash of the weights it was made from (wgHash) still matches,
+// and it counts against the same limit (wgPackMax), beyond which the
+// convolution packs its weights at every call, as before. Without it,
+// ResNet-18's 7×7 stage packed 9.4 MB of weights per pass for 49 columns of
+// work.
+type convPack struct {
+	mu sync.Mutex
+	e  *wgPackEntry // tile 0: the weights as they are, pa[group]
+}
+
+// weights returns the weights packed per group (an Mg×kk matrix each), from
+// the cache when they are unchanged, or nil when they cannot be kept (the
+// caller then uses kernels.Sgemm, which packs them itself).
+func (pk *convPack) weights(w []float32, groups, mg, kk int) []*kernels.PackedA {
+	if len(w) == 0 {
+		return nil
+	}
+	h := wgHash(w)
+	src := unsafe.SliceData(w)
+	geom := [3]int{groups, mg, kk}
+	pk.mu.Lock()
+	e := pk.e
+	pk.mu.Unlock()
+	if e != nil && e.src == src && e.n == len(w) && e.geom == geom && e.hash == h {
+		return e.pa
+	}
+	ne := &wgPackEntry{src: src, n: len(w), geom: geom, hash: h, pa: make([]*kernels.PackedA, groups)}
+	if wgPackUsed.Load()+int64(len(w)) > wgPackMax {
+		return nil // would not be kept: let Sgemm pack them in its own buffers
+	}
+	for gi := range ne.pa {
+		ne.pa[gi] = kernels.PackA(false, mg, kk, w[gi*mg*kk:], kk)
+		ne.size += ne.pa[gi].Floats()
+	}
+	if wgPackUsed.Add(int64(ne.size)) > wgPackMax {
+		wgPackUsed.Add(-int64(ne.size))
+		return ne.pa // used once, not kept
+	}
+	pk.mu.Lock()
+	old := pk.e
+	pk.e = ne
+	pk.mu.Unlock()
+	if old != nil {
+		wgPackUsed.Add(-int64(old.size))
+	}
+	return ne.pa
+}
