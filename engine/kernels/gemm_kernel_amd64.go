@@ -60,6 +60,24 @@ func microKernel(kc int, ap []aRow, bp []bRow, c []float32, ldc int, alpha, beta
 	tilesAVX(kc, 1, 1, &ap[0], &bp[0], &c[0], ldc, alpha, beta)
 }
 
+// tilesAVX8 is tilesAVX on the first 8 columns of each B panel: C is
+// npanA·gemmMR × npanB·8 (gemm_kernel_amd64.s; only when useAVX).
+//
+//go:noescape
+func tilesAVX8(kc, npanA, npanB int, ap *aRow, bp *bRow, c *float32, ldc int, alpha, beta float32)
+
+// edgeKernel sets tmp to the sums of an edge tile whose B panel has cols
+// valid columns (the rest are zero): the first 8 columns only when cols ≤ 8
+// and the CPU has AVX (the sums of those columns are the same).
+func edgeKernel(kc int, ap []aRow, bp []bRow, tmp *[gemmMR * gemmNR]float32, cols int) {
+	if cols > 8 || !useAVX {
+		microKernel(kc, ap, bp, tmp[:], gemmNR, 1, 0)
+		return
+	}
+	_, _ = ap[kc-1], bp[kc-1]
+	tilesAVX8(kc, 1, 1, &ap[0], &bp[0], &tmp[0], gemmNR, 1, 0)
+}
+
 // fullTiles computes C = alpha·A·B + beta·C on the top-left
 // npanA·gemmMR × npanB·gemmNR block of C (row-major, stride ldc) from
 // npanA packed A micro-panels and npanB packed B micro-panels of kc ≥ 1

@@ -1,0 +1,9 @@
+//go:build !amd64 || purego
+
+package kernels
+
+// edgeKernel sets tmp to the sums of an edge tile (the full block; cols,
+// the B panel's valid columns, only matters to the amd64 AVX build).
+func edgeKernel(kc int, ap []aRow, bp []bRow, tmp *[gemmMR * gemmNR]float32, cols int) {
+	microKernel(kc, ap, bp, tmp[:], gemmNR, 1, 0)
+}
