@@ -7,6 +7,10 @@ package kernels
 // the other.
 var useAVX = cpuAVX() && (!kernelFMA || cpuFMA())
 
+// useAVX512 reports whether the AVX-512 kernel (tilesAVX512) runs instead
+// of the AVX one (only while useAVX is true too).
+var useAVX512 = useAVX && cpuAVX512()
+
 // cpuid executes CPUID with EAX = leaf and ECX = sub (cpu_amd64.s).
 func cpuid(leaf, sub uint32) (eax, ebx, ecx, edx uint32)
 
@@ -38,4 +42,17 @@ func cpuAVX() bool {
 func cpuFMA() bool {
 	_, _, ecx, _ := cpuid(1, 0)
 	return ecx&cpuidFMA != 0
+}
+
+// cpuAVX512 reports whether the CPU has AVX-512F and the operating system
+// saves the ZMM registers and opmasks (XCR0 bits 1, 2 and 5–7).
+func cpuAVX512() bool {
+	if !cpuAVX() {
+		return false
+	}
+	if maxLeaf, _, _, _ := cpuid(0, 0); maxLeaf < 7 {
+		return false
+	}
+	_, ebx, _, _ := cpuid(7, 0)
+	return ebx&(1<<16) != 0 && xgetbv()&0xe6 == 0xe6
 }

@@ -57,6 +57,10 @@ func microKernel(kc int, ap []aRow, bp []bRow, c []float32, ldc int, alpha, beta
 	}
 	_, _ = ap[kc-1], bp[kc-1]
 	_ = c[(gemmMR-1)*ldc+gemmNR-1]
+	if useAVX512 {
+		tilesAVX512(kc, 1, 1, &ap[0], &bp[0], &c[0], ldc, alpha, beta)
+		return
+	}
 	tilesAVX(kc, 1, 1, &ap[0], &bp[0], &c[0], ldc, alpha, beta)
 }
 
@@ -66,11 +70,17 @@ func microKernel(kc int, ap []aRow, bp []bRow, c []float32, ldc int, alpha, beta
 //go:noescape
 func tilesAVX8(kc, npanA, npanB int, ap *aRow, bp *bRow, c *float32, ldc int, alpha, beta float32)
 
+// tilesAVX512 is tilesAVX with one ZMM register per row of the block
+// (gemm_kernel_amd64.s; only when useAVX512).
+//
+//go:noescape
+func tilesAVX512(kc, npanA, npanB int, ap *aRow, bp *bRow, c *float32, ldc int, alpha, beta float32)
+
 // edgeKernel sets tmp to the sums of an edge tile whose B panel has cols
 // valid columns (the rest are zero): the first 8 columns only when cols ≤ 8
 // and the CPU has AVX (the sums of those columns are the same).
 func edgeKernel(kc int, ap []aRow, bp []bRow, tmp *[gemmMR * gemmNR]float32, cols int) {
-	if cols > 8 || !useAVX {
+	if cols > 8 || !useAVX || useAVX512 {
 		microKernel(kc, ap, bp, tmp[:], gemmNR, 1, 0)
 		return
 	}
@@ -94,6 +104,10 @@ func fullTiles(kc, npanA, npanB int, ap []aRow, bp []bRow, c []float32, ldc int,
 	_ = ap[npanA*kc-1]
 	_ = bp[npanB*kc-1]
 	_ = c[(npanA*gemmMR-1)*ldc+npanB*gemmNR-1]
+	if useAVX512 {
+		tilesAVX512(kc, npanA, npanB, &ap[0], &bp[0], &c[0], ldc, alpha, beta)
+		return
+	}
 	tilesAVX(kc, npanA, npanB, &ap[0], &bp[0], &c[0], ldc, alpha, beta)
 }
 

@@ -392,17 +392,23 @@ func BenchmarkMicroKernel(b *testing.B) {
 	ldc := npanB * gemmNR
 	c := make([]float32, npanA*gemmMR*ldc)
 	sweep := func() { fullTiles(kc, npanA, npanB, ap, bp, c, ldc, 1, 0) }
-	// Warm up: under V8 the kernel starts in the baseline compiler (Liftoff)
-	// and is only replaced by optimised code after it has run for a while.
-	for i := 0; i < 50; i++ {
-		sweep()
+	for _, km := range kernelModes() {
+		b.Run(km.name, func(b *testing.B) {
+			defer km.use()()
+			// Warm up: under V8 the kernel starts in the baseline compiler
+			// (Liftoff) and is only replaced by optimised code after it has
+			// run for a while.
+			for i := 0; i < 50; i++ {
+				sweep()
+			}
+			b.ResetTimer()
+			cpu0 := processCPUSeconds()
+			for i := 0; i < b.N; i++ {
+				sweep()
+			}
+			reportGFLOPs(b, 2*float64(kc*gemmMR*gemmNR*npanA*npanB)*float64(b.N), cpu0)
+		})
 	}
-	b.ResetTimer()
-	cpu0 := processCPUSeconds()
-	for i := 0; i < b.N; i++ {
-		sweep()
-	}
-	reportGFLOPs(b, 2*float64(kc*gemmMR*gemmNR*npanA*npanB)*float64(b.N), cpu0)
 }
 
 // TestSgemvSkipsZeros: a row vector with zeros (a one-hot seed, a sparse

@@ -12,16 +12,19 @@ import (
 // kernelModes lists the micro-kernels this build can run: the plain-Go
 // twin always, and the AVX assembly when the CPU has it.
 func kernelModes() []kernelMode {
-	set := func(on bool) func() func() {
+	set := func(avx, avx512 bool) func() func() {
 		return func() func() {
-			old := useAVX
-			useAVX = on
-			return func() { useAVX = old }
+			old, old512 := useAVX, useAVX512
+			useAVX, useAVX512 = avx, avx512
+			return func() { useAVX, useAVX512 = old, old512 }
 		}
 	}
-	modes := []kernelMode{{name: "go", use: set(false)}}
+	modes := []kernelMode{{name: "go", use: set(false, false)}}
 	if cpuAVX() && (!kernelFMA || cpuFMA()) {
-		modes = append(modes, kernelMode{name: "avx", fused: kernelFMA, use: set(true)})
+		modes = append(modes, kernelMode{name: "avx", fused: kernelFMA, use: set(true, false)})
+		if cpuAVX512() {
+			modes = append(modes, kernelMode{name: "avx512", fused: kernelFMA, use: set(true, true)})
+		}
 	}
 	return modes
 }
@@ -60,32 +63,34 @@ func TestAVXKernelMatchesGo(t *testing.T) {
 		gemmCase{transA: true, transB: true, m: 200, n: 100, k: 513, alpha: -1, beta: 0},
 	)
 	worst := 0.0
+	modes := kernelModes() // the plain-Go twin first, then AVX (and AVX-512)
 	for _, tc := range cases {
-		got := map[bool][]float32{}
+		got := make([][]float32, len(modes))
 		var want, mag []float64
-		seed := r.Int63() // both runs get the same inputs
-		for _, avx := range []bool{false, true} {
-			old := useAVX
-			useAVX = avx
+		seed := r.Int63() // every run gets the same inputs
+		for mi, km := range modes {
+			restore := km.use()
 			c, w, mg, msg := runGemmCaseC(rand.New(rand.NewSource(seed)), tc)
-			useAVX = old
+			restore()
 			if msg != "" {
-				t.Errorf("assembly %v: %v: %s", avx, tc, msg)
+				t.Errorf("%s kernel: %v: %s", km.name, tc, msg)
 			}
-			got[avx], want, mag = c, w, mg
+			got[mi], want, mag = c, w, mg
 		}
 		tol := 4 * float64(tc.k+2) * 6e-8
 		ldc := tc.n + tc.padC
-		for i := 0; i < tc.m; i++ {
-			for j := 0; j < tc.n; j++ {
-				g, a := float64(got[false][i*ldc+j]), float64(got[true][i*ldc+j])
-				if !kernelFMA && math.Float32bits(got[false][i*ldc+j]) != math.Float32bits(got[true][i*ldc+j]) {
-					t.Fatalf("%v: C[%d,%d]: assembly %v, Go %v: not the same bits", tc, i, j, a, g)
-				}
-				if d := math.Abs(g - a); d > tol*mag[i*tc.n+j]+1e-30 {
-					t.Errorf("%v: C[%d,%d]: assembly %v, Go %v (reference %v)", tc, i, j, a, g, want[i*tc.n+j])
-				} else if mag[i*tc.n+j] > 0 {
-					worst = max(worst, d/(tol*mag[i*tc.n+j]))
+		for mi := 1; mi < len(modes); mi++ {
+			for i := 0; i < tc.m; i++ {
+				for j := 0; j < tc.n; j++ {
+					g, a := float64(got[0][i*ldc+j]), float64(got[mi][i*ldc+j])
+					if !kernelFMA && math.Float32bits(got[0][i*ldc+j]) != math.Float32bits(got[mi][i*ldc+j]) {
+						t.Fatalf("%v: C[%d,%d]: %s assembly %v, Go %v: not the same bits", tc, i, j, modes[mi].name, a, g)
+					}
+					if d := math.Abs(g - a); d > tol*mag[i*tc.n+j]+1e-30 {
+						t.Errorf("%v: C[%d,%d]: %s assembly %v, Go %v (reference %v)", tc, i, j, modes[mi].name, a, g, want[i*tc.n+j])
+					} else if mag[i*tc.n+j] > 0 {
+						worst = max(worst, d/(tol*mag[i*tc.n+j]))
+					}
 				}
 			}
 		}

@@ -19,6 +19,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 )
 
@@ -553,6 +554,10 @@ func (t target) writeAVXKernel(b *bytes.Buffer) {
 	p("}")
 	p("_, _ = ap[kc-1], bp[kc-1]")
 	p("_ = c[(gemmMR-1)*ldc+gemmNR-1]")
+	p("if useAVX512 {")
+	p("tilesAVX512(kc, 1, 1, &ap[0], &bp[0], &c[0], ldc, alpha, beta)")
+	p("return")
+	p("}")
 	p("tilesAVX(kc, 1, 1, &ap[0], &bp[0], &c[0], ldc, alpha, beta)")
 	p("}")
 	p("")
@@ -562,11 +567,17 @@ func (t target) writeAVXKernel(b *bytes.Buffer) {
 	p("//go:noescape")
 	p("func tilesAVX8(kc, npanA, npanB int, ap *aRow, bp *bRow, c *float32, ldc int, alpha, beta float32)")
 	p("")
+	p("// tilesAVX512 is tilesAVX with one ZMM register per row of the block")
+	p("// (%s; only when useAVX512).", t.avx)
+	p("//")
+	p("//go:noescape")
+	p("func tilesAVX512(kc, npanA, npanB int, ap *aRow, bp *bRow, c *float32, ldc int, alpha, beta float32)")
+	p("")
 	p("// edgeKernel sets tmp to the sums of an edge tile whose B panel has cols")
 	p("// valid columns (the rest are zero): the first 8 columns only when cols ≤ 8")
 	p("// and the CPU has AVX (the sums of those columns are the same).")
 	p("func edgeKernel(kc int, ap []aRow, bp []bRow, tmp *[gemmMR * gemmNR]float32, cols int) {")
-	p("if cols > 8 || !useAVX {")
+	p("if cols > 8 || !useAVX || useAVX512 {")
 	p("microKernel(kc, ap, bp, tmp[:], gemmNR, 1, 0)")
 	p("return")
 	p("}")
@@ -590,6 +601,10 @@ func (t target) writeAVXKernel(b *bytes.Buffer) {
 	p("_ = ap[npanA*kc-1]")
 	p("_ = bp[npanB*kc-1]")
 	p("_ = c[(npanA*gemmMR-1)*ldc+npanB*gemmNR-1]")
+	p("if useAVX512 {")
+	p("tilesAVX512(kc, npanA, npanB, &ap[0], &bp[0], &c[0], ldc, alpha, beta)")
+	p("return")
+	p("}")
 	p("tilesAVX(kc, npanA, npanB, &ap[0], &bp[0], &c[0], ldc, alpha, beta)")
 	p("}")
 	p("")
@@ -697,8 +712,26 @@ func (t target) avxAssembly() []byte {
 	// edge tiles of at most 8 columns (a product with 49 columns is 3 full
 	// panels and 1 column).
 	t.avxTiles(&b, "tilesAVX8", 1)
+	// The AVX-512 kernel: the same 6×16 block with one ZMM register per row
+	// of it, so half the multiplies and adds of tilesAVX per k-step: the
+	// 8-column kernel's code on ZMM registers (the VEX-encoded VXORPS that
+	// clears the accumulators clears whole ZMM registers).
+	var z bytes.Buffer
+	t.avxTiles(&z, "tilesAVX512", 1)
+	b.WriteString(zmmRegs.ReplaceAllStringFunc(strings.ReplaceAll(z.String(), "tilesAVX8", "tilesAVX512"), func(m string) string {
+		if strings.HasPrefix(m, "\tVXORPS") {
+			return m
+		}
+		return yReg.ReplaceAllString(m, "Z$1")
+	}))
 	return b.Bytes()
 }
+
+// zmmRegs matches an instruction line, yReg a YMM register in it.
+var (
+	zmmRegs = regexp.MustCompile(`(?m)^\t.*$`)
+	yReg    = regexp.MustCompile(`\bY(\d+)\b`)
+)
 
 // avxTiles writes one TEXT block of the tiles kernel over the first nv
 // 8-column vectors of each B panel (B panels stay gemmNR wide).
