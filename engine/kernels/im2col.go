@@ -305,6 +305,35 @@ func im2colSegment(g *ConvGeom, x []float32, ri, j0 int, seg []float32) {
 	oxLo, oxHi := outRange(xoff, g.StrideW, g.W, g.OutW)
 	ow, sw := g.OutW, g.StrideW
 	j1 := j0 + len(seg)
+	if g.StrideH == 1 && sw == 1 && ow == g.W {
+		// As in Im2colRows: the valid output rows are one shifted run of
+		// the image; copy its part in the segment, then clear the padding.
+		oyLo, oyHi := outRange(yoff, 1, g.H, g.OutH)
+		a, b := max(oyLo*ow, j0), min(oyHi*ow, j1)
+		if a >= b || oxLo >= oxHi {
+			zero(seg)
+			return
+		}
+		zero(seg[:a-j0])
+		zero(seg[b-j0:])
+		shift := yoff*ow + xoff // x index of column j is j+shift
+		lo, hi := max(a, -shift), min(b, len(xc)-shift)
+		zero(seg[a-j0 : max(a, lo)-j0])
+		zero(seg[min(b, max(hi, a))-j0 : b-j0])
+		if lo < hi {
+			copyShort(seg[lo-j0:hi-j0], xc[lo+shift:])
+		}
+		if oxLo > 0 || oxHi < ow {
+			for r := a / ow * ow; r < b; r += ow {
+				for _, j := range [2][2]int{{r, r + oxLo}, {r + oxHi, r + ow}} {
+					if x, y := max(j[0], a), min(j[1], b); x < y {
+						zero(seg[x-j0 : y-j0])
+					}
+				}
+			}
+		}
+		return
+	}
 	for oy := j0 / ow; oy*ow < j1; oy++ {
 		a, b := max(oy*ow, j0), min((oy+1)*ow, j1) // columns of this output row
 		dst := seg[a-j0 : b-j0]
