@@ -323,12 +323,17 @@ func im2colSegment(g *ConvGeom, x []float32, ri, j0 int, seg []float32) {
 		if lo < hi {
 			copyShort(seg[lo-j0:hi-j0], xc[lo+shift:])
 		}
-		if oxLo > 0 || oxHi < ow {
+		if oxLo > 0 {
 			for r := a / ow * ow; r < b; r += ow {
-				for _, j := range [2][2]int{{r, r + oxLo}, {r + oxHi, r + ow}} {
-					if x, y := max(j[0], a), min(j[1], b); x < y {
-						zero(seg[x-j0 : y-j0])
-					}
+				for j := max(r, a); j < min(r+oxLo, b); j++ {
+					seg[j-j0] = 0
+				}
+			}
+		}
+		if oxHi < ow {
+			for r := a / ow * ow; r < b; r += ow {
+				for j := max(r+oxHi, a); j < min(r+ow, b); j++ {
+					seg[j-j0] = 0
 				}
 			}
 		}
