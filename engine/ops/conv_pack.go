@@ -13,9 +13,11 @@ import (
 // weights (winograd_pack.go), with the same rules: an entry is used only
 // while the hash of the weights it was made from (wgHash) still matches,
 // and it counts against the same limit (wgPackMax), beyond which the
-// convolution packs its weights at every call, as before. Without it,
-// ResNet-18's 7×7 stage packed 9.4 MB of weights per pass for 49 columns of
-// work.
+// convolution packs its weights at every call, as before. Checking the
+// hash reads every weight once, about what packing them once costs, so
+// Conv keeps them only where its GEMMs would pack them at least twice per
+// call (kernels.PackCount); with ResNet-18's 36 MB of layer4 weights,
+// keeping them for a single image's pass saved no CPU time.
 type convPack struct {
 	mu sync.Mutex
 	e  *wgPackEntry // tile 0: the weights as they are, pa[group]
@@ -23,7 +25,7 @@ type convPack struct {
 
 // weights returns the weights packed per group (an Mg×kk matrix each), from
 // the cache when they are unchanged, or nil when they cannot be kept (the
-// caller then uses kernels.Sgemm, which packs them itself).
+// caller then uses kernels.SgemmConv or Sgemm, which pack them themselves).
 func (pk *convPack) weights(w []float32, groups, mg, kk int) []*kernels.PackedA {
 	if len(w) == 0 {
 		return nil
@@ -37,10 +39,10 @@ func (pk *convPack) weights(w []float32, groups, mg, kk int) []*kernels.PackedA 
 	if e != nil && e.src == src && e.n == len(w) && e.geom == geom && e.hash == h {
 		return e.pa
 	}
-	ne := &wgPackEntry{src: src, n: len(w), geom: geom, hash: h, pa: make([]*kernels.PackedA, groups)}
 	if wgPackUsed.Load()+int64(len(w)) > wgPackMax {
-		return nil // would not be kept: let Sgemm pack them in its own buffers
+		return nil // would not be kept: let the GEMM pack them in its buffers
 	}
+	ne := &wgPackEntry{src: src, n: len(w), geom: geom, hash: h, pa: make([]*kernels.PackedA, groups)}
 	for gi := range ne.pa {
 		ne.pa[gi] = kernels.PackA(false, mg, kk, w[gi*mg*kk:], kk)
 		ne.size += ne.pa[gi].Floats()
