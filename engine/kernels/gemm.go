@@ -301,6 +301,9 @@ func macroKernel(mb, nb, kb int, ap []aRow, bp []bRow, alpha, beta float32, c []
 	for jr := 0; jr < nb; jr += gemmNR {
 		cols := min(gemmNR, nb-jr)
 		bpan := bp[jr/gemmNR*kb:]
+		if cols < gemmNR && edgeColumns(kb, (mb+gemmMR-1)/gemmMR, mb, cols, ap, bpan, c[jr:], ldc, alpha, beta) {
+			continue
+		}
 		ir := 0
 		if cols == gemmNR {
 			ir = fa * gemmMR // only the last row of tiles is an edge

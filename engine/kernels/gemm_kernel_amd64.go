@@ -76,6 +76,88 @@ func tilesAVX8(kc, npanA, npanB int, ap *aRow, bp *bRow, c *float32, ldc int, al
 //go:noescape
 func tilesAVX512(kc, npanA, npanB int, ap *aRow, bp *bRow, c *float32, ldc int, alpha, beta float32)
 
+// columnAVX1 … columnAVX8 set out[8·q+r] to Σ_p ap[q·kc+p][r]·bp[16·p] for
+// panels q < 1…8 and rows r < gemmMR (gemm_kernel_amd64.s; only when useAVX): one
+// column of a B panel against several A panels (the loads read 2 values
+// past each k-step's gemmMR: the pack buffers have the slack).
+//
+//go:noescape
+func columnAVX1(kc int, ap *aRow, bp *float32, out *float32)
+
+//
+//go:noescape
+func columnAVX2(kc int, ap *aRow, bp *float32, out *float32)
+
+//
+//go:noescape
+func columnAVX3(kc int, ap *aRow, bp *float32, out *float32)
+
+//
+//go:noescape
+func columnAVX4(kc int, ap *aRow, bp *float32, out *float32)
+
+//
+//go:noescape
+func columnAVX5(kc int, ap *aRow, bp *float32, out *float32)
+
+//
+//go:noescape
+func columnAVX6(kc int, ap *aRow, bp *float32, out *float32)
+
+//
+//go:noescape
+func columnAVX7(kc int, ap *aRow, bp *float32, out *float32)
+
+//
+//go:noescape
+func columnAVX8(kc int, ap *aRow, bp *float32, out *float32)
+
+// columnKernels[q-1] is columnAVX<q>.
+var columnKernels = [...]func(kc int, ap *aRow, bp *float32, out *float32){
+	columnAVX1,
+	columnAVX2,
+	columnAVX3,
+	columnAVX4,
+	columnAVX5,
+	columnAVX6,
+	columnAVX7,
+	columnAVX8,
+}
+
+// edgeColumns computes the edge tiles of a B panel with cols valid
+// columns against npanA A panels, C = alpha·A·B + beta·C, one column at a
+// time with columnAVX (the same sums as the tiles), when cols is small
+// enough for that to cost less than a tile per A panel; it reports
+// whether it did.
+func edgeColumns(kc, npanA, rows, cols int, ap []aRow, bp []bRow, c []float32, ldc int, alpha, beta float32) bool {
+	if !useAVX || cols > 4 {
+		return false
+	}
+	_, _ = ap[npanA*kc-1], bp[kc-1]
+	var out [64]float32
+	for j := 0; j < cols; j++ {
+		for q0 := 0; q0 < npanA; q0 += 8 {
+			nq := min(8, npanA-q0)
+			columnKernels[nq-1](kc, &ap[q0*kc], &bp[0][j], &out[0])
+			for q := 0; q < nq; q++ {
+				for r := 0; r < gemmMR; r++ {
+					i := (q0+q)*gemmMR + r
+					if i >= rows {
+						break
+					}
+					v := out[8*q+r]
+					if beta == 0 {
+						c[i*ldc+j] = alpha * v
+					} else {
+						c[i*ldc+j] = alpha*v + beta*c[i*ldc+j]
+					}
+				}
+			}
+		}
+	}
+	return true
+}
+
 // edgeKernel sets tmp to the sums of an edge tile whose B panel has cols
 // valid columns (the rest are zero): the first 8 columns only when cols ≤ 8
 // and the CPU has AVX (the sums of those columns are the same).

@@ -573,6 +573,57 @@ func (t target) writeAVXKernel(b *bytes.Buffer) {
 	p("//go:noescape")
 	p("func tilesAVX512(kc, npanA, npanB int, ap *aRow, bp *bRow, c *float32, ldc int, alpha, beta float32)")
 	p("")
+	p("// columnAVX1 … columnAVX8 set out[8·q+r] to Σ_p ap[q·kc+p][r]·bp[16·p] for")
+	p("// panels q < 1…8 and rows r < gemmMR (%s; only when useAVX): one", t.avx)
+	p("// column of a B panel against several A panels (the loads read 2 values")
+	p("// past each k-step's gemmMR: the pack buffers have the slack).")
+	for q := 1; q <= 8; q++ {
+		p("//")
+		p("//go:noescape")
+		p("func columnAVX%d(kc int, ap *aRow, bp *float32, out *float32)", q)
+	}
+	p("")
+	p("// columnKernels[q-1] is columnAVX<q>.")
+	p("var columnKernels = [...]func(kc int, ap *aRow, bp *float32, out *float32){")
+	for q := 1; q <= 8; q++ {
+		p("columnAVX%d,", q)
+	}
+	p("}")
+	p("")
+	p("// edgeColumns computes the edge tiles of a B panel with cols valid")
+	p("// columns against npanA A panels, C = alpha·A·B + beta·C, one column at a")
+	p("// time with columnAVX (the same sums as the tiles), when cols is small")
+	p("// enough for that to cost less than a tile per A panel; it reports")
+	p("// whether it did.")
+	p("func edgeColumns(kc, npanA, rows, cols int, ap []aRow, bp []bRow, c []float32, ldc int, alpha, beta float32) bool {")
+	p("if !useAVX || cols > 4 {")
+	p("return false")
+	p("}")
+	p("_, _ = ap[npanA*kc-1], bp[kc-1]")
+	p("var out [64]float32")
+	p("for j := 0; j < cols; j++ {")
+	p("for q0 := 0; q0 < npanA; q0 += 8 {")
+	p("nq := min(8, npanA-q0)")
+	p("columnKernels[nq-1](kc, &ap[q0*kc], &bp[0][j], &out[0])")
+	p("for q := 0; q < nq; q++ {")
+	p("for r := 0; r < gemmMR; r++ {")
+	p("i := (q0+q)*gemmMR + r")
+	p("if i >= rows {")
+	p("break")
+	p("}")
+	p("v := out[8*q+r]")
+	p("if beta == 0 {")
+	p("c[i*ldc+j] = alpha * v")
+	p("} else {")
+	p("c[i*ldc+j] = alpha*v + beta*c[i*ldc+j]")
+	p("}")
+	p("}")
+	p("}")
+	p("}")
+	p("}")
+	p("return true")
+	p("}")
+	p("")
 	p("// edgeKernel sets tmp to the sums of an edge tile whose B panel has cols")
 	p("// valid columns (the rest are zero): the first 8 columns only when cols ≤ 8")
 	p("// and the CPU has AVX (the sums of those columns are the same).")
@@ -712,6 +763,9 @@ func (t target) avxAssembly() []byte {
 	// edge tiles of at most 8 columns (a product with 49 columns is 3 full
 	// panels and 1 column).
 	t.avxTiles(&b, "tilesAVX8", 1)
+	for q := 1; q <= 8; q++ {
+		t.avxColumn(&b, q)
+	}
 	// The AVX-512 kernel: the same 6×16 block with one ZMM register per row
 	// of it, so half the multiplies and adds of tilesAVX per k-step: the
 	// 8-column kernel's code on ZMM registers (the VEX-encoded VXORPS that
@@ -725,6 +779,49 @@ func (t target) avxAssembly() []byte {
 		return yReg.ReplaceAllString(m, "Z$1")
 	}))
 	return b.Bytes()
+}
+
+// avxColumn writes columnAVX<q>: the sums of one column of a B panel with
+// q A panels at once, one YMM accumulator per panel (its gemmMR rows in the
+// low lanes; the loads of 8 floats read 2 more, whose lanes are dropped),
+// so q independent chains of multiplies and adds instead of a whole tile
+// per panel for one valid column.
+func (t target) avxColumn(b *bytes.Buffer, q int) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
+	M, N := t.mr, t.nr
+	if M > 8 || q > 8 {
+		log.Fatalf("%s: the column kernel needs at most 8 rows and 8 panels", t.avx)
+	}
+	ptr := []string{"AX", "DI", "SI", "R8", "R9", "R10", "R11", "R12"}
+	p("")
+	p("// func columnAVX%d(kc int, ap *aRow, bp *float32, out *float32)", q)
+	p("TEXT ·columnAVX%d(SB), NOSPLIT, $0-32", q)
+	p("\tMOVQ kc+0(FP), CX")
+	p("\tMOVQ ap+8(FP), AX")
+	p("\tMOVQ bp+16(FP), BX")
+	p("\tMOVQ out+24(FP), DX")
+	p("\tIMUL3Q $%d, CX, R13", 4*M) // a panel's bytes
+	for i := 1; i < q; i++ {
+		p("\tLEAQ (%s)(R13*1), %s", ptr[i-1], ptr[i])
+	}
+	for i := 0; i < q; i++ {
+		p("\tVXORPS Y%d, Y%d, Y%d", i, i, i)
+	}
+	p("loop:")
+	p("\tVBROADCASTSS (BX), Y15")
+	for i := 0; i < q; i++ {
+		p("\tVMULPS (%s), Y15, Y14", ptr[i])
+		p("\tVADDPS Y14, Y%d, Y%d", i, i)
+		p("\tADDQ $%d, %s", 4*M, ptr[i])
+	}
+	p("\tADDQ $%d, BX", 4*N)
+	p("\tDECQ CX")
+	p("\tJNE loop")
+	for i := 0; i < q; i++ {
+		p("\tVMOVUPS Y%d, %d(DX)", i, 32*i)
+	}
+	p("\tVZEROUPPER")
+	p("\tRET")
 }
 
 // zmmRegs matches an instruction line, yReg a YMM register in it.
