@@ -193,6 +193,7 @@ type inputState struct {
 	session *cam.Session
 	base    image.Image // the picture to draw overlays on
 	last    *cam.Result // the last map computed, for re-rendering
+	rgb     *viz.RGB    // base's bytes, made at its first Render
 }
 
 // Engine holds the worker's models and inputs. It is used by one goroutine.
@@ -613,7 +614,10 @@ func (e *Engine) Render(id int, colormap string, alpha float64) (overlay, heat, 
 	if in.last == nil {
 		return nil, nil, nil, markf(ErrBadRequest, "no map has been computed for input %d", id)
 	}
-	return RenderResult(in.base, in.last, colormap, alpha)
+	if in.rgb == nil {
+		in.rgb = viz.NewRGB(in.base)
+	}
+	return RenderResult(in.rgb, in.last, colormap, alpha)
 }
 
 // RenderResult draws a result the way the CLI does (pytorch-grad-cam's

@@ -45,12 +45,50 @@ func Relu(a []float32) {
 // minmax(resize(minmax(relu(raw)))), with bilinear half-pixel resizing.
 // The raw map is not modified.
 func Finish(raw []float32, h, w, H, W int) []float32 {
+	out := make([]float32, H*W)
+	finishInto(out, raw, h, w, H, W)
+	return out
+}
+
+// finishInto is Finish writing into out (H·W values).
+func finishInto(out, raw []float32, h, w, H, W int) {
 	a := append([]float32(nil), raw...)
 	Relu(a)
 	MinMax(a)
-	out := make([]float32, H*W)
 	imgproc.ResizeBilinear(a, h, w, out, H, W, false)
-	return out
+}
+
+// positiveMinMax replaces each value by its positive part (v > 0 ? v :
+// +0, so NaN and −0 become +0) and then scales them as MinMax does, in two
+// passes instead of four and without branches in wasm (where each is a
+// jump through the function's dispatch table). Positive parts are +0,
+// positive or +Inf, and such floats order as their bits do: their minimum
+// and maximum are integer ones. MinMax's max(a − min) is then
+// fl(max(a) − min), as rounding is monotone, or 0 where that is NaN (every
+// value +Inf); the values are scaled by the same expressions as MinMax's,
+// so they are the same.
+func positiveMinMax(a []float32) {
+	if len(a) == 0 {
+		return
+	}
+	lo, hi := uint32(math.MaxUint32), uint32(0)
+	for i, v := range a {
+		// The bits of +0 up to +Inf are 0 … 0x7f800000; NaN's and negative
+		// values' are above: clamped to 0x7f800001, then masked to 0.
+		u := min(math.Float32bits(v), 0x7f800001)
+		u &= uint32(int32(u-0x7f800001) >> 31)
+		a[i] = math.Float32frombits(u)
+		lo, hi = min(lo, u), max(hi, u)
+	}
+	flo := math.Float32frombits(lo)
+	top := math.Float32frombits(hi) - flo
+	if !(top > 0) {
+		top = 0
+	}
+	d := 1e-7 + top
+	for i, v := range a {
+		a[i] = (v - flo) / d
+	}
 }
 
 // Project2D is pytorch-grad-cam's get_2d_projection for one image: the

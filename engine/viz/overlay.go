@@ -399,11 +399,46 @@ func truncU8(v float32) uint8 {
 	return uint8(v)
 }
 
+// RGB is a picture held as its 8-bit RGB bytes, row by row (unpremultiplied,
+// no alpha): the form show_cam_on_image blends. An overlay drawn on an *RGB
+// reads its bytes; one drawn on another image converts the image first, so
+// converting a picture once with NewRGB saves that at every overlay drawn
+// on it. Its bytes must not change while overlays use them.
+type RGB struct {
+	Pix  []uint8 // 3 bytes a pixel, row after row
+	Rect image.Rectangle
+}
+
+// NewRGB converts a picture to RGB bytes (transparent pixels give their
+// unpremultiplied colour).
+func NewRGB(img image.Image) *RGB {
+	return &RGB{Pix: rgbBytes(img), Rect: img.Bounds()}
+}
+
+// ColorModel returns color.RGBAModel.
+func (p *RGB) ColorModel() color.Model { return color.RGBAModel }
+
+// Bounds returns the picture's rectangle.
+func (p *RGB) Bounds() image.Rectangle { return p.Rect }
+
+// At returns the opaque colour at (x, y), transparent black outside.
+func (p *RGB) At(x, y int) color.Color {
+	if !(image.Point{x, y}.In(p.Rect)) {
+		return color.RGBA{}
+	}
+	i := 3 * ((y-p.Rect.Min.Y)*p.Rect.Dx() + x - p.Rect.Min.X)
+	return color.RGBA{p.Pix[i], p.Pix[i+1], p.Pix[i+2], 255}
+}
+
 // rgbBytes returns an image's pixels as unpremultiplied 8-bit RGB, row by
-// row, with fast paths for the types the decoders return.
+// row, with fast paths for the types the decoders return; an *RGB's own
+// bytes, which the caller must not change.
 func rgbBytes(img image.Image) []uint8 {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
+	if m, ok := img.(*RGB); ok {
+		return m.Pix[:3*w*h]
+	}
 	out := make([]uint8, 0, 3*w*h)
 	switch m := img.(type) {
 	case *image.NRGBA:

@@ -122,7 +122,11 @@ func TestShowCAMOnImageMatchesPlain(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Equal(got.Pix, want.Pix) || !bytes.Equal(overlay.Pix, want.Pix) {
+		onRGB, err := ShowCAMOnImage(NewRGB(img), mask, mw, mh, cm, iw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Pix, want.Pix) || !bytes.Equal(overlay.Pix, want.Pix) || !bytes.Equal(onRGB.Pix, want.Pix) {
 			t.Errorf("trial %d (%T %d×%d, %d×%d mask, %s, weight %v): the overlay differs from the plain computation", trial, img, w, h, mw, mh, cm.Name(), iw)
 		}
 		if !bytes.Equal(heat.Pix, MapImage(mask, mw, mh, cm).Pix) && mw == w && mh == h {
@@ -156,5 +160,35 @@ func TestShowCAMOnImageAllPairs(t *testing.T) {
 				t.Errorf("%s, weight %v: the overlay differs from the plain computation", cm.Name(), iw)
 			}
 		}
+	}
+}
+
+// An *RGB is the picture it was made from: the same bounds and, for opaque
+// pictures, the same colours; drawn on, the same overlay.
+func TestRGB(t *testing.T) {
+	rng := rand.New(rand.NewSource(2))
+	img := image.NewNRGBA(image.Rect(-2, 5, 9, 12))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(rng.Intn(256))
+		if i%4 == 3 {
+			img.Pix[i] = 255
+		}
+	}
+	p := NewRGB(img)
+	if p.Bounds() != img.Bounds() {
+		t.Fatalf("bounds %v, want %v", p.Bounds(), img.Bounds())
+	}
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r, g, bl, a := p.At(x, y).RGBA()
+			r2, g2, b2, a2 := img.At(x, y).RGBA()
+			if r != r2 || g != g2 || bl != b2 || a != a2 {
+				t.Fatalf("At(%d, %d) = %v, want %v", x, y, p.At(x, y), img.At(x, y))
+			}
+		}
+	}
+	if _, _, _, a := p.At(b.Max.X, b.Min.Y).RGBA(); a != 0 {
+		t.Error("a pixel outside the picture is not transparent")
 	}
 }
