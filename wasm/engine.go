@@ -203,6 +203,11 @@ type Engine struct {
 	order     []int // input ids, oldest first
 	nextModel int
 	nextInput int
+	// ReusePictures lets Render draw into the overlay and heatmap it
+	// returned last, which the caller must be done with: the worker copies
+	// each picture into an ImageBitmap before it handles another request.
+	ReusePictures bool
+	pictures      [2]*image.RGBA // the last overlay and heatmap
 }
 
 // NewEngine returns an empty engine.
@@ -617,12 +622,25 @@ func (e *Engine) Render(id int, colormap string, alpha float64) (overlay, heat, 
 	if in.rgb == nil {
 		in.rgb = viz.NewRGB(in.base)
 	}
-	return RenderResult(in.rgb, in.last, colormap, alpha)
+	if !e.ReusePictures {
+		return RenderResult(in.rgb, in.last, colormap, alpha)
+	}
+	overlay, heat, raw, err = renderInto(e.pictures, in.rgb, in.last, colormap, alpha)
+	if err == nil && overlay != heat {
+		e.pictures = [2]*image.RGBA{overlay, heat}
+	}
+	return overlay, heat, raw, err
 }
 
 // RenderResult draws a result the way the CLI does (pytorch-grad-cam's
 // show_cam_on_image; deprocess_image for guided methods).
 func RenderResult(base image.Image, r *cam.Result, colormap string, alpha float64) (overlay, heat, raw *image.RGBA, err error) {
+	return renderInto([2]*image.RGBA{}, base, r, colormap, alpha)
+}
+
+// renderInto is RenderResult drawing the overlay and heatmap into dst's
+// pictures where they fit (viz.ShowCAMOnImageHeatInto).
+func renderInto(dst [2]*image.RGBA, base image.Image, r *cam.Result, colormap string, alpha float64) (overlay, heat, raw *image.RGBA, err error) {
 	cm, err := colormapOr(colormap, "")
 	if err != nil {
 		return nil, nil, nil, err
@@ -635,7 +653,7 @@ func RenderResult(base image.Image, r *cam.Result, colormap string, alpha float6
 		g := viz.DeprocessImage(m, r.Width, r.Height)
 		return g, g, nil, nil
 	}
-	overlay, heat, err = viz.ShowCAMOnImageHeat(base, m, r.Width, r.Height, cm, float32(1-alpha))
+	overlay, heat, err = viz.ShowCAMOnImageHeatInto(dst[0], dst[1], base, m, r.Width, r.Height, cm, float32(1-alpha))
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -10,7 +10,8 @@ import (
 // BenchmarkRetarget times re-targeting on ResNet-18 at its default layer
 // (layer4), the page's work after an input's first map: one CAM of another
 // class or method, then its pictures (overlay, heatmap, signed map), as
-// Engine.CAM and Engine.Render do them for the worker. Each sub-benchmark
+// Engine.CAM and Engine.Render do them for the worker (which lets the
+// engine reuse its pictures). Each sub-benchmark
 // is one kind of request; every run sets a fresh input (its forward pass
 // and first Grad-CAM are not timed), then asks for the classes 0…49 in
 // turn: the classifier's backward pass for a class is timed in the first
@@ -20,6 +21,7 @@ import (
 func BenchmarkRetarget(b *testing.B) {
 	data := testenv.ReadFile(b, filepath.Join(sharedOracle, "resnet18", "model_bn.onnx"))
 	e := NewEngine()
+	e.ReusePictures = true
 	info, err := e.LoadModel(data, nil)
 	if err != nil {
 		b.Fatal(err)

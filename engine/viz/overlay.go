@@ -25,31 +25,49 @@ import (
 // (cv2.resize). Transparent pixels use their unpremultiplied colour. The
 // result is opaque and has its origin at (0, 0).
 func ShowCAMOnImage(img image.Image, mask []float32, mw, mh int, cm Colormap, imageWeight float32) (*image.RGBA, error) {
-	return showCAM(img, mask, mw, mh, cm, imageWeight, nil)
+	return showCAM(nil, img, mask, mw, mh, cm, imageWeight, nil)
 }
 
 // ShowCAMOnImageHeat is ShowCAMOnImage and MapImage(mask, mw, mh, cm) at
 // once: when the mask has the image's size, the heatmap's colours are
 // written in the overlay's first pass instead of being looked up again.
 func ShowCAMOnImageHeat(img image.Image, mask []float32, mw, mh int, cm Colormap, imageWeight float32) (overlay, heat *image.RGBA, err error) {
+	return ShowCAMOnImageHeatInto(nil, nil, img, mask, mw, mh, cm, imageWeight)
+}
+
+// ShowCAMOnImageHeatInto is ShowCAMOnImageHeat drawing into dstOverlay and
+// dstHeat, two different pictures, where they have the image's size with
+// their origin at (0, 0) (every pixel is written), and into new pictures
+// otherwise (nil, another size). It returns the pictures drawn.
+func ShowCAMOnImageHeatInto(dstOverlay, dstHeat *image.RGBA, img image.Image, mask []float32, mw, mh int, cm Colormap, imageWeight float32) (overlay, heat *image.RGBA, err error) {
 	if img != nil && len(mask) == mw*mh && mw == img.Bounds().Dx() && mh == img.Bounds().Dy() {
-		heat = image.NewRGBA(image.Rect(0, 0, mw, mh))
-		overlay, err = showCAM(img, mask, mw, mh, cm, imageWeight, heat)
+		heat = dstHeat
+		if !fits(heat, mw, mh) || heat == dstOverlay {
+			heat = image.NewRGBA(image.Rect(0, 0, mw, mh))
+		}
+		overlay, err = showCAM(dstOverlay, img, mask, mw, mh, cm, imageWeight, heat)
 		if err != nil {
 			return nil, nil, err
 		}
 		return overlay, heat, nil
 	}
-	overlay, err = showCAM(img, mask, mw, mh, cm, imageWeight, nil)
+	overlay, err = showCAM(dstOverlay, img, mask, mw, mh, cm, imageWeight, nil)
 	if err != nil {
 		return nil, nil, err
 	}
 	return overlay, MapImage(mask, mw, mh, cm), nil
 }
 
-// showCAM is ShowCAMOnImage; heat, when not nil, receives the mask's
-// colours (the mask then has the image's size).
-func showCAM(img image.Image, mask []float32, mw, mh int, cm Colormap, imageWeight float32, heat *image.RGBA) (*image.RGBA, error) {
+// fits reports whether p is a w×h picture at (0, 0) with rows w pixels
+// apart.
+func fits(p *image.RGBA, w, h int) bool {
+	return p != nil && p.Rect == image.Rect(0, 0, w, h) && p.Stride == 4*w && len(p.Pix) == 4*w*h
+}
+
+// showCAM is ShowCAMOnImage, drawing into dst when it fits the image;
+// heat, when not nil, receives the mask's colours (the mask then has the
+// image's size).
+func showCAM(dst *image.RGBA, img image.Image, mask []float32, mw, mh int, cm Colormap, imageWeight float32, heat *image.RGBA) (*image.RGBA, error) {
 	if img == nil {
 		return nil, fmt.Errorf("viz: no image to draw the CAM on")
 	}
@@ -80,7 +98,10 @@ func showCAM(img image.Image, mask []float32, mw, mh int, cm Colormap, imageWeig
 	}
 	pix := rgbBytes(img)
 	mask = mask[:w*h]
-	out := image.NewRGBA(image.Rect(0, 0, w, h))
+	out := dst
+	if !fits(out, w, h) || out == heat {
+		out = image.NewRGBA(image.Rect(0, 0, w, h))
+	}
 	// Pass 1 colours the mask (into the heatmap, or into the overlay's own
 	// pixels, which pass 2 then overwrites) and notes, for each colour
 	// byte a, the largest image byte b any channel of a pixel pairs with

@@ -192,3 +192,57 @@ func TestRGB(t *testing.T) {
 		t.Error("a pixel outside the picture is not transparent")
 	}
 }
+
+// ShowCAMOnImageHeatInto draws into pictures that fit, whatever they held,
+// the pictures ShowCAMOnImageHeat draws; pictures that do not fit (another
+// size, or one picture given for both) are not drawn into.
+func TestShowCAMOnImageHeatInto(t *testing.T) {
+	rng := rand.New(rand.NewSource(9))
+	img := image.NewRGBA(image.Rect(0, 0, 31, 17))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(rng.Intn(256))
+	}
+	mask := make([]float32, 31*17)
+	for i := range mask {
+		mask[i] = float32(rng.Float64())
+	}
+	dirty := func(w, h int) *image.RGBA {
+		p := image.NewRGBA(image.Rect(0, 0, w, h))
+		for i := range p.Pix {
+			p.Pix[i] = uint8(rng.Intn(256))
+		}
+		return p
+	}
+	for _, iw := range []float32{0.5, 1} { // 1 with a black picture: no positive peak
+		if iw == 1 {
+			clear(img.Pix)
+		}
+		wantO, wantH, err := ShowCAMOnImageHeat(img, mask, 31, 17, Jet, iw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, h := dirty(31, 17), dirty(31, 17)
+		gotO, gotH, err := ShowCAMOnImageHeatInto(o, h, img, mask, 31, 17, Jet, iw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if gotO != o || gotH != h {
+			t.Error("pictures that fit were not drawn into")
+		}
+		if !bytes.Equal(gotO.Pix, wantO.Pix) || !bytes.Equal(gotH.Pix, wantH.Pix) {
+			t.Errorf("weight %v: the pictures drawn into differ from new ones", iw)
+		}
+		both := dirty(31, 17)
+		gotO, gotH, err = ShowCAMOnImageHeatInto(both, both, img, mask, 31, 17, Jet, iw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if gotO == gotH || !bytes.Equal(gotO.Pix, wantO.Pix) || !bytes.Equal(gotH.Pix, wantH.Pix) {
+			t.Error("one picture given for both: the overlay and heatmap are not both right")
+		}
+		small := dirty(30, 17)
+		if gotO, _, _ = ShowCAMOnImageHeatInto(small, nil, img, mask, 31, 17, Jet, iw); gotO == small || !bytes.Equal(gotO.Pix, wantO.Pix) {
+			t.Error("a picture of another size was drawn into")
+		}
+	}
+}
