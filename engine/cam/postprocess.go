@@ -158,14 +158,7 @@ func Project2D(stack []float32, c, h, w int) []float32 {
 			proj[i] = s
 		}
 	} else {
-		g := make([]float64, n*n)
-		for i := 0; i < n; i++ {
-			ri := m[i*c : (i+1)*c]
-			for j := i; j < n; j++ {
-				s := dotInOrder(ri, m[j*c:(j+1)*c])
-				g[i*n+j], g[j*n+i] = s, s
-			}
-		}
+		g := gramRows(m, n, c)
 		lambda, u, ok := topEigen(g, n)
 		if !ok {
 			return make([]float32, n)
@@ -198,6 +191,45 @@ func orient(proj []float64, stack []float32, c, n int) []float32 {
 		out[i] = float32(sign * proj[i])
 	}
 	return out
+}
+
+// gramRows is the n×n matrix of the dot products of an n×c matrix's rows
+// (row-major), each summed by dotInOrder's order. Four products are taken
+// at once, from one pass over row i: the same sums, with a quarter of the
+// loads of row i and of the loop's jumps.
+func gramRows(m []float64, n, c int) []float64 {
+	g := make([]float64, n*n)
+	for i := 0; i < n; i++ {
+		ri := m[i*c : (i+1)*c]
+		j := i
+		for ; j+4 <= n; j += 4 {
+			s0, s1, s2, s3 := dots4(ri, m[j*c:(j+1)*c], m[(j+1)*c:(j+2)*c], m[(j+2)*c:(j+3)*c], m[(j+3)*c:(j+4)*c])
+			for k, s := range [4]float64{s0, s1, s2, s3} {
+				g[i*n+j+k], g[(j+k)*n+i] = s, s
+			}
+		}
+		for ; j < n; j++ {
+			s := dotInOrder(ri, m[j*c:(j+1)*c])
+			g[i*n+j], g[j*n+i] = s, s
+		}
+	}
+	return g
+}
+
+// dots4 is dotInOrder(x, y0) … dotInOrder(x, y3), each summed from index 0
+// up, one term at a time; the y have x's length.
+//
+//go:noinline
+func dots4(x, y0, y1, y2, y3 []float64) (s0, s1, s2, s3 float64) {
+	n := len(x)
+	y0, y1, y2, y3 = y0[:n], y1[:n], y2[:n], y3[:n]
+	for i, v := range x {
+		s0 += v * y0[i]
+		s1 += v * y1[i]
+		s2 += v * y2[i]
+		s3 += v * y3[i]
+	}
+	return s0, s1, s2, s3
 }
 
 // dotInOrder is Σ x[i]·y[i] summed from i = 0 up, one term at a time, four

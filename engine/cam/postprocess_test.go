@@ -98,3 +98,32 @@ func TestAggregateMatchesPlain(t *testing.T) {
 		}
 	}
 }
+
+// gramRows gives the bits of the plain one-dot-at-a-time Gram matrix,
+// for row counts on both sides of a multiple of four.
+func TestGramRowsMatchesPlain(t *testing.T) {
+	rng := rand.New(rand.NewSource(8))
+	for _, n := range []int{1, 3, 4, 5, 8, 13, 49} {
+		for _, c := range []int{1, 7, 64, 513} {
+			m := make([]float64, n*c)
+			for i := range m {
+				m[i] = rng.NormFloat64() * math.Pow(10, float64(rng.Intn(9)-4))
+			}
+			got := gramRows(m, n, c)
+			for i := 0; i < n; i++ {
+				for j := 0; j < n; j++ {
+					var s float64
+					for k := 0; k < c; k++ {
+						s += m[i*c+k] * m[j*c+k]
+					}
+					if math.Float64bits(got[i*n+j]) != math.Float64bits(s) && i <= j {
+						t.Fatalf("%d×%d: g[%d][%d] = %v, want %v", n, c, i, j, got[i*n+j], s)
+					}
+					if got[i*n+j] != got[j*n+i] {
+						t.Fatalf("%d×%d: not symmetric at %d, %d", n, c, i, j)
+					}
+				}
+			}
+		}
+	}
+}
