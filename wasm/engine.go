@@ -193,6 +193,7 @@ type inputState struct {
 	session *cam.Session
 	base    image.Image // the picture to draw overlays on
 	last    *cam.Result // the last map computed, for re-rendering
+	rgb     *viz.RGB    // base's bytes, made at its first Render
 }
 
 // Engine holds the worker's models and inputs. It is used by one goroutine.
@@ -202,6 +203,11 @@ type Engine struct {
 	order     []int // input ids, oldest first
 	nextModel int
 	nextInput int
+	// ReusePictures lets Render draw into the overlay and heatmap it
+	// returned last, which the caller must be done with: the worker copies
+	// each picture into an ImageBitmap before it handles another request.
+	ReusePictures bool
+	pictures      [2]*image.RGBA // the last overlay and heatmap
 }
 
 // NewEngine returns an empty engine.
@@ -613,12 +619,28 @@ func (e *Engine) Render(id int, colormap string, alpha float64) (overlay, heat, 
 	if in.last == nil {
 		return nil, nil, nil, markf(ErrBadRequest, "no map has been computed for input %d", id)
 	}
-	return RenderResult(in.base, in.last, colormap, alpha)
+	if in.rgb == nil {
+		in.rgb = viz.NewRGB(in.base)
+	}
+	if !e.ReusePictures {
+		return RenderResult(in.rgb, in.last, colormap, alpha)
+	}
+	overlay, heat, raw, err = renderInto(e.pictures, in.rgb, in.last, colormap, alpha)
+	if err == nil && overlay != heat {
+		e.pictures = [2]*image.RGBA{overlay, heat}
+	}
+	return overlay, heat, raw, err
 }
 
 // RenderResult draws a result the way the CLI does (pytorch-grad-cam's
 // show_cam_on_image; deprocess_image for guided methods).
 func RenderResult(base image.Image, r *cam.Result, colormap string, alpha float64) (overlay, heat, raw *image.RGBA, err error) {
+	return renderInto([2]*image.RGBA{}, base, r, colormap, alpha)
+}
+
+// renderInto is RenderResult drawing the overlay and heatmap into dst's
+// pictures where they fit (viz.ShowCAMOnImageHeatInto).
+func renderInto(dst [2]*image.RGBA, base image.Image, r *cam.Result, colormap string, alpha float64) (overlay, heat, raw *image.RGBA, err error) {
 	cm, err := colormapOr(colormap, "")
 	if err != nil {
 		return nil, nil, nil, err
@@ -631,7 +653,7 @@ func RenderResult(base image.Image, r *cam.Result, colormap string, alpha float6
 		g := viz.DeprocessImage(m, r.Width, r.Height)
 		return g, g, nil, nil
 	}
-	overlay, heat, err = viz.ShowCAMOnImageHeat(base, m, r.Width, r.Height, cm, float32(1-alpha))
+	overlay, heat, err = viz.ShowCAMOnImageHeatInto(dst[0], dst[1], base, m, r.Width, r.Height, cm, float32(1-alpha))
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -44,6 +44,7 @@ var (
 
 func main() {
 	eng := NewEngine()
+	eng.ReusePictures = true // bitmap copies every picture at once
 	tuneGC(eng)
 	api := js.Global().Get("Object").New()
 	api.Set("handle", js.FuncOf(func(_ js.Value, args []js.Value) any {

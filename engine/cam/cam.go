@@ -374,10 +374,10 @@ func compute(s *Session, req *Request, m method, targets []Target) (*Result, err
 			return nil, err
 		}
 		res.Layers = append(res.Layers, LayerResult{Layer: c.Layer, Layout: c.lmap.layout, Raw: raw, H: c.H, W: c.W, Weights: weights, C: c.C})
-		hw := c.H * c.W
-		maps := make([]float32, 0, n*res.Height*res.Width)
+		hw, HW := c.H*c.W, res.Height*res.Width
+		maps := make([]float32, n*HW)
 		for b := 0; b < n; b++ {
-			maps = append(maps, Finish(raw[b*hw:(b+1)*hw], c.H, c.W, res.Height, res.Width)...)
+			finishInto(maps[b*HW:(b+1)*HW], raw[b*hw:(b+1)*hw], c.H, c.W, res.Height, res.Width)
 		}
 		perLayer[i] = maps
 	}
@@ -386,23 +386,27 @@ func compute(s *Session, req *Request, m method, targets []Target) (*Result, err
 }
 
 // aggregate is pytorch-grad-cam's aggregate_multi_layers: the mean over
-// layers of the (non-negative) maps, min-max scaled per image.
+// layers of the (non-negative) maps, min-max scaled per image. With one
+// layer it scales that layer's maps in place and returns them.
 func aggregate(perLayer [][]float32, n, hw int) []float32 {
-	out := make([]float32, n*hw)
-	for _, maps := range perLayer {
-		for i, v := range maps {
-			if v > 0 {
-				out[i] += v
+	var out []float32
+	if len(perLayer) == 1 { // x/1 is x
+		out = perLayer[0][:n*hw]
+	} else {
+		out = make([]float32, n*hw)
+		for _, maps := range perLayer {
+			for i, v := range maps {
+				if v > 0 {
+					out[i] += v
+				}
 			}
 		}
-	}
-	if len(perLayer) > 1 { // x/1 is x
 		for i := range out {
 			out[i] /= float32(len(perLayer))
 		}
 	}
 	for b := 0; b < n; b++ {
-		MinMax(out[b*hw : (b+1)*hw])
+		positiveMinMax(out[b*hw : (b+1)*hw])
 	}
 	return out
 }

@@ -45,12 +45,50 @@ func Relu(a []float32) {
 // minmax(resize(minmax(relu(raw)))), with bilinear half-pixel resizing.
 // The raw map is not modified.
 func Finish(raw []float32, h, w, H, W int) []float32 {
+	out := make([]float32, H*W)
+	finishInto(out, raw, h, w, H, W)
+	return out
+}
+
+// finishInto is Finish writing into out (H·W values).
+func finishInto(out, raw []float32, h, w, H, W int) {
 	a := append([]float32(nil), raw...)
 	Relu(a)
 	MinMax(a)
-	out := make([]float32, H*W)
 	imgproc.ResizeBilinear(a, h, w, out, H, W, false)
-	return out
+}
+
+// positiveMinMax replaces each value by its positive part (v > 0 ? v :
+// +0, so NaN and −0 become +0) and then scales them as MinMax does, in two
+// passes instead of four and without branches in wasm (where each is a
+// jump through the function's dispatch table). Positive parts are +0,
+// positive or +Inf, and such floats order as their bits do: their minimum
+// and maximum are integer ones. MinMax's max(a − min) is then
+// fl(max(a) − min), as rounding is monotone, or 0 where that is NaN (every
+// value +Inf); the values are scaled by the same expressions as MinMax's,
+// so they are the same.
+func positiveMinMax(a []float32) {
+	if len(a) == 0 {
+		return
+	}
+	lo, hi := uint32(math.MaxUint32), uint32(0)
+	for i, v := range a {
+		// The bits of +0 up to +Inf are 0 … 0x7f800000; NaN's and negative
+		// values' are above: clamped to 0x7f800001, then masked to 0.
+		u := min(math.Float32bits(v), 0x7f800001)
+		u &= uint32(int32(u-0x7f800001) >> 31)
+		a[i] = math.Float32frombits(u)
+		lo, hi = min(lo, u), max(hi, u)
+	}
+	flo := math.Float32frombits(lo)
+	top := math.Float32frombits(hi) - flo
+	if !(top > 0) {
+		top = 0
+	}
+	d := 1e-7 + top
+	for i, v := range a {
+		a[i] = (v - flo) / d
+	}
 }
 
 // Project2D is pytorch-grad-cam's get_2d_projection for one image: the
@@ -120,14 +158,7 @@ func Project2D(stack []float32, c, h, w int) []float32 {
 			proj[i] = s
 		}
 	} else {
-		g := make([]float64, n*n)
-		for i := 0; i < n; i++ {
-			ri := m[i*c : (i+1)*c]
-			for j := i; j < n; j++ {
-				s := dotInOrder(ri, m[j*c:(j+1)*c])
-				g[i*n+j], g[j*n+i] = s, s
-			}
-		}
+		g := gramRows(m, n, c)
 		lambda, u, ok := topEigen(g, n)
 		if !ok {
 			return make([]float32, n)
@@ -160,6 +191,45 @@ func orient(proj []float64, stack []float32, c, n int) []float32 {
 		out[i] = float32(sign * proj[i])
 	}
 	return out
+}
+
+// gramRows is the n×n matrix of the dot products of an n×c matrix's rows
+// (row-major), each summed by dotInOrder's order. Four products are taken
+// at once, from one pass over row i: the same sums, with a quarter of the
+// loads of row i and of the loop's jumps.
+func gramRows(m []float64, n, c int) []float64 {
+	g := make([]float64, n*n)
+	for i := 0; i < n; i++ {
+		ri := m[i*c : (i+1)*c]
+		j := i
+		for ; j+4 <= n; j += 4 {
+			s0, s1, s2, s3 := dots4(ri, m[j*c:(j+1)*c], m[(j+1)*c:(j+2)*c], m[(j+2)*c:(j+3)*c], m[(j+3)*c:(j+4)*c])
+			for k, s := range [4]float64{s0, s1, s2, s3} {
+				g[i*n+j+k], g[(j+k)*n+i] = s, s
+			}
+		}
+		for ; j < n; j++ {
+			s := dotInOrder(ri, m[j*c:(j+1)*c])
+			g[i*n+j], g[j*n+i] = s, s
+		}
+	}
+	return g
+}
+
+// dots4 is dotInOrder(x, y0) … dotInOrder(x, y3), each summed from index 0
+// up, one term at a time; the y have x's length.
+//
+//go:noinline
+func dots4(x, y0, y1, y2, y3 []float64) (s0, s1, s2, s3 float64) {
+	n := len(x)
+	y0, y1, y2, y3 = y0[:n], y1[:n], y2[:n], y3[:n]
+	for i, v := range x {
+		s0 += v * y0[i]
+		s1 += v * y1[i]
+		s2 += v * y2[i]
+		s3 += v * y3[i]
+	}
+	return s0, s1, s2, s3
 }
 
 // dotInOrder is Σ x[i]·y[i] summed from i = 0 up, one term at a time, four

@@ -175,23 +175,56 @@ func ToTensor(img image.Image, c, h, w int, mean, std []float32) (*tensor.T, err
 func ResizeBilinear(src []float32, sh, sw int, dst []float32, dh, dw int, alignCorners bool) {
 	ys0, ys1, yf := axisWeights(sh, dh, alignCorners)
 	xs0, xs1, xf := axisWeights(sw, dw, alignCorners)
+	// A destination row is top + (bottom − top)·fy, where top and bottom
+	// are two source rows interpolated along x. Those depend on the source
+	// row only, so each is computed once and kept while destination rows
+	// use it: the source rows a destination row reads never go back up.
+	var rows [2][]float32
+	keys := [2]int{-1, -1}
+	row := func(i, keep int) []float32 {
+		for k := range keys {
+			if keys[k] == i {
+				return rows[k]
+			}
+		}
+		k := 0
+		if keys[0] == keep || (keys[1] != keep && keys[1] < keys[0]) {
+			k = 1
+		}
+		if rows[k] == nil {
+			rows[k] = make([]float32, dw)
+		}
+		resizeRow(rows[k], src[i*sw:][:sw], xs0, xs1, xf)
+		keys[k] = i
+		return rows[k]
+	}
 	for y := 0; y < dh; y++ {
-		resizeRow(dst[y*dw:][:dw], src[ys0[y]*sw:][:sw], src[ys1[y]*sw:][:sw], yf[y], xs0, xs1, xf)
+		top := row(ys0[y], ys1[y])
+		bot := row(ys1[y], ys0[y])
+		blendRows(dst[y*dw:][:dw], top, bot, yf[y])
 	}
 }
 
-// resizeRow interpolates one destination row between source rows r0 and
-// r1. It is a function of its own so that in wasm V8's optimised code,
-// compiled while the first rows run, serves the later ones.
+// resizeRow interpolates a source row r along x into row. It is a function
+// of its own so that in wasm V8's optimised code, compiled while the first
+// rows run, serves the later ones.
 //
 //go:noinline
-func resizeRow(row, r0, r1 []float32, fy float32, xs0, xs1 []int, xf []float32) {
+func resizeRow(row, r []float32, xs0, xs1 []int, xf []float32) {
+	xs0, xs1, xf = xs0[:len(row)], xs1[:len(row)], xf[:len(row)]
 	for x := range row {
 		a0, a1 := xs0[x], xs1[x]
-		fx := xf[x]
-		top := r0[a0] + (r0[a1]-r0[a0])*fx
-		bot := r1[a0] + (r1[a1]-r1[a0])*fx
-		row[x] = top + (bot-top)*fy
+		row[x] = r[a0] + (r[a1]-r[a0])*xf[x]
+	}
+}
+
+// blendRows writes top + (bot − top)·fy.
+//
+//go:noinline
+func blendRows(row, top, bot []float32, fy float32) {
+	top, bot = top[:len(row)], bot[:len(row)]
+	for x, t := range top {
+		row[x] = t + (bot[x]-t)*fy
 	}
 }
 

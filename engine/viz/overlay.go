@@ -1,6 +1,7 @@
 package viz
 
 import (
+	"encoding/binary"
 	"fmt"
 	"image"
 	"image/color"
@@ -24,31 +25,49 @@ import (
 // (cv2.resize). Transparent pixels use their unpremultiplied colour. The
 // result is opaque and has its origin at (0, 0).
 func ShowCAMOnImage(img image.Image, mask []float32, mw, mh int, cm Colormap, imageWeight float32) (*image.RGBA, error) {
-	return showCAM(img, mask, mw, mh, cm, imageWeight, nil)
+	return showCAM(nil, img, mask, mw, mh, cm, imageWeight, nil)
 }
 
 // ShowCAMOnImageHeat is ShowCAMOnImage and MapImage(mask, mw, mh, cm) at
 // once: when the mask has the image's size, the heatmap's colours are
 // written in the overlay's first pass instead of being looked up again.
 func ShowCAMOnImageHeat(img image.Image, mask []float32, mw, mh int, cm Colormap, imageWeight float32) (overlay, heat *image.RGBA, err error) {
+	return ShowCAMOnImageHeatInto(nil, nil, img, mask, mw, mh, cm, imageWeight)
+}
+
+// ShowCAMOnImageHeatInto is ShowCAMOnImageHeat drawing into dstOverlay and
+// dstHeat, two different pictures, where they have the image's size with
+// their origin at (0, 0) (every pixel is written), and into new pictures
+// otherwise (nil, another size). It returns the pictures drawn.
+func ShowCAMOnImageHeatInto(dstOverlay, dstHeat *image.RGBA, img image.Image, mask []float32, mw, mh int, cm Colormap, imageWeight float32) (overlay, heat *image.RGBA, err error) {
 	if img != nil && len(mask) == mw*mh && mw == img.Bounds().Dx() && mh == img.Bounds().Dy() {
-		heat = image.NewRGBA(image.Rect(0, 0, mw, mh))
-		overlay, err = showCAM(img, mask, mw, mh, cm, imageWeight, heat)
+		heat = dstHeat
+		if !fits(heat, mw, mh) || heat == dstOverlay {
+			heat = image.NewRGBA(image.Rect(0, 0, mw, mh))
+		}
+		overlay, err = showCAM(dstOverlay, img, mask, mw, mh, cm, imageWeight, heat)
 		if err != nil {
 			return nil, nil, err
 		}
 		return overlay, heat, nil
 	}
-	overlay, err = showCAM(img, mask, mw, mh, cm, imageWeight, nil)
+	overlay, err = showCAM(dstOverlay, img, mask, mw, mh, cm, imageWeight, nil)
 	if err != nil {
 		return nil, nil, err
 	}
 	return overlay, MapImage(mask, mw, mh, cm), nil
 }
 
-// showCAM is ShowCAMOnImage; heat, when not nil, receives the mask's
-// colours (the mask then has the image's size).
-func showCAM(img image.Image, mask []float32, mw, mh int, cm Colormap, imageWeight float32, heat *image.RGBA) (*image.RGBA, error) {
+// fits reports whether p is a w×h picture at (0, 0) with rows w pixels
+// apart.
+func fits(p *image.RGBA, w, h int) bool {
+	return p != nil && p.Rect == image.Rect(0, 0, w, h) && p.Stride == 4*w && len(p.Pix) == 4*w*h
+}
+
+// showCAM is ShowCAMOnImage, drawing into dst when it fits the image;
+// heat, when not nil, receives the mask's colours (the mask then has the
+// image's size).
+func showCAM(dst *image.RGBA, img image.Image, mask []float32, mw, mh int, cm Colormap, imageWeight float32, heat *image.RGBA) (*image.RGBA, error) {
 	if img == nil {
 		return nil, fmt.Errorf("viz: no image to draw the CAM on")
 	}
@@ -79,26 +98,65 @@ func showCAM(img image.Image, mask []float32, mw, mh int, cm Colormap, imageWeig
 	}
 	pix := rgbBytes(img)
 	mask = mask[:w*h]
-	// Two passes over the same float32 expressions (so the same values):
-	// the first finds max(cam), the second writes 255·cam/max(cam). This
-	// keeps no float copy of the picture, which in wasm costs more than
-	// computing the blend twice. Each pass runs a row at a time in its own
-	// function: V8 compiles a wasm function's faster code only for its later
-	// calls, so a loop over the whole picture in one call would run in the
-	// baseline tier to the end the first time.
-	var peak float32
+	out := dst
+	if !fits(out, w, h) || out == heat {
+		out = image.NewRGBA(image.Rect(0, 0, w, h))
+	}
+	// Pass 1 colours the mask (into the heatmap, or into the overlay's own
+	// pixels, which pass 2 then overwrites) and notes, for each colour
+	// byte a, the largest image byte b any channel of a pixel pairs with
+	// it. A channel's blended value depends on (a, b) only, as
+	// fl(heat[a] + img[b]), which does not decrease as b grows (img[b] =
+	// fl(iw·b/255) does not, and neither does a float32 sum in one of its
+	// terms): the largest blended value over the picture, max(cam), is the
+	// largest over the colour bytes of fl(heat[a] + img[top[a]]). Pass 2
+	// then needs each (a, b) pair's scaled byte, uint8(255·cam/max(cam)),
+	// which a table over the pairs that occur gives: at most 256·256
+	// entries and most often far fewer than the picture's values. Both
+	// passes run a row at a time in their own functions: V8 compiles a
+	// wasm function's faster code only for its later calls, so a loop over
+	// the whole picture in one call would run in the baseline tier to the
+	// end the first time.
+	cols := out.Pix
+	if heat != nil {
+		cols = heat.Pix
+	}
+	var lut [512]uint32 // little-endian RGBA words; 256…511: NaN's black
+	for i, c := range cm.Table() {
+		lut[i] = uint32(c.R) | uint32(c.G)<<8 | uint32(c.B)<<16 | uint32(c.A)<<24
+	}
+	for i := 256; i < len(lut); i++ {
+		lut[i] = 0xff000000
+	}
+	var top [256]uint16 // the largest image byte + 1; 0: none
 	for y := 0; y < h; y++ {
-		var hrow []uint8
-		if heat != nil {
-			hrow = heat.Pix[4*y*w : 4*(y+1)*w]
-		}
-		if v := blendRowPeak(mask[y*w:(y+1)*w], pix[3*y*w:3*(y+1)*w], cm, &bt, hrow); v > peak {
-			peak = v
+		colourRow(cols[4*y*w:4*(y+1)*w], mask[y*w:(y+1)*w], pix[3*y*w:3*(y+1)*w], &lut, &top)
+	}
+	var peak float32
+	for a, b := range top {
+		if b > 0 {
+			if v := bt.heat[a] + bt.img[b-1]; v > peak {
+				peak = v
+			}
 		}
 	}
-	out := image.NewRGBA(image.Rect(0, 0, w, h))
+	if !(peak > 0) {
+		for i := range out.Pix {
+			out.Pix[i] = 0
+			if i%4 == 3 {
+				out.Pix[i] = 255
+			}
+		}
+		return out, nil
+	}
+	scaled := new([256 * 256]uint8)
+	for a, b := range top {
+		if b > 0 {
+			scaleRow((*[256]uint8)(scaled[a*256:(a+1)*256]), bt.heat[a], &bt.img, int(b)-1, peak)
+		}
+	}
 	for y := 0; y < h; y++ {
-		blendRow(out.Pix[4*y*w:4*(y+1)*w], mask[y*w:(y+1)*w], pix[3*y*w:3*(y+1)*w], cm, &bt, peak)
+		blendRow(out.Pix[4*y*w:4*(y+1)*w], cols[4*y*w:4*(y+1)*w], pix[3*y*w:3*(y+1)*w], scaled)
 	}
 	return out, nil
 }
@@ -107,61 +165,62 @@ func showCAM(img image.Image, mask []float32, mw, mh int, cm Colormap, imageWeig
 // value k: the two terms of show_cam_on_image's blend.
 type blendTables struct{ heat, img [256]float32 }
 
-// blend is show_cam_on_image's (1 − image_weight)·heatmap + image_weight·img
-// for one pixel, in float32.
-func blend(hc color.RGBA, p []uint8, t *blendTables) (r, g, b float32) {
-	r = t.heat[hc.R] + t.img[p[0]]
-	g = t.heat[hc.G] + t.img[p[1]]
-	b = t.heat[hc.B] + t.img[p[2]]
-	return r, g, b
-}
-
-// blendRowPeak is the largest blended value of a row (0 for none above 0);
-// it writes the row's colours into heat unless heat is nil.
+// colourRow writes the colours of a row of the mask into cols (RGBA, one
+// 32-bit word a pixel, as lut holds them) and raises top[a], for each
+// colour byte a, above the largest image byte that a channel of the row
+// pairs with a (top holds that byte + 1; 0: none).
+//
+// The loop has no branches: compiled to wasm by Go, every branch is a jump
+// through the function's dispatch table. The table index is LUTIndex's,
+// computed on the value's bits: a negative value (or −0) gives 0; a
+// positive one is first clamped to 1 (positive floats order as their bits
+// do, +Inf and NaN above 1.0), then ⌊255·v⌋ in float32; lut's entries 256
+// to 511, black, are NaN's.
 //
 //go:noinline
-func blendRowPeak(mask []float32, pix []uint8, cm Colormap, t *blendTables, heat []uint8) float32 {
-	var peak float32
+func colourRow(cols []uint8, mask []float32, pix []uint8, lut *[512]uint32, top *[256]uint16) {
+	cols, pix = cols[:4*len(mask)], pix[:3*len(mask)]
 	for i, m := range mask {
-		hc := cm.Lookup(m)
-		if heat != nil {
-			setPix(heat, i, hc)
-		}
-		r, g, b := blend(hc, pix[3*i:3*i+3:3*i+3], t)
-		if r > peak {
-			peak = r
-		}
-		if g > peak {
-			peak = g
-		}
-		if b > peak {
-			peak = b
-		}
+		u := math.Float32bits(m)
+		k := uint32(int32(float32(255*math.Float32frombits(min(u, 0x3f800000))))) & (u>>31 - 1)
+		nan := (0x7f800000 - u&0x7fffffff) >> 31
+		c := lut[(k|nan<<8)&511]
+		binary.LittleEndian.PutUint32(cols[4*i:4*i+4:4*i+4], c)
+		p := pix[3*i : 3*i+3 : 3*i+3]
+		top[uint8(c)] = max(top[uint8(c)], uint16(p[0])+1)
+		top[uint8(c>>8)] = max(top[uint8(c>>8)], uint16(p[1])+1)
+		top[uint8(c>>16)] = max(top[uint8(c>>16)], uint16(p[2])+1)
 	}
-	return peak
 }
 
-// blendRow writes a row of the overlay, scaled so that peak is 255 (black
-// when peak is not positive), opaque.
+// scaleRow fills row[b] for b = 0…n with show_cam_on_image's scaled byte
+// for a channel whose colour term is heat and image term img[b]:
+// uint8(255·(heat + img[b])/peak), truncated. Each value is at most peak
+// (peak is the largest such sum over the picture), so in 0..255.
 //
 //go:noinline
-func blendRow(out []uint8, mask []float32, pix []uint8, cm Colormap, t *blendTables, peak float32) {
-	if !(peak > 0) {
-		for i := range mask {
-			out[4*i+3] = 255
-		}
-		return
+func scaleRow(row *[256]uint8, heat float32, img *[256]float32, n int, peak float32) {
+	for b := 0; b <= n; b++ {
+		row[b] = uint8(float32(255 * ((heat + img[b]) / peak)))
 	}
-	for i, m := range mask {
-		r, g, b := blend(cm.Lookup(m), pix[3*i:3*i+3:3*i+3], t)
+}
+
+// blendRow writes a row of the overlay, opaque, from its colours (RGBA,
+// which may be the overlay's own row) and the picture's bytes, each
+// channel's value read from the table of scaled pairs.
+//
+//go:noinline
+func blendRow(out, cols, pix []uint8, scaled *[256 * 256]uint8) {
+	n := len(pix) / 3
+	out, cols, pix = out[:4*n], cols[:4*n], pix[:3*n]
+	for i := 0; i < n; i++ {
+		c := cols[4*i : 4*i+4 : 4*i+4]
+		p := pix[3*i : 3*i+3 : 3*i+3]
 		o := out[4*i : 4*i+4 : 4*i+4]
-		// 0 ≤ r, g, b ≤ peak (the blend's terms are not negative and peak
-		// is their largest sum), so each scaled value is in 0..255 and the
-		// conversion truncates as truncU8 does.
-		o[0] = uint8(float32(255 * (r / peak)))
-		o[1] = uint8(float32(255 * (g / peak)))
-		o[2] = uint8(float32(255 * (b / peak)))
-		o[3] = 255
+		r := scaled[uint16(c[0])<<8|uint16(p[0])]
+		g := scaled[uint16(c[1])<<8|uint16(p[1])]
+		b := scaled[uint16(c[2])<<8|uint16(p[2])]
+		o[0], o[1], o[2], o[3] = r, g, b, 255
 	}
 }
 
@@ -361,11 +420,46 @@ func truncU8(v float32) uint8 {
 	return uint8(v)
 }
 
+// RGB is a picture held as its 8-bit RGB bytes, row by row (unpremultiplied,
+// no alpha): the form show_cam_on_image blends. An overlay drawn on an *RGB
+// reads its bytes; one drawn on another image converts the image first, so
+// converting a picture once with NewRGB saves that at every overlay drawn
+// on it. Its bytes must not change while overlays use them.
+type RGB struct {
+	Pix  []uint8 // 3 bytes a pixel, row after row
+	Rect image.Rectangle
+}
+
+// NewRGB converts a picture to RGB bytes (transparent pixels give their
+// unpremultiplied colour).
+func NewRGB(img image.Image) *RGB {
+	return &RGB{Pix: rgbBytes(img), Rect: img.Bounds()}
+}
+
+// ColorModel returns color.RGBAModel.
+func (p *RGB) ColorModel() color.Model { return color.RGBAModel }
+
+// Bounds returns the picture's rectangle.
+func (p *RGB) Bounds() image.Rectangle { return p.Rect }
+
+// At returns the opaque colour at (x, y), transparent black outside.
+func (p *RGB) At(x, y int) color.Color {
+	if !(image.Point{x, y}.In(p.Rect)) {
+		return color.RGBA{}
+	}
+	i := 3 * ((y-p.Rect.Min.Y)*p.Rect.Dx() + x - p.Rect.Min.X)
+	return color.RGBA{p.Pix[i], p.Pix[i+1], p.Pix[i+2], 255}
+}
+
 // rgbBytes returns an image's pixels as unpremultiplied 8-bit RGB, row by
-// row, with fast paths for the types the decoders return.
+// row, with fast paths for the types the decoders return; an *RGB's own
+// bytes, which the caller must not change.
 func rgbBytes(img image.Image) []uint8 {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
+	if m, ok := img.(*RGB); ok {
+		return m.Pix[:3*w*h]
+	}
 	out := make([]uint8, 0, 3*w*h)
 	switch m := img.(type) {
 	case *image.NRGBA:
