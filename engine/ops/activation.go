@@ -357,10 +357,9 @@ func (c *clipOp) Forward(in []*tensor.T) ([]*tensor.T, error) {
 }
 
 // clipF32 sets y[i] = min(max(x[i], lo), hi), with Go's min and max (a NaN
-// stays NaN; at a bound, max takes +0 over −0 and min −0 over +0), but
-// calls them only for values equal to a bound: for float32 they are function calls (runtime.fmax32
-// in wasm, a NaN- and zero-aware sequence natively), which made ReLU6 a
-// third of MobileNetV2's forward pass in wasm.
+// stays NaN; at a bound, max takes +0 over −0 and min −0 over +0). With
+// numbers for bounds it is clipFinite: wasm assembly with f32.min and
+// f32.max in wasm (loops_wasm.s), clipGo elsewhere.
 func clipF32(x, y []float32, lo, hi float32) {
 	y = y[:len(x)]
 	if lo != lo || hi != hi { // a NaN bound: every output is NaN
@@ -369,6 +368,16 @@ func clipF32(x, y []float32, lo, hi float32) {
 		}
 		return
 	}
+	clipFinite(x, y, lo, hi)
+}
+
+// clipGo is clipF32 for bounds that are numbers, calling Go's min and max
+// only for values equal to a bound: for float32 they are function calls
+// (runtime.fmax32 in wasm, a NaN- and zero-aware sequence natively), which
+// made ReLU6 a third of MobileNetV2's forward pass in wasm. A NaN value
+// compares false both times and is kept as it is, as min and max keep it.
+func clipGo(x, y []float32, lo, hi float32) {
+	y = y[:len(x)]
 	for i, v := range x {
 		if v <= lo {
 			if v < lo {

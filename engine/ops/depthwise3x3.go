@@ -40,7 +40,7 @@ func depthwise3x3(p *convPlan, x, w, y []float32) {
 			for j := 0; j < p.Mg; j++ {
 				m := c*p.Mg + j
 				wp := w[m*9:][:9]
-				w0, w1, w2, w3, w4, w5, w6, w7, w8 := wp[0], wp[1], wp[2], wp[3], wp[4], wp[5], wp[6], wp[7], wp[8]
+				wk := (*[9]float32)(wp)
 				yp := y[(n*p.M+m)*p.ohw:][:p.ohw]
 				for oy := 0; oy < OH; oy++ {
 					iy0 := oy*sy - pt
@@ -52,20 +52,8 @@ func depthwise3x3(p *convPlan, x, w, y []float32) {
 						x0 := xp[iy0*W : (iy0+1)*W]
 						x1 := xp[(iy0+1)*W : (iy0+2)*W]
 						x2 := xp[(iy0+2)*W : (iy0+3)*W]
-						for ox := oxa; ox < oxb; ox++ {
-							ix := ox*sx - pl
-							a, b, d := x0[ix:ix+3:ix+3], x1[ix:ix+3:ix+3], x2[ix:ix+3:ix+3]
-							s := yr[ox]
-							s += w0 * a[0]
-							s += w1 * a[1]
-							s += w2 * a[2]
-							s += w3 * b[0]
-							s += w4 * b[1]
-							s += w5 * b[2]
-							s += w6 * d[0]
-							s += w7 * d[1]
-							s += w8 * d[2]
-							yr[ox] = s
+						if ix := oxa*sx - pl; oxb > oxa {
+							dw3Row(oxb-oxa, x0[ix:], x1[ix:], x2[ix:], yr[oxa:oxb], sx, wk)
 						}
 					} else {
 						for ox := oxa; ox < oxb; ox++ {
@@ -78,5 +66,30 @@ func depthwise3x3(p *convPlan, x, w, y []float32) {
 				}
 			}
 		}
+	}
+}
+
+// dw3RowGo sets y[i] += the nine taps of output i, for i < n, whose input
+// columns start at i·sx in the rows x0, x1, x2, in the order of
+// depthwise3x3 (row by row, column by column, each product added to the
+// sum on its own). dw3Row is this, in wasm assembly in wasm
+// (loops_wasm.s).
+func dw3RowGo(n int, x0, x1, x2, y []float32, sx int, w *[9]float32) {
+	w0, w1, w2, w3, w4, w5, w6, w7, w8 := w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8]
+	y = y[:n]
+	for i := range y {
+		ix := i * sx
+		a, b, d := x0[ix:ix+3:ix+3], x1[ix:ix+3:ix+3], x2[ix:ix+3:ix+3]
+		s := y[i]
+		s += w0 * a[0]
+		s += w1 * a[1]
+		s += w2 * a[2]
+		s += w3 * b[0]
+		s += w4 * b[1]
+		s += w5 * b[2]
+		s += w6 * d[0]
+		s += w7 * d[1]
+		s += w8 * d[2]
+		y[i] = s
 	}
 }

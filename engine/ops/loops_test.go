@@ -1,0 +1,122 @@
+package ops
+
+import (
+	"math"
+	"math/rand"
+	"testing"
+)
+
+// specials are the float32 values whose rounding, sign or NaN-ness an
+// element loop could get wrong.
+func specials() []float32 {
+	nz := float32(math.Copysign(0, -1))
+	inf := float32(math.Inf(1))
+	return []float32{0, nz, float32(math.NaN()), math.Float32frombits(0x7fc01234), math.Float32frombits(0xffa00001),
+		math.Float32frombits(0x7f800001), inf, -inf, 1, -1, 6, 6.0000005, 5.9999995, 3, -7, 1e-40, -1e-40,
+		math.MaxFloat32, -math.MaxFloat32, math.SmallestNonzeroFloat32}
+}
+
+// sameF32Bits reports whether a and b have the same bits.
+func sameF32Bits(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) }
+
+// TestClipFiniteMatchesGo compares clipFinite (in wasm, the assembly of
+// loops_wasm.s) with its plain-Go twin clipGo bit for bit, NaN payloads
+// included: every special value against every pair of special bounds that
+// are numbers, at every position of a group of four, and random data of
+// every length up to 41 around the bounds of ReLU6.
+func TestClipFiniteMatchesGo(t *testing.T) {
+	sp := specials()
+	var bounds []float32
+	for _, v := range sp {
+		if v == v {
+			bounds = append(bounds, v)
+		}
+	}
+	check := func(x []float32, lo, hi float32) {
+		t.Helper()
+		got, want := make([]float32, len(x)), make([]float32, len(x))
+		clipFinite(x, got, lo, hi)
+		clipGo(x, want, lo, hi)
+		for i := range x {
+			if !sameF32Bits(got[i], want[i]) {
+				t.Fatalf("clip(%v (bits %08x), %v, %v) = bits %08x, the Go loop gives %08x", x[i], math.Float32bits(x[i]), lo, hi, math.Float32bits(got[i]), math.Float32bits(want[i]))
+			}
+		}
+	}
+	n := 0
+	for _, lo := range bounds {
+		for _, hi := range bounds {
+			for shift := 0; shift < 4; shift++ {
+				x := append(make([]float32, shift), sp...)
+				check(x, lo, hi)
+				n++
+			}
+		}
+	}
+	rng := rand.New(rand.NewSource(3))
+	for l := 0; l <= 41; l++ {
+		x := make([]float32, l)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64() * 4)
+			if rng.Intn(5) == 0 {
+				x[i] = sp[rng.Intn(len(sp))]
+			}
+		}
+		check(x, 0, 6)
+		check(x, -1, 1)
+		n++
+	}
+	if n < 1000 {
+		t.Fatalf("only %d cases", n)
+	}
+}
+
+// TestDw3RowMatchesGo compares dw3Row (in wasm, the assembly of
+// loops_wasm.s) with its plain-Go twin dw3RowGo bit for bit, on random
+// rows with special values mixed in, strides 1 to 3 and lengths 1 to 20. A
+// NaN must be a NaN in both, but its bits may differ where two NaNs meet in
+// one addition: wasm leaves the payload of an arithmetic NaN open, and V8
+// picks either operand's (the plain-Go loop's own NaNs change with the
+// order V8 gives the operands).
+func TestDw3RowMatchesGo(t *testing.T) {
+	rng := rand.New(rand.NewSource(5))
+	sp := specials()
+	val := func() float32 {
+		if rng.Intn(8) == 0 {
+			return sp[rng.Intn(len(sp))]
+		}
+		return float32(rng.NormFloat64())
+	}
+	cases := 0
+	for sx := 1; sx <= 3; sx++ {
+		for n := 1; n <= 20; n++ {
+			var rows [3][]float32
+			for r := range rows {
+				rows[r] = make([]float32, (n-1)*sx+3)
+				for i := range rows[r] {
+					rows[r][i] = val()
+				}
+			}
+			var w [9]float32
+			for i := range w {
+				w[i] = val()
+			}
+			y0 := make([]float32, n)
+			for i := range y0 {
+				y0[i] = val()
+			}
+			got, want := append([]float32(nil), y0...), append([]float32(nil), y0...)
+			dw3Row(n, rows[0], rows[1], rows[2], got, sx, &w)
+			dw3RowGo(n, rows[0], rows[1], rows[2], want, sx, &w)
+			for i := range want {
+				if !sameF32Bits(got[i], want[i]) && !(got[i] != got[i] && want[i] != want[i]) {
+					t.Fatalf("stride %d, %d outputs: output %d is %v (bits %08x), the Go loop gives %v (bits %08x)", sx, n, i, got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
+				}
+			}
+			cases++
+		}
+	}
+	if cases != 60 {
+		t.Fatalf("%d cases", cases)
+	}
+}
