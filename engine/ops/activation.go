@@ -397,6 +397,21 @@ func clipGo(x, y []float32, lo, hi float32) {
 	}
 }
 
+// clipMaskGo sets gx[i] = gy[i] where lo < x[i] < hi or x[i] is NaN, and
+// +0 elsewhere: Clip's backward for numbers lo < hi when the bounds need no
+// gradient. It chooses between the bits (a wasm select, not a branch);
+// clipMask is this, in wasm assembly in wasm (loops_wasm.s).
+func clipMaskGo(x, gy, gx []float32, lo, hi float32) {
+	gy, gx = gy[:len(x)], gx[:len(x)]
+	for i, v := range x {
+		r := math.Float32bits(gy[i])
+		if v <= lo || v >= hi {
+			r = 0
+		}
+		gx[i] = math.Float32frombits(r)
+	}
+}
+
 // Backward passes the gradient to x strictly inside (lo, hi), as PyTorch's
 // hardtanh does (ReLU6 exports as Clip); elsewhere it goes to the bound that
 // produced the output, when that bound is an input.
@@ -417,8 +432,19 @@ func (c *clipOp) Backward(in, out, gradOut []*tensor.T, need []bool) ([]*tensor.
 	if needGrad(need, 0) {
 		gx = make([]float32, in[0].Len())
 	}
-	var glo, ghi float32
 	x := in[0].F32()
+	needBounds := false
+	for k := 1; k <= 2; k++ {
+		needBounds = needBounds || needGrad(need, k) && len(in) > k && in[k] != nil && in[k].Len() == 1 && in[k].DType() == tensor.Float32
+	}
+	if !needBounds && lo < hi { // the usual case: only x's gradient, bounds in order
+		if gx != nil {
+			clipMask(x, gy.F32(), gx, lo, hi)
+			grads[0] = tensor.FromF32(gx, in[0].Shape()...)
+		}
+		return grads, nil
+	}
+	var glo, ghi float32
 	for i, g := range gy.F32() {
 		v := x[i]
 		switch m := max(v, lo); {

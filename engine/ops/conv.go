@@ -252,6 +252,17 @@ func depthwiseTaps(p *convPlan, x, w, y []float32) {
 // depthwiseBackward accumulates dX (if dx != nil) and dW (if dw != nil) of a
 // depthwise convolution.
 func depthwiseBackward(p *convPlan, x, w, dy, dx, dw []float32) {
+	if dx != nil && depthwise3x3Dx(p, w, dy, dx) {
+		if dx = nil; dw == nil {
+			return
+		}
+	}
+	depthwiseBackwardTaps(p, x, w, dy, dx, dw)
+}
+
+// depthwiseBackwardTaps is the general depthwise backward: tap by tap, each
+// tap's products added to whole rows.
+func depthwiseBackwardTaps(p *convPlan, x, w, dy, dx, dw []float32) {
 	g := p.g
 	kh := g.KH * g.KW
 	for n := 0; n < p.N; n++ {

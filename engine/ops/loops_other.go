@@ -9,7 +9,17 @@ func clipFinite(x, y []float32, lo, hi float32) {
 	clipGo(x, y, lo, hi)
 }
 
+// clipMask is clipMaskGo.
+func clipMask(x, gy, gx []float32, lo, hi float32) {
+	clipMaskGo(x, gy, gx, lo, hi)
+}
+
 // dw3Row is dw3RowGo.
 func dw3Row(n int, x0, x1, x2, y []float32, sx int, w *[9]float32) {
 	dw3RowGo(n, x0, x1, x2, y, sx, w)
+}
+
+// dw3RevRow is dw3RevRowGo.
+func dw3RevRow(n int, x0, x1, x2, y []float32, sx int, w *[9]float32) {
+	dw3RevRowGo(n, x0, x1, x2, y, sx, w)
 }

@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand"
 	"testing"
+
+	"github.com/cnnlens/cnnlens/engine/tensor"
 )
 
 // specials are the float32 values whose rounding, sign or NaN-ness an
@@ -71,8 +73,8 @@ func TestClipFiniteMatchesGo(t *testing.T) {
 	}
 }
 
-// TestDw3RowMatchesGo compares dw3Row (in wasm, the assembly of
-// loops_wasm.s) with its plain-Go twin dw3RowGo bit for bit, on random
+// TestDw3RowMatchesGo compares dw3Row and dw3RevRow (in wasm, the assembly of
+// loops_wasm.s) with their plain-Go twins bit for bit, on random
 // rows with special values mixed in, strides 1 to 3 and lengths 1 to 20. A
 // NaN must be a NaN in both, but its bits may differ where two NaNs meet in
 // one addition: wasm leaves the payload of an arithmetic NaN open, and V8
@@ -105,18 +107,92 @@ func TestDw3RowMatchesGo(t *testing.T) {
 			for i := range y0 {
 				y0[i] = val()
 			}
-			got, want := append([]float32(nil), y0...), append([]float32(nil), y0...)
-			dw3Row(n, rows[0], rows[1], rows[2], got, sx, &w)
-			dw3RowGo(n, rows[0], rows[1], rows[2], want, sx, &w)
-			for i := range want {
-				if !sameF32Bits(got[i], want[i]) && !(got[i] != got[i] && want[i] != want[i]) {
-					t.Fatalf("stride %d, %d outputs: output %d is %v (bits %08x), the Go loop gives %v (bits %08x)", sx, n, i, got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
+			for _, f := range []struct {
+				name      string
+				asm, twin func(n int, x0, x1, x2, y []float32, sx int, w *[9]float32)
+			}{{"dw3Row", dw3Row, dw3RowGo}, {"dw3RevRow", dw3RevRow, dw3RevRowGo}} {
+				got, want := append([]float32(nil), y0...), append([]float32(nil), y0...)
+				f.asm(n, rows[0], rows[1], rows[2], got, sx, &w)
+				f.twin(n, rows[0], rows[1], rows[2], want, sx, &w)
+				for i := range want {
+					if !sameF32Bits(got[i], want[i]) && !(got[i] != got[i] && want[i] != want[i]) {
+						t.Fatalf("%s, stride %d, %d outputs: output %d is %v (bits %08x), the Go loop gives %v (bits %08x)", f.name, sx, n, i, got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
+					}
 				}
+				cases++
 			}
-			cases++
 		}
 	}
-	if cases != 60 {
+	if cases != 120 {
 		t.Fatalf("%d cases", cases)
+	}
+}
+
+// TestClipMaskMatchesGo compares clipMask (in wasm, the assembly of
+// loops_wasm.s) with its plain-Go twin clipMaskGo bit for bit, and Clip's
+// backward through it (bounds needing no gradient) with the general loop
+// (bounds needing one): every special value of x and of the gradient,
+// NaN payloads included, at every position of a group of four, for every
+// pair of special bounds lo < hi; and random data of every length up to 41.
+func TestClipMaskMatchesGo(t *testing.T) {
+	sp := specials()
+	op := &clipOp{}
+	check := func(x, gy []float32, lo, hi float32) {
+		t.Helper()
+		got, want := make([]float32, len(x)), make([]float32, len(x))
+		clipMask(x, gy, got, lo, hi)
+		clipMaskGo(x, gy, want, lo, hi)
+		in := []*tensor.T{tensor.FromF32(x, len(x)), tensor.FromF32([]float32{lo}), tensor.FromF32([]float32{hi})}
+		gOut := []*tensor.T{tensor.FromF32(gy, len(x))}
+		fast, err := op.Backward(in, nil, gOut, []bool{true, false, false})
+		if err != nil {
+			t.Fatal(err)
+		}
+		general, err := op.Backward(in, nil, gOut, []bool{true, true, true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range x {
+			f, g := fast[0].F32()[i], general[0].F32()[i]
+			if !sameF32Bits(got[i], want[i]) || !sameF32Bits(f, g) || !sameF32Bits(f, got[i]) {
+				t.Fatalf("x %v, gy bits %08x, bounds %v, %v: clipMask %08x, clipMaskGo %08x, Backward %08x, general Backward %08x",
+					x[i], math.Float32bits(gy[i]), lo, hi, math.Float32bits(got[i]), math.Float32bits(want[i]), math.Float32bits(f), math.Float32bits(g))
+			}
+		}
+	}
+	n := 0
+	for _, lo := range sp {
+		for _, hi := range sp {
+			if !(lo < hi) {
+				continue
+			}
+			for shift := 0; shift < 4; shift++ {
+				for _, g := range sp {
+					x := append(make([]float32, shift), sp...)
+					gy := make([]float32, len(x))
+					for i := range gy {
+						gy[i] = g
+						if i%3 == 0 {
+							gy[i] = sp[(i+shift)%len(sp)]
+						}
+					}
+					check(x, gy, lo, hi)
+					n++
+				}
+			}
+		}
+	}
+	rng := rand.New(rand.NewSource(4))
+	for l := 1; l <= 41; l++ {
+		x, gy := make([]float32, l), make([]float32, l)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64() * 4)
+			gy[i] = float32(rng.NormFloat64())
+		}
+		check(x, gy, 0, 6)
+		n++
+	}
+	if n < 1000 {
+		t.Fatalf("only %d cases", n)
 	}
 }

@@ -11,11 +11,23 @@ package ops
 //go:noescape
 func clipLoop(n int, x, y *float32, lo, hi float32)
 
+// clipMaskLoop is clipMaskGo over n values, n a positive multiple of 4
+// (loops_wasm.s).
+//
+//go:noescape
+func clipMaskLoop(n int, x, gy, gx *float32, lo, hi float32)
+
 // dw3Loop is dw3RowGo over n ≥ 1 outputs (loops_wasm.s); sx is the
 // stride in values.
 //
 //go:noescape
 func dw3Loop(n int, x0, x1, x2, y *float32, sx int, w *[9]float32)
+
+// dw3RevLoop is dw3RevRowGo over n ≥ 1 outputs (loops_wasm.s); sx is the
+// stride in values.
+//
+//go:noescape
+func dw3RevLoop(n int, x0, x1, x2, y *float32, sx int, w *[9]float32)
 
 // clipFinite is clipGo (both bounds are numbers), in wasm assembly for whole groups of four values.
 func clipFinite(x, y []float32, lo, hi float32) {
@@ -27,6 +39,16 @@ func clipFinite(x, y []float32, lo, hi float32) {
 	clipGo(x[n:], y[n:], lo, hi)
 }
 
+// clipMask is clipMaskGo, in wasm assembly for whole groups of four values.
+func clipMask(x, gy, gx []float32, lo, hi float32) {
+	gy, gx = gy[:len(x)], gx[:len(x)]
+	n := len(x) &^ 3
+	if n > 0 {
+		clipMaskLoop(n, &x[0], &gy[0], &gx[0], lo, hi)
+	}
+	clipMaskGo(x[n:], gy[n:], gx[n:], lo, hi)
+}
+
 // dw3Row is dw3RowGo, in wasm assembly.
 func dw3Row(n int, x0, x1, x2, y []float32, sx int, w *[9]float32) {
 	if n <= 0 {
@@ -35,4 +57,14 @@ func dw3Row(n int, x0, x1, x2, y []float32, sx int, w *[9]float32) {
 	last := (n-1)*sx + 2
 	_, _, _, _ = x0[last], x1[last], x2[last], y[n-1]
 	dw3Loop(n, &x0[0], &x1[0], &x2[0], &y[0], sx, w)
+}
+
+// dw3RevRow is dw3RevRowGo, in wasm assembly.
+func dw3RevRow(n int, x0, x1, x2, y []float32, sx int, w *[9]float32) {
+	if n <= 0 {
+		return
+	}
+	last := (n-1)*sx + 2
+	_, _, _, _ = x0[last], x1[last], x2[last], y[n-1]
+	dw3RevLoop(n, &x0[0], &x1[0], &x2[0], &y[0], sx, w)
 }

@@ -26,8 +26,16 @@ import (
 	"path/filepath"
 )
 
-// clipUnroll is the number of values per iteration of the clip loop.
+// clipUnroll is the number of values per iteration of the clip loops.
 const clipUnroll = 4
+
+// dw3Variants are the 3×3 depthwise row loops: dw3 takes each row's three
+// columns left to right (the forward pass), dw3Rev right to left (the input
+// gradient, whose taps meet the output gradient mirrored).
+var dw3Variants = []struct {
+	name string
+	rev  bool
+}{{"dw3", false}, {"dw3Rev", true}}
 
 func main() {
 	dir := flag.String("dir", ".", "folder to write the files to")
@@ -70,12 +78,20 @@ func goFile(asm bool) []byte {
 		p("//go:noescape")
 		p("func clipLoop(n int, x, y *float32, lo, hi float32)")
 		p("")
-		p("// dw3Loop is dw3RowGo over n ≥ 1 outputs (loops_wasm.s); sx is the")
-		p("// stride in values.")
+		p("// clipMaskLoop is clipMaskGo over n values, n a positive multiple of %d", clipUnroll)
+		p("// (loops_wasm.s).")
 		p("//")
 		p("//go:noescape")
-		p("func dw3Loop(n int, x0, x1, x2, y *float32, sx int, w *[9]float32)")
+		p("func clipMaskLoop(n int, x, gy, gx *float32, lo, hi float32)")
 		p("")
+		for _, v := range dw3Variants {
+			p("// %sLoop is %sRowGo over n ≥ 1 outputs (loops_wasm.s); sx is the", v.name, v.name)
+			p("// stride in values.")
+			p("//")
+			p("//go:noescape")
+			p("func %sLoop(n int, x0, x1, x2, y *float32, sx int, w *[9]float32)", v.name)
+			p("")
+		}
 	}
 	p("// clipFinite is clipGo (both bounds are numbers)%s.", map[bool]string{true: ", in wasm assembly for whole groups of four values", false: ""}[asm])
 	p("func clipFinite(x, y []float32, lo, hi float32) {")
@@ -91,19 +107,35 @@ func goFile(asm bool) []byte {
 	}
 	p("}")
 	p("")
-	p("// dw3Row is dw3RowGo%s.", map[bool]string{true: ", in wasm assembly", false: ""}[asm])
-	p("func dw3Row(n int, x0, x1, x2, y []float32, sx int, w *[9]float32) {")
+	p("// clipMask is clipMaskGo%s.", map[bool]string{true: ", in wasm assembly for whole groups of four values", false: ""}[asm])
+	p("func clipMask(x, gy, gx []float32, lo, hi float32) {")
 	if asm {
-		p("if n <= 0 {")
-		p("return")
+		p("gy, gx = gy[:len(x)], gx[:len(x)]")
+		p("n := len(x) &^ %d", clipUnroll-1)
+		p("if n > 0 {")
+		p("clipMaskLoop(n, &x[0], &gy[0], &gx[0], lo, hi)")
 		p("}")
-		p("last := (n-1)*sx + 2")
-		p("_, _, _, _ = x0[last], x1[last], x2[last], y[n-1]")
-		p("dw3Loop(n, &x0[0], &x1[0], &x2[0], &y[0], sx, w)")
+		p("clipMaskGo(x[n:], gy[n:], gx[n:], lo, hi)")
 	} else {
-		p("dw3RowGo(n, x0, x1, x2, y, sx, w)")
+		p("clipMaskGo(x, gy, gx, lo, hi)")
 	}
 	p("}")
+	for _, v := range dw3Variants {
+		p("")
+		p("// %sRow is %sRowGo%s.", v.name, v.name, map[bool]string{true: ", in wasm assembly", false: ""}[asm])
+		p("func %sRow(n int, x0, x1, x2, y []float32, sx int, w *[9]float32) {", v.name)
+		if asm {
+			p("if n <= 0 {")
+			p("return")
+			p("}")
+			p("last := (n-1)*sx + 2")
+			p("_, _, _, _ = x0[last], x1[last], x2[last], y[n-1]")
+			p("%sLoop(n, &x0[0], &x1[0], &x2[0], &y[0], sx, w)", v.name)
+		} else {
+			p("%sRowGo(n, x0, x1, x2, y, sx, w)", v.name)
+		}
+		p("}")
+	}
 	return b.Bytes()
 }
 
@@ -143,35 +175,74 @@ func assembly() []byte {
 	p("\tRET")
 	p("")
 
-	// dw3Loop: R0–R2 the three input rows, R3 y, R4 the stride in bytes,
-	// R5 the end of y; F0–F8 the weights, F9 the sum, F10 a value.
-	p("// func dw3Loop(n int, x0, x1, x2, y *float32, sx int, w *[9]float32)")
-	p("TEXT ·dw3Loop(SB), NOSPLIT, $0-56")
-	p("\tI64Load x0+8(FP)\n\tSet R0")
-	p("\tI64Load x1+16(FP)\n\tSet R1")
-	p("\tI64Load x2+24(FP)\n\tSet R2")
-	p("\tI64Load y+32(FP)\n\tSet R3")
-	p("\tI64Load sx+40(FP)\n\tI64Const $2\n\tI64Shl\n\tSet R4")
-	p("\tGet R3\n\tI64Load n+0(FP)\n\tI64Const $2\n\tI64Shl\n\tI64Add\n\tSet R5")
-	p("\tI64Load w+48(FP)\n\tSet R6")
-	for k := 0; k < 9; k++ {
-		p("\tGet R6\n\tI32WrapI64\n\tF32Load $%d\n\tSet F%d", 4*k, k)
-	}
+	// clipMaskLoop: R0 x, R1 gy, R2 gx, R3 the end of x; F0 lo, F1 hi, F2
+	// the value. Each value: gx = select(0, gy, v <= lo | v >= hi), on the
+	// bits of gy.
+	p("// func clipMaskLoop(n int, x, gy, gx *float32, lo, hi float32)")
+	p("TEXT ·clipMaskLoop(SB), NOSPLIT, $0-40")
+	p("\tI64Load x+8(FP)\n\tSet R0")
+	p("\tI64Load gy+16(FP)\n\tSet R1")
+	p("\tI64Load gx+24(FP)\n\tSet R2")
+	p("\tF32Load lo+32(FP)\n\tSet F0")
+	p("\tF32Load hi+36(FP)\n\tSet F1")
+	p("\tGet R0\n\tI64Load n+0(FP)\n\tI64Const $2\n\tI64Shl\n\tI64Add\n\tSet R3")
 	p("\tLoop")
-	p("\tGet R3\n\tI32WrapI64\n\tF32Load $0\n\tSet F9")
-	for r := 0; r < 3; r++ {
-		for c := 0; c < 3; c++ {
-			p("\tGet R%d\n\tI32WrapI64\n\tF32Load $%d\n\tSet F10", r, 4*c)
-			p("\tGet F9\n\tGet F%d\n\tGet F10\n\tF32Mul\n\tF32Add\n\tSet F9", 3*r+c)
-		}
+	for u := 0; u < clipUnroll; u++ {
+		p("\tGet R2\n\tI32WrapI64")
+		p("\tI32Const $0")
+		p("\tGet R1\n\tI32WrapI64\n\tI32Load $%d", 4*u)
+		p("\tGet R0\n\tI32WrapI64\n\tF32Load $%d\n\tTee F2", 4*u)
+		p("\tGet F0\n\tF32Le")
+		p("\tGet F2\n\tGet F1\n\tF32Ge")
+		p("\tI32Or")
+		p("\tSelect")
+		p("\tI32Store $%d", 4*u)
 	}
-	p("\tGet R3\n\tI32WrapI64\n\tGet F9\n\tF32Store $0")
-	for r := 0; r < 3; r++ {
-		p("\tGet R%d\n\tGet R4\n\tI64Add\n\tSet R%d", r, r)
+	for r := 1; r <= 2; r++ {
+		p("\tGet R%d\n\tI64Const $%d\n\tI64Add\n\tSet R%d", r, 4*clipUnroll, r)
 	}
-	p("\tGet R3\n\tI64Const $4\n\tI64Add\n\tTee R3")
-	p("\tGet R5\n\tI64Ne\n\tBrIf $0")
+	p("\tGet R0\n\tI64Const $%d\n\tI64Add\n\tTee R0", 4*clipUnroll)
+	p("\tGet R3\n\tI64Ne\n\tBrIf $0")
 	p("\tEnd")
 	p("\tRET")
+	p("")
+
+	// dw3Loop, dw3RevLoop: R0–R2 the three input rows, R3 y, R4 the stride
+	// in bytes, R5 the end of y; F0–F8 the weights, F9 the sum, F10 a value.
+	for _, v := range dw3Variants {
+		p("")
+		p("// func %sLoop(n int, x0, x1, x2, y *float32, sx int, w *[9]float32)", v.name)
+		p("TEXT ·%sLoop(SB), NOSPLIT, $0-56", v.name)
+		p("\tI64Load x0+8(FP)\n\tSet R0")
+		p("\tI64Load x1+16(FP)\n\tSet R1")
+		p("\tI64Load x2+24(FP)\n\tSet R2")
+		p("\tI64Load y+32(FP)\n\tSet R3")
+		p("\tI64Load sx+40(FP)\n\tI64Const $2\n\tI64Shl\n\tSet R4")
+		p("\tGet R3\n\tI64Load n+0(FP)\n\tI64Const $2\n\tI64Shl\n\tI64Add\n\tSet R5")
+		p("\tI64Load w+48(FP)\n\tSet R6")
+		for k := 0; k < 9; k++ {
+			p("\tGet R6\n\tI32WrapI64\n\tF32Load $%d\n\tSet F%d", 4*k, k)
+		}
+		p("\tLoop")
+		p("\tGet R3\n\tI32WrapI64\n\tF32Load $0\n\tSet F9")
+		for r := 0; r < 3; r++ {
+			for c := 0; c < 3; c++ {
+				col := c
+				if v.rev {
+					col = 2 - c
+				}
+				p("\tGet R%d\n\tI32WrapI64\n\tF32Load $%d\n\tSet F10", r, 4*col)
+				p("\tGet F9\n\tGet F%d\n\tGet F10\n\tF32Mul\n\tF32Add\n\tSet F9", 3*r+c)
+			}
+		}
+		p("\tGet R3\n\tI32WrapI64\n\tGet F9\n\tF32Store $0")
+		for r := 0; r < 3; r++ {
+			p("\tGet R%d\n\tGet R4\n\tI64Add\n\tSet R%d", r, r)
+		}
+		p("\tGet R3\n\tI64Const $4\n\tI64Add\n\tTee R3")
+		p("\tGet R5\n\tI64Ne\n\tBrIf $0")
+		p("\tEnd")
+		p("\tRET")
+	}
 	return b.Bytes()
 }
