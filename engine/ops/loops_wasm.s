@@ -103,6 +103,117 @@ TEXT ·clipLoop(SB), NOSPLIT, $0-32
 	End
 	RET
 
+// func clipSelLoop(n int, x, y *float32, lo, hi float32)
+TEXT ·clipSelLoop(SB), NOSPLIT, $0-32
+	I64Load x+8(FP)
+	Set R0
+	I64Load y+16(FP)
+	Set R1
+	F32Load lo+24(FP)
+	Set F0
+	F32Load hi+28(FP)
+	Set F1
+	I64Load32U lo+24(FP)
+	Set R3
+	I64Load32U hi+28(FP)
+	Set R4
+	Get R0
+	I64Load n+0(FP)
+	I64Const $2
+	I64Shl
+	I64Add
+	Set R2
+	Loop
+	Get R1
+	I32WrapI64
+	Get R4
+	Get R3
+	Get R0
+	I32WrapI64
+	I64Load32U $0
+	Get R0
+	I32WrapI64
+	F32Load $0
+	Tee F2
+	Get F0
+	F32Le
+	Select
+	Get F2
+	Get F1
+	F32Ge
+	Select
+	I64Store32 $0
+	Get R1
+	I32WrapI64
+	Get R4
+	Get R3
+	Get R0
+	I32WrapI64
+	I64Load32U $4
+	Get R0
+	I32WrapI64
+	F32Load $4
+	Tee F2
+	Get F0
+	F32Le
+	Select
+	Get F2
+	Get F1
+	F32Ge
+	Select
+	I64Store32 $4
+	Get R1
+	I32WrapI64
+	Get R4
+	Get R3
+	Get R0
+	I32WrapI64
+	I64Load32U $8
+	Get R0
+	I32WrapI64
+	F32Load $8
+	Tee F2
+	Get F0
+	F32Le
+	Select
+	Get F2
+	Get F1
+	F32Ge
+	Select
+	I64Store32 $8
+	Get R1
+	I32WrapI64
+	Get R4
+	Get R3
+	Get R0
+	I32WrapI64
+	I64Load32U $12
+	Get R0
+	I32WrapI64
+	F32Load $12
+	Tee F2
+	Get F0
+	F32Le
+	Select
+	Get F2
+	Get F1
+	F32Ge
+	Select
+	I64Store32 $12
+	Get R1
+	I64Const $16
+	I64Add
+	Set R1
+	Get R0
+	I64Const $16
+	I64Add
+	Tee R0
+	Get R2
+	I64Ne
+	BrIf $0
+	End
+	RET
+
 // func clipMaskLoop(n int, x, gy, gx *float32, lo, hi float32)
 TEXT ·clipMaskLoop(SB), NOSPLIT, $0-40
 	I64Load x+8(FP)
