@@ -48,13 +48,16 @@ func depthwise3x3(p *convPlan, x, w, y []float32) {
 					for ox := 0; ox < oxa; ox++ {
 						edge(xp, wp, yr, iy0, ox)
 					}
-					if iy0 >= 0 && iy0+2 < H {
-						x0 := xp[iy0*W : (iy0+1)*W]
-						x1 := xp[(iy0+1)*W : (iy0+2)*W]
-						x2 := xp[(iy0+2)*W : (iy0+3)*W]
-						if ix := oxa*sx - pl; oxb > oxa {
-							dw3Row(oxb-oxa, x0[ix:], x1[ix:], x2[ix:], yr[oxa:oxb], sx, wk)
+					if ix := oxa*sx - pl; oxb > oxa && iy0+1 >= 0 && iy0+1 < H {
+						// The middle row of taps is inside the input; the
+						// others may be in the padding.
+						row := func(iy int) []float32 {
+							if iy < 0 || iy >= H {
+								return nil
+							}
+							return xp[iy*W+ix : (iy+1)*W]
 						}
+						dw3Rows(oxb-oxa, row(iy0), row(iy0+1), row(iy0+2), yr[oxa:oxb], sx, wk, false)
 					} else {
 						for ox := oxa; ox < oxb; ox++ {
 							edge(xp, wp, yr, iy0, ox)
@@ -66,31 +69,6 @@ func depthwise3x3(p *convPlan, x, w, y []float32) {
 				}
 			}
 		}
-	}
-}
-
-// dw3RowGo sets y[i] += the nine taps of output i, for i < n, whose input
-// columns start at i·sx in the rows x0, x1, x2, in the order of
-// depthwise3x3 (row by row, column by column, each product added to the
-// sum on its own). dw3Row is this, in wasm assembly in wasm
-// (loops_wasm.s).
-func dw3RowGo(n int, x0, x1, x2, y []float32, sx int, w *[9]float32) {
-	w0, w1, w2, w3, w4, w5, w6, w7, w8 := w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8]
-	y = y[:n]
-	for i := range y {
-		ix := i * sx
-		a, b, d := x0[ix:ix+3:ix+3], x1[ix:ix+3:ix+3], x2[ix:ix+3:ix+3]
-		s := y[i]
-		s += w0 * a[0]
-		s += w1 * a[1]
-		s += w2 * a[2]
-		s += w3 * b[0]
-		s += w4 * b[1]
-		s += w5 * b[2]
-		s += w6 * d[0]
-		s += w7 * d[1]
-		s += w8 * d[2]
-		y[i] = s
 	}
 }
 
@@ -143,13 +121,14 @@ func depthwise3x3Dx(p *convPlan, w, dy, dx []float32) bool {
 					for ix := 0; ix < ixa; ix++ {
 						edge(wp, dyp, dxr, iy, ix)
 					}
-					if oy := iy + pt; oy-2 >= 0 && oy < OH {
-						if ox := ixa + pl - 2; ixb > ixa {
-							d0 := dyp[oy*OW : (oy+1)*OW]
-							d1 := dyp[(oy-1)*OW : oy*OW]
-							d2 := dyp[(oy-2)*OW : (oy-1)*OW]
-							dw3RevRow(ixb-ixa, d0[ox:], d1[ox:], d2[ox:], dxr[ixa:ixb], 1, wk)
+					if ox, oy := ixa+pl-2, iy+pt; ixb > ixa && oy-1 >= 0 && oy-1 < OH {
+						row := func(oy int) []float32 {
+							if oy < 0 || oy >= OH {
+								return nil
+							}
+							return dyp[oy*OW+ox : (oy+1)*OW]
 						}
+						dw3Rows(ixb-ixa, row(oy), row(oy-1), row(oy-2), dxr[ixa:ixb], 1, wk, true)
 					} else {
 						for ix := ixa; ix < ixb; ix++ {
 							edge(wp, dyp, dxr, iy, ix)
@@ -165,26 +144,44 @@ func depthwise3x3Dx(p *convPlan, w, dy, dx []float32) bool {
 	return true
 }
 
-// dw3RevRowGo is dw3RowGo with each row's three columns taken right to
-// left: y[i] += w[0]·x0[i·sx+2] + w[1]·x0[i·sx+1] + w[2]·x0[i·sx] + w[3]·x1[i·sx+2]
-// + …, each product added on its own in that order. dw3RevRow is this, in
-// wasm assembly in wasm (loops_wasm.s).
-func dw3RevRowGo(n int, x0, x1, x2, y []float32, sx int, w *[9]float32) {
-	w0, w1, w2, w3, w4, w5, w6, w7, w8 := w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8]
-	y = y[:n]
-	for i := range y {
-		ix := i * sx
-		a, b, d := x0[ix:ix+3:ix+3], x1[ix:ix+3:ix+3], x2[ix:ix+3:ix+3]
-		s := y[i]
-		s += w0 * a[2]
-		s += w1 * a[1]
-		s += w2 * a[0]
-		s += w3 * b[2]
-		s += w4 * b[1]
-		s += w5 * b[0]
-		s += w6 * d[2]
-		s += w7 * d[1]
-		s += w8 * d[0]
-		y[i] = s
+// dw3Rows adds the taps of n outputs of a 3×3 depthwise row to y with the
+// row loop for the rows of taps present (a nil row is in the padding; r1
+// must be present): dw3Row and its variants, or dw3RevRow and its variants
+// for the input gradient (rev).
+func dw3Rows(n int, r0, r1, r2, y []float32, sx int, w *[9]float32, rev bool) {
+	switch {
+	case r0 != nil && r2 != nil:
+		if rev {
+			dw3RevRow(n, r0, r1, r2, y, sx, w)
+		} else {
+			dw3Row(n, r0, r1, r2, y, sx, w)
+		}
+	case r0 != nil:
+		if rev {
+			dw3RevR01Row(n, r0, r1, nil, y, sx, w)
+		} else {
+			dw3R01Row(n, r0, r1, nil, y, sx, w)
+		}
+	case r2 != nil:
+		if rev {
+			dw3RevR12Row(n, nil, r1, r2, y, sx, w)
+		} else {
+			dw3R12Row(n, nil, r1, r2, y, sx, w)
+		}
+	default:
+		y = y[:n]
+		for i := range y { // the middle row alone: in the order of the sweep
+			s, c := y[i], r1[i*sx:i*sx+3:i*sx+3]
+			if rev {
+				s += w[3] * c[2]
+				s += w[4] * c[1]
+				s += w[5] * c[0]
+			} else {
+				s += w[3] * c[0]
+				s += w[4] * c[1]
+				s += w[5] * c[2]
+			}
+			y[i] = s
+		}
 	}
 }

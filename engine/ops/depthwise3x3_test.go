@@ -15,7 +15,7 @@ import (
 func TestDepthwise3x3(t *testing.T) {
 	rng := rand.New(rand.NewSource(9))
 	cases := 0
-	for _, hw := range [][2]int{{1, 1}, {2, 3}, {3, 3}, {5, 4}, {8, 8}, {13, 7}} {
+	for _, hw := range [][2]int{{1, 1}, {1, 6}, {2, 3}, {3, 3}, {5, 4}, {8, 8}, {13, 7}} {
 		for _, st := range [][2]int{{1, 1}, {2, 2}, {1, 2}, {2, 1}} {
 			for _, pads := range [][4]int{{0, 0, 0, 0}, {1, 1, 1, 1}, {0, 1, 1, 0}, {2, 2, 2, 2}, {1, 0, 2, 1}} {
 				for _, mg := range []int{1, 2} {
@@ -67,7 +67,7 @@ func TestDepthwise3x3(t *testing.T) {
 func TestDepthwise3x3Dx(t *testing.T) {
 	rng := rand.New(rand.NewSource(11))
 	cases := 0
-	for _, hw := range [][2]int{{1, 1}, {2, 3}, {3, 3}, {5, 4}, {8, 8}, {13, 7}} {
+	for _, hw := range [][2]int{{1, 1}, {1, 6}, {2, 3}, {3, 3}, {5, 4}, {8, 8}, {13, 7}} {
 		for _, st := range [][2]int{{1, 1}, {2, 2}, {1, 2}} {
 			for _, pads := range [][4]int{{0, 0, 0, 0}, {1, 1, 1, 1}, {0, 1, 1, 0}, {2, 2, 2, 2}, {1, 0, 2, 1}} {
 				for _, mg := range []int{1, 2} {

@@ -22,7 +22,7 @@ func TestGeneratedLoopsUpToDate(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go run mkops.go: %v\n%s", err, out)
 	}
-	for _, f := range []string{"loops_wasm.s", "loops_wasm.go", "loops_other.go"} {
+	for _, f := range []string{"loops_wasm.s", "loops_wasm.go", "loops_other.go", "loops_go.go", "loops_gen_test.go"} {
 		want, err := os.ReadFile(filepath.Join(dir, f))
 		if err != nil {
 			t.Fatal(err)

@@ -19,7 +19,27 @@ func dw3Row(n int, x0, x1, x2, y []float32, sx int, w *[9]float32) {
 	dw3RowGo(n, x0, x1, x2, y, sx, w)
 }
 
+// dw3R01Row is dw3R01RowGo.
+func dw3R01Row(n int, x0, x1, x2, y []float32, sx int, w *[9]float32) {
+	dw3R01RowGo(n, x0, x1, x2, y, sx, w)
+}
+
+// dw3R12Row is dw3R12RowGo.
+func dw3R12Row(n int, x0, x1, x2, y []float32, sx int, w *[9]float32) {
+	dw3R12RowGo(n, x0, x1, x2, y, sx, w)
+}
+
 // dw3RevRow is dw3RevRowGo.
 func dw3RevRow(n int, x0, x1, x2, y []float32, sx int, w *[9]float32) {
 	dw3RevRowGo(n, x0, x1, x2, y, sx, w)
+}
+
+// dw3RevR01Row is dw3RevR01RowGo.
+func dw3RevR01Row(n int, x0, x1, x2, y []float32, sx int, w *[9]float32) {
+	dw3RevR01RowGo(n, x0, x1, x2, y, sx, w)
+}
+
+// dw3RevR12Row is dw3RevR12RowGo.
+func dw3RevR12Row(n int, x0, x1, x2, y []float32, sx int, w *[9]float32) {
+	dw3RevR12RowGo(n, x0, x1, x2, y, sx, w)
 }

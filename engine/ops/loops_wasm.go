@@ -34,11 +34,35 @@ func clipMaskLoop(n int, x, gy, gx *float32, lo, hi float32)
 //go:noescape
 func dw3Loop(n int, x0, x1, x2, y *float32, sx int, w *[9]float32)
 
+// dw3R01Loop is dw3R01RowGo over n ≥ 1 outputs (loops_wasm.s); sx is the
+// stride in values.
+//
+//go:noescape
+func dw3R01Loop(n int, x0, x1, x2, y *float32, sx int, w *[9]float32)
+
+// dw3R12Loop is dw3R12RowGo over n ≥ 1 outputs (loops_wasm.s); sx is the
+// stride in values.
+//
+//go:noescape
+func dw3R12Loop(n int, x0, x1, x2, y *float32, sx int, w *[9]float32)
+
 // dw3RevLoop is dw3RevRowGo over n ≥ 1 outputs (loops_wasm.s); sx is the
 // stride in values.
 //
 //go:noescape
 func dw3RevLoop(n int, x0, x1, x2, y *float32, sx int, w *[9]float32)
+
+// dw3RevR01Loop is dw3RevR01RowGo over n ≥ 1 outputs (loops_wasm.s); sx is the
+// stride in values.
+//
+//go:noescape
+func dw3RevR01Loop(n int, x0, x1, x2, y *float32, sx int, w *[9]float32)
+
+// dw3RevR12Loop is dw3RevR12RowGo over n ≥ 1 outputs (loops_wasm.s); sx is the
+// stride in values.
+//
+//go:noescape
+func dw3RevR12Loop(n int, x0, x1, x2, y *float32, sx int, w *[9]float32)
 
 // clipFinite is clipGo (both bounds are numbers), in wasm assembly for
 // whole groups of four values: with selects for the usual bounds (1M values
@@ -73,8 +97,28 @@ func dw3Row(n int, x0, x1, x2, y []float32, sx int, w *[9]float32) {
 		return
 	}
 	last := (n-1)*sx + 2
-	_, _, _, _ = x0[last], x1[last], x2[last], y[n-1]
+	_, _, _, _ = y[n-1], x0[last], x1[last], x2[last]
 	dw3Loop(n, &x0[0], &x1[0], &x2[0], &y[0], sx, w)
+}
+
+// dw3R01Row is dw3R01RowGo, in wasm assembly.
+func dw3R01Row(n int, x0, x1, x2, y []float32, sx int, w *[9]float32) {
+	if n <= 0 {
+		return
+	}
+	last := (n-1)*sx + 2
+	_, _, _ = y[n-1], x0[last], x1[last]
+	dw3R01Loop(n, &x0[0], &x1[0], &x0[0], &y[0], sx, w)
+}
+
+// dw3R12Row is dw3R12RowGo, in wasm assembly.
+func dw3R12Row(n int, x0, x1, x2, y []float32, sx int, w *[9]float32) {
+	if n <= 0 {
+		return
+	}
+	last := (n-1)*sx + 2
+	_, _, _ = y[n-1], x1[last], x2[last]
+	dw3R12Loop(n, &x1[0], &x1[0], &x2[0], &y[0], sx, w)
 }
 
 // dw3RevRow is dw3RevRowGo, in wasm assembly.
@@ -83,6 +127,26 @@ func dw3RevRow(n int, x0, x1, x2, y []float32, sx int, w *[9]float32) {
 		return
 	}
 	last := (n-1)*sx + 2
-	_, _, _, _ = x0[last], x1[last], x2[last], y[n-1]
+	_, _, _, _ = y[n-1], x0[last], x1[last], x2[last]
 	dw3RevLoop(n, &x0[0], &x1[0], &x2[0], &y[0], sx, w)
+}
+
+// dw3RevR01Row is dw3RevR01RowGo, in wasm assembly.
+func dw3RevR01Row(n int, x0, x1, x2, y []float32, sx int, w *[9]float32) {
+	if n <= 0 {
+		return
+	}
+	last := (n-1)*sx + 2
+	_, _, _ = y[n-1], x0[last], x1[last]
+	dw3RevR01Loop(n, &x0[0], &x1[0], &x0[0], &y[0], sx, w)
+}
+
+// dw3RevR12Row is dw3RevR12RowGo, in wasm assembly.
+func dw3RevR12Row(n int, x0, x1, x2, y []float32, sx int, w *[9]float32) {
+	if n <= 0 {
+		return
+	}
+	last := (n-1)*sx + 2
+	_, _, _ = y[n-1], x1[last], x2[last]
+	dw3RevR12Loop(n, &x1[0], &x1[0], &x2[0], &y[0], sx, w)
 }

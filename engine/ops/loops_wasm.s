@@ -503,6 +503,304 @@ TEXT ·dw3Loop(SB), NOSPLIT, $0-56
 	End
 	RET
 
+// func dw3R01Loop(n int, x0, x1, x2, y *float32, sx int, w *[9]float32)
+TEXT ·dw3R01Loop(SB), NOSPLIT, $0-56
+	I64Load x0+8(FP)
+	Set R0
+	I64Load x1+16(FP)
+	Set R1
+	I64Load x2+24(FP)
+	Set R2
+	I64Load y+32(FP)
+	Set R3
+	I64Load sx+40(FP)
+	I64Const $2
+	I64Shl
+	Set R4
+	Get R3
+	I64Load n+0(FP)
+	I64Const $2
+	I64Shl
+	I64Add
+	Set R5
+	I64Load w+48(FP)
+	Set R6
+	Get R6
+	I32WrapI64
+	F32Load $0
+	Set F0
+	Get R6
+	I32WrapI64
+	F32Load $4
+	Set F1
+	Get R6
+	I32WrapI64
+	F32Load $8
+	Set F2
+	Get R6
+	I32WrapI64
+	F32Load $12
+	Set F3
+	Get R6
+	I32WrapI64
+	F32Load $16
+	Set F4
+	Get R6
+	I32WrapI64
+	F32Load $20
+	Set F5
+	Get R6
+	I32WrapI64
+	F32Load $24
+	Set F6
+	Get R6
+	I32WrapI64
+	F32Load $28
+	Set F7
+	Get R6
+	I32WrapI64
+	F32Load $32
+	Set F8
+	Loop
+	Get R3
+	I32WrapI64
+	F32Load $0
+	Set F9
+	Get R0
+	I32WrapI64
+	F32Load $0
+	Set F10
+	Get F9
+	Get F0
+	Get F10
+	F32Mul
+	F32Add
+	Set F9
+	Get R0
+	I32WrapI64
+	F32Load $4
+	Set F10
+	Get F9
+	Get F1
+	Get F10
+	F32Mul
+	F32Add
+	Set F9
+	Get R0
+	I32WrapI64
+	F32Load $8
+	Set F10
+	Get F9
+	Get F2
+	Get F10
+	F32Mul
+	F32Add
+	Set F9
+	Get R1
+	I32WrapI64
+	F32Load $0
+	Set F10
+	Get F9
+	Get F3
+	Get F10
+	F32Mul
+	F32Add
+	Set F9
+	Get R1
+	I32WrapI64
+	F32Load $4
+	Set F10
+	Get F9
+	Get F4
+	Get F10
+	F32Mul
+	F32Add
+	Set F9
+	Get R1
+	I32WrapI64
+	F32Load $8
+	Set F10
+	Get F9
+	Get F5
+	Get F10
+	F32Mul
+	F32Add
+	Set F9
+	Get R3
+	I32WrapI64
+	Get F9
+	F32Store $0
+	Get R0
+	Get R4
+	I64Add
+	Set R0
+	Get R1
+	Get R4
+	I64Add
+	Set R1
+	Get R2
+	Get R4
+	I64Add
+	Set R2
+	Get R3
+	I64Const $4
+	I64Add
+	Tee R3
+	Get R5
+	I64Ne
+	BrIf $0
+	End
+	RET
+
+// func dw3R12Loop(n int, x0, x1, x2, y *float32, sx int, w *[9]float32)
+TEXT ·dw3R12Loop(SB), NOSPLIT, $0-56
+	I64Load x0+8(FP)
+	Set R0
+	I64Load x1+16(FP)
+	Set R1
+	I64Load x2+24(FP)
+	Set R2
+	I64Load y+32(FP)
+	Set R3
+	I64Load sx+40(FP)
+	I64Const $2
+	I64Shl
+	Set R4
+	Get R3
+	I64Load n+0(FP)
+	I64Const $2
+	I64Shl
+	I64Add
+	Set R5
+	I64Load w+48(FP)
+	Set R6
+	Get R6
+	I32WrapI64
+	F32Load $0
+	Set F0
+	Get R6
+	I32WrapI64
+	F32Load $4
+	Set F1
+	Get R6
+	I32WrapI64
+	F32Load $8
+	Set F2
+	Get R6
+	I32WrapI64
+	F32Load $12
+	Set F3
+	Get R6
+	I32WrapI64
+	F32Load $16
+	Set F4
+	Get R6
+	I32WrapI64
+	F32Load $20
+	Set F5
+	Get R6
+	I32WrapI64
+	F32Load $24
+	Set F6
+	Get R6
+	I32WrapI64
+	F32Load $28
+	Set F7
+	Get R6
+	I32WrapI64
+	F32Load $32
+	Set F8
+	Loop
+	Get R3
+	I32WrapI64
+	F32Load $0
+	Set F9
+	Get R1
+	I32WrapI64
+	F32Load $0
+	Set F10
+	Get F9
+	Get F3
+	Get F10
+	F32Mul
+	F32Add
+	Set F9
+	Get R1
+	I32WrapI64
+	F32Load $4
+	Set F10
+	Get F9
+	Get F4
+	Get F10
+	F32Mul
+	F32Add
+	Set F9
+	Get R1
+	I32WrapI64
+	F32Load $8
+	Set F10
+	Get F9
+	Get F5
+	Get F10
+	F32Mul
+	F32Add
+	Set F9
+	Get R2
+	I32WrapI64
+	F32Load $0
+	Set F10
+	Get F9
+	Get F6
+	Get F10
+	F32Mul
+	F32Add
+	Set F9
+	Get R2
+	I32WrapI64
+	F32Load $4
+	Set F10
+	Get F9
+	Get F7
+	Get F10
+	F32Mul
+	F32Add
+	Set F9
+	Get R2
+	I32WrapI64
+	F32Load $8
+	Set F10
+	Get F9
+	Get F8
+	Get F10
+	F32Mul
+	F32Add
+	Set F9
+	Get R3
+	I32WrapI64
+	Get F9
+	F32Store $0
+	Get R0
+	Get R4
+	I64Add
+	Set R0
+	Get R1
+	Get R4
+	I64Add
+	Set R1
+	Get R2
+	Get R4
+	I64Add
+	Set R2
+	Get R3
+	I64Const $4
+	I64Add
+	Tee R3
+	Get R5
+	I64Ne
+	BrIf $0
+	End
+	RET
+
 // func dw3RevLoop(n int, x0, x1, x2, y *float32, sx int, w *[9]float32)
 TEXT ·dw3RevLoop(SB), NOSPLIT, $0-56
 	I64Load x0+8(FP)
@@ -595,6 +893,304 @@ TEXT ·dw3RevLoop(SB), NOSPLIT, $0-56
 	Get F10
 	F32Mul
 	F32Add
+	Set F9
+	Get R1
+	I32WrapI64
+	F32Load $8
+	Set F10
+	Get F9
+	Get F3
+	Get F10
+	F32Mul
+	F32Add
+	Set F9
+	Get R1
+	I32WrapI64
+	F32Load $4
+	Set F10
+	Get F9
+	Get F4
+	Get F10
+	F32Mul
+	F32Add
+	Set F9
+	Get R1
+	I32WrapI64
+	F32Load $0
+	Set F10
+	Get F9
+	Get F5
+	Get F10
+	F32Mul
+	F32Add
+	Set F9
+	Get R2
+	I32WrapI64
+	F32Load $8
+	Set F10
+	Get F9
+	Get F6
+	Get F10
+	F32Mul
+	F32Add
+	Set F9
+	Get R2
+	I32WrapI64
+	F32Load $4
+	Set F10
+	Get F9
+	Get F7
+	Get F10
+	F32Mul
+	F32Add
+	Set F9
+	Get R2
+	I32WrapI64
+	F32Load $0
+	Set F10
+	Get F9
+	Get F8
+	Get F10
+	F32Mul
+	F32Add
+	Set F9
+	Get R3
+	I32WrapI64
+	Get F9
+	F32Store $0
+	Get R0
+	Get R4
+	I64Add
+	Set R0
+	Get R1
+	Get R4
+	I64Add
+	Set R1
+	Get R2
+	Get R4
+	I64Add
+	Set R2
+	Get R3
+	I64Const $4
+	I64Add
+	Tee R3
+	Get R5
+	I64Ne
+	BrIf $0
+	End
+	RET
+
+// func dw3RevR01Loop(n int, x0, x1, x2, y *float32, sx int, w *[9]float32)
+TEXT ·dw3RevR01Loop(SB), NOSPLIT, $0-56
+	I64Load x0+8(FP)
+	Set R0
+	I64Load x1+16(FP)
+	Set R1
+	I64Load x2+24(FP)
+	Set R2
+	I64Load y+32(FP)
+	Set R3
+	I64Load sx+40(FP)
+	I64Const $2
+	I64Shl
+	Set R4
+	Get R3
+	I64Load n+0(FP)
+	I64Const $2
+	I64Shl
+	I64Add
+	Set R5
+	I64Load w+48(FP)
+	Set R6
+	Get R6
+	I32WrapI64
+	F32Load $0
+	Set F0
+	Get R6
+	I32WrapI64
+	F32Load $4
+	Set F1
+	Get R6
+	I32WrapI64
+	F32Load $8
+	Set F2
+	Get R6
+	I32WrapI64
+	F32Load $12
+	Set F3
+	Get R6
+	I32WrapI64
+	F32Load $16
+	Set F4
+	Get R6
+	I32WrapI64
+	F32Load $20
+	Set F5
+	Get R6
+	I32WrapI64
+	F32Load $24
+	Set F6
+	Get R6
+	I32WrapI64
+	F32Load $28
+	Set F7
+	Get R6
+	I32WrapI64
+	F32Load $32
+	Set F8
+	Loop
+	Get R3
+	I32WrapI64
+	F32Load $0
+	Set F9
+	Get R0
+	I32WrapI64
+	F32Load $8
+	Set F10
+	Get F9
+	Get F0
+	Get F10
+	F32Mul
+	F32Add
+	Set F9
+	Get R0
+	I32WrapI64
+	F32Load $4
+	Set F10
+	Get F9
+	Get F1
+	Get F10
+	F32Mul
+	F32Add
+	Set F9
+	Get R0
+	I32WrapI64
+	F32Load $0
+	Set F10
+	Get F9
+	Get F2
+	Get F10
+	F32Mul
+	F32Add
+	Set F9
+	Get R1
+	I32WrapI64
+	F32Load $8
+	Set F10
+	Get F9
+	Get F3
+	Get F10
+	F32Mul
+	F32Add
+	Set F9
+	Get R1
+	I32WrapI64
+	F32Load $4
+	Set F10
+	Get F9
+	Get F4
+	Get F10
+	F32Mul
+	F32Add
+	Set F9
+	Get R1
+	I32WrapI64
+	F32Load $0
+	Set F10
+	Get F9
+	Get F5
+	Get F10
+	F32Mul
+	F32Add
+	Set F9
+	Get R3
+	I32WrapI64
+	Get F9
+	F32Store $0
+	Get R0
+	Get R4
+	I64Add
+	Set R0
+	Get R1
+	Get R4
+	I64Add
+	Set R1
+	Get R2
+	Get R4
+	I64Add
+	Set R2
+	Get R3
+	I64Const $4
+	I64Add
+	Tee R3
+	Get R5
+	I64Ne
+	BrIf $0
+	End
+	RET
+
+// func dw3RevR12Loop(n int, x0, x1, x2, y *float32, sx int, w *[9]float32)
+TEXT ·dw3RevR12Loop(SB), NOSPLIT, $0-56
+	I64Load x0+8(FP)
+	Set R0
+	I64Load x1+16(FP)
+	Set R1
+	I64Load x2+24(FP)
+	Set R2
+	I64Load y+32(FP)
+	Set R3
+	I64Load sx+40(FP)
+	I64Const $2
+	I64Shl
+	Set R4
+	Get R3
+	I64Load n+0(FP)
+	I64Const $2
+	I64Shl
+	I64Add
+	Set R5
+	I64Load w+48(FP)
+	Set R6
+	Get R6
+	I32WrapI64
+	F32Load $0
+	Set F0
+	Get R6
+	I32WrapI64
+	F32Load $4
+	Set F1
+	Get R6
+	I32WrapI64
+	F32Load $8
+	Set F2
+	Get R6
+	I32WrapI64
+	F32Load $12
+	Set F3
+	Get R6
+	I32WrapI64
+	F32Load $16
+	Set F4
+	Get R6
+	I32WrapI64
+	F32Load $20
+	Set F5
+	Get R6
+	I32WrapI64
+	F32Load $24
+	Set F6
+	Get R6
+	I32WrapI64
+	F32Load $28
+	Set F7
+	Get R6
+	I32WrapI64
+	F32Load $32
+	Set F8
+	Loop
+	Get R3
+	I32WrapI64
+	F32Load $0
 	Set F9
 	Get R1
 	I32WrapI64
