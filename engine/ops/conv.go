@@ -129,11 +129,7 @@ func (op *Conv) ForwardBufs(in []*tensor.T, bufs Bufs) ([]*tensor.T, error) {
 		parallelFor(p.M, float64(p.N*p.M*p.ohw)*2, func(lo, hi int) {
 			for n := 0; n < p.N; n++ {
 				for m := lo; m < hi; m++ {
-					row := yf[(n*p.M+m)*p.ohw:][:p.ohw]
-					bv := b[m]
-					for i := range row {
-						row[i] = bv
-					}
+					fillF32(yf[(n*p.M+m)*p.ohw:][:p.ohw], b[m])
 				}
 			}
 		})

@@ -200,3 +200,24 @@ func TestClipMaskMatchesGo(t *testing.T) {
 		t.Fatalf("only %d cases", n)
 	}
 }
+
+// TestFillF32 checks fillF32 at every length up to 70 (around the powers of
+// two of its copies), with a NaN payload and −0: every element has v's bits,
+// nothing past the slice is touched.
+func TestFillF32(t *testing.T) {
+	for _, v := range []float32{math.Float32frombits(0x7fc01234), float32(math.Copysign(0, -1)), 1.5} {
+		for n := 0; n <= 70; n++ {
+			buf := make([]float32, n+1)
+			buf[n] = 7
+			fillF32(buf[:n], v)
+			for i := 0; i < n; i++ {
+				if !sameF32Bits(buf[i], v) {
+					t.Fatalf("fill %d with bits %08x: element %d has %08x", n, math.Float32bits(v), i, math.Float32bits(buf[i]))
+				}
+			}
+			if buf[n] != 7 {
+				t.Fatalf("fill %d wrote past the end", n)
+			}
+		}
+	}
+}
