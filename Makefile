@@ -31,7 +31,7 @@ vet:
 	@out=$$(gofmt -l engine cmd models wasm internal 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 	$(GO) vet ./...
 	GOOS=js GOARCH=wasm $(GO) vet ./engine/... ./wasm
-	GOOS=js GOARCH=wasm $(GO) vet -tags purego ./engine/kernels
+	GOOS=js GOARCH=wasm $(GO) vet -tags purego ./engine/kernels ./engine/ops
 
 test: deps vet actionlint tidy-check test-native fuzz-smoke test-wasm test-models-wasm bench-smoke conformance test-browser
 
@@ -44,11 +44,12 @@ test-native:
 # runs in test-native only; in wasm it is checked on tinycnn. Captum's
 # occlusion, feature ablation and Integrated Gradients on ResNet-18 (169,
 # 64 and 32 passes plus a search for float ties, ~9 minutes) run in both.
-# The GEMM's plain-Go wasm kernel (-tags purego; the default is assembly)
-# is tested too.
+# The GEMM's plain-Go wasm kernel and the element loops' plain-Go twins
+# (-tags purego; the default is assembly) are tested too.
 test-wasm:
 	GOOS=js GOARCH=wasm $(GO) test -count=1 -timeout 60m -exec="$(WASMEXEC)" -skip 'TestOracleResNet18/resnet18/(last|mid)\.scorecam' ./engine/...
 	GOOS=js GOARCH=wasm $(GO) test -count=1 -tags purego -exec="$(WASMEXEC)" ./engine/kernels/
+	GOOS=js GOARCH=wasm $(GO) test -count=1 -tags purego -exec="$(WASMEXEC)" -run 'Clip|Dw3|Depthwise|Fill' ./engine/ops/
 
 # The shapes generator must draw the same scenes as WebAssembly (the page
 # and the bundled model's test set share the seeds).

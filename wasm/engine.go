@@ -181,10 +181,11 @@ const maxBaseSide = 768
 const maxInputs = 6
 
 type modelState struct {
-	id      int
-	m       *model.Model
-	info    ModelInfo
-	c, h, w int
+	id        int
+	m         *model.Model
+	info      ModelInfo
+	c, h, w   int
+	passBytes int // the values of one forward pass (every node's first output)
 }
 
 type inputState struct {
@@ -243,6 +244,9 @@ func (e *Engine) LoadModel(data []byte, mc *card.Card) (ModelInfo, error) {
 		return ModelInfo{}, markf(ErrBadModel, "the model does not run on a zero image of shape %s: %w", tensor.ShapeString(ms.info.InputShape), err)
 	}
 	for _, l := range layers {
+		if l.Shape != nil {
+			ms.passBytes += 4 * tensor.Size(l.Shape)
+		}
 		layout, _, _ := cam.AutoLayout(l.Shape, ms.h, ms.w)
 		ms.info.Layers = append(ms.info.Layers, LayerInfo{Node: l.Node, Op: l.Op, Output: l.Output, Shape: l.Shape, Layout: layout})
 	}
@@ -733,24 +737,30 @@ func msSince(t time.Time) float64 { return ms64(time.Since(t)) }
 // Garbage collection in the page. With Go's default (GOGC=100) the heap is
 // collected each time it doubles, which with the small bundled models means
 // several collections while the page starts, each slow while V8 still runs
-// its baseline code. While the loaded models' weights are small the engine
-// lets the heap grow to five times what is live; with big models (a
-// ResNet-18 holds 47 MB) it keeps the default, so that they do not make the
-// page's memory five times as large.
+// its baseline code. While the loaded models are small (their weights and
+// the values of one forward pass, which each input keeps for its
+// explanations) the engine lets the heap grow to five times what is live;
+// with big models it keeps the default, so that they do not make the
+// page's memory five times as large. Growing the heap is slow in wasm (V8
+// commits the new pages, which are then touched for the first time): a
+// MobileNetV2 pass at 224×224 keeps 50 MB, and with GOGC=400 the heap grew
+// to 336 MB over its first 20 passes, each growing pass 210–230 ms instead
+// of 125 (with GOGC=100: 139 MB after 7 passes).
 const (
 	gcPercentSmall = 400
-	gcSmallWeights = 16 << 20 // bytes of weights in all loaded models
+	gcSmallBytes   = 16 << 20 // bytes of weights and of one pass's values in all loaded models
 )
 
 // gcPercent is the GOGC the engine wants for its loaded models.
 func (e *Engine) gcPercent() int {
 	var bytes int
 	for _, ms := range e.models {
+		bytes += ms.passBytes
 		for _, c := range ms.m.Graph.Consts {
 			bytes += 4 * c.Len()
 		}
 	}
-	if bytes <= gcSmallWeights {
+	if bytes <= gcSmallBytes {
 		return gcPercentSmall
 	}
 	return 100

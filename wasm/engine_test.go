@@ -269,8 +269,8 @@ func TestInputsAndCards(t *testing.T) {
 }
 
 // The collector may let the heap grow while the loaded models are small,
-// not once a big one (ResNet-18's 47 MB of weights) is loaded, and again
-// after it is disposed of.
+// not once a big one (ResNet-18's 47 MB of weights, or LR-ASPP's forward
+// pass) is loaded, and again after it is disposed of.
 func TestGCPercentFollowsModels(t *testing.T) {
 	e, _ := loadTiny(t, nil)
 	if got := e.gcPercent(); got != gcPercentSmall {
@@ -287,6 +287,26 @@ func TestGCPercentFollowsModels(t *testing.T) {
 	e.DisposeModel(info.ID)
 	if got := e.gcPercent(); got != gcPercentSmall {
 		t.Errorf("after disposing of ResNet-18: GOGC %d, want %d", got, gcPercentSmall)
+	}
+	// LR-ASPP (MobileNetV3): small weights, but a forward pass keeps more.
+	data = testenv.ReadFile(t, filepath.Join(sharedOracle, "lraspp-seg", "model.onnx"))
+	if info, err = e.LoadModel(data, nil); err != nil {
+		t.Fatal(err)
+	}
+	ms := e.models[info.ID]
+	weights := 0
+	for _, c := range ms.m.Graph.Consts {
+		weights += 4 * c.Len()
+	}
+	if weights > gcSmallBytes || ms.passBytes <= gcSmallBytes-weights {
+		t.Fatalf("LR-ASPP: %d bytes of weights, %d of values in a pass: the test needs small weights and a big pass", weights, ms.passBytes)
+	}
+	if got := e.gcPercent(); got != 100 {
+		t.Errorf("with LR-ASPP loaded (%d MB of values in a pass): GOGC %d, want 100", ms.passBytes>>20, got)
+	}
+	e.DisposeModel(info.ID)
+	if got := e.gcPercent(); got != gcPercentSmall {
+		t.Errorf("after disposing of LR-ASPP: GOGC %d, want %d", got, gcPercentSmall)
 	}
 }
 

@@ -357,10 +357,9 @@ func (c *clipOp) Forward(in []*tensor.T) ([]*tensor.T, error) {
 }
 
 // clipF32 sets y[i] = min(max(x[i], lo), hi), with Go's min and max (a NaN
-// stays NaN; at a bound, max takes +0 over −0 and min −0 over +0), but
-// calls them only for values equal to a bound: for float32 they are function calls (runtime.fmax32
-// in wasm, a NaN- and zero-aware sequence natively), which made ReLU6 a
-// third of MobileNetV2's forward pass in wasm.
+// stays NaN; at a bound, max takes +0 over −0 and min −0 over +0). With
+// numbers for bounds it is clipFinite: wasm assembly with f32.min and
+// f32.max in wasm (loops_wasm.s), clipGo elsewhere.
 func clipF32(x, y []float32, lo, hi float32) {
 	y = y[:len(x)]
 	if lo != lo || hi != hi { // a NaN bound: every output is NaN
@@ -369,6 +368,16 @@ func clipF32(x, y []float32, lo, hi float32) {
 		}
 		return
 	}
+	clipFinite(x, y, lo, hi)
+}
+
+// clipGo is clipF32 for bounds that are numbers, calling Go's min and max
+// only for values equal to a bound: for float32 they are function calls
+// (runtime.fmax32 in wasm, a NaN- and zero-aware sequence natively), which
+// made ReLU6 a third of MobileNetV2's forward pass in wasm. A NaN value
+// compares false both times and is kept as it is, as min and max keep it.
+func clipGo(x, y []float32, lo, hi float32) {
+	y = y[:len(x)]
 	for i, v := range x {
 		if v <= lo {
 			if v < lo {
@@ -385,6 +394,21 @@ func clipF32(x, y []float32, lo, hi float32) {
 			}
 		}
 		y[i] = v
+	}
+}
+
+// clipMaskGo sets gx[i] = gy[i] where lo < x[i] < hi or x[i] is NaN, and
+// +0 elsewhere: Clip's backward for numbers lo < hi when the bounds need no
+// gradient. It chooses between the bits (a wasm select, not a branch);
+// clipMask is this, in wasm assembly in wasm (loops_wasm.s).
+func clipMaskGo(x, gy, gx []float32, lo, hi float32) {
+	gy, gx = gy[:len(x)], gx[:len(x)]
+	for i, v := range x {
+		r := math.Float32bits(gy[i])
+		if v <= lo || v >= hi {
+			r = 0
+		}
+		gx[i] = math.Float32frombits(r)
 	}
 }
 
@@ -408,8 +432,19 @@ func (c *clipOp) Backward(in, out, gradOut []*tensor.T, need []bool) ([]*tensor.
 	if needGrad(need, 0) {
 		gx = make([]float32, in[0].Len())
 	}
-	var glo, ghi float32
 	x := in[0].F32()
+	needBounds := false
+	for k := 1; k <= 2; k++ {
+		needBounds = needBounds || needGrad(need, k) && len(in) > k && in[k] != nil && in[k].Len() == 1 && in[k].DType() == tensor.Float32
+	}
+	if !needBounds && lo < hi { // the usual case: only x's gradient, bounds in order
+		if gx != nil {
+			clipMask(x, gy.F32(), gx, lo, hi)
+			grads[0] = tensor.FromF32(gx, in[0].Shape()...)
+		}
+		return grads, nil
+	}
+	var glo, ghi float32
 	for i, g := range gy.F32() {
 		v := x[i]
 		switch m := max(v, lo); {

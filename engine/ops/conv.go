@@ -129,11 +129,7 @@ func (op *Conv) ForwardBufs(in []*tensor.T, bufs Bufs) ([]*tensor.T, error) {
 		parallelFor(p.M, float64(p.N*p.M*p.ohw)*2, func(lo, hi int) {
 			for n := 0; n < p.N; n++ {
 				for m := lo; m < hi; m++ {
-					row := yf[(n*p.M+m)*p.ohw:][:p.ohw]
-					bv := b[m]
-					for i := range row {
-						row[i] = bv
-					}
+					fillF32(yf[(n*p.M+m)*p.ohw:][:p.ohw], b[m])
 				}
 			}
 		})
@@ -252,6 +248,17 @@ func depthwiseTaps(p *convPlan, x, w, y []float32) {
 // depthwiseBackward accumulates dX (if dx != nil) and dW (if dw != nil) of a
 // depthwise convolution.
 func depthwiseBackward(p *convPlan, x, w, dy, dx, dw []float32) {
+	if dx != nil && depthwise3x3Dx(p, w, dy, dx) {
+		if dx = nil; dw == nil {
+			return
+		}
+	}
+	depthwiseBackwardTaps(p, x, w, dy, dx, dw)
+}
+
+// depthwiseBackwardTaps is the general depthwise backward: tap by tap, each
+// tap's products added to whole rows.
+func depthwiseBackwardTaps(p *convPlan, x, w, dy, dx, dw []float32) {
 	g := p.g
 	kh := g.KH * g.KW
 	for n := 0; n < p.N; n++ {

@@ -40,7 +40,7 @@ func depthwise3x3(p *convPlan, x, w, y []float32) {
 			for j := 0; j < p.Mg; j++ {
 				m := c*p.Mg + j
 				wp := w[m*9:][:9]
-				w0, w1, w2, w3, w4, w5, w6, w7, w8 := wp[0], wp[1], wp[2], wp[3], wp[4], wp[5], wp[6], wp[7], wp[8]
+				wk := (*[9]float32)(wp)
 				yp := y[(n*p.M+m)*p.ohw:][:p.ohw]
 				for oy := 0; oy < OH; oy++ {
 					iy0 := oy*sy - pt
@@ -48,25 +48,16 @@ func depthwise3x3(p *convPlan, x, w, y []float32) {
 					for ox := 0; ox < oxa; ox++ {
 						edge(xp, wp, yr, iy0, ox)
 					}
-					if iy0 >= 0 && iy0+2 < H {
-						x0 := xp[iy0*W : (iy0+1)*W]
-						x1 := xp[(iy0+1)*W : (iy0+2)*W]
-						x2 := xp[(iy0+2)*W : (iy0+3)*W]
-						for ox := oxa; ox < oxb; ox++ {
-							ix := ox*sx - pl
-							a, b, d := x0[ix:ix+3:ix+3], x1[ix:ix+3:ix+3], x2[ix:ix+3:ix+3]
-							s := yr[ox]
-							s += w0 * a[0]
-							s += w1 * a[1]
-							s += w2 * a[2]
-							s += w3 * b[0]
-							s += w4 * b[1]
-							s += w5 * b[2]
-							s += w6 * d[0]
-							s += w7 * d[1]
-							s += w8 * d[2]
-							yr[ox] = s
+					if ix := oxa*sx - pl; oxb > oxa && iy0+1 >= 0 && iy0+1 < H {
+						// The middle row of taps is inside the input; the
+						// others may be in the padding.
+						row := func(iy int) []float32 {
+							if iy < 0 || iy >= H {
+								return nil
+							}
+							return xp[iy*W+ix : (iy+1)*W]
 						}
+						dw3Rows(oxb-oxa, row(iy0), row(iy0+1), row(iy0+2), yr[oxa:oxb], sx, wk, false)
 					} else {
 						for ox := oxa; ox < oxb; ox++ {
 							edge(xp, wp, yr, iy0, ox)
@@ -77,6 +68,120 @@ func depthwise3x3(p *convPlan, x, w, y []float32) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// depthwise3x3Dx accumulates the input gradient of a 3×3 depthwise
+// convolution with stride 1 and no dilation into dx, and reports whether it
+// did (false: another geometry, for depthwiseBackward's sweep). Each input
+// element takes its nine taps at once, in the order of the tap-by-tap
+// sweep (kernel row, then column; taps outside the output skipped), each
+// product added on its own, so the sums are bit for bit the sweep's; dx is
+// read and written once per output channel instead of nine times. The
+// output gradient meets the kernel mirrored: input (iy, ix) takes tap
+// (ki, kj) from output (iy+pt−ki, ix+pl−kj).
+func depthwise3x3Dx(p *convPlan, w, dy, dx []float32) bool {
+	g := p.g
+	if g.KH != 3 || g.KW != 3 || g.DilH != 1 || g.DilW != 1 || g.StrideH != 1 || g.StrideW != 1 || p.rank != 4 {
+		return false
+	}
+	H, W, OH, OW := g.H, g.W, g.OutH, g.OutW
+	pt, pl := g.PadT, g.PadL
+	// Columns whose three taps all lie inside the output: 0 ≤ ix+pl−2 and
+	// ix+pl < OW.
+	ixa := min(W, max(0, 2-pl))
+	ixb := max(ixa, min(W, OW-pl))
+	edge := func(wp, dyp, dxr []float32, iy, ix int) {
+		s := dxr[ix]
+		for ki := 0; ki < 3; ki++ {
+			oy := iy + pt - ki
+			if oy < 0 || oy >= OH {
+				continue
+			}
+			dyr := dyp[oy*OW : (oy+1)*OW]
+			for kj := 0; kj < 3; kj++ {
+				if ox := ix + pl - kj; ox >= 0 && ox < OW {
+					s += wp[ki*3+kj] * dyr[ox]
+				}
+			}
+		}
+		dxr[ix] = s
+	}
+	for n := 0; n < p.N; n++ {
+		for c := 0; c < p.C; c++ {
+			dxp := dx[(n*p.C+c)*p.hw:][:p.hw]
+			for j := 0; j < p.Mg; j++ {
+				m := c*p.Mg + j
+				wp := w[m*9:][:9]
+				wk := (*[9]float32)(wp)
+				dyp := dy[(n*p.M+m)*p.ohw:][:p.ohw]
+				for iy := 0; iy < H; iy++ {
+					dxr := dxp[iy*W : (iy+1)*W]
+					for ix := 0; ix < ixa; ix++ {
+						edge(wp, dyp, dxr, iy, ix)
+					}
+					if ox, oy := ixa+pl-2, iy+pt; ixb > ixa && oy-1 >= 0 && oy-1 < OH {
+						row := func(oy int) []float32 {
+							if oy < 0 || oy >= OH {
+								return nil
+							}
+							return dyp[oy*OW+ox : (oy+1)*OW]
+						}
+						dw3Rows(ixb-ixa, row(oy), row(oy-1), row(oy-2), dxr[ixa:ixb], 1, wk, true)
+					} else {
+						for ix := ixa; ix < ixb; ix++ {
+							edge(wp, dyp, dxr, iy, ix)
+						}
+					}
+					for ix := ixb; ix < W; ix++ {
+						edge(wp, dyp, dxr, iy, ix)
+					}
+				}
+			}
+		}
+	}
+	return true
+}
+
+// dw3Rows adds the taps of n outputs of a 3×3 depthwise row to y with the
+// row loop for the rows of taps present (a nil row is in the padding; r1
+// must be present): dw3Row and its variants, or dw3RevRow and its variants
+// for the input gradient (rev).
+func dw3Rows(n int, r0, r1, r2, y []float32, sx int, w *[9]float32, rev bool) {
+	switch {
+	case r0 != nil && r2 != nil:
+		if rev {
+			dw3RevRow(n, r0, r1, r2, y, sx, w)
+		} else {
+			dw3Row(n, r0, r1, r2, y, sx, w)
+		}
+	case r0 != nil:
+		if rev {
+			dw3RevR01Row(n, r0, r1, nil, y, sx, w)
+		} else {
+			dw3R01Row(n, r0, r1, nil, y, sx, w)
+		}
+	case r2 != nil:
+		if rev {
+			dw3RevR12Row(n, nil, r1, r2, y, sx, w)
+		} else {
+			dw3R12Row(n, nil, r1, r2, y, sx, w)
+		}
+	default:
+		y = y[:n]
+		for i := range y { // the middle row alone: in the order of the sweep
+			s, c := y[i], r1[i*sx:i*sx+3:i*sx+3]
+			if rev {
+				s += w[3] * c[2]
+				s += w[4] * c[1]
+				s += w[5] * c[0]
+			} else {
+				s += w[3] * c[0]
+				s += w[4] * c[1]
+				s += w[5] * c[2]
+			}
+			y[i] = s
 		}
 	}
 }

@@ -6,6 +6,8 @@
 // times. Inputs that ONNX marks optional and the model leaves out arrive as nil.
 package ops
 
+//go:generate go run mkops.go
+
 import (
 	"errors"
 	"sort"
