@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"fmt"
 	"sync/atomic"
 
 	"github.com/cnnlens/cnnlens/engine/kernels"
@@ -75,6 +76,83 @@ func WithIm2col(f func() error) error {
 	defer exactConv.Add(-1)
 	return f()
 }
+
+// Tier is the precision tier of a computation's forward convolutions.
+// Every tier stays within the oracle's tolerances for the methods that use
+// it; they differ in rounding, so a computation that needs the bits of one
+// tier runs under it (WithTier).
+type Tier int32
+
+const (
+	// TierReference: Winograd F(2×2, 3×3) forward where it pays (the
+	// thresholds above), F(4×4, 3×3) input gradients from wg4MinOut. The
+	// default.
+	TierReference Tier = iota
+	// TierFast: F(4×4, 3×3) forward passes too, from wg4MinOut: 4× fewer
+	// GEMM flops than im2col instead of 2.25×, for a larger rounding error
+	// (about 5e-6 of the largest output) that can move a ReLU input lying
+	// within rounding of zero to its other side. For the methods whose
+	// result does not hinge on such gates (see wgTile).
+	TierFast
+	// TierExact: im2col + GEMM everywhere (WithIm2col).
+	TierExact
+)
+
+func (t Tier) String() string {
+	switch t {
+	case TierReference:
+		return "reference"
+	case TierFast:
+		return "fast"
+	case TierExact:
+		return "exact"
+	}
+	return fmt.Sprintf("Tier(%d)", int32(t))
+}
+
+// fastTier is set while WithTier(TierFast) runs (and cleared by a nested
+// WithTier(TierReference)).
+var fastTier atomic.Bool
+
+// WithTier runs f with the forward convolutions computed at a tier:
+// TierExact is WithIm2col; TierFast and TierReference set which tile size
+// forward passes take, restoring the previous one afterwards. The tier is
+// the process's, not the goroutine's: computations at different tiers must
+// not run at the same time (TierExact, a counter, is the exception: while
+// it runs, every convolution takes im2col).
+func WithTier(t Tier, f func() error) error {
+	switch t {
+	case TierExact:
+		return WithIm2col(f)
+	case TierFast, TierReference:
+		old := fastTier.Swap(t == TierFast)
+		defer fastTier.Store(old)
+		return f()
+	}
+	return fmt.Errorf("ops: unknown precision tier %d", int32(t))
+}
+
+// CurrentTier is the tier convolutions take now.
+func CurrentTier() Tier {
+	if exactConv.Load() > 0 {
+		return TierExact
+	}
+	if fastTier.Load() {
+		return TierFast
+	}
+	return TierReference
+}
+
+// fastDiffers counts the forward convolutions whose path depends on the
+// tier between TierReference and TierFast (Winograd with outputs of at
+// least wg4MinOut), at whichever of the two tiers they ran.
+var fastDiffers atomic.Int64
+
+// FastTierDiffers is the number of forward convolutions so far in this
+// process whose result would differ between TierReference and TierFast: a
+// caller tells from it whether a forward pass at one of the two tiers is
+// also the other's, bit for bit.
+func FastTierDiffers() int64 { return fastDiffers.Load() }
 
 // Winograd modes, for tests and benchmarks.
 const (
@@ -152,6 +230,9 @@ type wgGeom struct {
 func winogradForward(p *convPlan, pk *wgPack, x, w, y []float32) {
 	gm := wgGeom{N: p.N, G: p.G, Cin: p.Cg, Cout: p.Mg, H: p.g.H, W: p.g.W,
 		OH: p.g.OutH, OW: p.g.OutW, padT: p.g.PadT, padL: p.g.PadL}
+	if gm.OH >= wg4MinOut && gm.OW >= wg4MinOut {
+		fastDiffers.Add(1)
+	}
 	wgRun(gm, pk, w, x, y, false)
 }
 
@@ -193,13 +274,13 @@ var winogradTile atomic.Int32
 // wgTile is the output tile size (2 or 4) for a convolution with an
 // OH×OW output; backward: the input gradient's.
 //
-// Forward passes keep F(2×2, 3×3): F(4×4, 3×3)'s larger rounding (about
-// 5e-6 of the largest output) moves ReLU inputs that lie within rounding
-// of zero to the other side, and one such flip changed Captum's
-// input × gradient on ResNet-18 by 1.7e-2 of its largest value (the oracle
-// allows 1e-3; guided backprop by 1.5e-4, allowed 1e-4), where F(2×2)
-// stays at 1.3e-6. The input gradient is linear in dY (no gate depends on
-// its rounding), so it takes F(4×4) from wg4MinOut on.
+// Forward passes keep F(2×2, 3×3) but at TierFast: F(4×4, 3×3)'s larger
+// rounding (about 5e-6 of the largest output) moves ReLU inputs that lie
+// within rounding of zero to the other side, and one such flip changed
+// Captum's input × gradient on ResNet-18 by 1.7e-2 of its largest value
+// (the oracle allows 1e-3; guided backprop by 1.5e-4, allowed 1e-4), where
+// F(2×2) stays at 1.3e-6. The input gradient is linear in dY (no gate
+// depends on its rounding), so it takes F(4×4) from wg4MinOut on.
 func wgTile(OH, OW int, backward bool) int {
 	switch winogradTile.Load() {
 	case wgTile2:
@@ -207,7 +288,7 @@ func wgTile(OH, OW int, backward bool) int {
 	case wgTile4:
 		return 4
 	}
-	if backward && OH >= wg4MinOut && OW >= wg4MinOut {
+	if (backward || fastTier.Load()) && OH >= wg4MinOut && OW >= wg4MinOut {
 		return 4
 	}
 	return 2

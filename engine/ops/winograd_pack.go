@@ -37,10 +37,23 @@ type wgPackEntry struct {
 	size int                // floats, counted in wgPackUsed
 }
 
-// wgPack is a Conv's cache: [0] forward, [1] input gradient.
+// wgPack is a Conv's cache, by wgPackSlot: forward and input gradient,
+// each for F(2×2) and F(4×4) (a forward pass takes either, by its tier).
 type wgPack struct {
 	mu sync.Mutex
-	e  [2]*wgPackEntry
+	e  [4]*wgPackEntry
+}
+
+// wgPackSlot is the cache entry for a direction and tile size.
+func wgPackSlot(backward bool, tile int) int {
+	i := 0
+	if backward {
+		i = 1
+	}
+	if tile == 4 {
+		i += 2
+	}
+	return i
 }
 
 // wgHash is a 64-bit FNV-1a-like hash of the weights' bits: of each block
@@ -122,10 +135,7 @@ func wgHashLanes(w []float32) uint64 {
 func (pk *wgPack) weights(w []float32, groups, M, C, tile int, backward bool) (u []float32, pa []*kernels.PackedA, release func()) {
 	a := (tile + 2) * (tile + 2)
 	n := groups * a * M * C
-	dir := 0
-	if backward {
-		dir = 1
-	}
+	dir := wgPackSlot(backward, tile)
 	if pk == nil || len(w) == 0 {
 		up := scratchGet(n)
 		wgTransform(w, *up, groups, M, C, tile, backward)

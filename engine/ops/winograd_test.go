@@ -309,12 +309,13 @@ func TestWinogradPackedWeights(t *testing.T) {
 				}
 			}
 			check("first call")
-			e0, e1 := conv.pack.e[0], conv.pack.e[1]
+			s0, s1 := wgPackSlot(false, int(tile)), wgPackSlot(true, int(tile))
+			e0, e1 := conv.pack.e[s0], conv.pack.e[s1]
 			if e0 == nil || e1 == nil {
 				t.Fatal("no transformed weights kept")
 			}
 			check("second call")
-			if conv.pack.e[0] != e0 || conv.pack.e[1] != e1 {
+			if conv.pack.e[s0] != e0 || conv.pack.e[s1] != e1 {
 				t.Error("unchanged weights were transformed again")
 			}
 			w := in[1].F32()
@@ -322,9 +323,99 @@ func TestWinogradPackedWeights(t *testing.T) {
 				w[i] *= 0.5 + rng.Float32()
 			}
 			check("after changing the weights in place")
-			if conv.pack.e[0] == e0 || conv.pack.e[1] == e1 {
+			if conv.pack.e[s0] == e0 || conv.pack.e[s1] == e1 {
 				t.Error("changed weights were not transformed again")
 			}
 		})
+	}
+}
+
+// TestWinogradTiers checks the precision tiers of forward convolutions:
+// TierFast takes F(4×4, 3×3) forward from wg4MinOut (other bits than
+// TierReference's F(2×2), within F(4×4)'s tolerance of float64), nothing
+// below it (the same bits), TierExact takes im2col; FastTierDiffers counts
+// exactly the convolutions whose path the tier changes; WithTier restores
+// the tier it found, nested or not.
+func TestWinogradTiers(t *testing.T) {
+	rng := rand.New(rand.NewSource(21))
+	for _, c := range []struct {
+		H       int
+		differs bool
+	}{{16, true}, {23, true}, {8, false}, {15, false}} {
+		wc := wgCase{N: 1, C: 32, H: c.H, W: c.H, M: 32, pads: [4]int{1, 1, 1, 1}, group: 1, bias: true}
+		op, in, err := wc.build(rng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exact := convRef(in[0], in[1], in[2], []int{1, 1}, wc.pads[:], []int{1, 1}, 1)
+		at := func(tier Tier) ([]float32, int64, int64) {
+			t.Helper()
+			var y []float32
+			d0, u0 := FastTierDiffers(), WinogradUses()
+			if err := WithTier(tier, func() error {
+				if got := CurrentTier(); got != tier {
+					t.Errorf("%d×%d: CurrentTier %v under WithTier(%v)", c.H, c.H, got, tier)
+				}
+				y = nnForward(t, op, in...)[0].F32()
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return y, FastTierDiffers() - d0, WinogradUses() - u0
+		}
+		ref, dRef, uRef := at(TierReference)
+		fast, dFast, _ := at(TierFast)
+		ex, dEx, uEx := at(TierExact)
+		if uRef != 1 || uEx != 0 {
+			t.Errorf("%d×%d: Winograd taken %d times at the reference tier and %d exactly, want 1 and 0", c.H, c.H, uRef, uEx)
+		}
+		want := int64(0)
+		if c.differs {
+			want = 1
+		}
+		if dRef != want || dFast != want || dEx != 0 {
+			t.Errorf("%d×%d: FastTierDiffers grew by %d, %d, %d (reference, fast, exact), want %d, %d, 0", c.H, c.H, dRef, dFast, dEx, want, want)
+		}
+		same := true
+		for i := range ref {
+			same = same && math.Float32bits(ref[i]) == math.Float32bits(fast[i])
+		}
+		if same == c.differs {
+			t.Errorf("%d×%d: the fast tier's bits are the reference's: %v, want %v", c.H, c.H, same, !c.differs)
+		}
+		for tier, y := range map[Tier][]float32{TierReference: ref, TierFast: fast, TierExact: ex} {
+			tol := wgTolerance[wgTile2]
+			if tier == TierFast {
+				tol = wgTolerance[wgTile4]
+			}
+			if e := maxRelErr(y, exact.F32()); e > tol {
+				t.Errorf("%d×%d %v: differs from float64 by %.3g (allowed %.0e)", c.H, c.H, tier, e, tol)
+			}
+		}
+	}
+	// Nesting restores the enclosing tier.
+	_ = WithTier(TierFast, func() error {
+		_ = WithTier(TierReference, func() error {
+			if got := CurrentTier(); got != TierReference {
+				t.Errorf("nested reference tier: %v", got)
+			}
+			return nil
+		})
+		_ = WithTier(TierExact, func() error {
+			if got := CurrentTier(); got != TierExact {
+				t.Errorf("exact inside fast: %v", got)
+			}
+			return nil
+		})
+		if got := CurrentTier(); got != TierFast {
+			t.Errorf("after nested tiers: %v, want fast", got)
+		}
+		return nil
+	})
+	if got := CurrentTier(); got != TierReference {
+		t.Errorf("after WithTier: %v, want reference", got)
+	}
+	if err := WithTier(Tier(9), func() error { return nil }); err == nil {
+		t.Error("an unknown tier was accepted")
 	}
 }
