@@ -45,6 +45,7 @@ import (
 func init() {
 	registerLayer("ablationcam", false, ablationCAM)
 	divisible["ablationcam"] = true
+	runsExact("ablationcam")
 }
 
 // forcePerChannelAblation makes AblationCAM take its one-pass-per-channel

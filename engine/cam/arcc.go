@@ -58,7 +58,7 @@ func Coherency(s *Session, req Request, maps []float32) (*CoherencyResult, error
 			}
 		}
 	}
-	ms, err := NewSession(s.Model, x)
+	ms, err := NewSessionTier(s.Model, x, RequestTier(&req)) // the pass the method will use
 	if err != nil {
 		return nil, err
 	}

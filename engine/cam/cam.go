@@ -21,6 +21,7 @@ import (
 
 	"github.com/cnnlens/cnnlens/engine/internal/kind"
 	"github.com/cnnlens/cnnlens/engine/model"
+	"github.com/cnnlens/cnnlens/engine/ops"
 	"github.com/cnnlens/cnnlens/engine/tensor"
 )
 
@@ -73,6 +74,13 @@ type Request struct {
 	// without either. Divisible tells which methods can.
 	Part   *Part
 	Pieces []float32
+
+	// FastTier runs the methods filed under ops.TierFast (MethodTier: the
+	// layer-CAM family) on the input's forward pass at that tier, with
+	// F(4×4, 3×3) convolutions, within the oracle's tolerances but not with
+	// the reference tier's bits. Without it every method but the exact
+	// tier's runs at ops.TierReference.
+	FastTier bool
 }
 
 // Part is the range [Lo, Hi) of a divisible method's pieces.
@@ -278,6 +286,22 @@ func Compute(s *Session, req Request) (*Result, error) {
 	if !ok {
 		return nil, kind.Errorf(ErrBadRequest, "cam: unknown method %q; the methods are %s", req.Method, strings.Join(Methods(), ", "))
 	}
+	// The method's precision tier: its session is the input's forward pass
+	// at that tier (made now when this is the input's first method to need
+	// it), and it runs under that tier. The methods of the exact tier take
+	// the session's Exact pass themselves, for the parts that need it.
+	tier := RequestTier(&req)
+	fresh := false // the session's forward pass ran within this request
+	if tier != ops.TierExact {
+		had := s.tiers[tier] != nil
+		ts, err := s.AtTier(tier)
+		if err != nil {
+			return nil, err
+		}
+		fresh = !had && ts != s
+		ts.BackwardReplace = s.BackwardReplace
+		s = ts
+	}
 	targets, err := s.ResolveTargets(req.Targets)
 	if err != nil {
 		return nil, err
@@ -294,10 +318,19 @@ func Compute(s *Session, req Request) (*Result, error) {
 		}
 	}
 	var res *Result
-	if req.AugSmooth {
-		res, err = augSmooth(s, &req, m, targets)
+	run := func() error {
+		var err error
+		if req.AugSmooth {
+			res, err = augSmooth(s, &req, m, targets)
+		} else {
+			res, err = compute(s, &req, m, targets)
+		}
+		return err
+	}
+	if tier == ops.TierExact {
+		err = run()
 	} else {
-		res, err = compute(s, &req, m, targets)
+		err = ops.WithTier(tier, run)
 	}
 	var part *partDone
 	if errors.As(err, &part) {
@@ -318,8 +351,43 @@ func Compute(s *Session, req Request) (*Result, error) {
 		res.Scores[b] = t.Score(s.Logits(b))
 	}
 	res.Forward += s.ForwardTime
-	res.Total = time.Since(start) + s.ForwardTime
+	res.Total = time.Since(start)
+	if !fresh {
+		res.Total += s.ForwardTime
+	}
 	return res, nil
+}
+
+// methodTiers is the precision tier (ops.Tier) each method's forward passes
+// run at; a method not listed runs at ops.TierReference. A method files
+// itself under ops.TierFast when every oracle check of it passes with
+// F(4×4, 3×3) forward convolutions (the layer-CAM family: the gradient
+// from the target layer to the output does not hinge on a ReLU input
+// within rounding of zero), under ops.TierExact when it takes the
+// session's im2col pass (Session.Exact) for differences of nearly equal
+// scores.
+var methodTiers = map[string]ops.Tier{}
+
+// runsFast files a method under ops.TierFast; runsExact under ops.TierExact.
+func runsFast(name string)  { methodTiers[name] = ops.TierFast }
+func runsExact(name string) { methodTiers[name] = ops.TierExact }
+
+// MethodTier is the precision tier a method is filed under (an unknown
+// method: ops.TierReference); RequestTier says which one a request runs at.
+func MethodTier(method string) ops.Tier { return methodTiers[method] }
+
+// RequestTier is the precision tier a request runs at: its method's, but
+// ops.TierReference for a method of ops.TierFast without Request.FastTier
+// or with a base method (Request.Base) that is not of that tier. A caller
+// that knows the first request it will compute for an input makes the
+// input's session at this tier (NewSessionTier), so that its forward pass
+// is not run twice.
+func RequestTier(req *Request) ops.Tier {
+	t := methodTiers[req.Method]
+	if t == ops.TierFast && (!req.FastTier || req.Base != "" && methodTiers[req.Base] != ops.TierFast) {
+		return ops.TierReference
+	}
+	return t
 }
 
 func compute(s *Session, req *Request, m method, targets []Target) (*Result, error) {

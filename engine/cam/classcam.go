@@ -28,7 +28,10 @@ import (
 // MatMul with an optional bias Add, whose weight is a constant and whose
 // output is the model's output. Since ∂y_k/∂A_cij = W[k,c]/(h·w) there,
 // Grad-CAM's weights are CAM's divided by h·w and the two maps coincide.
-func init() { registerLayer("cam", false, classCAM) }
+func init() {
+	registerLayer("cam", false, classCAM)
+	runsFast("cam")
+}
 
 func classCAM(c *LayerContext) ([]float32, []float32, error) {
 	w, err := linearHead(c)

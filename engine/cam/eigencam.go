@@ -5,7 +5,10 @@ package cam
 // the (h·w)×C matrix of A, centred per channel, projected onto its first
 // right-singular vector. eigen_smooth changes nothing (pytorch-grad-cam's
 // EigenCAM ignores it too). The SVD's sign is fixed as Project2D documents.
-func init() { registerLayer("eigencam", false, eigenCAM) }
+func init() {
+	registerLayer("eigencam", false, eigenCAM)
+	runsFast("eigencam")
+}
 
 func eigenCAM(c *LayerContext) ([]float32, []float32, error) {
 	return projectEach(c, c.Act.F32()), nil, nil

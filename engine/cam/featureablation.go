@@ -18,7 +18,10 @@ import (
 // ablated images run Request.BatchSize at a time, forward only, with
 // im2col convolutions. The attribution (C×H×W per image) is in
 // Result.Layers[0]; the map is captumAbsMap's.
-func init() { registerWhole("featureablation", featureAblation) }
+func init() {
+	registerWhole("featureablation", featureAblation)
+	runsExact("featureablation")
+}
 
 // FeatureMask is the feature number of each pixel (H×W, row-major) for P×P
 // superpixels: (i/P)·⌈W/P⌉ + j/P.

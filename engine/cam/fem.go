@@ -6,7 +6,10 @@ import "math"
 // gradients; a channel's weight is the share of its positions that stand
 // out, w_c = 1/(h·w) Σ_ij [A_cij > mean(A_c) + k·std(A_c)] (std over the
 // positions, ddof 0; k = Request.FEMK, default 2), then raw = Σ_c w_c·A_c.
-func init() { registerLayer("fem", false, fem) }
+func init() {
+	registerLayer("fem", false, fem)
+	runsFast("fem")
+}
 
 func fem(c *LayerContext) ([]float32, []float32, error) {
 	k := c.Req.FEMK

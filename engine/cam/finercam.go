@@ -13,7 +13,10 @@ import (
 // comparison classes k: Request.FinerCompare, else per image the 2nd to 4th
 // classes in order of |y_k − y_c| (the 1st is c itself), as
 // pytorch-grad-cam's FinerCAM picks them; α = Request.FinerAlpha (default 1).
-func init() { registerLayer("finercam", false, finerCAM) }
+func init() {
+	registerLayer("finercam", false, finerCAM)
+	runsFast("finercam")
+}
 
 func finerCAM(c *LayerContext) ([]float32, []float32, error) {
 	base := c.Req.Base

@@ -2,7 +2,10 @@ package cam
 
 // Grad-CAM (Selvaraju et al. 2017): each channel weighted by the spatial
 // mean of the target's gradient, w_c = 1/(h·w) Σ_ij ∂y/∂A_cij.
-func init() { registerLayer("gradcam", true, gradCAM) }
+func init() {
+	registerLayer("gradcam", true, gradCAM)
+	runsFast("gradcam")
+}
 
 func gradCAM(c *LayerContext) ([]float32, []float32, error) {
 	w := spatialMean(c.Grad.F32(), c.N*c.C, c.H*c.W)

@@ -7,7 +7,10 @@ package cam
 //	w_c   = Σ_ij max(0, g_ij) · α_cij,
 //
 // then raw = Σ_c w_c·A_c.
-func init() { registerLayer("gradcampp", true, gradCAMPlusPlus) }
+func init() {
+	registerLayer("gradcampp", true, gradCAMPlusPlus)
+	runsFast("gradcampp")
+}
 
 func gradCAMPlusPlus(c *LayerContext) ([]float32, []float32, error) {
 	a, g := c.Act.F32(), c.Grad.F32()

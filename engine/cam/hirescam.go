@@ -5,7 +5,10 @@ package cam
 // raw_ij = Σ_c ∂y/∂A_cij · A_cij (with eigen_smooth, the first principal
 // component of the stack ∂y/∂A ⊙ A). For a GAP → linear head the gradient
 // is constant over space and HiResCAM equals Grad-CAM.
-func init() { registerLayer("hirescam", true, hiResCAM) }
+func init() {
+	registerLayer("hirescam", true, hiResCAM)
+	runsFast("hirescam")
+}
 
 func hiResCAM(c *LayerContext) ([]float32, []float32, error) {
 	return c.Reduce(gradTimesAct(c, false)), nil, nil

@@ -16,7 +16,10 @@ const maxKernelPositions = 4096
 // defaults), centred as KernelCenterer does, the map is the first kernel
 // principal component √λ·v (λ, v the top eigenpair). No gradients and no
 // target. The sign is arbitrary; it is fixed as for EigenCAM (Project2D).
-func init() { registerLayer("kpcacam", false, kpcaCAM) }
+func init() {
+	registerLayer("kpcacam", false, kpcaCAM)
+	runsFast("kpcacam")
+}
 
 func kpcaCAM(c *LayerContext) ([]float32, []float32, error) {
 	chw, n := c.C*c.H*c.W, c.H*c.W

@@ -21,7 +21,10 @@ import (
 // images run Request.BatchSize at a time, forward only, with im2col
 // convolutions (differences of nearly equal scores). The attribution
 // (C×H×W per image) is in Result.Layers[0]; the map is captumAbsMap's.
-func init() { registerWhole("occlusion", occlusion) }
+func init() {
+	registerWhole("occlusion", occlusion)
+	runsExact("occlusion")
+}
 
 func occlusion(s *Session, req *Request, targets []Target) (*Result, error) {
 	sh := s.Input.Shape()

@@ -34,8 +34,9 @@ func readExt(t *testing.T, o *oracle.Model) *extManifest {
 // checkExt compares the newer CAM-family methods and targets of an
 // extension case with pytorch-grad-cam: the ReST target, FinerCAM, FEM,
 // KPCA-CAM, ShapleyCAM and RefineCAM.
-func checkExt(t *testing.T, name, file string) {
+func checkExt(t *testing.T, name, file string, fast bool) {
 	c := setupOracle(t, name, file)
+	c.fast = fast
 	ext := readExt(t, c.o)
 	for _, key := range []string{"mid", "last"} {
 		layer := c.o.Layers[key].OnnxTensor
@@ -70,7 +71,7 @@ func checkExt(t *testing.T, name, file string) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			g, _, err := c.s.Gradients([]Target{target}, []string{layer})
+			g, _, err := c.main(t).Gradients([]Target{target}, []string{layer})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -83,7 +84,7 @@ func checkExt(t *testing.T, name, file string) {
 			grad(t, key+".gradcam_rest", tg)
 		})
 		t.Run(name+"/"+key+".finercam", func(t *testing.T) {
-			logits := c.s.Logits(0)
+			logits := c.main(t).Logits(0)
 			want := ext.Methods[key+".finercam"].ComparisonClasses
 			if got := FinerClasses(logits, c.o.TargetClass); !reflect.DeepEqual(got, want) {
 				t.Errorf("comparison classes %v, the reference used %v", got, want)
@@ -122,29 +123,35 @@ func checkExt(t *testing.T, name, file string) {
 // runTarget computes a method for one explicit target.
 func (c *oracleCase) runTarget(t *testing.T, req Request, tg Target) *Result {
 	t.Helper()
-	var ties []oracle.Tie
-	for _, l := range req.Layers {
-		ties = append(ties, c.ties[l]...)
-	}
-	c.s.BackwardReplace = oracle.FlipTies(ties)
+	s := c.session(t, &req)
 	req.Targets = []Target{tg}
-	r, err := Compute(c.s, req)
+	r, err := Compute(s, req)
 	if err != nil {
 		t.Fatalf("%s: %v", req.Method, err)
 	}
 	return r
 }
 
-func TestOracleExtTinyCNN(t *testing.T) { checkExt(t, "tinycnn-ext", "model.onnx") }
+func TestOracleExtTinyCNN(t *testing.T) { checkExt(t, "tinycnn-ext", "model.onnx", false) }
 func TestOracleExtResNet18(t *testing.T) {
-	checkExt(t, "resnet18-ext", filepath.Join("..", "resnet18", "model_bn.onnx"))
+	checkExt(t, "resnet18-ext", filepath.Join("..", "resnet18", "model_bn.onnx"), false)
+}
+
+// The extension's methods are all of the fast tier: with Request.FastTier,
+// as the page runs them, at the same tolerances.
+func TestOracleExtFastTier(t *testing.T) {
+	checkExt(t, "tinycnn-ext", "model.onnx", true)
+	checkExt(t, "resnet18-ext", filepath.Join("..", "resnet18", "model_bn.onnx"), true)
+	checkShapley(t, "tinycnn-ext", "model.onnx", true)
+	checkShapley(t, "resnet18-ext", filepath.Join("..", "resnet18", "model_bn.onnx"), true)
 }
 
 // ShapleyCAM with the logit target (the Hessian is zero through ReLUs, and
 // must come out exactly zero) and the ReST target, with its gradient and
 // Hessian-vector product.
-func checkShapley(t *testing.T, name, file string) {
+func checkShapley(t *testing.T, name, file string, fast bool) {
 	c := setupOracle(t, name, file)
+	c.fast = fast
 	for _, key := range []string{"mid", "last"} {
 		layer := c.o.Layers[key].OnnxTensor
 		for _, v := range []struct {
@@ -163,14 +170,14 @@ func checkShapley(t *testing.T, name, file string) {
 					t.Fatal(err)
 				}
 				closeAbs(t, ref+".cam", r.Maps, want, 2e-3)
-				act, _, _ := c.s.Activation(layer)
-				g, _, err := c.s.Gradients([]Target{v.tg}, []string{layer})
+				act, _, _ := c.main(t).Activation(layer)
+				g, _, err := c.main(t).Gradients([]Target{v.tg}, []string{layer})
 				if err != nil {
 					t.Fatal(err)
 				}
 				wantG, _ := c.o.F32(ref + ".grad")
 				closeRel(t, ref+".grad", g[layer].F32(), wantG, 1e-4)
-				hvp, err := c.s.HVP([]Target{v.tg}, layer, act)
+				hvp, err := c.main(t).HVP([]Target{v.tg}, layer, act)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -189,7 +196,7 @@ func checkShapley(t *testing.T, name, file string) {
 	}
 }
 
-func TestOracleShapleyTinyCNN(t *testing.T) { checkShapley(t, "tinycnn-ext", "model.onnx") }
+func TestOracleShapleyTinyCNN(t *testing.T) { checkShapley(t, "tinycnn-ext", "model.onnx", false) }
 func TestOracleShapleyResNet18(t *testing.T) {
-	checkShapley(t, "resnet18-ext", filepath.Join("..", "resnet18", "model_bn.onnx"))
+	checkShapley(t, "resnet18-ext", filepath.Join("..", "resnet18", "model_bn.onnx"), false)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cnnlens/cnnlens/engine/internal/oracle"
 	"github.com/cnnlens/cnnlens/engine/model"
+	"github.com/cnnlens/cnnlens/engine/ops"
 	"github.com/cnnlens/cnnlens/engine/tensor"
 )
 
@@ -41,8 +42,18 @@ func TestAllMethodsRegistered(t *testing.T) {
 type oracleCase struct {
 	o    *oracle.Model
 	m    *model.Model
-	s    *Session
+	s    *Session                // at ops.TierReference
 	ties map[string][]oracle.Tie // per layer value: ReLU ties to flip (see oracle.ResolveTies)
+
+	// The input's session at each other precision tier, with its ties.
+	tiers map[ops.Tier]*oracleTier
+	// fast: requests are made with Request.FastTier.
+	fast bool
+}
+
+type oracleTier struct {
+	s    *Session
+	ties map[string][]oracle.Tie
 }
 
 func setupOracle(t *testing.T, name, file string) *oracleCase {
@@ -64,11 +75,21 @@ func setupOracle(t *testing.T, name, file string) *oracleCase {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &oracleCase{o: o, m: m, s: s, ties: map[string][]oracle.Tie{}}
-	// Where the oracle's gradient differs from ours only by a ReLU input
-	// within float32 rounding of zero, flip it so that every method below
-	// is compared on the same gradient (the engine test checks that this
-	// is the only difference).
+	if s.Tier != ops.TierReference {
+		t.Fatalf("NewSession made a session at the %v tier", s.Tier)
+	}
+	c := &oracleCase{o: o, m: m, s: s, ties: resolveTies(t, o, m, s), tiers: map[ops.Tier]*oracleTier{}}
+	c.tiers[ops.TierReference] = &oracleTier{s, c.ties}
+	return c
+}
+
+// resolveTies finds, for each of the oracle's layers, where the oracle's
+// gradient differs from the session's only by a ReLU input within float32
+// rounding of zero, so that every method is compared on the same gradient
+// (the engine test checks that this is the only difference).
+func resolveTies(t *testing.T, o *oracle.Model, m *model.Model, s *Session) map[string][]oracle.Tie {
+	t.Helper()
+	out := map[string][]oracle.Tie{}
 	seed := tensor.New(s.Output().Shape()...)
 	seed.F32()[o.TargetClass] = 1
 	for key, l := range o.Layers {
@@ -80,21 +101,67 @@ func setupOracle(t *testing.T, name, file string) *oracleCase {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.ties[l.OnnxTensor] = ties
+		out[l.OnnxTensor] = ties
 	}
-	return c
+	return out
 }
 
-// run computes a method on the oracle's input for its target class.
+// at is the input's session at a tier, and its ties, made once.
+func (c *oracleCase) at(t *testing.T, tier ops.Tier) *oracleTier {
+	t.Helper()
+	if ot := c.tiers[tier]; ot != nil {
+		return ot
+	}
+	s, err := c.s.AtTier(tier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ot := &oracleTier{s, c.ties}
+	if s != c.s {
+		ot.ties = resolveTies(t, c.o, c.m, s)
+	}
+	c.tiers[tier] = ot
+	return ot
+}
+
+// session is the session a request computes on (the one at its method's
+// tier), its backward passes flipping the ties of the request's layers;
+// the reference session flips them too.
+func (c *oracleCase) session(t *testing.T, req *Request) *Session {
+	t.Helper()
+	req.FastTier = c.fast
+	tier := RequestTier(req)
+	if tier == ops.TierExact {
+		tier = ops.TierReference // the method takes the exact pass itself
+	}
+	for _, ot := range []*oracleTier{c.tiers[ops.TierReference], c.at(t, tier)} {
+		var ties []oracle.Tie
+		for _, l := range req.Layers {
+			ties = append(ties, ot.ties[l]...)
+		}
+		ot.s.BackwardReplace = oracle.FlipTies(ties)
+	}
+	return c.tiers[tier].s
+}
+
+// main is the session the fast tier's methods run on: at ops.TierFast with
+// c.fast, else the reference session.
+func (c *oracleCase) main(t *testing.T) *Session {
+	t.Helper()
+	if c.fast {
+		return c.at(t, ops.TierFast).s
+	}
+	return c.s
+}
+
+// run computes a method on the oracle's input for its target class, at the
+// method's precision tier.
 func (c *oracleCase) run(t *testing.T, req Request) *Result {
 	t.Helper()
 	req.Targets = []Target{{Class: c.o.TargetClass}}
-	var ties []oracle.Tie
-	for _, l := range req.Layers {
-		ties = append(ties, c.ties[l]...)
-	}
-	c.s.BackwardReplace = oracle.FlipTies(ties)
-	r, err := Compute(c.s, req)
+	s := c.session(t, &req)
+	t.Logf("%s: at the %v tier", req.Method, s.Tier)
+	r, err := Compute(s, req)
 	if err != nil {
 		t.Fatalf("%s: %v", req.Method, err)
 	}
@@ -136,8 +203,14 @@ func negate(a []float32) []float32 {
 }
 
 // checkAll compares every method map the oracle holds for one model.
-func checkAll(t *testing.T, name, file string) {
+func checkAll(t *testing.T, name, file string) { checkAllAt(t, name, file, false) }
+
+// checkAllAt is checkAll, with Request.FastTier when fast: then only the
+// maps of the methods filed under ops.TierFast (the others run as without
+// it).
+func checkAllAt(t *testing.T, name, file string, fast bool) {
 	c := setupOracle(t, name, file)
+	c.fast = fast
 	// Every map the oracle holds: the methods of the manifest, and every
 	// L.M.cam array (some are in the arrays but not in the method list).
 	type spec struct {
@@ -173,6 +246,19 @@ func checkAll(t *testing.T, name, file string) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	if fast {
+		var fastKeys []string
+		for _, key := range keys {
+			if MethodTier(specs[key].method) == ops.TierFast {
+				fastKeys = append(fastKeys, key)
+			}
+		}
+		if len(fastKeys) == 0 {
+			t.Fatalf("%s: no map of a method of the fast tier", name)
+		}
+		t.Logf("%s: %d of %d maps are of methods of the fast tier", name, len(fastKeys), len(keys))
+		keys = fastKeys
+	}
 	for _, key := range keys {
 		sp := specs[key]
 		method := sp.method
@@ -235,6 +321,9 @@ func checkAll(t *testing.T, name, file string) {
 			closeAbs(t, key+".cam", r.Maps, want, 2e-3)
 		})
 	}
+	if fast {
+		return // Guided Grad-CAM is not of the fast tier
+	}
 	// Guided Grad-CAM for each layer the oracle has it for.
 	for key, l := range c.o.Layers {
 		if _, listed := c.o.Arrays[key+".guided_gradcam"]; !listed {
@@ -255,6 +344,14 @@ func TestOracleTinyCNN(t *testing.T)   { checkAll(t, "tinycnn", "model.onnx") }
 func TestOracleTinyCNNBN(t *testing.T) { checkAll(t, "tinycnn", "model_bn.onnx") }
 func TestOracleResNet18(t *testing.T)  { checkAll(t, "resnet18", "model_bn.onnx") }
 func TestOracleConvNeXt(t *testing.T)  { checkAll(t, "convnext-small", "model.onnx") }
+
+// The methods of the fast tier with Request.FastTier, as the page runs
+// them: at the same tolerances.
+func TestOracleFastTier(t *testing.T) {
+	checkAllAt(t, "tinycnn", "model.onnx", true)
+	checkAllAt(t, "resnet18", "model_bn.onnx", true)
+	checkAllAt(t, "convnext-small", "model.onnx", true)
+}
 
 // checkDegenerate checks a map the reference flags as degenerate: the
 // layer feeds a scale-invariant op, so Σ_c ∂y/∂A_c·A_c vanishes at every

@@ -6,7 +6,10 @@ import "math/rand"
 // weighted by a number drawn uniformly from [−1, 1], raw = Σ_c w_c·A_c. The
 // weights come from math/rand seeded with Request.Seed, so one seed gives
 // one map.
-func init() { registerLayer("randomcam", false, randomCAM) }
+func init() {
+	registerLayer("randomcam", false, randomCAM)
+	runsFast("randomcam")
+}
 
 func randomCAM(c *LayerContext) ([]float32, []float32, error) {
 	rng := rand.New(rand.NewSource(c.Req.Seed))

@@ -11,7 +11,10 @@ import (
 // the product of the per-layer maps (each already in 0..1 at the input's
 // size), min-max scaled per image. Coarse deep layers say where, finer
 // shallow layers sharpen it. Result.Layers holds each layer's raw map.
-func init() { registerWhole("refinecam", refineCAM) }
+func init() {
+	registerWhole("refinecam", refineCAM)
+	runsFast("refinecam")
+}
 
 func refineCAM(s *Session, req *Request, targets []Target) (*Result, error) {
 	base := req.Base

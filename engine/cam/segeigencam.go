@@ -5,7 +5,10 @@ package cam
 // Project2D(|∂y/∂A| ⊙ A) per image, its sign chosen so that |max| ≥ |min|
 // (as pytorch-grad-cam's SegEigenCAM; eigen_smooth changes nothing). With
 // a segmentation target y is the class's score summed over its mask.
-func init() { registerLayer("segeigencam", true, segEigenCAM) }
+func init() {
+	registerLayer("segeigencam", true, segEigenCAM)
+	runsFast("segeigencam")
+}
 
 func segEigenCAM(c *LayerContext) ([]float32, []float32, error) {
 	a, g := c.Act.F32(), c.Grad.F32()

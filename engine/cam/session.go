@@ -30,31 +30,85 @@ type Session struct {
 	ForwardTime time.Duration
 	grads       map[string]*tensor.T // gradient cache, keyed by targets and value
 
+	// Tier is the precision tier its forward pass ran at (ops.Tier).
+	Tier ops.Tier
 	// winograd: the forward pass may have used Winograd convolutions;
-	// exact is then the same session computed with im2col (see Exact).
-	winograd bool
-	exact    *Session
+	// fastDiffers: some of them compute other bits at ops.TierFast than at
+	// ops.TierReference. tiers holds the same input's session at each tier,
+	// made when first asked for (AtTier), shared by all of them.
+	winograd    bool
+	fastDiffers bool
+	tiers       *[3]*Session
 
 	largerBatch *bool // see fitBatch; nil until asked
 }
 
-// NewSession runs the model's forward pass on x and keeps it.
+// NewSession runs the model's forward pass on x and keeps it, at the
+// precision tier in force (ops.CurrentTier: ops.TierReference unless the
+// caller runs under ops.WithTier).
 func NewSession(m *model.Model, x *tensor.T) (*Session, error) {
 	if x.Rank() != 4 {
 		return nil, fmt.Errorf("cam: input must be N×C×H×W, got %s", tensor.ShapeString(x.Shape()))
 	}
 	start := time.Now()
-	wg := ops.WinogradUses()
+	wg, fd := ops.WinogradUses(), ops.FastTierDiffers()
+	tier := ops.CurrentTier()
 	run, err := m.Forward(x, nil)
 	if err != nil {
 		return nil, err
 	}
 	s := &Session{Model: m, Input: x, Run: run, ForwardTime: time.Since(start), grads: map[string]*tensor.T{},
-		winograd: ops.WinogradUses() != wg}
+		Tier: tier, winograd: ops.WinogradUses() != wg, fastDiffers: ops.FastTierDiffers() != fd, tiers: new([3]*Session)}
+	s.tiers[tier] = s
 	if out := s.Output(); out.Len()%s.Batch() != 0 || out.Len() == 0 {
 		return nil, fmt.Errorf("cam: output %q has shape %s, not one row of class scores per image", m.Output, tensor.ShapeString(out.Shape()))
 	}
 	return s, nil
+}
+
+// NewSessionTier runs the model's forward pass on x at a precision tier:
+// the tier the method to be computed first needs (MethodTier), so that its
+// input is not forward-passed twice.
+func NewSessionTier(m *model.Model, x *tensor.T, tier ops.Tier) (*Session, error) {
+	var s *Session
+	err := ops.WithTier(tier, func() error {
+		var err error
+		s, err = NewSession(m, x)
+		return err
+	})
+	return s, err
+}
+
+// AtTier returns the session of the same input with its forward pass at a
+// precision tier: the session itself, or one whose pass gives the same
+// bits, or a second session, made once per input and tier (each tier's
+// session then knows the others).
+func (s *Session) AtTier(tier ops.Tier) (*Session, error) {
+	if tier < 0 || int(tier) >= len(s.tiers) {
+		return nil, fmt.Errorf("cam: unknown precision tier %d", int(tier))
+	}
+	if t := s.tiers[tier]; t != nil {
+		return t, nil
+	}
+	same := false
+	switch {
+	case tier == ops.TierExact:
+		same = !s.winograd // no Winograd convolution: im2col's bits
+	case s.Tier != ops.TierExact:
+		same = !s.fastDiffers // reference and fast take the same paths
+	}
+	if same {
+		s.tiers[tier] = s
+		return s, nil
+	}
+	t, err := NewSessionTier(s.Model, s.Input, tier)
+	if err != nil {
+		return nil, err
+	}
+	t.BackwardReplace = s.BackwardReplace
+	t.tiers = s.tiers
+	s.tiers[tier] = t
+	return t, nil
 }
 
 // Exact returns the session with its forward pass computed by im2col
@@ -62,25 +116,7 @@ func NewSession(m *model.Model, x *tensor.T) (*Session, error) {
 // pass used no Winograd convolution, else a second session, made once. For
 // methods built from differences of nearly equal scores (AblationCAM),
 // which must run under ops.WithIm2col too.
-func (s *Session) Exact() (*Session, error) {
-	if !s.winograd {
-		return s, nil
-	}
-	if s.exact == nil {
-		var e *Session
-		err := ops.WithIm2col(func() error {
-			var err error
-			e, err = NewSession(s.Model, s.Input)
-			return err
-		})
-		if err != nil {
-			return nil, err
-		}
-		e.BackwardReplace = s.BackwardReplace
-		s.exact = e
-	}
-	return s.exact, nil
-}
+func (s *Session) Exact() (*Session, error) { return s.AtTier(ops.TierExact) }
 
 // fitBatch is the number of images per forward pass to use for bs wanted:
 // bs, unless the model declares a fixed batch and does not run on a larger

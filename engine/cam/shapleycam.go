@@ -9,7 +9,10 @@ package cam
 // H·A is exact (Session.HVP: forward over reverse). For a logit target
 // through ReLU layers the Hessian is zero and ShapleyCAM is Grad-CAM; with
 // the ReST or softmax target the softmax's curvature enters.
-func init() { registerLayer("shapleycam", true, shapleyCAM) }
+func init() {
+	registerLayer("shapleycam", true, shapleyCAM)
+	runsFast("shapleycam")
+}
 
 func shapleyCAM(c *LayerContext) ([]float32, []float32, error) {
 	// H·A in the value's own layout, then mapped as the gradient is.

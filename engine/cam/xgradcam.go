@@ -4,7 +4,10 @@ package cam
 // activations, w_c = Σ_ij ∂y/∂A_cij · A_cij / (Σ_ij A_cij + 1e-7), then
 // raw = Σ_c w_c·A_c. pytorch-grad-cam divides each term before summing; so
 // does this.
-func init() { registerLayer("xgradcam", true, xGradCAM) }
+func init() {
+	registerLayer("xgradcam", true, xGradCAM)
+	runsFast("xgradcam")
+}
 
 func xGradCAM(c *LayerContext) ([]float32, []float32, error) {
 	a, g := c.Act.F32(), c.Grad.F32()

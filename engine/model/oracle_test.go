@@ -8,6 +8,7 @@ import (
 
 	"github.com/cnnlens/cnnlens/engine/graph"
 	"github.com/cnnlens/cnnlens/engine/internal/oracle"
+	"github.com/cnnlens/cnnlens/engine/ops"
 	"github.com/cnnlens/cnnlens/engine/tensor"
 )
 
@@ -156,7 +157,25 @@ func TestOracleConvNeXt(t *testing.T) {
 		t.Errorf("suggested layer %q (%v), want %q", l, err, o.Layers["last"].OnnxTensor)
 	}
 }
-func TestOracleViT(t *testing.T)    { checkOracle(t, "vit-tiny", "model.onnx") }
+func TestOracleViT(t *testing.T) { checkOracle(t, "vit-tiny", "model.onnx") }
+
+// TestOracleFastTier checks every case's logits, activations and gradients
+// with the forward convolutions at ops.TierFast (F(4×4, 3×3) from 16×16
+// outputs), at the same tolerance: the error of its larger rounding must
+// not accumulate through a deep network beyond it.
+func TestOracleFastTier(t *testing.T) {
+	for _, c := range []struct{ name, file string }{
+		{"tinycnn", "model.onnx"}, {"resnet18", "model_bn.onnx"}, {"convnext-small", "model.onnx"},
+		{"vit-tiny", "model.onnx"}, {"swin-tiny", "model.onnx"}, {"lraspp-seg", "model.onnx"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_ = ops.WithTier(ops.TierFast, func() error {
+				checkOracle(t, c.name, c.file)
+				return nil
+			})
+		})
+	}
+}
 func TestOracleSwin(t *testing.T)   { checkOracle(t, "swin-tiny", "model.onnx") }
 func TestOracleLRASPP(t *testing.T) { checkOracle(t, "lraspp-seg", "model.onnx") }
 
