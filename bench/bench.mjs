@@ -231,7 +231,10 @@ async function runOnce(o, pool, model, x, mode, opts) {
   const t0 = performance.now();
   const split = m.split && pool.length > 1;
   const use = split ? pool : pool.slice(0, 1);
-  const infos = await Promise.all(use.map((e, i) => e.call('setInput', { model: model[i], kind: 'tensor', data: x })));
+  // As the page: setInput names the method to be computed first, whose
+  // precision tier the forward pass takes.
+  const first = m.cam || m.metrics;
+  const infos = await Promise.all(use.map((e, i) => e.call('setInput', { model: model[i], kind: 'tensor', data: x, method: first || undefined })));
   const op = m.metrics ? 'metrics' : 'cam';
   const req = { method: m.cam || m.metrics, class: opts.cls, samples: o.samples, layer: o.layer };
   let out = null;
@@ -285,7 +288,7 @@ function metricsChecksum(r) {
 // RETARGET requests, each timed (wall clock, from the request to its reply
 // in the main thread, pictures drawn).
 async function retargetOnce(o, e, model, x, opts) {
-  const info = await e.call('setInput', { model, kind: 'tensor', data: x });
+  const info = await e.call('setInput', { model, kind: 'tensor', data: x, method: 'gradcam' });
   const render = { colormap: 'jet', alpha: 0.5 };
   const base = { input: info.id, layer: o.layer, render };
   await e.call('cam', { ...base, method: 'gradcam', class: opts.cls });

@@ -22,6 +22,7 @@ import (
 	"github.com/cnnlens/cnnlens/engine/card"
 	"github.com/cnnlens/cnnlens/engine/imgproc"
 	"github.com/cnnlens/cnnlens/engine/model"
+	"github.com/cnnlens/cnnlens/engine/ops"
 	"github.com/cnnlens/cnnlens/engine/tensor"
 	"github.com/cnnlens/cnnlens/engine/viz"
 )
@@ -411,8 +412,12 @@ func (e *Engine) DisposeInput(id int) {
 }
 
 // InputImage sets an input from a picture: it is resized and normalised
-// for the model and its forward pass is run.
-func (e *Engine) InputImage(modelID int, img image.Image) (InputInfo, error) {
+// for the model and its forward pass is run. first, when given, is the
+// method the page will compute first: the forward pass runs at the
+// precision tier that method's requests run at (cam.RequestTier), so that
+// it is not run twice; the other tiers' passes are made when a method
+// needs them.
+func (e *Engine) InputImage(modelID int, img image.Image, first ...string) (InputInfo, error) {
 	ms, err := e.model(modelID)
 	if err != nil {
 		return InputInfo{}, err
@@ -425,12 +430,12 @@ func (e *Engine) InputImage(modelID int, img image.Image) (InputInfo, error) {
 	if err != nil {
 		return InputInfo{}, err
 	}
-	return e.newInput(ms, x, displayBase(img))
+	return e.newInput(ms, x, displayBase(img), first)
 }
 
 // InputEncoded decodes an image file (PNG, JPEG, GIF, BMP, TIFF, WebP) and
-// sets it as input.
-func (e *Engine) InputEncoded(modelID int, data []byte) (InputInfo, error) {
+// sets it as input (first: as for InputImage).
+func (e *Engine) InputEncoded(modelID int, data []byte, first ...string) (InputInfo, error) {
 	if len(data) == 0 {
 		return InputInfo{}, markf(imgproc.ErrNotImage, "the image file is empty")
 	}
@@ -438,11 +443,12 @@ func (e *Engine) InputEncoded(modelID int, data []byte) (InputInfo, error) {
 	if err != nil {
 		return InputInfo{}, err
 	}
-	return e.InputImage(modelID, img)
+	return e.InputImage(modelID, img, first...)
 }
 
-// InputTensor sets an input from the model's input values (1×C×H×W).
-func (e *Engine) InputTensor(modelID int, data []float32) (InputInfo, error) {
+// InputTensor sets an input from the model's input values (1×C×H×W)
+// (first: as for InputImage).
+func (e *Engine) InputTensor(modelID int, data []float32, first ...string) (InputInfo, error) {
 	ms, err := e.model(modelID)
 	if err != nil {
 		return InputInfo{}, err
@@ -453,11 +459,15 @@ func (e *Engine) InputTensor(modelID int, data []float32) (InputInfo, error) {
 	}
 	x := tensor.FromF32(append([]float32(nil), data...), shape...)
 	base := viz.ToRGBAFromPlanes(data, ms.c, ms.h, ms.w, ms.info.Mean, ms.info.Std)
-	return e.newInput(ms, x, displayBase(base))
+	return e.newInput(ms, x, displayBase(base), first)
 }
 
-func (e *Engine) newInput(ms *modelState, x *tensor.T, base image.Image) (InputInfo, error) {
-	s, err := cam.NewSession(ms.m, x)
+func (e *Engine) newInput(ms *modelState, x *tensor.T, base image.Image, first []string) (InputInfo, error) {
+	tier := ops.TierReference
+	if len(first) > 0 && first[0] != "" {
+		tier = cam.RequestTier(&cam.Request{Method: first[0], FastTier: true})
+	}
+	s, err := cam.NewSessionTier(ms.m, x, tier)
 	if err != nil {
 		return InputInfo{}, err
 	}
@@ -549,7 +559,7 @@ func camRequest(in *inputState, r CAMRequest) (cam.Request, error) {
 		FEMK: r.FEMK, FinerCompare: r.FinerCompare, FinerAlpha: r.FinerAlpha, Base: r.Base, Seed: r.Seed,
 		Steps: r.Attr.Steps, Samples: r.Attr.Samples, NoiseLevel: r.Attr.Noise,
 		Window: r.Attr.Window, Stride: r.Attr.Stride, Superpixel: r.Attr.Superpixel,
-		Part: r.Part, Pieces: r.Pieces}
+		Part: r.Part, Pieces: r.Pieces, FastTier: true}
 	if a := r.Attr; min(a.Steps, a.Samples, a.Window, a.Stride, a.Superpixel) < 0 {
 		return req, markf(ErrBadRequest, "steps, samples, window, stride and superpixel must not be negative")
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cnnlens/cnnlens/engine/cam"
+	"github.com/cnnlens/cnnlens/engine/ops"
 	"github.com/cnnlens/cnnlens/engine/viz"
 )
 
@@ -65,7 +66,17 @@ func (e *Engine) Metrics(r MetricsRequest) (*MetricsResult, error) {
 		return nil, err
 	}
 	req.Part, req.Pieces = nil, nil // they divide the metrics, not the map
-	s := in.session
+	// The metrics score the map on the input's pass at the map's tier (the
+	// reference tier's for a method of the exact tier), whichever tier the
+	// input's first pass took, so that every worker computes the same.
+	tier := cam.RequestTier(&req)
+	if tier == ops.TierExact {
+		tier = ops.TierReference
+	}
+	s, err := in.session.AtTier(tier)
+	if err != nil {
+		return nil, err
+	}
 	res, err := cam.Compute(s, req)
 	if err != nil {
 		return nil, err

@@ -198,16 +198,19 @@ func dispatch(eng *Engine, r request) (any, []any, error) {
 	return nil, nil, markf(ErrBadRequest, "unknown request %q", r.op)
 }
 
-// setInput takes {model, kind: "encoded"|"rgba"|"tensor", data, width, height}.
+// setInput takes {model, kind: "encoded"|"rgba"|"tensor", data, width,
+// height, method}: method, when given, is the method the page will compute
+// first, whose precision tier the forward pass takes (Engine.InputImage).
 func setInput(eng *Engine, m js.Value) (any, []any, error) {
 	id := m.Get("model").Int()
+	first := str(m.Get("method"), "")
 	var (
 		info InputInfo
 		err  error
 	)
 	switch kind := m.Get("kind").String(); kind {
 	case "encoded":
-		info, err = eng.InputEncoded(id, bytesOf(m.Get("data")))
+		info, err = eng.InputEncoded(id, bytesOf(m.Get("data")), first)
 	case "rgba":
 		w, h := m.Get("width").Int(), m.Get("height").Int()
 		pix := bytesOf(m.Get("data"))
@@ -215,9 +218,9 @@ func setInput(eng *Engine, m js.Value) (any, []any, error) {
 			return nil, nil, markf(ErrBadRequest, "pixels: %d bytes for %d×%d", len(pix), w, h)
 		}
 		img := &image.NRGBA{Pix: pix, Stride: 4 * w, Rect: image.Rect(0, 0, w, h)}
-		info, err = eng.InputImage(id, img)
+		info, err = eng.InputImage(id, img, first)
 	case "tensor":
-		info, err = eng.InputTensor(id, floatsOf(m.Get("data")))
+		info, err = eng.InputTensor(id, floatsOf(m.Get("data")), first)
 	default:
 		err = markf(ErrBadRequest, "unknown input kind %q", kind)
 	}

@@ -601,6 +601,7 @@ async function setSource(source) {
     let src;
     if (source.kind === 'tensor') src = { tensor: source.value };
     else src = { image: source.value };
+    src.method = state.method; // its forward pass at the precision the method needs
     input = await api.setInput(state.model.id, src);
   } catch (err) {
     showError(`Could not use ${source.name || 'the image'}: ${err.message}`);

@@ -363,11 +363,14 @@ async function inputMessage(src) {
  * setInput gives the engine an input for a model and runs the forward pass.
  * It resolves with {id, logits, top5, forwardMs, width, height}. A file the
  * engine cannot decode but the browser can (AVIF, SVG, …) is decoded by the
- * browser.
+ * browser. src.method, when given, is the method to be computed first: the
+ * forward pass runs at the precision that method needs, so that it is not
+ * run twice (another method's is run when first asked for).
  */
 export async function setInput(modelId, src) {
   const eng = engine();
   const [msg, transfer] = await inputMessage(src);
+  if (src.method) msg.method = src.method;
   let bytes = null;
   if (msg.kind === 'encoded') bytes = msg.data.slice(0);
   const keep = { ...msg, data: msg.data.slice(0) };
@@ -384,6 +387,7 @@ export async function setInput(modelId, src) {
       throw err;
     }
     const [m2, t2] = await inputMessage({ image: bmp });
+    if (src.method) m2.method = src.method;
     const keep2 = { ...m2, data: m2.data.slice(0) };
     const r = await eng.call('setInput', { ...m2, model: modelId }, t2);
     keepSource(r.id, modelId, keep2, r.forwardMs);
