@@ -33,6 +33,7 @@ type camFlags struct {
 	layout           string
 	segClass         int
 	segMask          string
+	fast             bool
 }
 
 func (f *camFlags) register(fs *flag.FlagSet) {
@@ -50,6 +51,7 @@ func (f *camFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.base, "base", "", "refinecam's per-layer method (default gradcampp); finercam's (default gradcam)")
 	fs.Int64Var(&f.seed, "seed", 0, "random seed (randomcam's weights; the noise of smoothgrad, smoothgrad-sq, vargrad and gradientshap)")
 	fs.StringVar(&f.layout, "layout", "", "how the layer's value is laid out: "+strings.Join(cam.Layouts(), ", ")+" (default: the model card's layer_layout, else auto: nchw for N×C×H×W values, tokens for a transformer's N×T×C)")
+	fs.BoolVar(&f.fast, "fast", false, "run the layer-CAM family (gradcam, gradcampp, xgradcam, hirescam, layercam, eigencam, …) on a forward pass with F(4×4, 3×3) Winograd convolutions, as the page does: faster, within the oracle's tolerances, not the default's bits; the other methods are unaffected")
 	fs.IntVar(&f.segClass, "seg-class", -1, "segmentation model: the class to explain, its scores summed over the mask (default: the class predicted at most pixels)")
 	fs.StringVar(&f.segMask, "seg-mask", "", "segmentation model: a PNG whose non-zero pixels are the mask, resized (nearest) to the output's size (default: the pixels predicted as -seg-class)")
 }
@@ -59,7 +61,7 @@ func (f *camFlags) register(fs *flag.FlagSet) {
 func (f *camFlags) request(method string, l *loaded, s *cam.Session) (cam.Request, error) {
 	alpha := f.finerAlpha
 	req := cam.Request{Method: method, AugSmooth: f.augSmooth, EigenSmooth: f.eigen,
-		FEMK: f.femK, FinerAlpha: &alpha, Base: f.base, Seed: f.seed, Layout: f.layout}
+		FEMK: f.femK, FinerAlpha: &alpha, Base: f.base, Seed: f.seed, Layout: f.layout, FastTier: f.fast}
 	if req.Layout == "" {
 		req.Layout = l.card.LayerLayout
 	}
@@ -162,7 +164,9 @@ func runCAM(args []string, stdout io.Writer) error {
 		return err
 	}
 	start := time.Now()
-	s, err := cam.NewSession(l.m, x)
+	// The forward pass at the precision tier of the (first) method.
+	first := cam.Request{Method: strings.Split(f.method, ",")[0], FastTier: f.fast, Base: f.base}
+	s, err := cam.NewSessionTier(l.m, x, cam.RequestTier(&first))
 	if err != nil {
 		return err
 	}

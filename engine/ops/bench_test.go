@@ -281,7 +281,7 @@ func BenchmarkConvWinogradTiles(b *testing.B) {
 }
 
 // BenchmarkConvWinogradBatch compares im2col with Winograd on batches of 8
-// (the input-gradient methods' and Score-CAM's passes), where the
+// and 16 (the input-gradient methods' and Score-CAM's passes), where the
 // Winograd GEMMs span the batch: forward and input gradient. (On 7×7
 // outputs Winograd wins in a batch but not alone; the path does not depend
 // on the batch size all the same, so that an image's numbers never depend
@@ -292,26 +292,31 @@ func BenchmarkConvWinogradBatch(b *testing.B) {
 			name    string
 			C, H, M int
 		}{{"512to512_7", 512, 7, 512}, {"256to256_14", 256, 14, 256}} {
-			b.Run(dir+"_N8_"+c.name, func(b *testing.B) {
-				op, in, flops := benchConvSetup(b, c.C, c.H, c.M, 3, 1, 1)
-				in[0] = randT(rand.New(rand.NewSource(3)), -1, 1, 8, c.C, c.H, c.H)
-				out, err := op.Forward(in)
-				if err != nil {
-					b.Fatal(err)
+			for _, n := range []int{8, 16} {
+				for _, tile := range []int32{wgTile2, wgTile4} {
+					b.Run(fmt.Sprintf("%s_N%d_F%d_%s", dir, n, tile, c.name), func(b *testing.B) {
+						setWinogradTile(b, tile)
+						op, in, flops := benchConvSetup(b, c.C, c.H, c.M, 3, 1, 1)
+						in[0] = randT(rand.New(rand.NewSource(3)), -1, 1, n, c.C, c.H, c.H)
+						out, err := op.Forward(in)
+						if err != nil {
+							b.Fatal(err)
+						}
+						gy := []*tensor.T{randT(rand.New(rand.NewSource(2)), -1, 1, out[0].Shape()...)}
+						benchInterleaved(b, float64(n)*flops, func() {
+							var err error
+							if dir == "fwd" {
+								_, err = op.Forward(in)
+							} else {
+								_, err = op.Backward(in, out, gy, []bool{true, false, false})
+							}
+							if err != nil {
+								b.Fatal(err)
+							}
+						})
+					})
 				}
-				gy := []*tensor.T{randT(rand.New(rand.NewSource(2)), -1, 1, out[0].Shape()...)}
-				benchInterleaved(b, 8*flops, func() {
-					var err error
-					if dir == "fwd" {
-						_, err = op.Forward(in)
-					} else {
-						_, err = op.Backward(in, out, gy, []bool{true, false, false})
-					}
-					if err != nil {
-						b.Fatal(err)
-					}
-				})
-			})
+			}
 		}
 	}
 }
