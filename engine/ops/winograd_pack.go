@@ -23,7 +23,7 @@ import (
 // hashing reads each weight once, a small part of what transforming it
 // costs. All Convs together keep at most wgPackMax floats; beyond that a
 // convolution transforms its weights at every call, as before.
-const wgPackMax = 24 << 20 // floats (96 MB)
+const wgPackMax = 48 << 20 // floats (192 MB)
 
 var wgPackUsed atomic.Int64
 

@@ -222,11 +222,12 @@ func TestWinogradDispatch(t *testing.T) {
 		want                 bool
 	}{
 		{64, 56, 64, 3, 1, 1, winogradAuto},
-		{512, 7, 512, 3, 1, 1, false},
+		{512, 7, 512, 3, 1, 1, winogradAuto},
 		{256, 14, 256, 3, 1, 1, winogradAuto},
 		{32, 16, 32, 3, 1, 1, winogradAuto},
 		{64, 8, 64, 3, 1, 1, winogradAuto},
-		{64, 7, 64, 3, 1, 1, false},
+		{64, 7, 64, 3, 1, 1, winogradAuto},
+		{64, 6, 64, 3, 1, 1, false},
 		{16, 56, 64, 3, 1, 1, false},
 		{64, 56, 16, 3, 1, 1, false},
 		{64, 56, 64, 3, 2, 1, false},
