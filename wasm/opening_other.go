@@ -109,7 +109,7 @@ func computeOpening(dir string, man *siteManifest) (*Opening, *image.RGBA, error
 	}
 	// The page sends these pixels as they are (web/app.js: samplePixels).
 	img := &image.NRGBA{Pix: pix, Stride: 4 * s.Width, Rect: image.Rect(0, 0, s.Width, s.Height)}
-	in, err := e.InputImage(info.ID, img)
+	in, err := e.InputImage(info.ID, img, openingMethod) // its pass at the method's tier, as the page sets it
 	if err != nil {
 		return nil, nil, err
 	}
