@@ -671,7 +671,7 @@ export async function predict(opts) {
  * width, height, classIndex, ms, forwardMs, backwardMs, score, layer,
  * layout, attr? (the input methods' attribution, Float32Array C×H×W like
  * `cnnlens cam -out-attr`), delta? (its convergence delta)}, the same
- * numbers as `cnnlens cam -out-cam`. layout ('auto', 'nchw', 'nhwc',
+ * numbers as `cnnlens cam -fast -out-cam`. layout ('auto', 'nchw', 'nhwc',
  * 'tokens') says how the layer's value is laid out (default: the card's
  * layer_layout, else auto). For a segmentation model, segClass (or
  * classIndex) is the class explained over mask (an array of the output's
