@@ -185,3 +185,48 @@ func TestCAMConvNeXtDefaultLayer(t *testing.T) {
 		}
 	}
 }
+
+// -fast computes the layer-CAM family at the fast tier: on ResNet-18 other
+// bits than the default's (its 56² and 28² convolutions take F(4×4)), both
+// within the oracle's tolerances; saliency is the same with or without it.
+func TestCAMFast(t *testing.T) {
+	r18 := filepath.Join(tiny, "..", "resnet18")
+	dir := t.TempDir()
+	run := func(method, name string, fast bool) []float32 {
+		t.Helper()
+		f := filepath.Join(dir, name+".f32")
+		args := []string{"cam", "-model", filepath.Join(r18, "model_bn.onnx"), "-tensor", filepath.Join(r18, "raw", "input.f32"),
+			"-class", "281", "-method", method, "-out-raw", f}
+		if fast {
+			args = append(args, "-fast")
+		}
+		if code, _, errs := cli(t, args...); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errs)
+		}
+		return readF32File(t, f)
+	}
+	want := readF32File(t, filepath.Join(r18, "raw", "last.gradcam.raw.f32"))
+	var scale float64
+	for _, w := range want {
+		scale = math.Max(scale, math.Abs(float64(w)))
+	}
+	ref, fast := run("gradcam", "ref", false), run("gradcam", "fast", true)
+	same := true
+	for i, w := range want {
+		for _, got := range [][]float32{ref, fast} {
+			if math.Abs(float64(got[i]-w)) > 1e-4*scale {
+				t.Fatalf("raw[%d]: %g, want %g", i, got[i], w)
+			}
+		}
+		same = same && math.Float32bits(ref[i]) == math.Float32bits(fast[i])
+	}
+	if same {
+		t.Error("-fast gave the default's bits for Grad-CAM on ResNet-18")
+	}
+	a, b := run("saliency", "sal", false), run("saliency", "salfast", true)
+	for i := range a {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			t.Fatalf("saliency with -fast differs at %d: %g, %g", i, b[i], a[i])
+		}
+	}
+}
