@@ -538,8 +538,8 @@ func (e *Engine) CAM(r CAMRequest) (*CAMResult, error) {
 	out := &CAMResult{
 		Map: res.Map(0), Width: res.Width, Height: res.Height, Channels: max(res.Channels, 1),
 		ClassIndex: res.Targets[0].Class, Score: res.Scores[0],
-		MS: ms64(res.Total - in.session.ForwardTime), ForwardMS: ms64(res.Forward - in.session.ForwardTime), BackwardMS: ms64(res.Backward),
-		ReusedForwardMS: ms64(in.session.ForwardTime),
+		MS: ms64(res.Total - res.Reused), ForwardMS: ms64(res.Forward - res.Reused), BackwardMS: ms64(res.Backward),
+		ReusedForwardMS: ms64(res.Reused),
 	}
 	if len(res.Layers) > 0 {
 		l := res.Layers[0]

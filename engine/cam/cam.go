@@ -157,6 +157,10 @@ type Result struct {
 	Forward       time.Duration
 	Backward      time.Duration
 	Total         time.Duration
+	// Reused is the part of Forward and Total that is the session's
+	// forward pass, made before the request (zero when the request made
+	// the pass of its tier itself).
+	Reused time.Duration
 
 	// Delta is each image's convergence delta, for the attributions that
 	// have one (deeplift, lrp, integrated-gradients, gradientshap).
@@ -354,6 +358,7 @@ func Compute(s *Session, req Request) (*Result, error) {
 	res.Total = time.Since(start)
 	if !fresh {
 		res.Total += s.ForwardTime
+		res.Reused = s.ForwardTime
 	}
 	return res, nil
 }

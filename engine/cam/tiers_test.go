@@ -118,6 +118,26 @@ func TestSessionTiers(t *testing.T) {
 		t.Error("AtTier accepted an unknown tier")
 	}
 
+	// A request that makes its tier's pass reports none reused; the next
+	// one reuses it.
+	s, err := NewSession(l.m, l.input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := Request{Method: "gradcam", Layers: []string{layer}, FastTier: true}
+	r1, err := Compute(s, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := Compute(s, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := s.AtTier(ops.TierFast)
+	if r1.Reused != 0 || r2.Reused != f.ForwardTime || f.ForwardTime <= 0 || r1.Total < f.ForwardTime {
+		t.Errorf("reused forward time %v then %v (the fast pass took %v; the first request %v in all)", r1.Reused, r2.Reused, f.ForwardTime, r1.Total)
+	}
+
 	tiny := load(t, "tinycnn", "model.onnx")
 	ts, err := NewSessionTier(tiny.m, tiny.input, ops.TierFast)
 	if err != nil {
