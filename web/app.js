@@ -1595,6 +1595,7 @@ async function showOpening(manifest, sample) {
   };
   // boot.js may have drawn it already.
   const boot = window.cnnlensBoot;
+  if (boot && boot.times) Object.assign(page.marks, boot.times);
   if (boot && boot.base === api.assetURL('') && boot.openingShown) {
     shown();
     page.marks['first-heatmap-shown'] = boot.openingShown;
