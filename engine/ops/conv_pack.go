@@ -19,8 +19,9 @@ import (
 // call (kernels.PackCount); with ResNet-18's 36 MB of layer4 weights,
 // keeping them for a single image's pass saved no CPU time.
 type convPack struct {
-	mu sync.Mutex
-	e  *wgPackEntry // tile 0: the weights as they are, pa[group]
+	mu   sync.Mutex
+	e    *wgPackEntry // tile 0: the weights as they are, pa[group]
+	held *packHeld
 }
 
 // weights returns the weights packed per group (an Mg×kk matrix each), from
@@ -54,9 +55,11 @@ func (pk *convPack) weights(w []float32, groups, mg, kk int) []*kernels.PackedA 
 	pk.mu.Lock()
 	old := pk.e
 	pk.e = ne
-	pk.mu.Unlock()
+	oldSize := 0
 	if old != nil {
-		wgPackUsed.Add(-int64(old.size))
+		oldSize = old.size
 	}
+	packKeep(&pk.held, pk, ne.size, oldSize)
+	pk.mu.Unlock()
 	return ne.pa
 }

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/cnnlens/cnnlens/engine/kernels"
 	"github.com/cnnlens/cnnlens/engine/tensor"
@@ -109,5 +111,60 @@ func TestConvPackedWeights(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestPackReleasedWithModel: the transformed and packed weights a Conv
+// keeps count against wgPackMax only while the Conv lives: once it is
+// collected (its model dropped), they are given back, so the next model's
+// convolutions can keep theirs.
+func TestPackReleasedWithModel(t *testing.T) {
+	setWinogradMode(t, wgModeAlways)
+	// Let the cleanups of other tests' Convs run first.
+	settle := func() int64 {
+		last := wgPackUsed.Load()
+		for i, same := 0, 0; i < 200 && same < 3; i++ {
+			runtime.GC()
+			time.Sleep(2 * time.Millisecond)
+			if v := wgPackUsed.Load(); v == last {
+				same++
+			} else {
+				last, same = v, 0
+			}
+		}
+		return last
+	}
+	start := settle()
+	run := func() {
+		op, err := New("Conv", MapAttrs{"kernel_shape": []int64{3, 3}, "pads": []int64{1, 1, 1, 1}}, 11)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rng := rand.New(rand.NewSource(1))
+		x, w := tensor.New(1, 64, 16, 16), tensor.New(64, 64, 3, 3)
+		for i := range x.F32() {
+			x.F32()[i] = float32(rng.NormFloat64())
+		}
+		for i := range w.F32() {
+			w.F32()[i] = float32(rng.NormFloat64())
+		}
+		if _, err := op.Forward([]*tensor.T{x, w}); err != nil {
+			t.Fatal(err)
+		}
+		c := op.(*Conv)
+		kept := c.pack.held.n.Load()
+		if kept <= 0 || wgPackUsed.Load() != start+kept {
+			t.Fatalf("the Conv keeps %d floats; %d counted, %d before", kept, wgPackUsed.Load(), start)
+		}
+	}
+	run()
+	// The Conv is unreachable now; its cleanup runs some time after a
+	// collection.
+	for i := 0; i < 200 && wgPackUsed.Load() != start; i++ {
+		runtime.GC()
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := wgPackUsed.Load(); got != start {
+		t.Errorf("after the Conv was collected, %d floats are still counted (want %d)", got, start)
 	}
 }

@@ -2,6 +2,7 @@ package ops
 
 import (
 	"math"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -27,6 +28,26 @@ const wgPackMax = 48 << 20 // floats (192 MB)
 
 var wgPackUsed atomic.Int64
 
+// packHeld is what one cache (a Conv's wgPack or convPack) keeps counted in
+// wgPackUsed. When the cache's Conv is collected (a model dropped: the page
+// loads another), a cleanup gives it back, so that the next model's
+// convolutions can keep theirs: without it, a process that loaded models
+// one after another ran the later ones at the speed of no cache at all
+// (TestPackReleasedWithModel).
+type packHeld struct{ n atomic.Int64 }
+
+// packKeep counts size floats kept by the cache at owner (its *wgPack or
+// *convPack), making its packHeld on first use, and size of old released.
+func packKeep[T any](held **packHeld, owner *T, size, old int) {
+	if *held == nil {
+		h := &packHeld{}
+		runtime.AddCleanup(owner, func(h *packHeld) { wgPackUsed.Add(-h.n.Load()) }, h)
+		*held = h
+	}
+	(*held).n.Add(int64(size - old))
+	wgPackUsed.Add(-int64(old))
+}
+
 type wgPackEntry struct {
 	src  *float32 // the weights' first element
 	n    int      // and their count
@@ -40,8 +61,9 @@ type wgPackEntry struct {
 // wgPack is a Conv's cache, by wgPackSlot: forward and input gradient,
 // each for F(2×2) and F(4×4) (a forward pass takes either, by its tier).
 type wgPack struct {
-	mu sync.Mutex
-	e  [4]*wgPackEntry
+	mu   sync.Mutex
+	e    [4]*wgPackEntry
+	held *packHeld
 }
 
 // wgPackSlot is the cache entry for a direction and tile size.
@@ -169,10 +191,12 @@ func (pk *wgPack) weights(w []float32, groups, M, C, tile int, backward bool) (u
 	pk.mu.Lock()
 	old := pk.e[dir]
 	pk.e[dir] = ne
-	pk.mu.Unlock()
+	oldSize := 0
 	if old != nil {
-		wgPackUsed.Add(-int64(old.size))
+		oldSize = old.size
 	}
+	packKeep(&pk.held, pk, ne.size, oldSize)
+	pk.mu.Unlock()
 	return nil, ne.pa, func() {}
 }
 
