@@ -181,16 +181,65 @@ func runOpening(args []string) error {
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		return err
 	}
-	// The page fetches the picture as soon as its head is read.
+	// The page shows the picture as soon as its HTML is parsed, in an
+	// image in front of the main canvas (web/app.js removes it when the
+	// engine draws there).
 	page := filepath.Join(*dir, "index.html")
 	if html, err := os.ReadFile(page); err == nil {
-		link := `<link rel="preload" href="` + o.Overlay + `" as="fetch" crossorigin>`
-		if s := string(html); strings.Contains(s, "</head>") && !strings.Contains(s, link) {
-			if err := os.WriteFile(page, []byte(strings.Replace(s, "</head>", link+"\n</head>", 1)), 0o644); err != nil {
+		if out, ok := withOpening(string(html), o, methodName(*dir, o.Method)); ok {
+			if err := os.WriteFile(page, []byte(out), 0o644); err != nil {
 				return err
 			}
 		}
 	}
 	fmt.Printf("site: opening view %s (%s of %q at %s, %d×%d)\n", o.Overlay, o.Method, o.Label, o.Layer, o.Width, o.Height)
 	return nil
+}
+
+// openingCanvas is the page's main canvas, as web/index.html has it.
+const openingCanvas = `<canvas id="overlay" `
+
+// withOpening puts the opening view's image before the page's main canvas
+// and its caption in place of the canvas's; false when the page has no such
+// canvas or has the image already.
+func withOpening(html string, o *Opening, name string) (string, bool) {
+	if strings.Contains(html, `id="opening-view"`) || !strings.Contains(html, openingCanvas) {
+		return html, false
+	}
+	img := fmt.Sprintf(`<img id="opening-view" class="opening" src="%s" width="%d" height="%d" elementtiming="opening-view" alt="%s">`,
+		htmlEscape(o.Overlay), o.Width, o.Height, htmlEscape(name+" of "+o.Label+": the map this page opens with"))
+	html = strings.Replace(html, openingCanvas, img+openingCanvas, 1)
+	caption := `<figcaption id="overlay-caption">`
+	if k := strings.Index(html, caption); k >= 0 {
+		if e := strings.Index(html[k:], "</figcaption>"); e >= 0 {
+			html = html[:k+len(caption)] + htmlEscape(name+" · "+o.Label+" · "+openingStarting) + html[k+e:]
+		}
+	}
+	return html, true
+}
+
+// openingStarting ends the caption while the engine starts (web/app.js
+// says the same).
+const openingStarting = "the engine in your browser is starting and will redraw it"
+
+func htmlEscape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;").Replace(s)
+}
+
+// methodName is a method's name in the site's methods.json, else its id.
+func methodName(dir, id string) string {
+	b, err := os.ReadFile(filepath.Join(dir, "methods.json"))
+	if err != nil {
+		return id
+	}
+	var list []struct{ ID, Name string }
+	if json.Unmarshal(b, &list) != nil {
+		return id
+	}
+	for _, m := range list {
+		if m.ID == id && m.Name != "" {
+			return m.Name
+		}
+	}
+	return id
 }

@@ -56,7 +56,11 @@ func TestOpeningView(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "manifest.json"), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "index.html"), []byte("<html><head>\n</head><body></body></html>"), 0o644); err != nil {
+	page := `<html><head></head><body><figure class="main"><canvas id="overlay" width="224" height="224"></canvas><figcaption id="overlay-caption">overlay</figcaption></figure></body></html>`
+	if err := os.WriteFile(filepath.Join(dir, "methods.json"), []byte(`[{"id": "gradcam", "name": "Grad-CAM"}]`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "index.html"), []byte(page), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := runOpening([]string{"-site", dir}); err != nil {
@@ -115,8 +119,9 @@ func TestOpeningView(t *testing.T) {
 		t.Errorf("overlay has %d colours: no map drawn?", len(colours))
 	}
 	html, _ := os.ReadFile(filepath.Join(dir, "index.html"))
-	if !strings.Contains(string(html), `<link rel="preload" href="scene.opening.png" as="fetch" crossorigin>`) {
-		t.Errorf("index.html does not preload the opening view:\n%s", html)
+	wantHTML := `<img id="opening-view" class="opening" src="scene.opening.png" width="256" height="256" elementtiming="opening-view" alt="Grad-CAM of ` + o.Label + `: the map this page opens with"><canvas id="overlay" width="224" height="224"></canvas><figcaption id="overlay-caption">Grad-CAM · ` + o.Label + ` · ` + openingStarting + `</figcaption>`
+	if !strings.Contains(string(html), wantHTML) {
+		t.Errorf("index.html does not show the opening view:\n%s\nwant it to contain\n%s", html, wantHTML)
 	}
 	// Running it again changes nothing in the page.
 	if err := runOpening([]string{"-site", dir}); err != nil {

@@ -132,6 +132,7 @@ function drawBitmap(canvas, bmp) {
 
 function drawResult(res) {
   previewGen++; // a preview still on its way is older than this map
+  dropOpening();
   drawBitmap($('overlay'), res.overlay);
   drawBitmap($('heat'), res.heat);
   const layerMap = res.raw && res.rawWidth > 0 && methodGroup(res.method) === 'layer';
@@ -645,6 +646,7 @@ async function previewSource(source) {
   } catch (_) { return; /* the engine says what is wrong with it */ }
   if (!bmp) return;
   if (gen !== previewGen) { bmp.close(); return; }
+  dropOpening();
   const c = $('overlay');
   const scale = Math.max(1, Math.floor(256 / Math.max(bmp.width, bmp.height)));
   c.width = bmp.width * scale;
@@ -1580,40 +1582,41 @@ async function samplePixels(sample) {
   return new ImageData(new Uint8ClampedArray(b), sample.width, sample.height);
 }
 
-// showOpening draws the opening view while the engine starts: the map of
+// showOpening keeps the opening view while the engine starts: the map of
 // the first sample that this engine computed when the site was built
-// (manifest.opening, written by `make site`). The engine in the page then
-// computes the same map and draws it in its place (the same pixels).
-async function showOpening(manifest, sample) {
+// (manifest.opening), which `make site` puts in the page as an image in
+// front of the main canvas, so that it shows as soon as the page is parsed.
+// The engine then computes the same map and draws it on the canvas (the
+// same pixels), and the image goes (dropOpening).
+function showOpening(manifest, sample) {
+  const img = $('opening-view');
+  if (!img) return;
   const o = manifest.opening;
-  if (!o || !sample || o.sample !== sample.file || o.model !== manifest.defaultModel) return;
-  if (state.method !== o.method || state.colormap !== o.colormap || state.alpha !== o.alpha || state.target !== o.kind ||
-      state.classIndex !== -1 || state.layer !== '') return;
-  const shown = () => {
-    page.opening = o;
-    $('overlay-caption').textContent = `${methodName(o.method)} · ${o.label} · the engine in your browser is starting and will redraw it`;
-  };
-  // boot.js may have drawn it already.
-  const boot = window.cnnlensBoot;
-  if (boot && boot.times) Object.assign(page.marks, boot.times);
-  if (boot && boot.base === api.assetURL('') && boot.openingShown) {
-    shown();
-    page.marks['first-heatmap-shown'] = boot.openingShown;
+  if (!o || !sample || o.sample !== sample.file || o.model !== manifest.defaultModel || state.method !== o.method ||
+      state.colormap !== o.colormap || state.alpha !== o.alpha || state.target !== o.kind || state.classIndex !== -1 ||
+      state.layer !== '') {
+    dropOpening();
     return;
   }
+  page.opening = o;
+  $('overlay-caption').textContent = `${methodName(o.method)} · ${o.label} · the engine in your browser is starting and will redraw it`;
+  // When it was painted (Element Timing), else when it had loaded.
+  const shown = (t) => { if (page.marks['first-heatmap-shown'] == null) page.marks['first-heatmap-shown'] = t; };
   try {
-    const blob = boot && boot.opening && boot.base === api.assetURL('')
-      ? await boot.opening
-      : await fetch(api.assetURL(o.overlay)).then((r) => (r.ok ? r.blob() : null));
-    if (!blob) return;
-    const bmp = await createImageBitmap(blob);
-    if (boot && boot.openingShown) { bmp.close(); shown(); page.marks['first-heatmap-shown'] = boot.openingShown; return; }
-    if (state.result || page.firstHeatmapMs != null || previewGen > 0) { bmp.close(); return; }
-    if (boot) boot.openingShown = performance.now(); // boot.js draws it no more
-    drawBitmap($('overlay'), bmp);
-    shown();
-    mark('first-heatmap-shown');
-  } catch (_) { /* the engine draws it */ }
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) if (e.identifier === 'opening-view') shown(e.renderTime || e.loadTime);
+    }).observe({ type: 'element', buffered: true });
+  } catch (_) { /* no Element Timing */ }
+  if (!('PerformanceElementTiming' in window)) {
+    if (img.complete) shown(performance.now());
+    else img.addEventListener('load', () => shown(performance.now()), { once: true });
+  }
+}
+
+// dropOpening removes the opening view's image, uncovering the main canvas.
+function dropOpening() {
+  const img = $('opening-view');
+  if (img) img.remove();
 }
 
 async function main() {
@@ -1655,6 +1658,7 @@ async function main() {
   } catch (err) {
     showError(`The engine did not start: ${err.message}`);
     setStatus('Engine failed');
+    if (page.opening) $('overlay-caption').textContent = `${methodName(page.opening.method)} · ${page.opening.label} · computed when this site was built (the engine did not start here)`;
     return;
   }
   mark('ready');

@@ -40,28 +40,4 @@
     return r.json();
   });
   boot.manifest.catch(() => {});
-  // The opening view's picture (manifest.opening), fetched as soon as the
-  // manifest says where it is: the page shows it while the engine starts.
-  boot.times = {};
-  boot.opening = boot.manifest
-    .then((m) => (m.opening ? fetch(new URL(m.opening.overlay, base)).then((r) => (r.ok ? r.blob() : null)) : null))
-    .then((blob) => { boot.times['opening-fetched'] = performance.now(); return blob; })
-    .catch(() => null);
-  // Drawn into the page's main picture as soon as the parser has made it,
-  // before the page's own scripts run (they take over from there).
-  boot.opening.then((blob) => blob && createImageBitmap(blob)).then((bmp) => {
-    if (!bmp) return;
-    boot.times['opening-decoded'] = performance.now();
-    const draw = () => {
-      const c = document.getElementById('overlay');
-      if (!c || boot.openingShown || window.cnnlensPage && window.cnnlensPage.renders > 0) { bmp.close(); return; }
-      c.width = bmp.width;
-      c.height = bmp.height;
-      c.getContext('2d').drawImage(bmp, 0, 0);
-      bmp.close();
-      boot.openingShown = performance.now();
-    };
-    if (document.readyState === 'loading') document.addEventListener('readystatechange', draw, { once: true });
-    else draw();
-  }).catch(() => {});
 })();

@@ -471,9 +471,13 @@ func TestOpeningWhileStarting(t *testing.T) {
 			Renders         int
 		}
 		p.eval(`({caption: document.getElementById('overlay-caption').textContent, status: document.getElementById('status').textContent, renders: cnnlensPage.renders})`, &before)
-		overlay := p.canvas("overlay")
-		if overlay.Colors < 100 || before.Renders != 0 || !strings.Contains(before.Caption, "starting") || !strings.Contains(before.Status, "Starting") {
-			t.Errorf("%s, engine held back: overlay %+v, %+v; want the opening view's map, a caption saying the engine is starting", vp.name, overlay, before)
+		var img struct {
+			Loaded        bool
+			Width, Canvas int // shown widths of the image and of the main canvas
+		}
+		p.eval(`(() => { const i = document.getElementById('opening-view'); return i ? {loaded: i.complete && i.naturalWidth > 0, width: i.offsetWidth, canvas: document.getElementById('overlay').offsetWidth} : {}; })()`, &img)
+		if !img.Loaded || img.Width < 200 || img.Canvas != 0 || before.Renders != 0 || !strings.Contains(before.Caption, "starting") || !strings.Contains(before.Status, "Starting") {
+			t.Errorf("%s, engine held back: image %+v, %+v; want the opening view's picture shown in place of the canvas, a caption saying the engine is starting", vp.name, img, before)
 		}
 		t.Logf("%s while the engine starts: %s", vp.name, p.screenshot("opening-"+vp.name+".png"))
 		if vp.name == "phone" {
@@ -483,6 +487,11 @@ func TestOpeningWhileStarting(t *testing.T) {
 			p.eval(`document.getElementById('overlay-caption').textContent`, &caption)
 			if strings.Contains(caption, "starting") {
 				t.Errorf("after the engine's first map the caption still says %q", caption)
+			}
+			var gone bool
+			p.eval(`document.getElementById('opening-view') === null`, &gone)
+			if overlay := p.canvas("overlay"); !gone || overlay.Colors < 100 {
+				t.Errorf("after the engine's first map: opening image removed %v, main canvas %+v", gone, overlay)
 			}
 			if errs := p.consoleErrors(); len(errs) > 0 {
 				t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
