@@ -1598,8 +1598,7 @@ function showOpening(manifest, sample) {
     dropOpening();
     return;
   }
-  page.opening = o;
-  $('overlay-caption').textContent = `${methodName(o.method)} · ${o.label} · the engine in your browser is starting and will redraw it`;
+  page.opening = o; // (its caption is in the page too)
   // When it was painted (Element Timing), else when it had loaded.
   const shown = (t) => { if (page.marks['first-heatmap-shown'] == null) page.marks['first-heatmap-shown'] = t; };
   try {
