@@ -92,6 +92,17 @@ bench-go: bench-native bench-wasm
 bench-native:
 	$(GO) test -run XXX -bench '$(BENCH)' -benchtime 5x ./engine/...
 
+# ResNet-18's native forward pass against PyTorch's on the same cores,
+# alternating (Debian's python3-torch and python3-torchvision, installed if
+# missing; random weights, nothing downloaded).
+bench-pytorch:
+	@/usr/bin/python3 -c 'import torchvision' 2>/dev/null || { apt-get update -q && apt-get install -y -q --no-install-recommends python3-torch python3-torchvision; }
+	$(GO) test -c -o bin/model.test ./engine/model
+	@for i in 1 2 3; do \
+	  CNNLENS_ORACLE=$(ORACLE) bin/model.test -test.run XXX -test.bench 'ResNet18Forward$$' -test.benchtime 40x -test.cpu 2,1 | grep Benchmark; \
+	  /usr/bin/python3 bench/pytorch-native.py --rounds 1; \
+	done
+
 bench-wasm:
 	GOOS=js GOARCH=wasm $(GO) test -exec="$(WASMEXEC)" -run XXX -bench '$(BENCH)' -benchtime 3x ./engine/...
 
@@ -155,7 +166,7 @@ startup: browser-deps site
 	  awk '{v[NR]=$$1} END {if (NR == 0) exit; m = NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2; \
 	    printf "cold opening view (the map computed when the site was built) shown over %d runs: median %g ms, %d–%d ms\n", NR, m, v[1], v[NR]}'
 
-.PHONY: models bench-localization test-models-wasm ortcheck inside-pictures inside-page-pictures startup page-pictures
+.PHONY: bench-pytorch models bench-localization test-models-wasm ortcheck inside-pictures inside-page-pictures startup page-pictures
 
 # The tests of the bundled models fail, instead of skipping, when the
 # Fashion-MNIST package or onnxruntime (models/ortcheck) is missing.

@@ -85,6 +85,12 @@ func Load(data []byte) (*Model, error) {
 	if inputs[0].Shape != nil && len(inputs[0].Shape) != 4 {
 		return nil, fmt.Errorf("onnx: input %q has rank %d; cnnlens needs an N×C×H×W image input", inputs[0].Name, len(inputs[0].Shape))
 	}
+	// The model's weights are its own (decoded from data) and nothing
+	// writes to them: frozen, a Conv keeps them packed without checking
+	// them for changes at every pass.
+	for _, t := range gr.Consts {
+		t.Freeze()
+	}
 	return &Model{
 		Graph: gr, Input: inputs[0].Name, InputShape: inputs[0].Shape, Output: gr.Outputs[0],
 		Opset: pm.Opset, Producer: pm.Producer, Metadata: pm.Metadata,

@@ -139,7 +139,7 @@ func (op *Conv) ForwardBufs(in []*tensor.T, bufs Bufs) ([]*tensor.T, error) {
 		return []*tensor.T{y}, nil
 	}
 	if wino {
-		winogradForward(p, &op.pack, x, w, yf)
+		winogradForward(p, &op.pack, x, w, yf, in[1].Frozen())
 		return []*tensor.T{y}, nil
 	}
 	beta := float32(0)
@@ -152,11 +152,13 @@ func (op *Conv) ForwardBufs(in []*tensor.T, bufs Bufs) ([]*tensor.T, error) {
 	// its panels straight from the image. The weights are kept packed when
 	// the GEMMs would pack them at least twice per call (per image, per
 	// block of columns, per goroutine): checking that they are unchanged
-	// reads them once (wgHash), about what packing them once costs.
+	// reads them once (wgHash), about what packing them once costs. Frozen
+	// weights (a loaded model's) are not checked, so they are always kept.
 	gemm := p.Mg >= 2 && p.ohw >= 2
+	frozen := in[1].Frozen()
 	var pa []*kernels.PackedA
-	if gemm && p.N*kernels.PackCount(p.Mg, p.ohw, p.kk) >= 2 {
-		pa = op.gemm.weights(w, p.G, p.Mg, p.kk)
+	if packs := p.N * kernels.PackCount(p.Mg, p.ohw, p.kk); gemm && (packs >= 2 || frozen && packs >= 1) {
+		pa = op.gemm.weights(w, frozen, false, p.G, p.Mg, p.kk)
 	}
 	var colp *[]float32
 	if !pw && !gemm {
@@ -379,7 +381,7 @@ func (op *Conv) Backward(in, out, gradOut []*tensor.T, need []bool) ([]*tensor.T
 		return grads, nil
 	}
 	if wantX && p.useWinograd() {
-		winogradBackwardInput(p, &op.pack, w, dy, dX.F32())
+		winogradBackwardInput(p, &op.pack, w, dy, dX.F32(), in[1].Frozen())
 		if wantX = false; !wantW {
 			return grads, nil
 		}
@@ -397,6 +399,13 @@ func (op *Conv) Backward(in, out, gradOut []*tensor.T, need []bool) ([]*tensor.T
 		}
 	}
 	kg := p.g.kernels(p.Cg)
+	// Frozen weights (a loaded model's) are kept packed transposed for the
+	// input gradient's GEMMs (SgemmPacked's sums are Sgemm's from 2 rows
+	// and 2 columns on).
+	var paT []*kernels.PackedA
+	if wantX && in[1].Frozen() && p.kk >= 2 && p.ohw >= 2 {
+		paT = op.gemm.weights(w, true, true, p.G, p.Mg, p.kk)
+	}
 	for n := 0; n < p.N; n++ {
 		for gi := 0; gi < p.G; gi++ {
 			dyg := dy[(n*p.M+gi*p.Mg)*p.ohw:][:p.Mg*p.ohw]
@@ -415,12 +424,17 @@ func (op *Conv) Backward(in, out, gradOut []*tensor.T, need []bool) ([]*tensor.T
 				// dcol = W_gᵀ · dY_g, then dX_g = col2im(dcol)
 				wg := w[gi*p.Mg*p.kk:][:p.Mg*p.kk]
 				dxg := dX.F32()[(n*p.C+gi*p.Cg)*p.hw:][:p.Cg*p.hw]
-				if pw {
-					kernels.Sgemm(true, false, p.kk, p.ohw, p.Mg, 1, wg, p.kk, dyg, p.ohw, 0, dxg, p.ohw)
+				out := dxg
+				if !pw {
+					out = *dcolp
+				}
+				if paT != nil {
+					kernels.SgemmPacked(paT[gi], false, p.ohw, 1, dyg, p.ohw, 0, out, p.ohw)
 				} else {
-					dcol := *dcolp
-					kernels.Sgemm(true, false, p.kk, p.ohw, p.Mg, 1, wg, p.kk, dyg, p.ohw, 0, dcol, p.ohw)
-					kernels.Col2im(kg, dcol, dxg)
+					kernels.Sgemm(true, false, p.kk, p.ohw, p.Mg, 1, wg, p.kk, dyg, p.ohw, 0, out, p.ohw)
+				}
+				if !pw {
+					kernels.Col2im(kg, out, dxg)
 				}
 			}
 		}

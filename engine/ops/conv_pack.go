@@ -18,34 +18,46 @@ import (
 // Conv keeps them only where its GEMMs would pack them at least twice per
 // call (kernels.PackCount); with ResNet-18's 36 MB of layer4 weights,
 // keeping them for a single image's pass saved no CPU time.
+//
+// The input gradient's GEMMs multiply by the weights transposed; frozen
+// weights are kept packed that way too (e[1]).
 type convPack struct {
 	mu   sync.Mutex
-	e    *wgPackEntry // tile 0: the weights as they are, pa[group]
+	e    [2]*wgPackEntry // tile 0: the weights as they are, pa[group]; transposed
 	held *packHeld
 }
 
-// weights returns the weights packed per group (an Mg×kk matrix each), from
-// the cache when they are unchanged, or nil when they cannot be kept (the
-// caller then uses kernels.SgemmConv or Sgemm, which pack them themselves).
-func (pk *convPack) weights(w []float32, groups, mg, kk int) []*kernels.PackedA {
+// weights returns the weights packed per group (an Mg×kk matrix each, or
+// its transpose when trans), from the cache when they are unchanged, or nil
+// when they cannot be kept (the caller then uses kernels.SgemmConv or
+// Sgemm, which pack them themselves). frozen: the weights never change
+// (tensor.T.Frozen).
+func (pk *convPack) weights(w []float32, frozen, trans bool, groups, mg, kk int) []*kernels.PackedA {
 	if len(w) == 0 {
 		return nil
 	}
-	h := wgHash(w)
-	src := unsafe.SliceData(w)
 	geom := [3]int{groups, mg, kk}
+	slot := 0
+	if trans {
+		slot = 1
+	}
 	pk.mu.Lock()
-	e := pk.e
+	e := pk.e[slot]
 	pk.mu.Unlock()
-	if e != nil && e.src == src && e.n == len(w) && e.geom == geom && e.hash == h {
+	ok, h := e.matches(w, frozen, 0, geom)
+	if ok {
 		return e.pa
 	}
 	if wgPackUsed.Load()+int64(len(w)) > wgPackMax {
 		return nil // would not be kept: let the GEMM pack them in its buffers
 	}
-	ne := &wgPackEntry{src: src, n: len(w), geom: geom, hash: h, pa: make([]*kernels.PackedA, groups)}
+	ne := &wgPackEntry{src: unsafe.SliceData(w), n: len(w), geom: geom, hash: h, frozen: frozen, pa: make([]*kernels.PackedA, groups)}
 	for gi := range ne.pa {
-		ne.pa[gi] = kernels.PackA(false, mg, kk, w[gi*mg*kk:], kk)
+		if trans {
+			ne.pa[gi] = kernels.PackA(true, kk, mg, w[gi*mg*kk:], kk)
+		} else {
+			ne.pa[gi] = kernels.PackA(false, mg, kk, w[gi*mg*kk:], kk)
+		}
 		ne.size += ne.pa[gi].Floats()
 	}
 	if wgPackUsed.Add(int64(ne.size)) > wgPackMax {
@@ -53,8 +65,8 @@ func (pk *convPack) weights(w []float32, groups, mg, kk int) []*kernels.PackedA 
 		return ne.pa // used once, not kept
 	}
 	pk.mu.Lock()
-	old := pk.e
-	pk.e = ne
+	old := pk.e[slot]
+	pk.e[slot] = ne
 	oldSize := 0
 	if old != nil {
 		oldSize = old.size

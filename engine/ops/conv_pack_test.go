@@ -92,7 +92,7 @@ func TestConvPackedWeights(t *testing.T) {
 				check("first call")
 				p, _ := op.plan(in)
 				kept := p.Mg >= 2 && p.ohw >= 2 && p.N*kernels.PackCount(p.Mg, p.ohw, p.kk) >= 2
-				e := op.gemm.e
+				e := op.gemm.e[0]
 				if (e != nil) != kept {
 					t.Fatalf("packed weights kept: %v, want %v", e != nil, kept)
 				}
@@ -100,14 +100,81 @@ func TestConvPackedWeights(t *testing.T) {
 					t.Fatal("a batch of 3 does not keep its packed weights")
 				}
 				check("second call")
-				if op.gemm.e != e {
+				if op.gemm.e[0] != e {
 					t.Error("unchanged weights were packed again")
 				}
 				w := in[1].F32()
 				w[len(w)/2] = math.Nextafter32(w[len(w)/2], 2)
 				check("after changing one weight in place")
-				if kept && op.gemm.e == e {
+				if kept && op.gemm.e[0] == e {
 					t.Error("changed weights were not packed again")
+				}
+			})
+		}
+	}
+}
+
+// TestConvFrozenWeights: frozen weights (a loaded model's) are packed once
+// and then used without hashing them, forward (as they are, on the
+// im2col/GEMM path, and Winograd-transformed) and for the input gradient
+// (transposed), with the same bits as the same Conv with unfrozen weights.
+func TestConvFrozenWeights(t *testing.T) {
+	cases := append([]convCase(nil), convCases...)
+	cases = append(cases,
+		convCase{name: "stem", N: 1, C: 3, H: 40, W: 37, M: 16, KH: 7, KW: 7, strides: []int{2, 2}, pads: []int{3, 3, 3, 3}, dils: []int{1, 1}, group: 1, bias: false},
+		convCase{name: "3x3 stage", N: 1, C: 24, H: 20, W: 20, M: 32, KH: 3, KW: 3, strides: []int{1, 1}, pads: []int{1, 1, 1, 1}, dils: []int{1, 1}, group: 1, bias: true},
+		convCase{name: "1x1 downsample", N: 1, C: 64, H: 14, W: 14, M: 40, KH: 1, KW: 1, strides: []int{2, 2}, pads: []int{0, 0, 0, 0}, dils: []int{1, 1}, group: 1, bias: false},
+	)
+	rng := rand.New(rand.NewSource(22))
+	for _, mode := range []int32{wgModeNever, wgModeAlways} {
+		setWinogradMode(t, mode)
+		for _, c := range cases {
+			if c.group > 1 && c.group == c.C {
+				continue // depthwise: nothing packed
+			}
+			t.Run(fmt.Sprintf("%s winograd %d", c.name, mode), func(t *testing.T) {
+				o, in, err := c.build(rng)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ref := o.(*Conv)
+				o2, _, err := c.build(rng)
+				if err != nil {
+					t.Fatal(err)
+				}
+				op := o2.(*Conv)
+				fin := append([]*tensor.T(nil), in...)
+				fin[1] = in[1].Clone()
+				fin[1].Freeze()
+				p, _ := op.plan(fin)
+				gy := randT(rng, -1, 1, p.N, p.M, p.g.OutH, p.g.OutW)
+				same := func(step string, got, want []float32) {
+					t.Helper()
+					for i := range want {
+						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("%s: [%d] = %v, with unfrozen weights %v", step, i, got[i], want[i])
+						}
+					}
+				}
+				for call := range 2 {
+					h0 := wgHashes.Load()
+					got := nnForward(t, op, fin...)[0].F32()
+					gx, err := op.Backward(fin, nil, []*tensor.T{gy}, []bool{true})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if n := wgHashes.Load() - h0; n != 0 {
+						t.Fatalf("call %d hashed frozen weights %d times", call, n)
+					}
+					same(fmt.Sprintf("call %d forward", call), got, nnForward(t, ref, in...)[0].F32())
+					wx, err := ref.Backward(in, nil, []*tensor.T{gy}, []bool{true})
+					if err != nil {
+						t.Fatal(err)
+					}
+					same(fmt.Sprintf("call %d input gradient", call), gx[0].F32(), wx[0].F32())
+				}
+				if p.Mg >= 2 && p.ohw >= 2 && !p.depthwise && !p.useWinogradForward() && op.gemm.e[0] == nil {
+					t.Error("frozen weights were not kept packed for the forward GEMM")
 				}
 			})
 		}

@@ -230,34 +230,35 @@ type wgGeom struct {
 }
 
 // winogradForward accumulates the convolution into y (which holds the bias
-// or zeros). pk, when not nil, keeps the transformed weights.
-func winogradForward(p *convPlan, pk *wgPack, x, w, y []float32) {
+// or zeros). pk, when not nil, keeps the transformed weights; frozen: the
+// weights never change (tensor.T.Frozen).
+func winogradForward(p *convPlan, pk *wgPack, x, w, y []float32, frozen bool) {
 	gm := wgGeom{N: p.N, G: p.G, Cin: p.Cg, Cout: p.Mg, H: p.g.H, W: p.g.W,
 		OH: p.g.OutH, OW: p.g.OutW, padT: p.g.PadT, padL: p.g.PadL}
 	if gm.OH >= wg4MinOut && gm.OW >= wg4MinOut {
 		fastDiffers.Add(1)
 	}
-	wgRun(gm, pk, w, x, y, false)
+	wgRun(gm, pk, w, x, y, false, frozen)
 }
 
 // winogradBackwardInput accumulates dX (zeroed by the caller) given dY:
 // dX = conv(dY, flip(W)ᵀ) with pads 2-pad.
-func winogradBackwardInput(p *convPlan, pk *wgPack, w, dy, dx []float32) {
+func winogradBackwardInput(p *convPlan, pk *wgPack, w, dy, dx []float32, frozen bool) {
 	gm := wgGeom{N: p.N, G: p.G, Cin: p.Mg, Cout: p.Cg, H: p.g.OutH, W: p.g.OutW,
 		OH: p.g.H, OW: p.g.W, padT: 2 - p.g.PadT, padL: 2 - p.g.PadL}
-	wgRun(gm, pk, w, dy, dx, true)
+	wgRun(gm, pk, w, dy, dx, true, frozen)
 }
 
 // wgRun transforms the weights w (laid out as the Conv's, G·M × C × 3 × 3;
 // backward: the kernel flipped and transposed), or takes them from pk, and
 // accumulates the convolution of x into y with the tile size wgTile picks.
-func wgRun(gm wgGeom, pk *wgPack, w, x, y []float32, backward bool) {
+func wgRun(gm wgGeom, pk *wgPack, w, x, y []float32, backward, frozen bool) {
 	m := wgTile(gm.OH, gm.OW, backward)
 	M, C := gm.Cout, gm.Cin // of the Conv's weights
 	if backward {
 		M, C = C, M
 	}
-	u, pa, release := pk.weights(w, gm.G, M, C, m, backward)
+	u, pa, release := pk.weights(w, frozen, gm.G, M, C, m, backward)
 	defer release()
 	wgConv(gm, x, u, pa, y, m)
 }
