@@ -94,6 +94,58 @@ func fullTiles(kc, npanA, npanB int, ap []aRow, bp []bRow, c []float32, ldc int,
 	tiles(kc, npanA, npanB, &ap[0], &bp[0], &c[0], ldc, alpha, beta)
 }
 
+// accumulateCols1 is accumulate for the first 1 column(s) of the B panel: it
+// sets acc[r·gemmNR+j] for j < 1, each sum in order of p (gemm_kernel_wasm.s).
+//
+//go:noescape
+func accumulateCols1(kc int, ap *aRow, bp *bRow, acc *[gemmMR * gemmNR]float32)
+
+// accumulateCols2 is accumulate for the first 2 column(s) of the B panel: it
+// sets acc[r·gemmNR+j] for j < 2, each sum in order of p (gemm_kernel_wasm.s).
+//
+//go:noescape
+func accumulateCols2(kc int, ap *aRow, bp *bRow, acc *[gemmMR * gemmNR]float32)
+
+// edgeAccumulate[cols-1] is the k loop of an edge of cols columns.
+var edgeAccumulate = [gemmNR - 1]func(kc int, ap *aRow, bp *bRow, acc *[gemmMR * gemmNR]float32){accumulateCols1, accumulateCols2}
+
+// edgeColumns computes the columns of C of a B panel with cols < gemmNR
+// valid columns, A panel by A panel, with the same sums as the tiles'
+// (the padding columns are not multiplied); it reports whether it did.
+func edgeColumns(kc, npanA, rows, cols int, ap []aRow, bp []bRow, c []float32, ldc int, alpha, beta float32) bool {
+	if cols >= gemmNR {
+		return false
+	}
+	_, _ = ap[npanA*kc-1], bp[kc-1]
+	acc := edgeAccumulate[cols-1]
+	var sums [gemmMR * gemmNR]float32
+	for q := 0; q < npanA; q++ {
+		acc(kc, &ap[q*kc], &bp[0], &sums)
+		for r := 0; r < gemmMR; r++ {
+			i := q*gemmMR + r
+			if i >= rows {
+				break
+			}
+			crow := c[i*ldc:][:cols]
+			for j := range crow {
+				v := sums[r*gemmNR+j]
+				if beta == 0 {
+					crow[j] = alpha * v
+				} else {
+					crow[j] = alpha*v + beta*crow[j]
+				}
+			}
+		}
+	}
+	return true
+}
+
+// edgeKernel sets tmp to the sums of an edge tile (the full block; cols,
+// the B panel's valid columns, is edgeColumns' business).
+func edgeKernel(kc int, ap []aRow, bp []bRow, tmp *[gemmMR * gemmNR]float32, cols int) {
+	microKernel(kc, ap, bp, tmp[:], gemmNR, 1, 0)
+}
+
 // packRowsA sets d[p][r] = src[r·ld+p] for every p < len(d) and r < 3:
 // a full A panel from gemmMR rows of A (op(A) = A).
 func packRowsA(d []aRow, src []float32, ld int) {

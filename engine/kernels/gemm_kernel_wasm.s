@@ -154,6 +154,204 @@ TEXT ·accumulate(SB), NOSPLIT, $0-32
 	F32Store $32
 	RET
 
+// func accumulateCols2(kc int, ap *aRow, bp *bRow, acc *[9]float32)
+TEXT ·accumulateCols2(SB), NOSPLIT, $0-32
+	I64Load kc+0(FP)
+	Set R2
+	I64Load ap+8(FP)
+	Set R0
+	I64Load bp+16(FP)
+	Set R1
+	Get R1
+	Get R2
+	I64Const $12
+	I64Mul
+	I64Add
+	Set R4
+	Get R2
+	I64Eqz
+	I32Eqz
+	If
+	Loop
+	Get R1
+	I32WrapI64
+	F32Load $0
+	Set F9
+	Get R1
+	I32WrapI64
+	F32Load $4
+	Set F10
+	Get R0
+	I32WrapI64
+	F32Load $0
+	Set F12
+	Get F0
+	Get F12
+	Get F9
+	F32Mul
+	F32Add
+	Set F0
+	Get F1
+	Get F12
+	Get F10
+	F32Mul
+	F32Add
+	Set F1
+	Get R0
+	I32WrapI64
+	F32Load $4
+	Set F12
+	Get F3
+	Get F12
+	Get F9
+	F32Mul
+	F32Add
+	Set F3
+	Get F4
+	Get F12
+	Get F10
+	F32Mul
+	F32Add
+	Set F4
+	Get R0
+	I32WrapI64
+	F32Load $8
+	Set F12
+	Get F6
+	Get F12
+	Get F9
+	F32Mul
+	F32Add
+	Set F6
+	Get F7
+	Get F12
+	Get F10
+	F32Mul
+	F32Add
+	Set F7
+	Get R0
+	I64Const $12
+	I64Add
+	Set R0
+	Get R1
+	I64Const $12
+	I64Add
+	Tee R1
+	Get R4
+	I64Ne
+	BrIf $0
+	End
+	End
+	I64Load acc+24(FP)
+	Set R3
+	Get R3
+	I32WrapI64
+	Get F0
+	F32Store $0
+	Get R3
+	I32WrapI64
+	Get F1
+	F32Store $4
+	Get R3
+	I32WrapI64
+	Get F3
+	F32Store $12
+	Get R3
+	I32WrapI64
+	Get F4
+	F32Store $16
+	Get R3
+	I32WrapI64
+	Get F6
+	F32Store $24
+	Get R3
+	I32WrapI64
+	Get F7
+	F32Store $28
+	RET
+
+// func accumulateCols1(kc int, ap *aRow, bp *bRow, acc *[9]float32)
+TEXT ·accumulateCols1(SB), NOSPLIT, $0-32
+	I64Load kc+0(FP)
+	Set R2
+	I64Load ap+8(FP)
+	Set R0
+	I64Load bp+16(FP)
+	Set R1
+	Get R1
+	Get R2
+	I64Const $12
+	I64Mul
+	I64Add
+	Set R4
+	Get R2
+	I64Eqz
+	I32Eqz
+	If
+	Loop
+	Get R1
+	I32WrapI64
+	F32Load $0
+	Set F9
+	Get R0
+	I32WrapI64
+	F32Load $0
+	Set F12
+	Get F0
+	Get F12
+	Get F9
+	F32Mul
+	F32Add
+	Set F0
+	Get R0
+	I32WrapI64
+	F32Load $4
+	Set F12
+	Get F3
+	Get F12
+	Get F9
+	F32Mul
+	F32Add
+	Set F3
+	Get R0
+	I32WrapI64
+	F32Load $8
+	Set F12
+	Get F6
+	Get F12
+	Get F9
+	F32Mul
+	F32Add
+	Set F6
+	Get R0
+	I64Const $12
+	I64Add
+	Set R0
+	Get R1
+	I64Const $12
+	I64Add
+	Tee R1
+	Get R4
+	I64Ne
+	BrIf $0
+	End
+	End
+	I64Load acc+24(FP)
+	Set R3
+	Get R3
+	I32WrapI64
+	Get F0
+	F32Store $0
+	Get R3
+	I32WrapI64
+	Get F3
+	F32Store $12
+	Get R3
+	I32WrapI64
+	Get F6
+	F32Store $24
+	RET
+
 // func tiles(kc, npanA, npanB int, ap *aRow, bp *bRow, c *float32, ldc int, alpha, beta float32)
 TEXT ·tiles(SB), NOSPLIT, $72-64
 	I64Load kc+0(FP)

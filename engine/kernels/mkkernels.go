@@ -202,6 +202,7 @@ func (t target) writeKernel(b *bytes.Buffer) {
 		p("_ = c[(npanA*gemmMR-1)*ldc+npanB*gemmNR-1]")
 		p("tiles(kc, npanA, npanB, &ap[0], &bp[0], &c[0], ldc, alpha, beta)")
 		p("}")
+		t.writeEdgeColumns(b)
 		return
 	}
 	p("// microKernel computes the gemmMR×gemmNR block")
@@ -260,6 +261,66 @@ func (t target) writeKernel(b *bytes.Buffer) {
 	t.writeStore(b)
 }
 
+// writeEdgeColumns emits the wasm assembly kernel's edge columns: a B
+// panel with fewer than gemmNR valid columns (the rest padding) takes
+// accumulateColsN, which multiplies by the valid columns only, instead of
+// a full tile per A panel (for a 7×7 plane's 16 Winograd tiles, a sixth
+// of the multiplications were padding).
+func (t target) writeEdgeColumns(b *bytes.Buffer) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
+	var names []string
+	for cols := 1; cols < t.nr; cols++ {
+		name := fmt.Sprintf("accumulateCols%d", cols)
+		names = append(names, name)
+		p("")
+		p("// %s is accumulate for the first %d column(s) of the B panel: it", name, cols)
+		p("// sets acc[r·gemmNR+j] for j < %d, each sum in order of p (%s).", cols, t.asm)
+		p("//")
+		p("//go:noescape")
+		p("func %s(kc int, ap *aRow, bp *bRow, acc *[gemmMR * gemmNR]float32)", name)
+	}
+	p("")
+	p("// edgeAccumulate[cols-1] is the k loop of an edge of cols columns.")
+	p("var edgeAccumulate = [gemmNR - 1]func(kc int, ap *aRow, bp *bRow, acc *[gemmMR * gemmNR]float32){%s}", strings.Join(names, ", "))
+	p("")
+	p("// edgeColumns computes the columns of C of a B panel with cols < gemmNR")
+	p("// valid columns, A panel by A panel, with the same sums as the tiles'")
+	p("// (the padding columns are not multiplied); it reports whether it did.")
+	p("func edgeColumns(kc, npanA, rows, cols int, ap []aRow, bp []bRow, c []float32, ldc int, alpha, beta float32) bool {")
+	p("if cols >= gemmNR {")
+	p("return false")
+	p("}")
+	p("_, _ = ap[npanA*kc-1], bp[kc-1]")
+	p("acc := edgeAccumulate[cols-1]")
+	p("var sums [gemmMR * gemmNR]float32")
+	p("for q := 0; q < npanA; q++ {")
+	p("acc(kc, &ap[q*kc], &bp[0], &sums)")
+	p("for r := 0; r < gemmMR; r++ {")
+	p("i := q*gemmMR + r")
+	p("if i >= rows {")
+	p("break")
+	p("}")
+	p("crow := c[i*ldc:][:cols]")
+	p("for j := range crow {")
+	p("v := sums[r*gemmNR+j]")
+	p("if beta == 0 {")
+	p("crow[j] = alpha * v")
+	p("} else {")
+	p("crow[j] = alpha*v + beta*crow[j]")
+	p("}")
+	p("}")
+	p("}")
+	p("}")
+	p("return true")
+	p("}")
+	p("")
+	p("// edgeKernel sets tmp to the sums of an edge tile (the full block; cols,")
+	p("// the B panel's valid columns, is edgeColumns' business).")
+	p("func edgeKernel(kc int, ap []aRow, bp []bRow, tmp *[gemmMR * gemmNR]float32, cols int) {")
+	p("microKernel(kc, ap, bp, tmp[:], gemmNR, 1, 0)")
+	p("}")
+}
+
 // writeStore emits the end of microKernel: C = alpha·c + beta·C from the
 // accumulators c00….
 func (t target) writeStore(b *bytes.Buffer) {
@@ -310,19 +371,19 @@ func (t target) assembly() []byte {
 	// and R1, one step per iteration, until R1 reaches R4, the end of B's
 	// panel. (Unrolled ×2, V8 loads both steps'
 	// values before any arithmetic and keeps six accumulators in memory.)
-	kloop := func() {
+	kloop := func(cols int) {
 		p("\tGet R1\n\tGet R2\n\tI64Const $%d\n\tI64Mul\n\tI64Add\n\tSet R4", 4*N)
 		p("\tGet R2")
 		p("\tI64Eqz")
 		p("\tI32Eqz")
 		p("\tIf")
 		p("\tLoop")
-		for j := 0; j < N; j++ {
+		for j := 0; j < cols; j++ {
 			p("\tGet R1\n\tI32WrapI64\n\tF32Load $%d\n\tSet F%d", 4*j, bReg+j)
 		}
 		for i := 0; i < M; i++ {
 			p("\tGet R0\n\tI32WrapI64\n\tF32Load $%d\n\tSet F%d", 4*i, aReg)
-			for j := 0; j < N; j++ {
+			for j := 0; j < cols; j++ {
 				acc := i*N + j
 				p("\tGet F%d\n\tGet F%d\n\tGet F%d\n\tF32Mul\n\tF32Add\n\tSet F%d", acc, aReg, bReg+j, acc)
 			}
@@ -341,22 +402,33 @@ func (t target) assembly() []byte {
 	p("")
 	p("#include \"textflag.h\"")
 	p("")
-	p("// func accumulate(kc int, ap *aRow, bp *bRow, acc *[%d]float32)", M*N)
-	p("TEXT ·accumulate(SB), NOSPLIT, $0-32")
-	p("\tI64Load kc+0(FP)")
-	p("\tSet R2")
-	p("\tI64Load ap+8(FP)")
-	p("\tSet R0")
-	p("\tI64Load bp+16(FP)")
-	p("\tSet R1")
-	kloop()
-	p("\tI64Load acc+24(FP)")
-	p("\tSet R3")
-	for a := 0; a < M*N; a++ {
-		p("\tGet R3\n\tI32WrapI64\n\tGet F%d\n\tF32Store $%d", a, 4*a)
+	// accumulate, and accumulateCols1… for the first 1… columns of a B
+	// panel (an edge of the GEMM: the other columns are padding).
+	for cols := N; cols >= 1; cols-- {
+		name := "accumulate"
+		if cols < N {
+			name = fmt.Sprintf("accumulateCols%d", cols)
+		}
+		p("// func %s(kc int, ap *aRow, bp *bRow, acc *[%d]float32)", name, M*N)
+		p("TEXT ·%s(SB), NOSPLIT, $0-32", name)
+		p("\tI64Load kc+0(FP)")
+		p("\tSet R2")
+		p("\tI64Load ap+8(FP)")
+		p("\tSet R0")
+		p("\tI64Load bp+16(FP)")
+		p("\tSet R1")
+		kloop(cols)
+		p("\tI64Load acc+24(FP)")
+		p("\tSet R3")
+		for i := 0; i < M; i++ {
+			for j := 0; j < cols; j++ {
+				a := i*N + j
+				p("\tGet R3\n\tI32WrapI64\n\tGet F%d\n\tF32Store $%d", a, 4*a)
+			}
+		}
+		p("\tRET")
+		p("")
 	}
-	p("\tRET")
-	p("")
 	// tiles: R3 kc, R4 A panels left, R5 B panels left, R6 A panel, R7 B
 	// panel, R8 C tile, R9 C column of the B panel, R10 C's row stride in
 	// bytes, R11 a row of the C tile. The k loop stays in accumulate, a
