@@ -312,7 +312,7 @@ func macroKernel(mb, nb, kb int, ap []aRow, bp []bRow, alpha, beta float32, c []
 			apan := ap[ir/gemmMR*kb:]
 			rows := min(gemmMR, mb-ir)
 			// Compute the full block into tmp, copy the valid part.
-			edgeKernel(kb, apan, bpan, &tmp, cols)
+			edgeKernel(kb, apan, bpan, &tmp, rows, cols)
 			for r := 0; r < rows; r++ {
 				crow := c[(ir+r)*ldc+jr:][:cols]
 				trow := tmp[r*gemmNR:][:cols]

@@ -2,9 +2,9 @@
 
 package kernels
 
-// edgeKernel sets tmp to the sums of an edge tile (the full block; cols,
-// the B panel's valid columns, only matters to the amd64 AVX build).
-func edgeKernel(kc int, ap []aRow, bp []bRow, tmp *[gemmMR * gemmNR]float32, cols int) {
+// edgeKernel sets tmp to the sums of an edge tile (the full block; rows and cols,
+// the valid rows and columns, only matter to the wasm and amd64 AVX builds).
+func edgeKernel(kc int, ap []aRow, bp []bRow, tmp *[gemmMR * gemmNR]float32, rows, cols int) {
 	microKernel(kc, ap, bp, tmp[:], gemmNR, 1, 0)
 }
 

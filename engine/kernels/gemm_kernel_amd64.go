@@ -161,7 +161,7 @@ func edgeColumns(kc, npanA, rows, cols int, ap []aRow, bp []bRow, c []float32, l
 // edgeKernel sets tmp to the sums of an edge tile whose B panel has cols
 // valid columns (the rest are zero): the first 8 columns only when cols ≤ 8
 // and the CPU has AVX (the sums of those columns are the same).
-func edgeKernel(kc int, ap []aRow, bp []bRow, tmp *[gemmMR * gemmNR]float32, cols int) {
+func edgeKernel(kc int, ap []aRow, bp []bRow, tmp *[gemmMR * gemmNR]float32, rows, cols int) {
 	if cols > 8 || !useAVX || useAVX512 {
 		microKernel(kc, ap, bp, tmp[:], gemmNR, 1, 0)
 		return

@@ -106,6 +106,21 @@ func accumulateCols1(kc int, ap *aRow, bp *bRow, acc *[gemmMR * gemmNR]float32)
 //go:noescape
 func accumulateCols2(kc int, ap *aRow, bp *bRow, acc *[gemmMR * gemmNR]float32)
 
+// accumulateRows1 is accumulate for the first 1 row(s) of the A panel: it
+// sets acc[r·gemmNR+j] for r < 1, each sum in order of p (gemm_kernel_wasm.s).
+//
+//go:noescape
+func accumulateRows1(kc int, ap *aRow, bp *bRow, acc *[gemmMR * gemmNR]float32)
+
+// accumulateRows2 is accumulate for the first 2 row(s) of the A panel: it
+// sets acc[r·gemmNR+j] for r < 2, each sum in order of p (gemm_kernel_wasm.s).
+//
+//go:noescape
+func accumulateRows2(kc int, ap *aRow, bp *bRow, acc *[gemmMR * gemmNR]float32)
+
+// edgeRowsAccumulate[rows-1] is the k loop of an edge of rows rows.
+var edgeRowsAccumulate = [gemmMR - 1]func(kc int, ap *aRow, bp *bRow, acc *[gemmMR * gemmNR]float32){accumulateRows1, accumulateRows2}
+
 // edgeAccumulate[cols-1] is the k loop of an edge of cols columns.
 var edgeAccumulate = [gemmNR - 1]func(kc int, ap *aRow, bp *bRow, acc *[gemmMR * gemmNR]float32){accumulateCols1, accumulateCols2}
 
@@ -140,10 +155,16 @@ func edgeColumns(kc, npanA, rows, cols int, ap []aRow, bp []bRow, c []float32, l
 	return true
 }
 
-// edgeKernel sets tmp to the sums of an edge tile (the full block; cols,
-// the B panel's valid columns, is edgeColumns' business).
-func edgeKernel(kc int, ap []aRow, bp []bRow, tmp *[gemmMR * gemmNR]float32, cols int) {
-	microKernel(kc, ap, bp, tmp[:], gemmNR, 1, 0)
+// edgeKernel sets tmp's first rows rows to the sums of an edge tile (the
+// A panel's valid rows; narrow B panels are edgeColumns' business), with
+// the same sums as a full tile's.
+func edgeKernel(kc int, ap []aRow, bp []bRow, tmp *[gemmMR * gemmNR]float32, rows, cols int) {
+	_, _ = ap[kc-1], bp[kc-1]
+	if rows < gemmMR {
+		edgeRowsAccumulate[rows-1](kc, &ap[0], &bp[0], tmp)
+		return
+	}
+	accumulate(kc, &ap[0], &bp[0], tmp)
 }
 
 // packRowsA sets d[p][r] = src[r·ld+p] for every p < len(d) and r < 3:

@@ -352,6 +352,204 @@ TEXT ·accumulateCols1(SB), NOSPLIT, $0-32
 	F32Store $24
 	RET
 
+// func accumulateRows2(kc int, ap *aRow, bp *bRow, acc *[9]float32)
+TEXT ·accumulateRows2(SB), NOSPLIT, $0-32
+	I64Load kc+0(FP)
+	Set R2
+	I64Load ap+8(FP)
+	Set R0
+	I64Load bp+16(FP)
+	Set R1
+	Get R1
+	Get R2
+	I64Const $12
+	I64Mul
+	I64Add
+	Set R4
+	Get R2
+	I64Eqz
+	I32Eqz
+	If
+	Loop
+	Get R1
+	I32WrapI64
+	F32Load $0
+	Set F9
+	Get R1
+	I32WrapI64
+	F32Load $4
+	Set F10
+	Get R1
+	I32WrapI64
+	F32Load $8
+	Set F11
+	Get R0
+	I32WrapI64
+	F32Load $0
+	Set F12
+	Get F0
+	Get F12
+	Get F9
+	F32Mul
+	F32Add
+	Set F0
+	Get F1
+	Get F12
+	Get F10
+	F32Mul
+	F32Add
+	Set F1
+	Get F2
+	Get F12
+	Get F11
+	F32Mul
+	F32Add
+	Set F2
+	Get R0
+	I32WrapI64
+	F32Load $4
+	Set F12
+	Get F3
+	Get F12
+	Get F9
+	F32Mul
+	F32Add
+	Set F3
+	Get F4
+	Get F12
+	Get F10
+	F32Mul
+	F32Add
+	Set F4
+	Get F5
+	Get F12
+	Get F11
+	F32Mul
+	F32Add
+	Set F5
+	Get R0
+	I64Const $12
+	I64Add
+	Set R0
+	Get R1
+	I64Const $12
+	I64Add
+	Tee R1
+	Get R4
+	I64Ne
+	BrIf $0
+	End
+	End
+	I64Load acc+24(FP)
+	Set R3
+	Get R3
+	I32WrapI64
+	Get F0
+	F32Store $0
+	Get R3
+	I32WrapI64
+	Get F1
+	F32Store $4
+	Get R3
+	I32WrapI64
+	Get F2
+	F32Store $8
+	Get R3
+	I32WrapI64
+	Get F3
+	F32Store $12
+	Get R3
+	I32WrapI64
+	Get F4
+	F32Store $16
+	Get R3
+	I32WrapI64
+	Get F5
+	F32Store $20
+	RET
+
+// func accumulateRows1(kc int, ap *aRow, bp *bRow, acc *[9]float32)
+TEXT ·accumulateRows1(SB), NOSPLIT, $0-32
+	I64Load kc+0(FP)
+	Set R2
+	I64Load ap+8(FP)
+	Set R0
+	I64Load bp+16(FP)
+	Set R1
+	Get R1
+	Get R2
+	I64Const $12
+	I64Mul
+	I64Add
+	Set R4
+	Get R2
+	I64Eqz
+	I32Eqz
+	If
+	Loop
+	Get R1
+	I32WrapI64
+	F32Load $0
+	Set F9
+	Get R1
+	I32WrapI64
+	F32Load $4
+	Set F10
+	Get R1
+	I32WrapI64
+	F32Load $8
+	Set F11
+	Get R0
+	I32WrapI64
+	F32Load $0
+	Set F12
+	Get F0
+	Get F12
+	Get F9
+	F32Mul
+	F32Add
+	Set F0
+	Get F1
+	Get F12
+	Get F10
+	F32Mul
+	F32Add
+	Set F1
+	Get F2
+	Get F12
+	Get F11
+	F32Mul
+	F32Add
+	Set F2
+	Get R0
+	I64Const $12
+	I64Add
+	Set R0
+	Get R1
+	I64Const $12
+	I64Add
+	Tee R1
+	Get R4
+	I64Ne
+	BrIf $0
+	End
+	End
+	I64Load acc+24(FP)
+	Set R3
+	Get R3
+	I32WrapI64
+	Get F0
+	F32Store $0
+	Get R3
+	I32WrapI64
+	Get F1
+	F32Store $4
+	Get R3
+	I32WrapI64
+	Get F2
+	F32Store $8
+	RET
+
 // func tiles(kc, npanA, npanB int, ap *aRow, bp *bRow, c *float32, ldc int, alpha, beta float32)
 TEXT ·tiles(SB), NOSPLIT, $72-64
 	I64Load kc+0(FP)

@@ -279,6 +279,20 @@ func (t target) writeEdgeColumns(b *bytes.Buffer) {
 		p("//go:noescape")
 		p("func %s(kc int, ap *aRow, bp *bRow, acc *[gemmMR * gemmNR]float32)", name)
 	}
+	var rowNames []string
+	for rows := 1; rows < t.mr; rows++ {
+		name := fmt.Sprintf("accumulateRows%d", rows)
+		rowNames = append(rowNames, name)
+		p("")
+		p("// %s is accumulate for the first %d row(s) of the A panel: it", name, rows)
+		p("// sets acc[r·gemmNR+j] for r < %d, each sum in order of p (%s).", rows, t.asm)
+		p("//")
+		p("//go:noescape")
+		p("func %s(kc int, ap *aRow, bp *bRow, acc *[gemmMR * gemmNR]float32)", name)
+	}
+	p("")
+	p("// edgeRowsAccumulate[rows-1] is the k loop of an edge of rows rows.")
+	p("var edgeRowsAccumulate = [gemmMR - 1]func(kc int, ap *aRow, bp *bRow, acc *[gemmMR * gemmNR]float32){%s}", strings.Join(rowNames, ", "))
 	p("")
 	p("// edgeAccumulate[cols-1] is the k loop of an edge of cols columns.")
 	p("var edgeAccumulate = [gemmNR - 1]func(kc int, ap *aRow, bp *bRow, acc *[gemmMR * gemmNR]float32){%s}", strings.Join(names, ", "))
@@ -314,10 +328,16 @@ func (t target) writeEdgeColumns(b *bytes.Buffer) {
 	p("return true")
 	p("}")
 	p("")
-	p("// edgeKernel sets tmp to the sums of an edge tile (the full block; cols,")
-	p("// the B panel's valid columns, is edgeColumns' business).")
-	p("func edgeKernel(kc int, ap []aRow, bp []bRow, tmp *[gemmMR * gemmNR]float32, cols int) {")
-	p("microKernel(kc, ap, bp, tmp[:], gemmNR, 1, 0)")
+	p("// edgeKernel sets tmp's first rows rows to the sums of an edge tile (the")
+	p("// A panel's valid rows; narrow B panels are edgeColumns' business), with")
+	p("// the same sums as a full tile's.")
+	p("func edgeKernel(kc int, ap []aRow, bp []bRow, tmp *[gemmMR * gemmNR]float32, rows, cols int) {")
+	p("_, _ = ap[kc-1], bp[kc-1]")
+	p("if rows < gemmMR {")
+	p("edgeRowsAccumulate[rows-1](kc, &ap[0], &bp[0], tmp)")
+	p("return")
+	p("}")
+	p("accumulate(kc, &ap[0], &bp[0], tmp)")
 	p("}")
 }
 
@@ -371,7 +391,7 @@ func (t target) assembly() []byte {
 	// and R1, one step per iteration, until R1 reaches R4, the end of B's
 	// panel. (Unrolled ×2, V8 loads both steps'
 	// values before any arithmetic and keeps six accumulators in memory.)
-	kloop := func(cols int) {
+	kloop := func(rows, cols int) {
 		p("\tGet R1\n\tGet R2\n\tI64Const $%d\n\tI64Mul\n\tI64Add\n\tSet R4", 4*N)
 		p("\tGet R2")
 		p("\tI64Eqz")
@@ -381,7 +401,7 @@ func (t target) assembly() []byte {
 		for j := 0; j < cols; j++ {
 			p("\tGet R1\n\tI32WrapI64\n\tF32Load $%d\n\tSet F%d", 4*j, bReg+j)
 		}
-		for i := 0; i < M; i++ {
+		for i := 0; i < rows; i++ {
 			p("\tGet R0\n\tI32WrapI64\n\tF32Load $%d\n\tSet F%d", 4*i, aReg)
 			for j := 0; j < cols; j++ {
 				acc := i*N + j
@@ -402,13 +422,22 @@ func (t target) assembly() []byte {
 	p("")
 	p("#include \"textflag.h\"")
 	p("")
-	// accumulate, and accumulateCols1… for the first 1… columns of a B
-	// panel (an edge of the GEMM: the other columns are padding).
-	for cols := N; cols >= 1; cols-- {
-		name := "accumulate"
-		if cols < N {
-			name = fmt.Sprintf("accumulateCols%d", cols)
-		}
+	// accumulate, accumulateCols1… for the first 1… columns of a B panel
+	// and accumulateRows1… for the first rows of an A panel (edges of the
+	// GEMM: the other columns or rows are padding).
+	type shape struct {
+		name       string
+		rows, cols int
+	}
+	shapes := []shape{{"accumulate", M, N}}
+	for cols := N - 1; cols >= 1; cols-- {
+		shapes = append(shapes, shape{fmt.Sprintf("accumulateCols%d", cols), M, cols})
+	}
+	for rows := M - 1; rows >= 1; rows-- {
+		shapes = append(shapes, shape{fmt.Sprintf("accumulateRows%d", rows), rows, N})
+	}
+	for _, sh := range shapes {
+		name, rows, cols := sh.name, sh.rows, sh.cols
 		p("// func %s(kc int, ap *aRow, bp *bRow, acc *[%d]float32)", name, M*N)
 		p("TEXT ·%s(SB), NOSPLIT, $0-32", name)
 		p("\tI64Load kc+0(FP)")
@@ -417,10 +446,10 @@ func (t target) assembly() []byte {
 		p("\tSet R0")
 		p("\tI64Load bp+16(FP)")
 		p("\tSet R1")
-		kloop(cols)
+		kloop(rows, cols)
 		p("\tI64Load acc+24(FP)")
 		p("\tSet R3")
-		for i := 0; i < M; i++ {
+		for i := 0; i < rows; i++ {
 			for j := 0; j < cols; j++ {
 				a := i*N + j
 				p("\tGet R3\n\tI32WrapI64\n\tGet F%d\n\tF32Store $%d", a, 4*a)
@@ -699,7 +728,7 @@ func (t target) writeAVXKernel(b *bytes.Buffer) {
 	p("// edgeKernel sets tmp to the sums of an edge tile whose B panel has cols")
 	p("// valid columns (the rest are zero): the first 8 columns only when cols ≤ 8")
 	p("// and the CPU has AVX (the sums of those columns are the same).")
-	p("func edgeKernel(kc int, ap []aRow, bp []bRow, tmp *[gemmMR * gemmNR]float32, cols int) {")
+	p("func edgeKernel(kc int, ap []aRow, bp []bRow, tmp *[gemmMR * gemmNR]float32, rows, cols int) {")
 	p("if cols > 8 || !useAVX || useAVX512 {")
 	p("microKernel(kc, ap, bp, tmp[:], gemmNR, 1, 0)")
 	p("return")
