@@ -1201,6 +1201,7 @@ async function runOne() {
   page.lastRun = { method: res.method, classIndex: res.classIndex, layer: res.layer, ms: res.ms, forwardMs: res.forwardMs, backwardMs: res.backwardMs, reusedForwardMs: res.reusedForwardMs, pageMs, width: res.width, height: res.height };
   if (page.firstHeatmapMs == null) {
     mark('first-heatmap');
+    Object.assign(page.marks, api.engine().times);
     if (!page.marks['first-heatmap-shown']) mark('first-heatmap-shown');
     page.firstHeatmapMs = performance.now();
     loadThumbnails();

@@ -97,12 +97,12 @@ class Engine extends EventTarget {
       this.colormaps = m.colormaps;
       this.colormapTables = m.colormapTables || {};
       this.startMs = m.startMs;
-      this.times = {};
-      for (const [k, v] of Object.entries(m.times || {})) this.times[k] = v - performance.timeOrigin;
+      this._times(m.times);
       this._resolveStart();
       return;
     }
     if (m.type === 'fatal') { this._fatal(gen, m.error); return; }
+    if (m.times && m.id) this._times(m.times);
     const p = this.pending.get(m.id);
     if (!p) { if (m.progress && m.progress.image) m.progress.image.close(); return; }
     if (m.progress) {
@@ -115,6 +115,13 @@ class Engine extends EventTarget {
     this.pending.delete(m.id);
     if (m.ok) p.resolve(m.result);
     else p.reject(new EngineError(m.error, p.op, m.code || 'internal'));
+  }
+
+  // _times keeps the worker's start-up marks (ms since the epoch) on the
+  // page's performance.now() scale.
+  _times(times) {
+    if (!this.times) this.times = {};
+    for (const [k, v] of Object.entries(times || {})) this.times[k] = v - performance.timeOrigin;
   }
 
   _fatal(gen, message) {

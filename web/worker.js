@@ -5,15 +5,18 @@
 //                  {id, op, ...}            a request (see wasm/js.go)
 //                  {op: 'cancel', target}   stop request `target`
 //   worker → page  {type: 'ready', methods, divisible, divisibleOps, colormaps, startMs}
-//                  {id, ok, result|error, code}  a reply; code tells errors
-//                                           apart (web/README.md)
+//                  {id, ok, result|error, code, times?}  a reply; code tells
+//                                           errors apart (web/README.md); the
+//                                           first ones carry the start-up times
 //                  {id, progress: {done, total}}
 //                  {type: 'fatal', error}   the engine stopped; start a new worker
 'use strict';
 
-// Started from a blob (the module embedded from another origin), the
-// worker learns the site's address from cnnlensBase.
-importScripts(new URL('wasm_exec.js', self.cnnlensBase || self.location.href).href);
+// Started from a blob (by boot.js, from the copy of wasm_exec.js and this
+// file that the site build writes into the page, or by the module embedded
+// from another origin), the worker learns the site's address from
+// cnnlensBase; the page's copy has wasm_exec.js in it already.
+if (typeof Go === 'undefined') importScripts(new URL('wasm_exec.js', self.cnnlensBase || self.location.href).href);
 
 // Go calls cnnlensYield(f) to let this event loop run (so that a cancel
 // message gets in) and to be called back right after.
@@ -47,7 +50,28 @@ self.cnnlensStarted = (api) => {
   for (const m of early.splice(0)) dispatch(m);
 };
 
+// The first requests are timed too (`op#id>` when received, `op#id<` when
+// answered), and the times travel with the answers, for the page's
+// start-up marks; after them, postMessage is Go's plain one again.
+const firstTimed = 6;
+const timedOps = new Map();
+const post = self.postMessage.bind(self);
+self.postMessage = (m, transfer) => {
+  const op = m && m.id && !m.progress && timedOps.get(m.id);
+  if (op) {
+    timedOps.delete(m.id);
+    stamp(`${op}#${m.id}<`);
+    m.times = times;
+    if (m.id >= firstTimed) self.postMessage = post;
+  }
+  return post(m, transfer);
+};
+
 function dispatch(m) {
+  if (m.id && m.id <= firstTimed && m.op !== 'cancel') {
+    timedOps.set(m.id, m.op);
+    stamp(`${m.op}#${m.id}>`);
+  }
   if (dead) {
     if (m.id) postMessage({ id: m.id, ok: false, error: dead, code: 'crashed' });
     return;
@@ -75,20 +99,19 @@ async function start(m) {
     const go = new Go();
     let exitCode = 0;
     go.exit = (code) => { exitCode = code; };
-    let instance;
-    if (m.module) {
-      instance = await WebAssembly.instantiate(m.module, go.importObject);
-    } else {
-      const res = fetch(m.wasm);
+    let module = m.module;
+    if (!module) {
       try {
-        ({ instance } = await WebAssembly.instantiateStreaming(res, go.importObject));
+        module = await WebAssembly.compileStreaming(fetch(m.wasm));
       } catch (err) {
         // A host that does not send application/wasm: compile from bytes.
         const r = await fetch(m.wasm);
         if (!r.ok) throw new Error(`${m.wasm}: HTTP ${r.status}`);
-        ({ instance } = await WebAssembly.instantiate(await r.arrayBuffer(), go.importObject));
+        module = await WebAssembly.compile(await r.arrayBuffer());
       }
+      stamp('compiled');
     }
+    const instance = await WebAssembly.instantiate(module, go.importObject);
     stamp('instantiated');
     go.run(instance).then(
       () => fatal('the engine stopped (exit code ' + exitCode + ')'),

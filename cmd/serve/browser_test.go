@@ -32,6 +32,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/tracing"
 	"github.com/chromedp/chromedp"
 
 	"github.com/cnnlens/cnnlens/internal/testenv"
@@ -347,12 +349,69 @@ func firstLine(s string) string {
 	return s
 }
 
-// openMain loads the page and waits for its first heatmap.
+// openMain loads the page and waits for its first heatmap. With
+// CNNLENS_TRACE=FILE, the load is recorded as a Chrome trace (JSON, for
+// chrome://tracing or Perfetto): the page's threads, the worker's, V8's
+// WebAssembly compilation and the network.
 func openMain(t *testing.T) *page {
 	p := newPage(t)
-	p.run(chromedp.EmulateViewport(1280, 900), chromedp.Navigate(baseURL+"/index.html"))
+	p.run(chromedp.EmulateViewport(1280, 900))
+	trace := os.Getenv("CNNLENS_TRACE")
+	var done chan error
+	if trace != "" {
+		done = p.startTrace(trace)
+	}
+	p.run(chromedp.Navigate(baseURL + "/index.html"))
 	p.wait(`window.cnnlensPage && cnnlensPage.firstHeatmapMs != null`, 90*time.Second)
+	if trace != "" {
+		if _, err := chromedp.Call(p.ctx, tracing.End, cdp.Empty{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("trace of the first load: %s", trace)
+	}
 	return p
+}
+
+// startTrace starts recording a trace; the channel reports when the trace,
+// once tracing.End is called, has been written to file.
+func (p *page) startTrace(file string) chan error {
+	done := make(chan error, 1)
+	ctx, cancel := context.WithCancel(p.ctx)
+	go func() {
+		var events []json.RawMessage
+		for ev, err := range chromedp.Events(ctx, tracing.DataCollected) {
+			if err != nil {
+				break // the trace is complete (or the page gone)
+			}
+			for _, v := range ev.Value {
+				b, _ := json.Marshal(v)
+				events = append(events, b)
+			}
+		}
+		if err := p.ctx.Err(); err != nil {
+			done <- err
+			return
+		}
+		b, _ := json.Marshal(map[string]any{"traceEvents": events})
+		done <- os.WriteFile(file, b, 0o644)
+	}()
+	go func() {
+		for range chromedp.Events(ctx, tracing.TracingComplete) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond) // the last events, on their own subscription
+		cancel()
+	}()
+	_, err := chromedp.Call(p.ctx, tracing.Start, tracing.StartParams{TraceConfig: &tracing.TraceConfig{IncludedCategories: []string{
+		"toplevel", "blink", "loading", "netlog", "devtools.timeline", "disabled-by-default-devtools.timeline",
+		"v8", "v8.wasm", "disabled-by-default-v8.wasm.detailed", "disabled-by-default-network"}}})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return done
 }
 
 const canvasStats = `((id) => {
@@ -387,7 +446,7 @@ func TestFirstLoad(t *testing.T) {
 		marks["first-heatmap"], sortedMarks(marks))
 	os.WriteFile(filepath.Join(artifacts, "startup.json"), mustJSON(marks), 0o644)
 	var timing string
-	p.eval(`(() => { const n = performance.getEntriesByType('navigation')[0]; const r = performance.getEntriesByType('resource').map(e => e.name.split('/').pop() + ' ' + e.startTime.toFixed(0) + '-' + e.responseEnd.toFixed(0)); return 'navigation: response ' + n.responseStart.toFixed(0) + '-' + n.responseEnd.toFixed(0) + ', DOM interactive ' + n.domInteractive.toFixed(0) + '; resources: ' + r.join(', '); })()`, &timing)
+	p.eval(`(() => { const n = performance.getEntriesByType('navigation')[0]; const r = performance.getEntriesByType('resource').map(e => e.name.split('/').pop() + ' ' + e.startTime.toFixed(0) + ' (request ' + e.requestStart.toFixed(0) + ') ' + e.responseStart.toFixed(0) + '-' + e.responseEnd.toFixed(0)); const pm = performance.getEntriesByType('mark').map(e => e.name + ' ' + e.startTime.toFixed(0)); return 'navigation: response ' + n.responseStart.toFixed(0) + '-' + n.responseEnd.toFixed(0) + ', DOM interactive ' + n.domInteractive.toFixed(0) + ', DOM content loaded ' + n.domContentLoadedEventEnd.toFixed(0) + '; resources (start (request) response): ' + r.join(', ') + '; performance marks: ' + pm.join(', '); })()`, &timing)
 	t.Logf("%s", timing)
 
 	// The opening view (computed natively when the site was built) showed

@@ -212,6 +212,7 @@ func TestBuild(t *testing.T) {
 	os.WriteFile(filepath.Join(web, "index.html"), []byte("<!doctype html><head>"+bootTag+"</head>"), 0o644)
 	os.WriteFile(filepath.Join(web, "embed.html"), []byte("<!doctype html>"), 0o644)
 	os.WriteFile(filepath.Join(web, "boot.js"), []byte("window.booted = 1;\n"), 0o644)
+	os.WriteFile(filepath.Join(web, "worker.js"), []byte("self.worked = 1;\n"), 0o644)
 	os.WriteFile(filepath.Join(web, "README.md"), []byte("# web"), 0o644)
 	wasm := filepath.Join(dir, "x.wasm")
 	os.WriteFile(wasm, []byte("\x00asm"), 0o644)
@@ -268,6 +269,19 @@ func TestBuild(t *testing.T) {
 	// boot.js is written into the pages that load it.
 	if page, _ := os.ReadFile(filepath.Join(out, "index.html")); !bytes.Contains(page, []byte("<script>\nwindow.booted = 1;\n</script>")) || bytes.Contains(page, []byte(bootTag)) {
 		t.Errorf("index.html: boot.js not written in:\n%s", page)
+	}
+	// So is the worker's source, Go's wasm_exec.js then worker.js, in a
+	// script the browser does not run, before boot.js.
+	page, _ := os.ReadFile(filepath.Join(out, "index.html"))
+	goExec, _ := os.ReadFile(wasmExec())
+	w, b := bytes.Index(page, []byte(workerTag+"\n")), bytes.Index(page, []byte("<script>\nwindow.booted"))
+	if len(goExec) == 0 || w < 0 || b < w || !bytes.Contains(page, []byte(workerTag+"\n"+string(goExec)+"\nself.worked = 1;\n\n</script>\n<script>\nwindow.booted")) {
+		t.Errorf("index.html: the worker's source (%d bytes of wasm_exec.js) not written in before boot.js (at %d, %d)", len(goExec), w, b)
+	}
+	// A script that would end the page's script early is refused.
+	os.WriteFile(filepath.Join(web, "worker.js"), []byte("const s = '</script>';\n"), 0o644)
+	if err := runBuild([]string{"-out", out, "-web", web, "-wasm", wasm, "-models", models, "-samples", samples}); err == nil || !strings.Contains(err.Error(), "worker.js cannot be written into a page") {
+		t.Errorf("worker.js with </script: got %v, want an error naming it", err)
 	}
 	if _, err := os.Stat(filepath.Join(out, "README.md")); err == nil {
 		t.Errorf("README.md copied into the site")

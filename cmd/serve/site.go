@@ -135,7 +135,7 @@ func runBuild(args []string) error {
 			continue
 		}
 		if strings.HasSuffix(n, ".html") {
-			err = writePage(filepath.Join(*web, n), filepath.Join(*out, n), filepath.Join(*web, "boot.js"))
+			err = writePage(filepath.Join(*web, n), filepath.Join(*out, n), filepath.Join(*web, "boot.js"), wasmExec(), filepath.Join(*web, "worker.js"))
 		} else {
 			err = copyFile(filepath.Join(*web, n), filepath.Join(*out, n))
 		}
@@ -373,11 +373,20 @@ func writePixels(s *SampleEntry, out string) error {
 // bootTag is how the pages load boot.js.
 const bootTag = `<script src="boot.js"></script>`
 
+// workerTag opens the engine worker's source (wasm_exec.js and worker.js)
+// written into a page: a script the browser does not run, which boot.js
+// starts the worker from.
+const workerTag = `<script type="text/x-cnnlens-worker" id="cnnlens-worker">`
+
 // writePage copies an HTML page with boot.js written into it: the script
 // then runs as soon as the parser reaches it, without waiting for a
-// request of its own, so the engine's download starts that much earlier
-// (the download is the longest step before the first heatmap).
-func writePage(src, dst, boot string) error {
+// request of its own. The worker's source (Go's wasm_exec.js, then
+// worker.js) is written in before it, so that boot.js starts the worker
+// from it with no request either: the worker then fetches and compiles the
+// engine at once, on its own thread (on a page's HTTP/1.1 connections,
+// worker.js waited behind the style sheet and the modules; compiled on the
+// page's thread, the engine's bytes waited for the parser and the layout).
+func writePage(src, dst, boot string, workerFiles ...string) error {
 	page, err := os.ReadFile(src)
 	if err != nil {
 		return err
@@ -387,12 +396,39 @@ func writePage(src, dst, boot string) error {
 		if err != nil {
 			return err
 		}
-		if bytes.Contains(js, []byte("</script")) {
-			return fmt.Errorf("%s cannot be written into a page: it contains </script", boot)
+		if err := inlineable(boot, js); err != nil {
+			return err
 		}
-		page = bytes.Replace(page, []byte(bootTag), []byte("<script>\n"+string(js)+"</script>"), 1)
+		var worker []byte
+		for _, f := range workerFiles {
+			w, err := os.ReadFile(f)
+			if err != nil {
+				return err
+			}
+			if err := inlineable(f, w); err != nil {
+				return err
+			}
+			worker = append(append(worker, w...), '\n')
+		}
+		tag := "<script>\n" + string(js) + "</script>"
+		if len(worker) > 0 {
+			tag = workerTag + "\n" + string(worker) + "</script>\n" + tag
+		}
+		page = bytes.Replace(page, []byte(bootTag), []byte(tag), 1)
 	}
 	return os.WriteFile(dst, page, 0o644)
+}
+
+// inlineable says whether a script can be written into a page as it is:
+// the HTML parser ends a script at </script and treats <!-- and <script
+// inside one specially.
+func inlineable(name string, js []byte) error {
+	for _, bad := range []string{"</script", "<!--", "<script"} {
+		if bytes.Contains(bytes.ToLower(js), []byte(bad)) {
+			return fmt.Errorf("%s cannot be written into a page: it contains %s", name, bad)
+		}
+	}
+	return nil
 }
 
 func copyFile(src, dst string) error {
