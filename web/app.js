@@ -620,14 +620,22 @@ async function setSource(source) {
   if (!page.marks.input) mark('input');
   setStatus(`Model: ${state.model.name} · forward pass ${fmt(input.forwardMs)} ms`);
   showPredictions();
-  api.baseImage(input.id).then((r) => {
+  const base = () => api.baseImage(input.id).then((r) => {
     if (state.input !== input) { r.image.close(); return; }
     if (state.base) state.base.close();
     state.base = r.image;
     drawBase();
     showSegmentation();
   }).catch(() => {});
-  await recompute();
+  if (page.firstHeatmapMs == null) {
+    // The page's first map: the picture of the input is asked for after it
+    // (the engine answers in order), as the map does not need it.
+    await recompute();
+    base();
+  } else {
+    base();
+    await recompute();
+  }
   inside.changed('input');
   return true;
 }
@@ -1663,6 +1671,17 @@ async function main() {
   }
   mark('ready');
   Object.assign(page.marks, api.engine().times);
+  state.model = api.currentModel();
+  state.bundled = manifest.models.find((m) => m.name === manifest.defaultModel) || null;
+  fillModelUI();
+  setStatus(`Model: ${state.model.name}`);
+  // The first map first: its forward pass is asked for now, and the menus
+  // are filled while the engine computes.
+  const first = !sample ? null : sampleImage.then(async (image) => { // ImageData, a Blob or null
+    const kind = !image ? 'url' : image instanceof Blob ? 'blob' : 'imagedata';
+    await setSource({ kind, value: image || api.assetURL(sample.file), name: sample.name, sample });
+    state.source = { kind: 'url', value: api.assetURL(sample.file), name: sample.name, sample };
+  });
   await api.methods();
   fillMethods();
   descriptionsReady.then(() => { fillMethods(); describeMethod(); fillLayers(); fillOptions(); describeViews(); });
@@ -1674,16 +1693,7 @@ async function main() {
     $('colormap').append(o);
   }
   $('colormap').value = state.colormap;
-  state.model = api.currentModel();
-  state.bundled = manifest.models.find((m) => m.name === manifest.defaultModel) || null;
-  fillModelUI();
-  setStatus(`Model: ${state.model.name}`);
-  if (sample) {
-    const image = await sampleImage; // ImageData, a Blob or null
-    const kind = !image ? 'url' : image instanceof Blob ? 'blob' : 'imagedata';
-    await setSource({ kind, value: image || api.assetURL(sample.file), name: sample.name, sample });
-    state.source = { kind: 'url', value: api.assetURL(sample.file), name: sample.name, sample };
-  }
+  await first;
 }
 
 main().catch((err) => showError(err.message)).finally(() => setTimeout(loadThumbnails, 0));

@@ -13,6 +13,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -375,6 +376,12 @@ func openMain(t *testing.T) *page {
 	return p
 }
 
+// traceCategories are the trace's categories: CNNLENS_TRACE_CATEGORIES, or
+// the page's and the worker's tasks, V8's WebAssembly compilation and the
+// network. (Tracing slows the load down: the more categories, the more.)
+var traceCategories = cmp.Or(os.Getenv("CNNLENS_TRACE_CATEGORIES"),
+	"toplevel,blink,loading,devtools.timeline,disabled-by-default-devtools.timeline,v8,v8.wasm,disabled-by-default-network")
+
 // startTrace starts recording a trace; the channel reports when the trace,
 // once tracing.End is called, has been written to file.
 func (p *page) startTrace(file string) chan error {
@@ -405,9 +412,7 @@ func (p *page) startTrace(file string) chan error {
 		time.Sleep(200 * time.Millisecond) // the last events, on their own subscription
 		cancel()
 	}()
-	_, err := chromedp.Call(p.ctx, tracing.Start, tracing.StartParams{TraceConfig: &tracing.TraceConfig{IncludedCategories: []string{
-		"toplevel", "blink", "loading", "netlog", "devtools.timeline", "disabled-by-default-devtools.timeline",
-		"v8", "v8.wasm", "disabled-by-default-v8.wasm.detailed", "disabled-by-default-network"}}})
+	_, err := chromedp.Call(p.ctx, tracing.Start, tracing.StartParams{TraceConfig: &tracing.TraceConfig{IncludedCategories: strings.Split(traceCategories, ",")}})
 	if err != nil {
 		p.t.Fatal(err)
 	}
