@@ -42,7 +42,18 @@ var (
 	cancelled sync.Map // ids of requests asked to stop
 )
 
+// phase stamps a step of the engine's start and of its first requests
+// with the worker's cnnlensPhase(name), when the worker has one
+// (web/worker.js keeps the first stamp of each name; the page logs them
+// with its start-up marks).
+func phase(name string) {
+	if f := js.Global().Get("cnnlensPhase"); f.Type() == js.TypeFunction {
+		f.Invoke(name)
+	}
+}
+
 func main() {
+	phase("go:main")
 	eng := NewEngine()
 	eng.ReusePictures = true // bitmap copies every picture at once
 	tuneGC(eng)
@@ -72,7 +83,9 @@ func main() {
 	// The other requests that take part and pieces.
 	api.Set("divisibleOps", toJS([]string{"metrics"}))
 	api.Set("colormaps", toJS(viz.ColormapNames()))
+	phase("go:methods")
 	api.Set("colormapTables", colormapTables())
+	phase("go:colormaps")
 	js.Global().Call("cnnlensStarted", api)
 	for r := range queue {
 		serve(eng, r)
@@ -136,8 +149,11 @@ func dispatch(eng *Engine, r request) (any, []any, error) {
 		if err != nil {
 			return nil, nil, err
 		}
+		phase("loadModel:loaded")
 		tuneGC(eng)
-		return toJS(info), nil, nil
+		out := toJS(info)
+		phase("loadModel:converted")
+		return out, nil, nil
 	case "configure":
 		mc, err := cardOf(m.Get("card"))
 		if err != nil {
@@ -227,6 +243,7 @@ func setInput(eng *Engine, m js.Value) (any, []any, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	phase("setInput:forward")
 	logits := float32sToJS(info.Logits)
 	info.Logits = nil
 	out := toJS(info)
@@ -293,6 +310,7 @@ func camOp(eng *Engine, r request) (any, []any, error) {
 		}
 		return nil, nil, err
 	}
+	phase("cam:computed")
 	if req.Part != nil {
 		pieces := float32sToJS(res.Pieces)
 		return map[string]any{"method": req.Method, "pieces": pieces, "pieceCount": res.PieceCount,
@@ -350,6 +368,7 @@ func renderImages(eng *Engine, input int, opt js.Value) (map[string]any, []any, 
 	if err != nil {
 		return nil, nil, err
 	}
+	phase("render:drawn")
 	return bitmaps(map[string]*image.RGBA{"overlay": overlay, "heat": heat, "rawImage": raw})
 }
 
@@ -607,7 +626,34 @@ func jsOf(v reflect.Value) js.Value {
 // setFields sets a struct's exported fields on obj as encoding/json names
 // them (embedded structs without a name are flattened).
 func setFields(obj js.Value, v reflect.Value) {
-	t := v.Type()
+	for _, f := range fieldsOf(v.Type()) {
+		fv := v.Field(f.index)
+		if f.flatten {
+			setFields(obj, fv)
+			continue
+		}
+		obj.Set(f.name, jsOf(fv))
+	}
+}
+
+// jsField is a struct field that toJS writes: its index, its name on the
+// JavaScript object, or flatten for an embedded struct without a name.
+type jsField struct {
+	index   int
+	name    string
+	flatten bool
+}
+
+// fields keeps each struct type's fields as toJS writes them, so that the
+// tags are read once per type, not once per value (a big model's layers
+// are hundreds of structs).
+var fields sync.Map // reflect.Type → []jsField
+
+func fieldsOf(t reflect.Type) []jsField {
+	if fs, ok := fields.Load(t); ok {
+		return fs.([]jsField)
+	}
+	var fs []jsField
 	for i := range t.NumField() {
 		f := t.Field(i)
 		tag := f.Tag.Get("json")
@@ -615,9 +661,8 @@ func setFields(obj js.Value, v reflect.Value) {
 			continue
 		}
 		name, opts, _ := strings.Cut(tag, ",")
-		fv := v.Field(i)
 		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
-			setFields(obj, fv)
+			fs = append(fs, jsField{index: i, flatten: true})
 			continue
 		}
 		if !f.IsExported() {
@@ -629,8 +674,10 @@ func setFields(obj js.Value, v reflect.Value) {
 		if opts != "" {
 			panic("toJS: json option " + opts + " of " + t.Name() + "." + f.Name + " is not supported")
 		}
-		obj.Set(name, jsOf(fv))
+		fs = append(fs, jsField{index: i, name: name})
 	}
+	fields.Store(t, fs)
+	return fs
 }
 
 func str(v js.Value, def string) string {

@@ -613,11 +613,15 @@ async function setSource(source) {
   state.input = input;
   state.source = source;
   if (old) api.engine().call('disposeInput', { input: old.id }).catch(() => {});
+  state.segMask = null;
+  if (!page.marks.input) mark('input');
+  // The page's first map is asked for at once, before the predictions are
+  // shown and before the picture of the input (the engine answers in
+  // order; the map needs neither).
+  const first = page.firstHeatmapMs == null ? recompute() : null;
   markSample();
   clearMessage();
-  state.segMask = null;
   showSegmentation();
-  if (!page.marks.input) mark('input');
   setStatus(`Model: ${state.model.name} · forward pass ${fmt(input.forwardMs)} ms`);
   showPredictions();
   const base = () => api.baseImage(input.id).then((r) => {
@@ -627,10 +631,8 @@ async function setSource(source) {
     drawBase();
     showSegmentation();
   }).catch(() => {});
-  if (page.firstHeatmapMs == null) {
-    // The page's first map: the picture of the input is asked for after it
-    // (the engine answers in order), as the map does not need it.
-    await recompute();
+  if (first) {
+    await first;
     base();
   } else {
     base();
@@ -1116,7 +1118,7 @@ const approved = new Set(); // "method|input|layer" the visitor said yes to
 function askFirst(method) {
   const est = estimateMs(method);
   const key = `${method}|${state.input && state.input.id}|${state.layer}|${state.augSmooth}`;
-  if (est <= LONG_MS || approved.has(key)) return Promise.resolve(true);
+  if (est <= LONG_MS || approved.has(key)) return true; // no question: go on at once
   const box = $('confirm-long');
   $('confirm-text').textContent = `${methodName(method)} needs ${passesOf(method).what}: about ${duration(est)} here. Run it?`;
   $('confirm-skip').hidden = false;
@@ -1177,7 +1179,8 @@ async function runOne() {
     $('timing').textContent = '';
     return;
   }
-  if (!(await askFirst(state.method))) {
+  const ok = askFirst(state.method);
+  if (ok !== true && !(await ok)) {
     $('timing').textContent = '';
     return;
   }
@@ -1676,12 +1679,14 @@ async function main() {
   fillModelUI();
   setStatus(`Model: ${state.model.name}`);
   // The first map first: its forward pass is asked for now, and the menus
-  // are filled while the engine computes.
+  // are filled while the engine computes, in a task of their own (after
+  // the request has gone).
   const first = !sample ? null : sampleImage.then(async (image) => { // ImageData, a Blob or null
     const kind = !image ? 'url' : image instanceof Blob ? 'blob' : 'imagedata';
     await setSource({ kind, value: image || api.assetURL(sample.file), name: sample.name, sample });
     state.source = { kind: 'url', value: api.assetURL(sample.file), name: sample.name, sample };
   });
+  await new Promise((resolve) => setTimeout(resolve, 0));
   await api.methods();
   fillMethods();
   descriptionsReady.then(() => { fillMethods(); describeMethod(); fillLayers(); fillOptions(); describeViews(); });

@@ -62,10 +62,16 @@ self.postMessage = (m, transfer) => {
     timedOps.delete(m.id);
     stamp(`${op}#${m.id}<`);
     m.times = times;
-    if (m.id >= firstTimed) self.postMessage = post;
+    if (m.id >= firstTimed) {
+      self.postMessage = post;
+      delete self.cnnlensPhase;
+    }
   }
   return post(m, transfer);
 };
+
+// The engine stamps the steps of its start and of its first requests.
+self.cnnlensPhase = (name) => { if (!times[name]) stamp(name); };
 
 function dispatch(m) {
   if (m.id && m.id <= firstTimed && m.op !== 'cancel') {
