@@ -453,6 +453,15 @@ func TestFirstLoad(t *testing.T) {
 	var timing string
 	p.eval(`(() => { const n = performance.getEntriesByType('navigation')[0]; const r = performance.getEntriesByType('resource').map(e => e.name.split('/').pop() + ' ' + e.startTime.toFixed(0) + ' (request ' + e.requestStart.toFixed(0) + ') ' + e.responseStart.toFixed(0) + '-' + e.responseEnd.toFixed(0)); const pm = performance.getEntriesByType('mark').map(e => e.name + ' ' + e.startTime.toFixed(0)); return 'navigation: response ' + n.responseStart.toFixed(0) + '-' + n.responseEnd.toFixed(0) + ', DOM interactive ' + n.domInteractive.toFixed(0) + ', DOM content loaded ' + n.domContentLoadedEventEnd.toFixed(0) + '; resources (start (request) response): ' + r.join(', ') + '; performance marks: ' + pm.join(', '); })()`, &timing)
 	t.Logf("%s", timing)
+	// The engine's worker started from its source written into the page,
+	// with no request for worker.js (on HTTP/1.1 it waited behind the
+	// page's other requests), and fetched and compiled the engine itself:
+	// the page's thread fetched neither.
+	var fetched []string
+	p.eval(`performance.getEntriesByType('resource').map((e) => e.name.split('/').pop())`, &fetched)
+	if slices.Contains(fetched, "worker.js") || slices.Contains(fetched, "cnnlens.wasm") {
+		t.Errorf("the page fetched %v: want neither worker.js nor cnnlens.wasm (the worker's)", fetched)
+	}
 
 	// The opening view (computed natively when the site was built) showed
 	// first, and the engine's own map is the same picture.
