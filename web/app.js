@@ -603,6 +603,13 @@ async function setSource(source) {
     if (source.kind === 'tensor') src = { tensor: source.value };
     else src = { image: source.value };
     src.method = state.method; // its forward pass at the precision the method needs
+    // The page's first map, the opening view's: asked for with the input,
+    // so that the engine computes it right after the forward pass (runOne
+    // then takes it: computeCAM with the same options).
+    if (page.opening && page.firstHeatmapMs == null && !state.result && !state.model.segmentation &&
+        source.sample && source.sample.file === page.opening.sample) {
+      src.cam = { ...camOptions(state.method), render: { colormap: state.colormap, alpha: state.alpha } };
+    }
     input = await api.setInput(state.model.id, src);
   } catch (err) {
     showError(`Could not use ${source.name || 'the image'}: ${err.message}`);

@@ -153,7 +153,14 @@ class Engine extends EventTarget {
 
   /** call sends a request and resolves with its result. */
   async call(op, args = {}, transfer = [], onProgress = null) {
-    if (op === 'disposeInput' && this === engineSingleton) inputSources.delete(args.input);
+    if (op === 'disposeInput' && this === engineSingleton) {
+      inputSources.delete(args.input);
+      const p = prepared.get(args.input);
+      if (p) {
+        prepared.delete(args.input);
+        p.job.promise.then(closePictures, () => {});
+      }
+    }
     // The worker keeps requests that come before the engine has started.
     if (this.crashed) await this._restart();
     if (this._remap && args.model && this._remap.has(args.model)) args = { ...args, model: this._remap.get(args.model) };
@@ -161,11 +168,19 @@ class Engine extends EventTarget {
   }
 
   _call(op, args, transfer = [], onProgress = null) {
+    const promise = this._expect(op, onProgress);
+    this.worker.postMessage({ ...args, id: promise.id, op }, transfer);
+    return promise;
+  }
+
+  // _expect numbers a request and resolves with its answer: _call's, or one
+  // that another request carries (next, which the worker runs right after
+  // that one).
+  _expect(op, onProgress = null) {
     const id = this.nextId++;
     const promise = new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, onProgress, op });
     });
-    this.worker.postMessage({ ...args, id, op }, transfer);
     promise.id = id;
     return promise;
   }
@@ -381,9 +396,22 @@ export async function setInput(modelId, src) {
   let bytes = null;
   if (msg.kind === 'encoded') bytes = msg.data.slice(0);
   const keep = { ...msg, data: msg.data.slice(0) };
+  // src.cam: the map to compute right after (computeCAM's options); the
+  // engine starts it as soon as the input is set, and computeCAM with the
+  // same options on this input takes it.
+  let then = null;
+  if (src.cam && !eng.crashed) {
+    const args = camArgs(0, src.cam);
+    if (src.cam.render) args.render = src.cam.render;
+    const answer = eng._expect('cam');
+    answer.catch(() => {});
+    msg.next = { ...args, id: answer.id, op: 'cam', from: 'input' };
+    then = { key: camKey(args), job: { promise: answer, cancel: () => eng.cancel(answer.id) } };
+  }
   try {
     const r = await eng.call('setInput', { ...msg, model: modelId }, transfer);
     keepSource(r.id, modelId, keep, r.forwardMs);
+    if (then) prepared.set(r.id, then);
     return r;
   } catch (err) {
     if (!bytes || err.code !== 'not_image') throw err;
@@ -705,6 +733,12 @@ export function computeCAM(input, opts = {}) {
   const args = camArgs(input, opts);
   if (opts.render) args.render = opts.render;
   const eng = engine();
+  const ready = prepared.get(input);
+  if (ready) {
+    prepared.delete(input);
+    if (ready.key === camKey(args)) return ready.job;
+    ready.job.promise.then(closePictures, () => {}); // asked for something else meanwhile
+  }
   if (workerCount > 1 && !args.augSmooth && (eng.divisible || []).includes(args.method) && inputSources.has(input)) {
     return dividedCAM(eng, input, args, opts, workerCount);
   }
@@ -729,6 +763,20 @@ export const ATTR_PARAMS = ['steps', 'samples', 'noise', 'window', 'stride', 'su
  * (refinecam's and finercam's per-layer method), seed (randomcam and the
  * random input attributions) and ATTR_PARAMS.
  */
+// prepared: the maps started with an input (setInput's src.cam), by input
+// id, until computeCAM takes them.
+const prepared = new Map();
+
+// camKey tells cam requests apart, but for their input.
+function camKey(args) {
+  const { input, ...rest } = args;
+  return JSON.stringify(rest);
+}
+
+function closePictures(res) {
+  for (const k of ['overlay', 'heat', 'rawImage']) if (res && res[k] && res[k].close) res[k].close();
+}
+
 function camArgs(input, opts) {
   const args = {
     input,

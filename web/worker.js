@@ -2,7 +2,9 @@
 // page's requests to it. Everything heavy runs here, so the page never
 // freezes. Messages:
 //   page → worker  {op: 'start', wasm: URL, module?: WebAssembly.Module}
-//                  {id, op, ...}            a request (see wasm/js.go)
+//                  {id, op, ..., next?}     a request (see wasm/js.go); next: the
+//                                           request to run right after it, with
+//                                           its result's id under next.from
 //                  {op: 'cancel', target}   stop request `target`
 //   worker → page  {type: 'ready', methods, divisible, divisibleOps, colormaps, startMs}
 //                  {id, ok, result|error, code, times?}  a reply; code tells
@@ -52,19 +54,37 @@ self.cnnlensStarted = (api) => {
 
 // The first requests are timed too (`op#id>` when received, `op#id<` when
 // answered), and the times travel with the answers, for the page's
-// start-up marks; after them, postMessage is Go's plain one again.
+// start-up marks.
 const firstTimed = 6;
 const timedOps = new Map();
+// A request may carry the one to run right after it (next: {id, op, ...,
+// from}): once the engine has answered the first, the worker hands it the
+// second at once, with the first one's result id under the name `from`,
+// with no round trip through the page (the page's first map: its input,
+// then its map).
+const following = new Map(); // request id → the request that follows it
 const post = self.postMessage.bind(self);
 self.postMessage = (m, transfer) => {
-  const op = m && m.id && !m.progress && timedOps.get(m.id);
-  if (op) {
-    timedOps.delete(m.id);
-    stamp(`${op}#${m.id}<`);
-    m.times = times;
-    if (m.id >= firstTimed) {
-      self.postMessage = post;
-      delete self.cnnlensPhase;
+  if (m && m.id && !m.progress) {
+    const op = timedOps.get(m.id);
+    if (op) {
+      timedOps.delete(m.id);
+      stamp(`${op}#${m.id}<`);
+      m.times = times;
+      if (m.id >= firstTimed) delete self.cnnlensPhase;
+    }
+    const n = following.get(m.id);
+    if (n) {
+      following.delete(m.id);
+      if (m.ok) {
+        n[n.from] = m.result.id;
+        delete n.from;
+        // Go posts this answer from inside its loop: the next request
+        // goes in once Go is back waiting for requests.
+        queueMicrotask(() => dispatch(n));
+      } else {
+        post({ id: n.id, ok: false, error: m.error, code: m.code });
+      }
     }
   }
   return post(m, transfer);
@@ -74,6 +94,10 @@ self.postMessage = (m, transfer) => {
 self.cnnlensPhase = (name) => { if (!times[name]) stamp(name); };
 
 function dispatch(m) {
+  if (m.next) {
+    following.set(m.id, m.next);
+    delete m.next;
+  }
   if (m.id && m.id <= firstTimed && m.op !== 'cancel') {
     timedOps.set(m.id, m.op);
     stamp(`${m.op}#${m.id}>`);
