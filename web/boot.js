@@ -13,13 +13,15 @@
   const script = document.currentScript;
   const base = new URL('.', script && script.src ? script.src : location.href);
   const boot = window.cnnlensBoot = { base: base.href, queue: [] };
+  const wasm = new URL('cnnlens.wasm', base).href;
   try {
     const src = document.getElementById('cnnlens-worker');
     let url = null;
     if (src && src.type === 'text/x-cnnlens-worker') {
       // A worker started from a blob learns the site's address from
-      // cnnlensBase (its own address is blob:…).
-      const text = `'use strict';\nself.cnnlensBase = ${JSON.stringify(base.href)};\n${src.textContent}`;
+      // cnnlensBase (its own address is blob:…), and the engine's from
+      // cnnlensWasm, which it starts at once.
+      const text = `'use strict';\nself.cnnlensBase = ${JSON.stringify(base.href)};\nself.cnnlensWasm = ${JSON.stringify(wasm)};\n${src.textContent}`;
       try {
         url = URL.createObjectURL(new Blob([text], { type: 'text/javascript' }));
       } catch (_) { /* no blobs: load worker.js */ }
@@ -34,7 +36,7 @@
     e.preventDefault();
     boot.queue.push({ type: 'fatal', error: 'the engine worker failed: ' + (e.message || 'could not load worker.js') });
   };
-  boot.worker.postMessage({ op: 'start', wasm: new URL('cnnlens.wasm', base).href });
+  boot.worker.postMessage({ op: 'start', wasm }); // (a worker from worker.js waits for it)
   boot.manifest = fetch(new URL('manifest.json', base)).then((r) => {
     if (!r.ok) throw new Error(`manifest.json: HTTP ${r.status}`);
     return r.json();

@@ -151,12 +151,26 @@ async function start(m) {
   }
 }
 
+let started = false;
 self.onmessage = (e) => {
   const m = e.data;
-  if (m.op === 'start') { start(m); return; }
+  if (m.op === 'start') {
+    if (!started) start(m);
+    started = true;
+    return;
+  }
   if (!engine && !dead) { early.push(m); return; }
   dispatch(m);
 };
 
 self.addEventListener('error', (e) => fatal('the engine crashed: ' + e.message));
 self.addEventListener('unhandledrejection', (e) => fatal('the engine crashed: ' + (e.reason && e.reason.message || e.reason)));
+
+// Started by boot.js, the worker knows the engine's address
+// (cnnlensWasm) and starts it at once: the page's start message is handed
+// over only once the page's thread has heard that this script ran, and
+// that thread is busy parsing and laying out the page meanwhile.
+if (self.cnnlensWasm) {
+  started = true;
+  start({ op: 'start', wasm: self.cnnlensWasm });
+}
