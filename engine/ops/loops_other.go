@@ -43,3 +43,13 @@ func dw3RevR01Row(n int, x0, x1, x2, y []float32, sx int, w *[9]float32) {
 func dw3RevR12Row(n int, x0, x1, x2, y []float32, sx int, w *[9]float32) {
 	dw3RevR12RowGo(n, x0, x1, x2, y, sx, w)
 }
+
+// wg4InRow is wg4InRowGo.
+func wg4InRow(n int, x []float32, w int, v []float32, vs int) {
+	wg4InRowGo(n, x, w, v, vs)
+}
+
+// wg4OutRow is wg4OutRowGo.
+func wg4OutRow(n int, mo []float32, ms int, y []float32, ow int) {
+	wg4OutRowGo(n, mo, ms, y, ow)
+}

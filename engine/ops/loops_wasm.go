@@ -28,6 +28,16 @@ func clipSelLoop(n int, x, y *float32, lo, hi float32)
 //go:noescape
 func clipMaskLoop(n int, x, gy, gx *float32, lo, hi float32)
 
+// wg4InLoop is wg4InRowGo over n ≥ 1 tiles (loops_wasm.s), t its scratch.
+//
+//go:noescape
+func wg4InLoop(n int, x *float32, w int, v *float32, vs int, t *[36]float32)
+
+// wg4OutLoop is wg4OutRowGo over n ≥ 1 tiles (loops_wasm.s), t its scratch.
+//
+//go:noescape
+func wg4OutLoop(n int, mo *float32, ms int, y *float32, ow int, t *[24]float32)
+
 // dw3Loop is dw3RowGo over n ≥ 1 outputs (loops_wasm.s); sx is the
 // stride in values.
 //
@@ -149,4 +159,30 @@ func dw3RevR12Row(n int, x0, x1, x2, y []float32, sx int, w *[9]float32) {
 	last := (n-1)*sx + 2
 	_, _, _ = y[n-1], x1[last], x2[last]
 	dw3RevR12Loop(n, &x1[0], &x1[0], &x2[0], &y[0], sx, w)
+}
+
+// wg4InRow is wg4InRowGo, in wasm assembly.
+func wg4InRow(n int, x []float32, w int, v []float32, vs int) {
+	if n <= 0 {
+		return
+	}
+	if w < 6 || vs < n {
+		panic("ops: wg4InRow: rows or transformed values overlap")
+	}
+	_, _ = x[4*(n-1)+5*w+5], v[35*vs+n-1]
+	var t [36]float32
+	wg4InLoop(n, &x[0], w, &v[0], vs, &t)
+}
+
+// wg4OutRow is wg4OutRowGo, in wasm assembly.
+func wg4OutRow(n int, mo []float32, ms int, y []float32, ow int) {
+	if n <= 0 {
+		return
+	}
+	if ow < 4*n || ms < n {
+		panic("ops: wg4OutRow: output rows or transformed values overlap")
+	}
+	_, _ = mo[35*ms+n-1], y[3*ow+4*n-1]
+	var t [24]float32
+	wg4OutLoop(n, &mo[0], ms, &y[0], ow, &t)
 }

@@ -1,8 +1,9 @@
 //go:build ignore
 
 // mkops generates loops_wasm.s (wasm assembly of element loops: ReLU6's
-// clip and its backward mask, and the interiors of 3×3 depthwise rows,
-// forward and input gradient), loops_wasm.go (their declarations and the Go
+// clip and its backward mask, the interiors of 3×3 depthwise rows,
+// forward and input gradient, and the F(4×4, 3×3) Winograd transforms of a
+// row of tiles), loops_wasm.go (their declarations and the Go
 // wrappers that check bounds before calling them), loops_other.go (the same
 // wrappers over the plain-Go twins, for other targets and for wasm with
 // -tags purego), loops_go.go (the row loops' plain-Go twins) and
@@ -105,6 +106,16 @@ func goFile(asm bool) []byte {
 		p("//go:noescape")
 		p("func clipMaskLoop(n int, x, gy, gx *float32, lo, hi float32)")
 		p("")
+		p("// wg4InLoop is wg4InRowGo over n ≥ 1 tiles (loops_wasm.s), t its scratch.")
+		p("//")
+		p("//go:noescape")
+		p("func wg4InLoop(n int, x *float32, w int, v *float32, vs int, t *[36]float32)")
+		p("")
+		p("// wg4OutLoop is wg4OutRowGo over n ≥ 1 tiles (loops_wasm.s), t its scratch.")
+		p("//")
+		p("//go:noescape")
+		p("func wg4OutLoop(n int, mo *float32, ms int, y *float32, ow int, t *[24]float32)")
+		p("")
 		for _, v := range dw3Variants {
 			p("// %sLoop is %sRowGo over n ≥ 1 outputs (loops_wasm.s); sx is the", v.name, v.name)
 			p("// stride in values.")
@@ -182,6 +193,40 @@ func goFile(asm bool) []byte {
 		}
 		p("}")
 	}
+	p("")
+	p("// wg4InRow is wg4InRowGo%s.", map[bool]string{true: ", in wasm assembly", false: ""}[asm])
+	p("func wg4InRow(n int, x []float32, w int, v []float32, vs int) {")
+	if asm {
+		p("if n <= 0 {")
+		p("return")
+		p("}")
+		p("if w < 6 || vs < n {")
+		p("panic(\"ops: wg4InRow: rows or transformed values overlap\")")
+		p("}")
+		p("_, _ = x[4*(n-1)+5*w+5], v[35*vs+n-1]")
+		p("var t [36]float32")
+		p("wg4InLoop(n, &x[0], w, &v[0], vs, &t)")
+	} else {
+		p("wg4InRowGo(n, x, w, v, vs)")
+	}
+	p("}")
+	p("")
+	p("// wg4OutRow is wg4OutRowGo%s.", map[bool]string{true: ", in wasm assembly", false: ""}[asm])
+	p("func wg4OutRow(n int, mo []float32, ms int, y []float32, ow int) {")
+	if asm {
+		p("if n <= 0 {")
+		p("return")
+		p("}")
+		p("if ow < 4*n || ms < n {")
+		p("panic(\"ops: wg4OutRow: output rows or transformed values overlap\")")
+		p("}")
+		p("_, _ = mo[35*ms+n-1], y[3*ow+4*n-1]")
+		p("var t [24]float32")
+		p("wg4OutLoop(n, &mo[0], ms, &y[0], ow, &t)")
+	} else {
+		p("wg4OutRowGo(n, mo, ms, y, ow)")
+	}
+	p("}")
 	return b.Bytes()
 }
 
@@ -322,7 +367,176 @@ func assembly() []byte {
 		p("\tEnd")
 		p("\tRET")
 	}
+	wg4Assembly(p)
 	return b.Bytes()
+}
+
+// wg4BExpr pushes output k of wg4B of F0…F5 (Go's order of operations;
+// Go multiplies by 2 as x+x, the same bits as 2·x).
+func wg4BExpr(p func(string, ...any), k int) {
+	mul := func(c string) { p("\tF32Const $(%s)\n\tF32Mul", c) }
+	switch k {
+	case 0: // 4*d0 - 5*d2 + d4
+		p("\tGet F0")
+		mul("4.0")
+		p("\tGet F2")
+		mul("5.0")
+		p("\tF32Sub\n\tGet F4\n\tF32Add")
+	case 1: // d3 + d4 - 4*(d1+d2)
+		p("\tGet F3\n\tGet F4\n\tF32Add\n\tGet F1\n\tGet F2\n\tF32Add")
+		mul("4.0")
+		p("\tF32Sub")
+	case 2: // d4 - d3 + 4*(d1-d2)
+		p("\tGet F4\n\tGet F3\n\tF32Sub\n\tGet F1\n\tGet F2\n\tF32Sub")
+		mul("4.0")
+		p("\tF32Add")
+	case 3, 4: // d4 - d2 ± 2*(d3-d1)
+		p("\tGet F4\n\tGet F2\n\tF32Sub\n\tGet F3\n\tGet F1\n\tF32Sub")
+		mul("2.0")
+		if k == 3 {
+			p("\tF32Add")
+		} else {
+			p("\tF32Sub")
+		}
+	case 5: // 4*d1 - 5*d3 + d5
+		p("\tGet F1")
+		mul("4.0")
+		p("\tGet F3")
+		mul("5.0")
+		p("\tF32Sub\n\tGet F5\n\tF32Add")
+	}
+}
+
+// wg4ATemps sets wg4A's sums of F0…F5: F6 = m1+m2, F7 = m1-m2, F8 =
+// m3+m4, F9 = m3-m4.
+func wg4ATemps(p func(string, ...any)) {
+	p("\tGet F1\n\tGet F2\n\tF32Add\n\tSet F6")
+	p("\tGet F1\n\tGet F2\n\tF32Sub\n\tSet F7")
+	p("\tGet F3\n\tGet F4\n\tF32Add\n\tSet F8")
+	p("\tGet F3\n\tGet F4\n\tF32Sub\n\tSet F9")
+}
+
+// wg4AExpr pushes output k of wg4A from F0…F9 (wg4ATemps).
+func wg4AExpr(p func(string, ...any), k int) {
+	switch k {
+	case 0: // m0 + p + r
+		p("\tGet F0\n\tGet F6\n\tF32Add\n\tGet F8\n\tF32Add")
+	case 1: // q + 2*s
+		p("\tGet F7\n\tGet F9\n\tF32Const $(2.0)\n\tF32Mul\n\tF32Add")
+	case 2: // p + 4*r
+		p("\tGet F6\n\tGet F8\n\tF32Const $(4.0)\n\tF32Mul\n\tF32Add")
+	case 3: // q + 8*s + m5
+		p("\tGet F7\n\tGet F9\n\tF32Const $(8.0)\n\tF32Mul\n\tF32Add\n\tGet F5\n\tF32Add")
+	}
+}
+
+// wg4Assembly writes the F(4×4, 3×3) transform loops over a row of
+// interior tiles.
+func wg4Assembly(p func(string, ...any)) {
+	// wg4InLoop: R0–R5 the tile's six input rows, R6 the tile's first
+	// transformed value, R7 vs in bytes, R8 the value being stored, R9 the
+	// scratch t, R10 the end of R6, R11 w in bytes; F0–F5 a column or row.
+	p("")
+	p("// func wg4InLoop(n int, x *float32, w int, v *float32, vs int, t *[36]float32)")
+	p("TEXT ·wg4InLoop(SB), NOSPLIT, $0-48")
+	p("\tI64Load w+16(FP)\n\tI64Const $2\n\tI64Shl\n\tSet R11")
+	p("\tI64Load x+8(FP)\n\tSet R0")
+	for r := 1; r < 6; r++ {
+		p("\tGet R%d\n\tGet R11\n\tI64Add\n\tSet R%d", r-1, r)
+	}
+	p("\tI64Load v+24(FP)\n\tSet R6")
+	p("\tI64Load vs+32(FP)\n\tI64Const $2\n\tI64Shl\n\tSet R7")
+	p("\tI64Load t+40(FP)\n\tSet R9")
+	p("\tGet R6\n\tI64Load n+0(FP)\n\tI64Const $2\n\tI64Shl\n\tI64Add\n\tSet R10")
+	p("\tLoop")
+	for j := 0; j < 6; j++ { // Bᵀ d: column j → t[6k+j]
+		for r := 0; r < 6; r++ {
+			p("\tGet R%d\n\tI32WrapI64\n\tF32Load $%d\n\tSet F%d", r, 4*j, r)
+		}
+		for k := 0; k < 6; k++ {
+			p("\tGet R9\n\tI32WrapI64")
+			wg4BExpr(p, k)
+			p("\tF32Store $%d", 4*(6*k+j))
+		}
+	}
+	p("\tGet R6\n\tSet R8")
+	for i := 0; i < 6; i++ { // · B: row i of t → v[(6i+k)·vs]
+		for c := 0; c < 6; c++ {
+			p("\tGet R9\n\tI32WrapI64\n\tF32Load $%d\n\tSet F%d", 4*(6*i+c), c)
+		}
+		for k := 0; k < 6; k++ {
+			p("\tGet R8\n\tI32WrapI64")
+			wg4BExpr(p, k)
+			p("\tF32Store $0")
+			if i < 5 || k < 5 {
+				p("\tGet R8\n\tGet R7\n\tI64Add\n\tSet R8")
+			}
+		}
+	}
+	for r := 0; r < 6; r++ {
+		p("\tGet R%d\n\tI64Const $16\n\tI64Add\n\tSet R%d", r, r)
+	}
+	p("\tGet R6\n\tI64Const $4\n\tI64Add\n\tTee R6")
+	p("\tGet R10\n\tI64Ne\n\tBrIf $0")
+	p("\tEnd")
+	p("\tRET")
+
+	// wg4OutLoop: R0 the tile's first transformed value, R1 ms in bytes,
+	// R2 column j's first value, R3–R7 6·ms·k bytes (k = 1…5), R8–R11 the
+	// tile's four output rows, R12 the scratch t, R13 the end of R0; F0–F5
+	// a column or row, F6–F9 wg4A's sums.
+	p("")
+	p("// func wg4OutLoop(n int, mo *float32, ms int, y *float32, ow int, t *[24]float32)")
+	p("TEXT ·wg4OutLoop(SB), NOSPLIT, $0-48")
+	p("\tI64Load mo+8(FP)\n\tSet R0")
+	p("\tI64Load ms+16(FP)\n\tI64Const $2\n\tI64Shl\n\tSet R1")
+	p("\tGet R1\n\tI64Const $6\n\tI64Mul\n\tSet R3")
+	for k := 4; k <= 7; k++ {
+		p("\tGet R%d\n\tGet R3\n\tI64Add\n\tSet R%d", k-1, k)
+	}
+	p("\tI64Load ow+32(FP)\n\tI64Const $2\n\tI64Shl\n\tSet R2")
+	p("\tI64Load y+24(FP)\n\tSet R8")
+	for r := 9; r <= 11; r++ {
+		p("\tGet R%d\n\tGet R2\n\tI64Add\n\tSet R%d", r-1, r)
+	}
+	p("\tI64Load t+40(FP)\n\tSet R12")
+	p("\tGet R0\n\tI64Load n+0(FP)\n\tI64Const $2\n\tI64Shl\n\tI64Add\n\tSet R13")
+	p("\tLoop")
+	p("\tGet R0\n\tSet R2")
+	for j := 0; j < 6; j++ { // Aᵀ m: column j → t[6a+j]
+		p("\tGet R2\n\tI32WrapI64\n\tF32Load $0\n\tSet F0")
+		for k := 1; k < 6; k++ {
+			p("\tGet R2\n\tGet R%d\n\tI64Add\n\tI32WrapI64\n\tF32Load $0\n\tSet F%d", 2+k, k)
+		}
+		wg4ATemps(p)
+		for a := 0; a < 4; a++ {
+			p("\tGet R12\n\tI32WrapI64")
+			wg4AExpr(p, a)
+			p("\tF32Store $%d", 4*(6*a+j))
+		}
+		if j < 5 {
+			p("\tGet R2\n\tGet R1\n\tI64Add\n\tSet R2")
+		}
+	}
+	for i := 0; i < 4; i++ { // · A: row i of t, added to output row i
+		for c := 0; c < 6; c++ {
+			p("\tGet R12\n\tI32WrapI64\n\tF32Load $%d\n\tSet F%d", 4*(6*i+c), c)
+		}
+		wg4ATemps(p)
+		for c := 0; c < 4; c++ {
+			p("\tGet R%d\n\tI32WrapI64", 8+i)
+			p("\tGet R%d\n\tI32WrapI64\n\tF32Load $%d", 8+i, 4*c)
+			wg4AExpr(p, c)
+			p("\tF32Add\n\tF32Store $%d", 4*c)
+		}
+	}
+	for r := 8; r <= 11; r++ {
+		p("\tGet R%d\n\tI64Const $16\n\tI64Add\n\tSet R%d", r, r)
+	}
+	p("\tGet R0\n\tI64Const $4\n\tI64Add\n\tTee R0")
+	p("\tGet R13\n\tI64Ne\n\tBrIf $0")
+	p("\tEnd")
+	p("\tRET")
 }
 
 // twins writes the plain-Go twins of the row loops (every build has them;
@@ -333,6 +547,7 @@ func twins() []byte {
 	p("// Code generated by mkops.go; DO NOT EDIT.")
 	p("")
 	p("package ops")
+	wg4Twins(p)
 	for _, v := range dw3Variants {
 		order := "left to right"
 		if v.rev {
@@ -365,6 +580,68 @@ func twins() []byte {
 		p("}")
 	}
 	return b.Bytes()
+}
+
+// wg4Twins writes the plain-Go twins of the F(4×4, 3×3) transform loops.
+func wg4Twins(p func(string, ...any)) {
+	p("")
+	p("// wg4InRowGo writes Bᵀ d B of n tiles in a row, tile i's 6×6 window d")
+	p("// starting at x[4i] (rows w apart), to v[ξ·vs + i]: the columns first")
+	p("// (wg4B), then the rows. wg4InRow is this, in wasm assembly in wasm.")
+	p("func wg4InRowGo(n int, x []float32, w int, v []float32, vs int) {")
+	p("var t [36]float32")
+	p("for i := 0; i < n; i++ {")
+	p("b := 4 * i")
+	for r := 0; r < 6; r++ {
+		p("r%d := x[b+%d*w:][:6]", r, r)
+	}
+	for j := 0; j < 6; j++ {
+		p("t[%d], t[%d], t[%d], t[%d], t[%d], t[%d] = wg4B(r0[%d], r1[%d], r2[%d], r3[%d], r4[%d], r5[%d])",
+			j, 6+j, 12+j, 18+j, 24+j, 30+j, j, j, j, j, j, j)
+	}
+	p("o := i")
+	for i := 0; i < 6; i++ {
+		op := "="
+		if i == 0 {
+			op = ":="
+		}
+		p("a0, a1, a2, a3, a4, a5 %s wg4B(t[%d], t[%d], t[%d], t[%d], t[%d], t[%d])", op, 6*i, 6*i+1, 6*i+2, 6*i+3, 6*i+4, 6*i+5)
+		for k := 0; k < 6; k++ {
+			p("v[o] = a%d", k)
+			if i < 5 || k < 5 {
+				p("o += vs")
+			}
+		}
+	}
+	p("}")
+	p("}")
+	p("")
+	p("// wg4OutRowGo adds Aᵀ m A of n tiles in a row, tile i's m read from")
+	p("// mo[ξ·ms + i], to the 4×4 block of y at 4i (rows ow apart): the columns")
+	p("// first (wg4A), then the rows. wg4OutRow is this, in wasm assembly in wasm.")
+	p("func wg4OutRowGo(n int, mo []float32, ms int, y []float32, ow int) {")
+	p("var s [24]float32")
+	p("ms6 := 6 * ms")
+	p("for i := 0; i < n; i++ {")
+	p("o := i")
+	p("for j := 0; j < 6; j++ {")
+	p("s[j], s[6+j], s[12+j], s[18+j] = wg4A(mo[o], mo[o+ms6], mo[o+2*ms6], mo[o+3*ms6], mo[o+4*ms6], mo[o+5*ms6])")
+	p("o += ms")
+	p("}")
+	p("b := 4 * i")
+	for i := 0; i < 4; i++ {
+		op := "="
+		if i == 0 {
+			op = ":="
+		}
+		p("a0, a1, a2, a3 %s wg4A(s[%d], s[%d], s[%d], s[%d], s[%d], s[%d])", op, 6*i, 6*i+1, 6*i+2, 6*i+3, 6*i+4, 6*i+5)
+		p("row%d := y[b+%d*ow:][:4]", i, i)
+		for c := 0; c < 4; c++ {
+			p("row%d[%d] += a%d", i, c, c)
+		}
+	}
+	p("}")
+	p("}")
 }
 
 // twinTable writes the test's list of the row loops and their twins.
