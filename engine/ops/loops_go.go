@@ -2,6 +2,78 @@
 
 package ops
 
+// wgInRowGo writes Bᵀ d B of n tiles in a row, tile i's 4×4 window d
+// starting at x[2i] (rows w apart), to v[ξ·vs + i]: the columns first,
+// then the rows. wgInRow is this, in wasm assembly in wasm.
+func wgInRowGo(n int, x []float32, w int, v []float32, vs int) {
+	var t [16]float32
+	for i := 0; i < n; i++ {
+		b := 2 * i
+		r0 := x[b+0*w:][:4]
+		r1 := x[b+1*w:][:4]
+		r2 := x[b+2*w:][:4]
+		r3 := x[b+3*w:][:4]
+		t[0], t[4], t[8], t[12] = r0[0]-r2[0], r1[0]+r2[0], r2[0]-r1[0], r1[0]-r3[0]
+		t[1], t[5], t[9], t[13] = r0[1]-r2[1], r1[1]+r2[1], r2[1]-r1[1], r1[1]-r3[1]
+		t[2], t[6], t[10], t[14] = r0[2]-r2[2], r1[2]+r2[2], r2[2]-r1[2], r1[2]-r3[2]
+		t[3], t[7], t[11], t[15] = r0[3]-r2[3], r1[3]+r2[3], r2[3]-r1[3], r1[3]-r3[3]
+		o := i
+		v[o] = t[0] - t[2]
+		o += vs
+		v[o] = t[1] + t[2]
+		o += vs
+		v[o] = t[2] - t[1]
+		o += vs
+		v[o] = t[1] - t[3]
+		o += vs
+		v[o] = t[4] - t[6]
+		o += vs
+		v[o] = t[5] + t[6]
+		o += vs
+		v[o] = t[6] - t[5]
+		o += vs
+		v[o] = t[5] - t[7]
+		o += vs
+		v[o] = t[8] - t[10]
+		o += vs
+		v[o] = t[9] + t[10]
+		o += vs
+		v[o] = t[10] - t[9]
+		o += vs
+		v[o] = t[9] - t[11]
+		o += vs
+		v[o] = t[12] - t[14]
+		o += vs
+		v[o] = t[13] + t[14]
+		o += vs
+		v[o] = t[14] - t[13]
+		o += vs
+		v[o] = t[13] - t[15]
+	}
+}
+
+// wgOutRowGo adds Aᵀ m A of n tiles in a row, tile i's m read from
+// mo[ξ·ms + i], to the 2×2 block of y at 2i (rows ow apart): the columns
+// first, then the rows. wgOutRow is this, in wasm assembly in wasm.
+func wgOutRowGo(n int, mo []float32, ms int, y []float32, ow int) {
+	for i := 0; i < n; i++ {
+		var s [8]float32
+		o := i
+		for j := 0; j < 4; j++ {
+			m0, m1, m2, m3 := mo[o], mo[o+4*ms], mo[o+8*ms], mo[o+12*ms]
+			s[j] = m0 + m1 + m2
+			s[4+j] = m1 - m2 - m3
+			o += ms
+		}
+		b := 2 * i
+		r0, r1 := y[b:][:2], y[b+ow:][:2]
+		r0[0] += s[0] + s[1] + s[2]
+		r0[1] += s[1] - s[2] - s[3]
+		r1[0] += s[4] + s[5] + s[6]
+		r1[1] += s[5] - s[6] - s[7]
+	}
+}
+
 // wg4InRowGo writes Bᵀ d B of n tiles in a row, tile i's 6×6 window d
 // starting at x[4i] (rows w apart), to v[ξ·vs + i]: the columns first
 // (wg4B), then the rows. wg4InRow is this, in wasm assembly in wasm.

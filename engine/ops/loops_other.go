@@ -44,6 +44,16 @@ func dw3RevR12Row(n int, x0, x1, x2, y []float32, sx int, w *[9]float32) {
 	dw3RevR12RowGo(n, x0, x1, x2, y, sx, w)
 }
 
+// wgInRow is wgInRowGo.
+func wgInRow(n int, x []float32, w int, v []float32, vs int) {
+	wgInRowGo(n, x, w, v, vs)
+}
+
+// wgOutRow is wgOutRowGo.
+func wgOutRow(n int, mo []float32, ms int, y []float32, ow int) {
+	wgOutRowGo(n, mo, ms, y, ow)
+}
+
 // wg4InRow is wg4InRowGo.
 func wg4InRow(n int, x []float32, w int, v []float32, vs int) {
 	wg4InRowGo(n, x, w, v, vs)

@@ -28,6 +28,16 @@ func clipSelLoop(n int, x, y *float32, lo, hi float32)
 //go:noescape
 func clipMaskLoop(n int, x, gy, gx *float32, lo, hi float32)
 
+// wgInLoop is wgInRowGo over n ≥ 1 tiles (loops_wasm.s), t its scratch.
+//
+//go:noescape
+func wgInLoop(n int, x *float32, w int, v *float32, vs int, t *[16]float32)
+
+// wgOutLoop is wgOutRowGo over n ≥ 1 tiles (loops_wasm.s).
+//
+//go:noescape
+func wgOutLoop(n int, mo *float32, ms int, y *float32, ow int)
+
 // wg4InLoop is wg4InRowGo over n ≥ 1 tiles (loops_wasm.s), t its scratch.
 //
 //go:noescape
@@ -159,6 +169,31 @@ func dw3RevR12Row(n int, x0, x1, x2, y []float32, sx int, w *[9]float32) {
 	last := (n-1)*sx + 2
 	_, _, _ = y[n-1], x1[last], x2[last]
 	dw3RevR12Loop(n, &x1[0], &x1[0], &x2[0], &y[0], sx, w)
+}
+
+// wgInRow is wgInRowGo, in wasm assembly.
+func wgInRow(n int, x []float32, w int, v []float32, vs int) {
+	if n <= 0 {
+		return
+	}
+	if w < 4 || vs < n {
+		panic("ops: wgInRow: rows or transformed values overlap")
+	}
+	_, _ = x[2*(n-1)+3*w+3], v[15*vs+n-1]
+	var t [16]float32
+	wgInLoop(n, &x[0], w, &v[0], vs, &t)
+}
+
+// wgOutRow is wgOutRowGo, in wasm assembly.
+func wgOutRow(n int, mo []float32, ms int, y []float32, ow int) {
+	if n <= 0 {
+		return
+	}
+	if ow < 2*n || ms < n {
+		panic("ops: wgOutRow: output rows or transformed values overlap")
+	}
+	_, _ = mo[15*ms+n-1], y[ow+2*n-1]
+	wgOutLoop(n, &mo[0], ms, &y[0], ow)
 }
 
 // wg4InRow is wg4InRowGo, in wasm assembly.

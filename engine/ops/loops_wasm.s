@@ -1278,6 +1278,700 @@ TEXT ·dw3RevR12Loop(SB), NOSPLIT, $0-56
 	End
 	RET
 
+// func wgInLoop(n int, x *float32, w int, v *float32, vs int, t *[16]float32)
+TEXT ·wgInLoop(SB), NOSPLIT, $0-48
+	I64Load w+16(FP)
+	I64Const $2
+	I64Shl
+	Set R9
+	I64Load x+8(FP)
+	Set R0
+	Get R0
+	Get R9
+	I64Add
+	Set R1
+	Get R1
+	Get R9
+	I64Add
+	Set R2
+	Get R2
+	Get R9
+	I64Add
+	Set R3
+	I64Load v+24(FP)
+	Set R4
+	I64Load vs+32(FP)
+	I64Const $2
+	I64Shl
+	Set R5
+	I64Load t+40(FP)
+	Set R7
+	Get R4
+	I64Load n+0(FP)
+	I64Const $2
+	I64Shl
+	I64Add
+	Set R8
+	Loop
+	Get R0
+	I32WrapI64
+	F32Load $0
+	Set F0
+	Get R1
+	I32WrapI64
+	F32Load $0
+	Set F1
+	Get R2
+	I32WrapI64
+	F32Load $0
+	Set F2
+	Get R3
+	I32WrapI64
+	F32Load $0
+	Set F3
+	Get R7
+	I32WrapI64
+	Get F0
+	Get F2
+	F32Sub
+	F32Store $0
+	Get R7
+	I32WrapI64
+	Get F1
+	Get F2
+	F32Add
+	F32Store $16
+	Get R7
+	I32WrapI64
+	Get F2
+	Get F1
+	F32Sub
+	F32Store $32
+	Get R7
+	I32WrapI64
+	Get F1
+	Get F3
+	F32Sub
+	F32Store $48
+	Get R0
+	I32WrapI64
+	F32Load $4
+	Set F0
+	Get R1
+	I32WrapI64
+	F32Load $4
+	Set F1
+	Get R2
+	I32WrapI64
+	F32Load $4
+	Set F2
+	Get R3
+	I32WrapI64
+	F32Load $4
+	Set F3
+	Get R7
+	I32WrapI64
+	Get F0
+	Get F2
+	F32Sub
+	F32Store $4
+	Get R7
+	I32WrapI64
+	Get F1
+	Get F2
+	F32Add
+	F32Store $20
+	Get R7
+	I32WrapI64
+	Get F2
+	Get F1
+	F32Sub
+	F32Store $36
+	Get R7
+	I32WrapI64
+	Get F1
+	Get F3
+	F32Sub
+	F32Store $52
+	Get R0
+	I32WrapI64
+	F32Load $8
+	Set F0
+	Get R1
+	I32WrapI64
+	F32Load $8
+	Set F1
+	Get R2
+	I32WrapI64
+	F32Load $8
+	Set F2
+	Get R3
+	I32WrapI64
+	F32Load $8
+	Set F3
+	Get R7
+	I32WrapI64
+	Get F0
+	Get F2
+	F32Sub
+	F32Store $8
+	Get R7
+	I32WrapI64
+	Get F1
+	Get F2
+	F32Add
+	F32Store $24
+	Get R7
+	I32WrapI64
+	Get F2
+	Get F1
+	F32Sub
+	F32Store $40
+	Get R7
+	I32WrapI64
+	Get F1
+	Get F3
+	F32Sub
+	F32Store $56
+	Get R0
+	I32WrapI64
+	F32Load $12
+	Set F0
+	Get R1
+	I32WrapI64
+	F32Load $12
+	Set F1
+	Get R2
+	I32WrapI64
+	F32Load $12
+	Set F2
+	Get R3
+	I32WrapI64
+	F32Load $12
+	Set F3
+	Get R7
+	I32WrapI64
+	Get F0
+	Get F2
+	F32Sub
+	F32Store $12
+	Get R7
+	I32WrapI64
+	Get F1
+	Get F2
+	F32Add
+	F32Store $28
+	Get R7
+	I32WrapI64
+	Get F2
+	Get F1
+	F32Sub
+	F32Store $44
+	Get R7
+	I32WrapI64
+	Get F1
+	Get F3
+	F32Sub
+	F32Store $60
+	Get R4
+	Set R6
+	Get R7
+	I32WrapI64
+	F32Load $0
+	Set F0
+	Get R7
+	I32WrapI64
+	F32Load $4
+	Set F1
+	Get R7
+	I32WrapI64
+	F32Load $8
+	Set F2
+	Get R7
+	I32WrapI64
+	F32Load $12
+	Set F3
+	Get R6
+	I32WrapI64
+	Get F0
+	Get F2
+	F32Sub
+	F32Store $0
+	Get R6
+	Get R5
+	I64Add
+	Set R6
+	Get R6
+	I32WrapI64
+	Get F1
+	Get F2
+	F32Add
+	F32Store $0
+	Get R6
+	Get R5
+	I64Add
+	Set R6
+	Get R6
+	I32WrapI64
+	Get F2
+	Get F1
+	F32Sub
+	F32Store $0
+	Get R6
+	Get R5
+	I64Add
+	Set R6
+	Get R6
+	I32WrapI64
+	Get F1
+	Get F3
+	F32Sub
+	F32Store $0
+	Get R6
+	Get R5
+	I64Add
+	Set R6
+	Get R7
+	I32WrapI64
+	F32Load $16
+	Set F0
+	Get R7
+	I32WrapI64
+	F32Load $20
+	Set F1
+	Get R7
+	I32WrapI64
+	F32Load $24
+	Set F2
+	Get R7
+	I32WrapI64
+	F32Load $28
+	Set F3
+	Get R6
+	I32WrapI64
+	Get F0
+	Get F2
+	F32Sub
+	F32Store $0
+	Get R6
+	Get R5
+	I64Add
+	Set R6
+	Get R6
+	I32WrapI64
+	Get F1
+	Get F2
+	F32Add
+	F32Store $0
+	Get R6
+	Get R5
+	I64Add
+	Set R6
+	Get R6
+	I32WrapI64
+	Get F2
+	Get F1
+	F32Sub
+	F32Store $0
+	Get R6
+	Get R5
+	I64Add
+	Set R6
+	Get R6
+	I32WrapI64
+	Get F1
+	Get F3
+	F32Sub
+	F32Store $0
+	Get R6
+	Get R5
+	I64Add
+	Set R6
+	Get R7
+	I32WrapI64
+	F32Load $32
+	Set F0
+	Get R7
+	I32WrapI64
+	F32Load $36
+	Set F1
+	Get R7
+	I32WrapI64
+	F32Load $40
+	Set F2
+	Get R7
+	I32WrapI64
+	F32Load $44
+	Set F3
+	Get R6
+	I32WrapI64
+	Get F0
+	Get F2
+	F32Sub
+	F32Store $0
+	Get R6
+	Get R5
+	I64Add
+	Set R6
+	Get R6
+	I32WrapI64
+	Get F1
+	Get F2
+	F32Add
+	F32Store $0
+	Get R6
+	Get R5
+	I64Add
+	Set R6
+	Get R6
+	I32WrapI64
+	Get F2
+	Get F1
+	F32Sub
+	F32Store $0
+	Get R6
+	Get R5
+	I64Add
+	Set R6
+	Get R6
+	I32WrapI64
+	Get F1
+	Get F3
+	F32Sub
+	F32Store $0
+	Get R6
+	Get R5
+	I64Add
+	Set R6
+	Get R7
+	I32WrapI64
+	F32Load $48
+	Set F0
+	Get R7
+	I32WrapI64
+	F32Load $52
+	Set F1
+	Get R7
+	I32WrapI64
+	F32Load $56
+	Set F2
+	Get R7
+	I32WrapI64
+	F32Load $60
+	Set F3
+	Get R6
+	I32WrapI64
+	Get F0
+	Get F2
+	F32Sub
+	F32Store $0
+	Get R6
+	Get R5
+	I64Add
+	Set R6
+	Get R6
+	I32WrapI64
+	Get F1
+	Get F2
+	F32Add
+	F32Store $0
+	Get R6
+	Get R5
+	I64Add
+	Set R6
+	Get R6
+	I32WrapI64
+	Get F2
+	Get F1
+	F32Sub
+	F32Store $0
+	Get R6
+	Get R5
+	I64Add
+	Set R6
+	Get R6
+	I32WrapI64
+	Get F1
+	Get F3
+	F32Sub
+	F32Store $0
+	Get R0
+	I64Const $8
+	I64Add
+	Set R0
+	Get R1
+	I64Const $8
+	I64Add
+	Set R1
+	Get R2
+	I64Const $8
+	I64Add
+	Set R2
+	Get R3
+	I64Const $8
+	I64Add
+	Set R3
+	Get R4
+	I64Const $4
+	I64Add
+	Tee R4
+	Get R8
+	I64Ne
+	BrIf $0
+	End
+	RET
+
+// func wgOutLoop(n int, mo *float32, ms int, y *float32, ow int)
+TEXT ·wgOutLoop(SB), NOSPLIT, $0-40
+	I64Load mo+8(FP)
+	Set R0
+	I64Load ms+16(FP)
+	I64Const $2
+	I64Shl
+	Set R1
+	Get R1
+	I64Const $2
+	I64Shl
+	Set R3
+	Get R3
+	Get R3
+	I64Add
+	Set R4
+	Get R4
+	Get R3
+	I64Add
+	Set R5
+	I64Load y+24(FP)
+	Set R6
+	Get R6
+	I64Load ow+32(FP)
+	I64Const $2
+	I64Shl
+	I64Add
+	Set R7
+	Get R0
+	I64Load n+0(FP)
+	I64Const $2
+	I64Shl
+	I64Add
+	Set R8
+	Loop
+	Get R0
+	Set R2
+	Get R2
+	I32WrapI64
+	F32Load $0
+	Set F0
+	Get R2
+	Get R3
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F1
+	Get R2
+	Get R4
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F2
+	Get R2
+	Get R5
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F3
+	Get F0
+	Get F1
+	F32Add
+	Get F2
+	F32Add
+	Set F4
+	Get F1
+	Get F2
+	F32Sub
+	Get F3
+	F32Sub
+	Set F8
+	Get R2
+	Get R1
+	I64Add
+	Set R2
+	Get R2
+	I32WrapI64
+	F32Load $0
+	Set F0
+	Get R2
+	Get R3
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F1
+	Get R2
+	Get R4
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F2
+	Get R2
+	Get R5
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F3
+	Get F0
+	Get F1
+	F32Add
+	Get F2
+	F32Add
+	Set F5
+	Get F1
+	Get F2
+	F32Sub
+	Get F3
+	F32Sub
+	Set F9
+	Get R2
+	Get R1
+	I64Add
+	Set R2
+	Get R2
+	I32WrapI64
+	F32Load $0
+	Set F0
+	Get R2
+	Get R3
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F1
+	Get R2
+	Get R4
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F2
+	Get R2
+	Get R5
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F3
+	Get F0
+	Get F1
+	F32Add
+	Get F2
+	F32Add
+	Set F6
+	Get F1
+	Get F2
+	F32Sub
+	Get F3
+	F32Sub
+	Set F10
+	Get R2
+	Get R1
+	I64Add
+	Set R2
+	Get R2
+	I32WrapI64
+	F32Load $0
+	Set F0
+	Get R2
+	Get R3
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F1
+	Get R2
+	Get R4
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F2
+	Get R2
+	Get R5
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F3
+	Get F0
+	Get F1
+	F32Add
+	Get F2
+	F32Add
+	Set F7
+	Get F1
+	Get F2
+	F32Sub
+	Get F3
+	F32Sub
+	Set F11
+	Get R6
+	I32WrapI64
+	Get R6
+	I32WrapI64
+	F32Load $0
+	Get F4
+	Get F5
+	F32Add
+	Get F6
+	F32Add
+	F32Add
+	F32Store $0
+	Get R6
+	I32WrapI64
+	Get R6
+	I32WrapI64
+	F32Load $4
+	Get F5
+	Get F6
+	F32Sub
+	Get F7
+	F32Sub
+	F32Add
+	F32Store $4
+	Get R7
+	I32WrapI64
+	Get R7
+	I32WrapI64
+	F32Load $0
+	Get F8
+	Get F9
+	F32Add
+	Get F10
+	F32Add
+	F32Add
+	F32Store $0
+	Get R7
+	I32WrapI64
+	Get R7
+	I32WrapI64
+	F32Load $4
+	Get F9
+	Get F10
+	F32Sub
+	Get F11
+	F32Sub
+	F32Add
+	F32Store $4
+	Get R6
+	I64Const $8
+	I64Add
+	Set R6
+	Get R7
+	I64Const $8
+	I64Add
+	Set R7
+	Get R0
+	I64Const $4
+	I64Add
+	Tee R0
+	Get R8
+	I64Ne
+	BrIf $0
+	End
+	RET
+
 // func wg4InLoop(n int, x *float32, w int, v *float32, vs int, t *[36]float32)
 TEXT ·wg4InLoop(SB), NOSPLIT, $0-48
 	I64Load w+16(FP)

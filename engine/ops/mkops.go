@@ -2,8 +2,8 @@
 
 // mkops generates loops_wasm.s (wasm assembly of element loops: ReLU6's
 // clip and its backward mask, the interiors of 3×3 depthwise rows,
-// forward and input gradient, and the F(4×4, 3×3) Winograd transforms of a
-// row of tiles), loops_wasm.go (their declarations and the Go
+// forward and input gradient, and the F(2×2, 3×3) and F(4×4, 3×3) Winograd
+// transforms of a row of tiles), loops_wasm.go (their declarations and the Go
 // wrappers that check bounds before calling them), loops_other.go (the same
 // wrappers over the plain-Go twins, for other targets and for wasm with
 // -tags purego), loops_go.go (the row loops' plain-Go twins) and
@@ -106,6 +106,16 @@ func goFile(asm bool) []byte {
 		p("//go:noescape")
 		p("func clipMaskLoop(n int, x, gy, gx *float32, lo, hi float32)")
 		p("")
+		p("// wgInLoop is wgInRowGo over n ≥ 1 tiles (loops_wasm.s), t its scratch.")
+		p("//")
+		p("//go:noescape")
+		p("func wgInLoop(n int, x *float32, w int, v *float32, vs int, t *[16]float32)")
+		p("")
+		p("// wgOutLoop is wgOutRowGo over n ≥ 1 tiles (loops_wasm.s).")
+		p("//")
+		p("//go:noescape")
+		p("func wgOutLoop(n int, mo *float32, ms int, y *float32, ow int)")
+		p("")
 		p("// wg4InLoop is wg4InRowGo over n ≥ 1 tiles (loops_wasm.s), t its scratch.")
 		p("//")
 		p("//go:noescape")
@@ -193,6 +203,39 @@ func goFile(asm bool) []byte {
 		}
 		p("}")
 	}
+	p("")
+	p("// wgInRow is wgInRowGo%s.", map[bool]string{true: ", in wasm assembly", false: ""}[asm])
+	p("func wgInRow(n int, x []float32, w int, v []float32, vs int) {")
+	if asm {
+		p("if n <= 0 {")
+		p("return")
+		p("}")
+		p("if w < 4 || vs < n {")
+		p("panic(\"ops: wgInRow: rows or transformed values overlap\")")
+		p("}")
+		p("_, _ = x[2*(n-1)+3*w+3], v[15*vs+n-1]")
+		p("var t [16]float32")
+		p("wgInLoop(n, &x[0], w, &v[0], vs, &t)")
+	} else {
+		p("wgInRowGo(n, x, w, v, vs)")
+	}
+	p("}")
+	p("")
+	p("// wgOutRow is wgOutRowGo%s.", map[bool]string{true: ", in wasm assembly", false: ""}[asm])
+	p("func wgOutRow(n int, mo []float32, ms int, y []float32, ow int) {")
+	if asm {
+		p("if n <= 0 {")
+		p("return")
+		p("}")
+		p("if ow < 2*n || ms < n {")
+		p("panic(\"ops: wgOutRow: output rows or transformed values overlap\")")
+		p("}")
+		p("_, _ = mo[15*ms+n-1], y[ow+2*n-1]")
+		p("wgOutLoop(n, &mo[0], ms, &y[0], ow)")
+	} else {
+		p("wgOutRowGo(n, mo, ms, y, ow)")
+	}
+	p("}")
 	p("")
 	p("// wg4InRow is wg4InRowGo%s.", map[bool]string{true: ", in wasm assembly", false: ""}[asm])
 	p("func wg4InRow(n int, x []float32, w int, v []float32, vs int) {")
@@ -367,6 +410,7 @@ func assembly() []byte {
 		p("\tEnd")
 		p("\tRET")
 	}
+	wgAssembly(p)
 	wg4Assembly(p)
 	return b.Bytes()
 }
@@ -428,6 +472,107 @@ func wg4AExpr(p func(string, ...any), k int) {
 	case 3: // q + 8*s + m5
 		p("\tGet F7\n\tGet F9\n\tF32Const $(8.0)\n\tF32Mul\n\tF32Add\n\tGet F5\n\tF32Add")
 	}
+}
+
+// wgAssembly writes the F(2×2, 3×3) transform loops over a row of
+// interior tiles.
+func wgAssembly(p func(string, ...any)) {
+	// wgInLoop: R0–R3 the tile's four input rows, R4 the tile's first
+	// transformed value, R5 vs in bytes, R6 the value being stored, R7 the
+	// scratch t, R8 the end of R4, R9 w in bytes; F0–F3 a column or row.
+	p("")
+	p("// func wgInLoop(n int, x *float32, w int, v *float32, vs int, t *[16]float32)")
+	p("TEXT ·wgInLoop(SB), NOSPLIT, $0-48")
+	p("\tI64Load w+16(FP)\n\tI64Const $2\n\tI64Shl\n\tSet R9")
+	p("\tI64Load x+8(FP)\n\tSet R0")
+	for r := 1; r < 4; r++ {
+		p("\tGet R%d\n\tGet R9\n\tI64Add\n\tSet R%d", r-1, r)
+	}
+	p("\tI64Load v+24(FP)\n\tSet R4")
+	p("\tI64Load vs+32(FP)\n\tI64Const $2\n\tI64Shl\n\tSet R5")
+	p("\tI64Load t+40(FP)\n\tSet R7")
+	p("\tGet R4\n\tI64Load n+0(FP)\n\tI64Const $2\n\tI64Shl\n\tI64Add\n\tSet R8")
+	// Bᵀ·(d0, d1, d2, d3) = (d0-d2, d1+d2, d2-d1, d1-d3).
+	bt := []string{"\tGet F0\n\tGet F2\n\tF32Sub", "\tGet F1\n\tGet F2\n\tF32Add", "\tGet F2\n\tGet F1\n\tF32Sub", "\tGet F1\n\tGet F3\n\tF32Sub"}
+	p("\tLoop")
+	for j := 0; j < 4; j++ { // Bᵀ d: column j → t[4k+j]
+		for r := 0; r < 4; r++ {
+			p("\tGet R%d\n\tI32WrapI64\n\tF32Load $%d\n\tSet F%d", r, 4*j, r)
+		}
+		for k := 0; k < 4; k++ {
+			p("\tGet R7\n\tI32WrapI64")
+			p(bt[k])
+			p("\tF32Store $%d", 4*(4*k+j))
+		}
+	}
+	p("\tGet R4\n\tSet R6")
+	for i := 0; i < 4; i++ { // · B: row i of t → v[(4i+k)·vs]
+		for c := 0; c < 4; c++ {
+			p("\tGet R7\n\tI32WrapI64\n\tF32Load $%d\n\tSet F%d", 4*(4*i+c), c)
+		}
+		for k := 0; k < 4; k++ {
+			p("\tGet R6\n\tI32WrapI64")
+			p(bt[k])
+			p("\tF32Store $0")
+			if i < 3 || k < 3 {
+				p("\tGet R6\n\tGet R5\n\tI64Add\n\tSet R6")
+			}
+		}
+	}
+	for r := 0; r < 4; r++ {
+		p("\tGet R%d\n\tI64Const $8\n\tI64Add\n\tSet R%d", r, r)
+	}
+	p("\tGet R4\n\tI64Const $4\n\tI64Add\n\tTee R4")
+	p("\tGet R8\n\tI64Ne\n\tBrIf $0")
+	p("\tEnd")
+	p("\tRET")
+
+	// wgOutLoop: R0 the tile's first transformed value, R1 ms in bytes, R2
+	// column j's first value, R3–R5 4·ms·k bytes (k = 1…3), R6–R7 the
+	// tile's two output rows, R8 the end of R0; F0–F3 a column, F4–F11
+	// Aᵀ m (s).
+	p("")
+	p("// func wgOutLoop(n int, mo *float32, ms int, y *float32, ow int)")
+	p("TEXT ·wgOutLoop(SB), NOSPLIT, $0-40")
+	p("\tI64Load mo+8(FP)\n\tSet R0")
+	p("\tI64Load ms+16(FP)\n\tI64Const $2\n\tI64Shl\n\tSet R1")
+	p("\tGet R1\n\tI64Const $2\n\tI64Shl\n\tSet R3")
+	p("\tGet R3\n\tGet R3\n\tI64Add\n\tSet R4")
+	p("\tGet R4\n\tGet R3\n\tI64Add\n\tSet R5")
+	p("\tI64Load y+24(FP)\n\tSet R6")
+	p("\tGet R6\n\tI64Load ow+32(FP)\n\tI64Const $2\n\tI64Shl\n\tI64Add\n\tSet R7")
+	p("\tGet R0\n\tI64Load n+0(FP)\n\tI64Const $2\n\tI64Shl\n\tI64Add\n\tSet R8")
+	p("\tLoop")
+	p("\tGet R0\n\tSet R2")
+	for j := 0; j < 4; j++ { // s[j] = m0 + m1 + m2, s[4+j] = m1 - m2 - m3
+		p("\tGet R2\n\tI32WrapI64\n\tF32Load $0\n\tSet F0")
+		for k := 1; k < 4; k++ {
+			p("\tGet R2\n\tGet R%d\n\tI64Add\n\tI32WrapI64\n\tF32Load $0\n\tSet F%d", 2+k, k)
+		}
+		p("\tGet F0\n\tGet F1\n\tF32Add\n\tGet F2\n\tF32Add\n\tSet F%d", 4+j)
+		p("\tGet F1\n\tGet F2\n\tF32Sub\n\tGet F3\n\tF32Sub\n\tSet F%d", 8+j)
+		if j < 3 {
+			p("\tGet R2\n\tGet R1\n\tI64Add\n\tSet R2")
+		}
+	}
+	for i := 0; i < 2; i++ { // y[i][0] += s0 + s1 + s2, y[i][1] += s1 - s2 - s3 (s of row i)
+		s := 4 + 4*i
+		p("\tGet R%d\n\tI32WrapI64", 6+i)
+		p("\tGet R%d\n\tI32WrapI64\n\tF32Load $0", 6+i)
+		p("\tGet F%d\n\tGet F%d\n\tF32Add\n\tGet F%d\n\tF32Add", s, s+1, s+2)
+		p("\tF32Add\n\tF32Store $0")
+		p("\tGet R%d\n\tI32WrapI64", 6+i)
+		p("\tGet R%d\n\tI32WrapI64\n\tF32Load $4", 6+i)
+		p("\tGet F%d\n\tGet F%d\n\tF32Sub\n\tGet F%d\n\tF32Sub", s+1, s+2, s+3)
+		p("\tF32Add\n\tF32Store $4")
+	}
+	for r := 6; r <= 7; r++ {
+		p("\tGet R%d\n\tI64Const $8\n\tI64Add\n\tSet R%d", r, r)
+	}
+	p("\tGet R0\n\tI64Const $4\n\tI64Add\n\tTee R0")
+	p("\tGet R8\n\tI64Ne\n\tBrIf $0")
+	p("\tEnd")
+	p("\tRET")
 }
 
 // wg4Assembly writes the F(4×4, 3×3) transform loops over a row of
@@ -547,6 +692,7 @@ func twins() []byte {
 	p("// Code generated by mkops.go; DO NOT EDIT.")
 	p("")
 	p("package ops")
+	wgTwins(p)
 	wg4Twins(p)
 	for _, v := range dw3Variants {
 		order := "left to right"
@@ -580,6 +726,61 @@ func twins() []byte {
 		p("}")
 	}
 	return b.Bytes()
+}
+
+// wgTwins writes the plain-Go twins of the F(2×2, 3×3) transform loops.
+func wgTwins(p func(string, ...any)) {
+	p("")
+	p("// wgInRowGo writes Bᵀ d B of n tiles in a row, tile i's 4×4 window d")
+	p("// starting at x[2i] (rows w apart), to v[ξ·vs + i]: the columns first,")
+	p("// then the rows. wgInRow is this, in wasm assembly in wasm.")
+	p("func wgInRowGo(n int, x []float32, w int, v []float32, vs int) {")
+	p("var t [16]float32")
+	p("for i := 0; i < n; i++ {")
+	p("b := 2 * i")
+	for r := 0; r < 4; r++ {
+		p("r%d := x[b+%d*w:][:4]", r, r)
+	}
+	for j := 0; j < 4; j++ {
+		p("t[%d], t[%d], t[%d], t[%d] = r0[%d]-r2[%d], r1[%d]+r2[%d], r2[%d]-r1[%d], r1[%d]-r3[%d]", j, 4+j, 8+j, 12+j, j, j, j, j, j, j, j, j)
+	}
+	p("o := i")
+	for i := 0; i < 4; i++ {
+		p("v[o] = t[%d] - t[%d]", 4*i, 4*i+2)
+		p("o += vs")
+		p("v[o] = t[%d] + t[%d]", 4*i+1, 4*i+2)
+		p("o += vs")
+		p("v[o] = t[%d] - t[%d]", 4*i+2, 4*i+1)
+		p("o += vs")
+		p("v[o] = t[%d] - t[%d]", 4*i+1, 4*i+3)
+		if i < 3 {
+			p("o += vs")
+		}
+	}
+	p("}")
+	p("}")
+	p("")
+	p("// wgOutRowGo adds Aᵀ m A of n tiles in a row, tile i's m read from")
+	p("// mo[ξ·ms + i], to the 2×2 block of y at 2i (rows ow apart): the columns")
+	p("// first, then the rows. wgOutRow is this, in wasm assembly in wasm.")
+	p("func wgOutRowGo(n int, mo []float32, ms int, y []float32, ow int) {")
+	p("for i := 0; i < n; i++ {")
+	p("var s [8]float32")
+	p("o := i")
+	p("for j := 0; j < 4; j++ {")
+	p("m0, m1, m2, m3 := mo[o], mo[o+4*ms], mo[o+8*ms], mo[o+12*ms]")
+	p("s[j] = m0 + m1 + m2")
+	p("s[4+j] = m1 - m2 - m3")
+	p("o += ms")
+	p("}")
+	p("b := 2 * i")
+	p("r0, r1 := y[b:][:2], y[b+ow:][:2]")
+	p("r0[0] += s[0] + s[1] + s[2]")
+	p("r0[1] += s[1] - s[2] - s[3]")
+	p("r1[0] += s[4] + s[5] + s[6]")
+	p("r1[1] += s[5] - s[6] - s[7]")
+	p("}")
+	p("}")
 }
 
 // wg4Twins writes the plain-Go twins of the F(4×4, 3×3) transform loops.

@@ -267,8 +267,14 @@ func wgTransformGeoms(rng *rand.Rand, count int) []wgGeom {
 
 // wgRandFill fills b with values of either sign, some of them ±0.
 func wgRandFill(rng *rand.Rand, b []float32) {
+	wgRandFillZeros(rng, b, 16)
+}
+
+// wgRandFillZeros fills b with ±0 (each 1/zeros of the values) and other
+// values of either sign: zeros = 2 gives only signed zeros.
+func wgRandFillZeros(rng *rand.Rand, b []float32, zeros int) {
 	for i := range b {
-		switch rng.Intn(16) {
+		switch rng.Intn(zeros) {
 		case 0:
 			b[i] = 0
 		case 1:
@@ -299,9 +305,21 @@ func TestWgTransformsSameBits(t *testing.T) {
 		out, outRef func(wgGeom, []float32, int, int, int, int, int, int, []float32, int, int)
 	}
 	for _, m := range []int{2, 4} {
-		f := fns{wgInput, wgInputRef, wgOutput, wgOutputRef}
+		// The buffers go from call to call as wgConv passes them, holding
+		// NaNs at first: what the copies leave of them must not matter.
+		inBuf, outBuf := make([]float32, 4096), make([]float32, 4096)
+		for i := range inBuf {
+			inBuf[i], outBuf[i] = float32(math.NaN()), float32(math.NaN())
+		}
+		in := func(gm wgGeom, x []float32, gi, c, p0, pb, th, tw int, v []float32, vs, off int) {
+			inBuf = wgInputTiles(m, gm, x, gi, c, p0, pb, th, tw, v, vs, off, inBuf)
+		}
+		out := func(gm wgGeom, y []float32, gi, k, p0, pb, th, tw int, mo []float32, ms, off int) {
+			outBuf = wgOutputTiles(m, gm, y, gi, k, p0, pb, th, tw, mo, ms, off, outBuf)
+		}
+		f := fns{in, wgInputRef, out, wgOutputRef}
 		if m == 4 {
-			f = fns{wg4Input, wg4InputRef, wg4Output, wg4OutputRef}
+			f = fns{in, wg4InputRef, out, wg4OutputRef}
 		}
 		a := (m + 2) * (m + 2)
 		for gn, gm := range wgTransformGeoms(rng, 150) {
@@ -309,7 +327,13 @@ func TestWgTransformsSameBits(t *testing.T) {
 			total := gm.N * th * tw
 			x := make([]float32, gm.N*gm.G*gm.Cin*gm.H*gm.W)
 			wgRandFill(rng, x)
-			for trial := 0; trial < 3; trial++ {
+			for trial := 0; trial < 4; trial++ {
+				// The last trial has signed zeros only (the sign of a zero
+				// result must survive the border's block).
+				fill := func(b []float32) { wgRandFillZeros(rng, b, map[bool]int{true: 2, false: 16}[trial == 3]) }
+				if trial == 3 {
+					fill(x)
+				}
 				p0, pb := 0, total
 				if trial > 0 {
 					p0 = rng.Intn(total)
@@ -319,7 +343,7 @@ func TestWgTransformsSameBits(t *testing.T) {
 				// Input transform: every channel, off = c·pb as wgConv has it.
 				vs := gm.Cin * pb
 				v1 := make([]float32, a*vs)
-				wgRandFill(rng, v1)
+				fill(v1)
 				v2 := append([]float32(nil), v1...)
 				for c := 0; c < gm.Cin; c++ {
 					f.inRef(gm, x, gi, c, p0, pb, th, tw, v1, vs, c*pb)
@@ -331,9 +355,9 @@ func TestWgTransformsSameBits(t *testing.T) {
 				// Output transform: accumulates into y.
 				ms := gm.Cout * pb
 				mo := make([]float32, a*ms)
-				wgRandFill(rng, mo)
+				fill(mo)
 				y1 := make([]float32, gm.N*gm.G*gm.Cout*gm.OH*gm.OW)
-				wgRandFill(rng, y1)
+				fill(y1)
 				y2 := append([]float32(nil), y1...)
 				for k := 0; k < gm.Cout; k++ {
 					f.outRef(gm, y1, gi, k, p0, pb, th, tw, mo, ms, k*pb)
@@ -368,9 +392,16 @@ func BenchmarkWgTransforms(b *testing.B) {
 			v := make([]float32, a*c.C*pb)
 			mo := make([]float32, a*c.C*pb)
 			wgRandFill(rng, mo)
-			in, out, inRef, outRef := wgInput, wgOutput, wgInputRef, wgOutputRef
+			var inBuf, outBuf []float32
+			in := func(gm wgGeom, x []float32, gi, c, p0, pb, th, tw int, v []float32, vs, off int) {
+				inBuf = wgInputTiles(m, gm, x, gi, c, p0, pb, th, tw, v, vs, off, inBuf)
+			}
+			out := func(gm wgGeom, y []float32, gi, k, p0, pb, th, tw int, mo []float32, ms, off int) {
+				outBuf = wgOutputTiles(m, gm, y, gi, k, p0, pb, th, tw, mo, ms, off, outBuf)
+			}
+			inRef, outRef := wgInputRef, wgOutputRef
 			if m == 4 {
-				in, out, inRef, outRef = wg4Input, wg4Output, wg4InputRef, wg4OutputRef
+				inRef, outRef = wg4InputRef, wg4OutputRef
 			}
 			var tNew, tRef, oNew, oRef []float64
 			timeIt := func(f func()) float64 {

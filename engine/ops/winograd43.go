@@ -100,128 +100,14 @@ func wg4A(m0, m1, m2, m3, m4, m5 float32) (a0, a1, a2, a3 float32) {
 	return
 }
 
-// wg4Input writes Bᵀ d B of channel c's tiles p0…p0+pb-1 to v[ξ·vs + off + q].
-//
-// Interior tiles go by runs along a row of tiles to wg4InRow (in wasm
-// assembly in wasm: Go's wasm code sends every loop back-edge and taken
-// branch through a dispatch table and keeps the window's 36 addresses in
-// memory); tiles over the border are copied with their zero padding
-// first. The arithmetic is wg4B's in the same order either way:
-// TestWgTransformsSameBits compares it bit for bit with the loop it
-// replaced.
+// wg4Input writes Bᵀ d B of channel c's tiles p0…p0+pb-1 to v[ξ·vs + off + q]
+// (wgInputTiles).
 func wg4Input(gm wgGeom, x []float32, gi, c, p0, pb, th, tw int, v []float32, vs, off int) {
-	if pb <= 0 {
-		return
-	}
-	H, W := gm.H, gm.W
-	hw := H * W
-	tiles := th * tw
-	n, r := p0/tiles, p0%tiles
-	ty, tx := r/tw, r%tw
-	v = v[:35*vs+off+pb]
-	// Tiles over the border are transformed from a zero-padded copy of
-	// their windows, a run at a time (wg4InPadded).
-	var small [6 * 130]float32
-	pad := small[:]
-	txLo := (gm.padL + 3) / 4     // the first tile whose window starts in the plane
-	txHi := (W - 6 + gm.padL) / 4 // the last one whose window ends in it (if ≥ txLo)
-	if W-6+gm.padL < 0 {
-		txHi = -1
-	}
-	for q := 0; q < pb; {
-		plane := x[(n*gm.G*gm.Cin+gi*gm.Cin+c)*hw:][:hw]
-		iy := 4*ty - gm.padT
-		cnt := min(pb-q, tw-tx)
-		lo, hi := tx+cnt, tx+cnt // the interior run [lo, hi)
-		if iy >= 0 && iy+6 <= H {
-			lo, hi = max(tx, txLo), min(tx+cnt, txHi+1)
-			if lo >= hi {
-				lo, hi = tx+cnt, tx+cnt
-			}
-		}
-		if lo > tx {
-			pad = wg4InPadded(plane, H, W, iy, 4*tx-gm.padL, lo-tx, v[off+q:], vs, pad)
-		}
-		if hi > lo {
-			wg4InRow(hi-lo, plane[iy*W+4*lo-gm.padL:], W, v[off+q+lo-tx:], vs)
-		}
-		if tx+cnt > hi {
-			pad = wg4InPadded(plane, H, W, iy, 4*hi-gm.padL, tx+cnt-hi, v[off+q+hi-tx:], vs, pad)
-		}
-		q += cnt
-		if tx += cnt; tx == tw {
-			tx = 0
-			if ty++; ty == th {
-				ty = 0
-				n++
-			}
-		}
-	}
-}
-
-// wg4InPadded transforms cnt tiles whose windows start at input row iy,
-// columns ix, ix+4, … (in part outside the H×W plane) to v[ξ·vs + i], from
-// a copy of their 6 rows with the padding's zeros, in buf or a larger
-// buffer it returns.
-func wg4InPadded(plane []float32, H, W, iy, ix, cnt int, v []float32, vs int, buf []float32) []float32 {
-	sw := 4*cnt + 2
-	if cap(buf) < 6*sw {
-		buf = make([]float32, 6*sw)
-	}
-	s := buf[:6*sw]
-	clear(s)
-	if j0, j1 := max(0, -ix), min(sw, W-ix); j0 < j1 {
-		for i := max(0, -iy); i < min(6, H-iy); i++ {
-			copy(s[i*sw+j0:i*sw+j1], plane[(iy+i)*W+ix+j0:])
-		}
-	}
-	wg4InRow(cnt, s, sw, v, vs)
-	return buf
+	wgInputTiles(4, gm, x, gi, c, p0, pb, th, tw, v, vs, off, nil)
 }
 
 // wg4Output adds Aᵀ m A of output channel k's tiles p0…p0+pb-1, read from
-// mo[ξ·ms + off + q], to y: interior tiles by runs along a row of tiles
-// (wg4OutRow, as wg4Input), tiles over the border through a 4×4 block.
+// mo[ξ·ms + off + q], to y (wgOutputTiles).
 func wg4Output(gm wgGeom, y []float32, gi, k, p0, pb, th, tw int, mo []float32, ms, off int) {
-	if pb <= 0 {
-		return
-	}
-	OH, OW := gm.OH, gm.OW
-	ohw := OH * OW
-	tiles := th * tw
-	n, r := p0/tiles, p0%tiles
-	ty, tx := r/tw, r%tw
-	mo = mo[:35*ms+off+pb]
-	for q := 0; q < pb; {
-		plane := y[(n*gm.G*gm.Cout+gi*gm.Cout+k)*ohw:][:ohw]
-		oy := 4 * ty
-		rowIn := oy+4 <= OH
-		for end := min(pb, q+tw-tx); q < end; {
-			ox := 4 * tx
-			if rowIn && ox+4 <= OW {
-				k := min(end-q, (OW-4-ox)/4+1)
-				wg4OutRow(k, mo[off+q:], ms, plane[oy*OW+ox:], OW)
-				q += k
-				tx += k
-				continue
-			}
-			var o [16]float32
-			wg4OutRow(1, mo[off+q:], ms, o[:], 4)
-			for i := 0; i < 4 && oy+i < OH; i++ {
-				row := plane[(oy+i)*OW:][:OW]
-				for j := 0; j < 4 && ox+j < OW; j++ {
-					row[ox+j] += o[4*i+j]
-				}
-			}
-			q++
-			tx++
-		}
-		if tx == tw {
-			tx = 0
-			if ty++; ty == th {
-				ty = 0
-				n++
-			}
-		}
-	}
+	wgOutputTiles(4, gm, y, gi, k, p0, pb, th, tw, mo, ms, off, nil)
 }
