@@ -2,6 +2,72 @@
 
 package ops
 
+// maxPool2RowGo sets y[o], idx[o] to the maximum of the 2×2 window at
+// x[o·s] (rows w apart) and its index plus i0, for o < n: the taps in
+// scan order, each taken if larger or NaN. maxPool2Row is this, in
+// wasm assembly in wasm.
+func maxPool2RowGo(n int, x []float32, w, s int, y []float32, idx []int64, i0 int64) {
+	y, idx = y[:n], idx[:n]
+	j := 0
+	for o := range y {
+		w0 := (*[2]float32)(x[j+0*w:][:2])
+		w1 := (*[2]float32)(x[j+1*w:][:2])
+		best, bi := w0[0], j
+		if v := w0[1]; v > best || v != v {
+			best, bi = v, j+0*w+1
+		}
+		if v := w1[0]; v > best || v != v {
+			best, bi = v, j+1*w+0
+		}
+		if v := w1[1]; v > best || v != v {
+			best, bi = v, j+1*w+1
+		}
+		y[o], idx[o] = best, int64(bi)+i0
+		j += s
+	}
+}
+
+// maxPool3RowGo sets y[o], idx[o] to the maximum of the 3×3 window at
+// x[o·s] (rows w apart) and its index plus i0, for o < n: the taps in
+// scan order, each taken if larger or NaN. maxPool3Row is this, in
+// wasm assembly in wasm.
+func maxPool3RowGo(n int, x []float32, w, s int, y []float32, idx []int64, i0 int64) {
+	y, idx = y[:n], idx[:n]
+	j := 0
+	for o := range y {
+		w0 := (*[3]float32)(x[j+0*w:][:3])
+		w1 := (*[3]float32)(x[j+1*w:][:3])
+		w2 := (*[3]float32)(x[j+2*w:][:3])
+		best, bi := w0[0], j
+		if v := w0[1]; v > best || v != v {
+			best, bi = v, j+0*w+1
+		}
+		if v := w0[2]; v > best || v != v {
+			best, bi = v, j+0*w+2
+		}
+		if v := w1[0]; v > best || v != v {
+			best, bi = v, j+1*w+0
+		}
+		if v := w1[1]; v > best || v != v {
+			best, bi = v, j+1*w+1
+		}
+		if v := w1[2]; v > best || v != v {
+			best, bi = v, j+1*w+2
+		}
+		if v := w2[0]; v > best || v != v {
+			best, bi = v, j+2*w+0
+		}
+		if v := w2[1]; v > best || v != v {
+			best, bi = v, j+2*w+1
+		}
+		if v := w2[2]; v > best || v != v {
+			best, bi = v, j+2*w+2
+		}
+		y[o], idx[o] = best, int64(bi)+i0
+		j += s
+	}
+}
+
 // wgInRowGo writes Bᵀ d B of n tiles in a row, tile i's 4×4 window d
 // starting at x[2i] (rows w apart), to v[ξ·vs + i]: the columns first,
 // then the rows. wgInRow is this, in wasm assembly in wasm.

@@ -44,6 +44,16 @@ func dw3RevR12Row(n int, x0, x1, x2, y []float32, sx int, w *[9]float32) {
 	dw3RevR12RowGo(n, x0, x1, x2, y, sx, w)
 }
 
+// maxPool2Row is maxPool2RowGo.
+func maxPool2Row(n int, x []float32, w, s int, y []float32, idx []int64, i0 int64) {
+	maxPool2RowGo(n, x, w, s, y, idx, i0)
+}
+
+// maxPool3Row is maxPool3RowGo.
+func maxPool3Row(n int, x []float32, w, s int, y []float32, idx []int64, i0 int64) {
+	maxPool3RowGo(n, x, w, s, y, idx, i0)
+}
+
 // wgInRow is wgInRowGo.
 func wgInRow(n int, x []float32, w int, v []float32, vs int) {
 	wgInRowGo(n, x, w, v, vs)

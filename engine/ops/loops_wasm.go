@@ -28,6 +28,16 @@ func clipSelLoop(n int, x, y *float32, lo, hi float32)
 //go:noescape
 func clipMaskLoop(n int, x, gy, gx *float32, lo, hi float32)
 
+// maxPool2Loop is maxPool2RowGo over n ≥ 1 outputs (loops_wasm.s).
+//
+//go:noescape
+func maxPool2Loop(n int, x *float32, w, s int, y *float32, idx *int64, i0 int64)
+
+// maxPool3Loop is maxPool3RowGo over n ≥ 1 outputs (loops_wasm.s).
+//
+//go:noescape
+func maxPool3Loop(n int, x *float32, w, s int, y *float32, idx *int64, i0 int64)
+
 // wgInLoop is wgInRowGo over n ≥ 1 tiles (loops_wasm.s), t its scratch.
 //
 //go:noescape
@@ -169,6 +179,30 @@ func dw3RevR12Row(n int, x0, x1, x2, y []float32, sx int, w *[9]float32) {
 	last := (n-1)*sx + 2
 	_, _, _ = y[n-1], x1[last], x2[last]
 	dw3RevR12Loop(n, &x1[0], &x1[0], &x2[0], &y[0], sx, w)
+}
+
+// maxPool2Row is maxPool2RowGo, in wasm assembly.
+func maxPool2Row(n int, x []float32, w, s int, y []float32, idx []int64, i0 int64) {
+	if n <= 0 {
+		return
+	}
+	if w < 0 || s < 0 {
+		panic("ops: maxPool2Row: negative stride")
+	}
+	_, _, _ = x[(n-1)*s+1*w+1], y[n-1], idx[n-1]
+	maxPool2Loop(n, &x[0], w, s, &y[0], &idx[0], i0)
+}
+
+// maxPool3Row is maxPool3RowGo, in wasm assembly.
+func maxPool3Row(n int, x []float32, w, s int, y []float32, idx []int64, i0 int64) {
+	if n <= 0 {
+		return
+	}
+	if w < 0 || s < 0 {
+		panic("ops: maxPool3Row: negative stride")
+	}
+	_, _, _ = x[(n-1)*s+2*w+2], y[n-1], idx[n-1]
+	maxPool3Loop(n, &x[0], w, s, &y[0], &idx[0], i0)
 }
 
 // wgInRow is wgInRowGo, in wasm assembly.

@@ -1278,6 +1278,471 @@ TEXT ·dw3RevR12Loop(SB), NOSPLIT, $0-56
 	End
 	RET
 
+// func maxPool2Loop(n int, x *float32, w, s int, y *float32, idx *int64, i0 int64)
+TEXT ·maxPool2Loop(SB), NOSPLIT, $0-56
+	I64Load x+8(FP)
+	Set R0
+	I64Load w+16(FP)
+	Set R10
+	Get R10
+	Get R10
+	I64Add
+	Set R11
+	Get R10
+	I64Const $2
+	I64Shl
+	Set R1
+	Get R1
+	Get R1
+	I64Add
+	Set R14
+	I64Load s+24(FP)
+	Set R6
+	Get R6
+	I64Const $2
+	I64Shl
+	Set R7
+	I64Load y+32(FP)
+	Set R2
+	I64Load idx+40(FP)
+	Set R3
+	I64Load i0+48(FP)
+	Set R5
+	Get R2
+	I64Load n+0(FP)
+	I64Const $2
+	I64Shl
+	I64Add
+	Set R4
+	Loop
+	Get R0
+	Get R1
+	I64Add
+	Set R12
+	Get R0
+	I32WrapI64
+	F32Load $0
+	Set F0
+	Get R5
+	Set R9
+	Get R0
+	I32WrapI64
+	F32Load $4
+	Set F1
+	Get F1
+	Get F0
+	F32Gt
+	Get F1
+	Get F1
+	F32Ne
+	I32Or
+	I64ExtendI32U
+	Set R8
+	Get F1
+	Get F0
+	Get R8
+	I32WrapI64
+	Select
+	Set F0
+	Get R5
+	I64Const $1
+	I64Add
+	Get R9
+	Get R8
+	I32WrapI64
+	Select
+	Set R9
+	Get R12
+	I32WrapI64
+	F32Load $0
+	Set F1
+	Get F1
+	Get F0
+	F32Gt
+	Get F1
+	Get F1
+	F32Ne
+	I32Or
+	I64ExtendI32U
+	Set R8
+	Get F1
+	Get F0
+	Get R8
+	I32WrapI64
+	Select
+	Set F0
+	Get R5
+	Get R10
+	I64Add
+	Get R9
+	Get R8
+	I32WrapI64
+	Select
+	Set R9
+	Get R12
+	I32WrapI64
+	F32Load $4
+	Set F1
+	Get F1
+	Get F0
+	F32Gt
+	Get F1
+	Get F1
+	F32Ne
+	I32Or
+	I64ExtendI32U
+	Set R8
+	Get F1
+	Get F0
+	Get R8
+	I32WrapI64
+	Select
+	Set F0
+	Get R5
+	Get R10
+	I64Add
+	I64Const $1
+	I64Add
+	Get R9
+	Get R8
+	I32WrapI64
+	Select
+	Set R9
+	Get R2
+	I32WrapI64
+	Get F0
+	F32Store $0
+	Get R3
+	I32WrapI64
+	Get R9
+	I64Store $0
+	Get R0
+	Get R7
+	I64Add
+	Set R0
+	Get R5
+	Get R6
+	I64Add
+	Set R5
+	Get R3
+	I64Const $8
+	I64Add
+	Set R3
+	Get R2
+	I64Const $4
+	I64Add
+	Tee R2
+	Get R4
+	I64Ne
+	BrIf $0
+	End
+	RET
+
+// func maxPool3Loop(n int, x *float32, w, s int, y *float32, idx *int64, i0 int64)
+TEXT ·maxPool3Loop(SB), NOSPLIT, $0-56
+	I64Load x+8(FP)
+	Set R0
+	I64Load w+16(FP)
+	Set R10
+	Get R10
+	Get R10
+	I64Add
+	Set R11
+	Get R10
+	I64Const $2
+	I64Shl
+	Set R1
+	Get R1
+	Get R1
+	I64Add
+	Set R14
+	I64Load s+24(FP)
+	Set R6
+	Get R6
+	I64Const $2
+	I64Shl
+	Set R7
+	I64Load y+32(FP)
+	Set R2
+	I64Load idx+40(FP)
+	Set R3
+	I64Load i0+48(FP)
+	Set R5
+	Get R2
+	I64Load n+0(FP)
+	I64Const $2
+	I64Shl
+	I64Add
+	Set R4
+	Loop
+	Get R0
+	Get R1
+	I64Add
+	Set R12
+	Get R0
+	Get R14
+	I64Add
+	Set R13
+	Get R0
+	I32WrapI64
+	F32Load $0
+	Set F0
+	Get R5
+	Set R9
+	Get R0
+	I32WrapI64
+	F32Load $4
+	Set F1
+	Get F1
+	Get F0
+	F32Gt
+	Get F1
+	Get F1
+	F32Ne
+	I32Or
+	I64ExtendI32U
+	Set R8
+	Get F1
+	Get F0
+	Get R8
+	I32WrapI64
+	Select
+	Set F0
+	Get R5
+	I64Const $1
+	I64Add
+	Get R9
+	Get R8
+	I32WrapI64
+	Select
+	Set R9
+	Get R0
+	I32WrapI64
+	F32Load $8
+	Set F1
+	Get F1
+	Get F0
+	F32Gt
+	Get F1
+	Get F1
+	F32Ne
+	I32Or
+	I64ExtendI32U
+	Set R8
+	Get F1
+	Get F0
+	Get R8
+	I32WrapI64
+	Select
+	Set F0
+	Get R5
+	I64Const $2
+	I64Add
+	Get R9
+	Get R8
+	I32WrapI64
+	Select
+	Set R9
+	Get R12
+	I32WrapI64
+	F32Load $0
+	Set F1
+	Get F1
+	Get F0
+	F32Gt
+	Get F1
+	Get F1
+	F32Ne
+	I32Or
+	I64ExtendI32U
+	Set R8
+	Get F1
+	Get F0
+	Get R8
+	I32WrapI64
+	Select
+	Set F0
+	Get R5
+	Get R10
+	I64Add
+	Get R9
+	Get R8
+	I32WrapI64
+	Select
+	Set R9
+	Get R12
+	I32WrapI64
+	F32Load $4
+	Set F1
+	Get F1
+	Get F0
+	F32Gt
+	Get F1
+	Get F1
+	F32Ne
+	I32Or
+	I64ExtendI32U
+	Set R8
+	Get F1
+	Get F0
+	Get R8
+	I32WrapI64
+	Select
+	Set F0
+	Get R5
+	Get R10
+	I64Add
+	I64Const $1
+	I64Add
+	Get R9
+	Get R8
+	I32WrapI64
+	Select
+	Set R9
+	Get R12
+	I32WrapI64
+	F32Load $8
+	Set F1
+	Get F1
+	Get F0
+	F32Gt
+	Get F1
+	Get F1
+	F32Ne
+	I32Or
+	I64ExtendI32U
+	Set R8
+	Get F1
+	Get F0
+	Get R8
+	I32WrapI64
+	Select
+	Set F0
+	Get R5
+	Get R10
+	I64Add
+	I64Const $2
+	I64Add
+	Get R9
+	Get R8
+	I32WrapI64
+	Select
+	Set R9
+	Get R13
+	I32WrapI64
+	F32Load $0
+	Set F1
+	Get F1
+	Get F0
+	F32Gt
+	Get F1
+	Get F1
+	F32Ne
+	I32Or
+	I64ExtendI32U
+	Set R8
+	Get F1
+	Get F0
+	Get R8
+	I32WrapI64
+	Select
+	Set F0
+	Get R5
+	Get R11
+	I64Add
+	Get R9
+	Get R8
+	I32WrapI64
+	Select
+	Set R9
+	Get R13
+	I32WrapI64
+	F32Load $4
+	Set F1
+	Get F1
+	Get F0
+	F32Gt
+	Get F1
+	Get F1
+	F32Ne
+	I32Or
+	I64ExtendI32U
+	Set R8
+	Get F1
+	Get F0
+	Get R8
+	I32WrapI64
+	Select
+	Set F0
+	Get R5
+	Get R11
+	I64Add
+	I64Const $1
+	I64Add
+	Get R9
+	Get R8
+	I32WrapI64
+	Select
+	Set R9
+	Get R13
+	I32WrapI64
+	F32Load $8
+	Set F1
+	Get F1
+	Get F0
+	F32Gt
+	Get F1
+	Get F1
+	F32Ne
+	I32Or
+	I64ExtendI32U
+	Set R8
+	Get F1
+	Get F0
+	Get R8
+	I32WrapI64
+	Select
+	Set F0
+	Get R5
+	Get R11
+	I64Add
+	I64Const $2
+	I64Add
+	Get R9
+	Get R8
+	I32WrapI64
+	Select
+	Set R9
+	Get R2
+	I32WrapI64
+	Get F0
+	F32Store $0
+	Get R3
+	I32WrapI64
+	Get R9
+	I64Store $0
+	Get R0
+	Get R7
+	I64Add
+	Set R0
+	Get R5
+	Get R6
+	I64Add
+	Set R5
+	Get R3
+	I64Const $8
+	I64Add
+	Set R3
+	Get R2
+	I64Const $4
+	I64Add
+	Tee R2
+	Get R4
+	I64Ne
+	BrIf $0
+	End
+	RET
+
 // func wgInLoop(n int, x *float32, w int, v *float32, vs int, t *[16]float32)
 TEXT ·wgInLoop(SB), NOSPLIT, $0-48
 	I64Load w+16(FP)

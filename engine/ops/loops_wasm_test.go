@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand"
 	"testing"
+	"time"
 )
 
 // TestClipSelLoop compares the select loop with clipGo bit for bit, NaN
@@ -62,4 +63,35 @@ func BenchmarkClipLoops(b *testing.B) {
 			clipGo(x, y, 0, 6)
 		}
 	})
+}
+
+// BenchmarkMaxPoolRows times ResNet's 3×3 stride-2 max pooling of a
+// 64×112×112 input (the rows whose windows lie inside it): the assembly
+// loop with selects and its plain-Go twin, which branches, alternately
+// (ms per input).
+func BenchmarkMaxPoolRows(b *testing.B) {
+	rng := rand.New(rand.NewSource(1))
+	const C, H, OH = 64, 112, 56
+	x := make([]float32, C*H*H)
+	for i := range x {
+		x[i] = max(0, float32(rng.NormFloat64())) // a ReLU's output
+	}
+	y, idx := make([]float32, OH), make([]int64, OH)
+	run := func(row func(int, []float32, int, int, []float32, []int64, int64)) float64 {
+		t0 := time.Now()
+		for c := 0; c < C; c++ {
+			for oy := 1; oy < OH; oy++ {
+				start := c*H*H + (2*oy-1)*H + 1
+				row(OH-1, x[start:], H, 2, y, idx, int64(start))
+			}
+		}
+		return time.Since(t0).Seconds() * 1e3
+	}
+	var asm, twin []float64
+	for i := 0; i < b.N; i++ {
+		asm = append(asm, run(maxPool3Row))
+		twin = append(twin, run(maxPool3RowGo))
+	}
+	b.ReportMetric(median(asm), "asm-ms")
+	b.ReportMetric(median(twin), "go-ms")
 }

@@ -2,8 +2,9 @@
 
 // mkops generates loops_wasm.s (wasm assembly of element loops: ReLU6's
 // clip and its backward mask, the interiors of 3×3 depthwise rows,
-// forward and input gradient, and the F(2×2, 3×3) and F(4×4, 3×3) Winograd
-// transforms of a row of tiles), loops_wasm.go (their declarations and the Go
+// forward and input gradient, the 2×2 and 3×3 max pooling windows of a
+// row of outputs, and the F(2×2, 3×3) and F(4×4, 3×3) Winograd transforms
+// of a row of tiles), loops_wasm.go (their declarations and the Go
 // wrappers that check bounds before calling them), loops_other.go (the same
 // wrappers over the plain-Go twins, for other targets and for wasm with
 // -tags purego), loops_go.go (the row loops' plain-Go twins) and
@@ -106,6 +107,13 @@ func goFile(asm bool) []byte {
 		p("//go:noescape")
 		p("func clipMaskLoop(n int, x, gy, gx *float32, lo, hi float32)")
 		p("")
+		for _, k := range []int{2, 3} {
+			p("// maxPool%dLoop is maxPool%dRowGo over n ≥ 1 outputs (loops_wasm.s).", k, k)
+			p("//")
+			p("//go:noescape")
+			p("func maxPool%dLoop(n int, x *float32, w, s int, y *float32, idx *int64, i0 int64)", k)
+			p("")
+		}
 		p("// wgInLoop is wgInRowGo over n ≥ 1 tiles (loops_wasm.s), t its scratch.")
 		p("//")
 		p("//go:noescape")
@@ -200,6 +208,24 @@ func goFile(asm bool) []byte {
 			p("%sLoop(n, %s, &y[0], sx, w)", v.name, strings.Join(ptrs, ", "))
 		} else {
 			p("%sRowGo(n, x0, x1, x2, y, sx, w)", v.name)
+		}
+		p("}")
+	}
+	for _, k := range []int{2, 3} {
+		p("")
+		p("// maxPool%dRow is maxPool%dRowGo%s.", k, k, map[bool]string{true: ", in wasm assembly", false: ""}[asm])
+		p("func maxPool%dRow(n int, x []float32, w, s int, y []float32, idx []int64, i0 int64) {", k)
+		if asm {
+			p("if n <= 0 {")
+			p("return")
+			p("}")
+			p("if w < 0 || s < 0 {")
+			p("panic(\"ops: maxPool%dRow: negative stride\")", k)
+			p("}")
+			p("_, _, _ = x[(n-1)*s+%d*w+%d], y[n-1], idx[n-1]", k-1, k-1)
+			p("maxPool%dLoop(n, &x[0], w, s, &y[0], &idx[0], i0)", k)
+		} else {
+			p("maxPool%dRowGo(n, x, w, s, y, idx, i0)", k)
 		}
 		p("}")
 	}
@@ -410,6 +436,7 @@ func assembly() []byte {
 		p("\tEnd")
 		p("\tRET")
 	}
+	maxPoolAssembly(p)
 	wgAssembly(p)
 	wg4Assembly(p)
 	return b.Bytes()
@@ -471,6 +498,70 @@ func wg4AExpr(p func(string, ...any), k int) {
 		p("\tGet F6\n\tGet F8\n\tF32Const $(4.0)\n\tF32Mul\n\tF32Add")
 	case 3: // q + 8*s + m5
 		p("\tGet F7\n\tGet F9\n\tF32Const $(8.0)\n\tF32Mul\n\tF32Add\n\tGet F5\n\tF32Add")
+	}
+}
+
+// maxPoolAssembly writes the k×k max pooling loops (k = 2, 3) over a row
+// of outputs whose windows lie inside the input. Each tap after the first
+// takes the value and its index when v > best or v is NaN, by selects
+// (a branch on random data is mispredicted half the time).
+func maxPoolAssembly(p func(string, ...any)) {
+	// R0 the window's first row, R1 w in bytes, R2 y, R3 idx, R4 the end of
+	// y, R5 the window's first index, R6 s, R7 s in bytes, R8 the choice,
+	// R9 the best index, R10 w, R11 2·w, R12–R13 the window's other rows,
+	// R14 2·w in bytes; F0 the best value, F1 the tap's.
+	for _, k := range []int{2, 3} {
+		p("")
+		p("// func maxPool%dLoop(n int, x *float32, w, s int, y *float32, idx *int64, i0 int64)", k)
+		p("TEXT ·maxPool%dLoop(SB), NOSPLIT, $0-56", k)
+		p("\tI64Load x+8(FP)\n\tSet R0")
+		p("\tI64Load w+16(FP)\n\tSet R10")
+		p("\tGet R10\n\tGet R10\n\tI64Add\n\tSet R11")
+		p("\tGet R10\n\tI64Const $2\n\tI64Shl\n\tSet R1")
+		p("\tGet R1\n\tGet R1\n\tI64Add\n\tSet R14")
+		p("\tI64Load s+24(FP)\n\tSet R6")
+		p("\tGet R6\n\tI64Const $2\n\tI64Shl\n\tSet R7")
+		p("\tI64Load y+32(FP)\n\tSet R2")
+		p("\tI64Load idx+40(FP)\n\tSet R3")
+		p("\tI64Load i0+48(FP)\n\tSet R5")
+		p("\tGet R2\n\tI64Load n+0(FP)\n\tI64Const $2\n\tI64Shl\n\tI64Add\n\tSet R4")
+		p("\tLoop")
+		p("\tGet R0\n\tGet R1\n\tI64Add\n\tSet R12")
+		if k == 3 {
+			p("\tGet R0\n\tGet R14\n\tI64Add\n\tSet R13")
+		}
+		p("\tGet R0\n\tI32WrapI64\n\tF32Load $0\n\tSet F0")
+		p("\tGet R5\n\tSet R9")
+		rows := []string{"R0", "R12", "R13"}
+		for r := 0; r < k; r++ {
+			for c := 0; c < k; c++ {
+				if r == 0 && c == 0 {
+					continue
+				}
+				p("\tGet %s\n\tI32WrapI64\n\tF32Load $%d\n\tSet F1", rows[r], 4*c)
+				p("\tGet F1\n\tGet F0\n\tF32Gt\n\tGet F1\n\tGet F1\n\tF32Ne\n\tI32Or\n\tI64ExtendI32U\n\tSet R8")
+				p("\tGet F1\n\tGet F0\n\tGet R8\n\tI32WrapI64\n\tSelect\n\tSet F0")
+				p("\tGet R5")
+				if r == 1 {
+					p("\tGet R10\n\tI64Add")
+				} else if r == 2 {
+					p("\tGet R11\n\tI64Add")
+				}
+				if c > 0 {
+					p("\tI64Const $%d\n\tI64Add", c)
+				}
+				p("\tGet R9\n\tGet R8\n\tI32WrapI64\n\tSelect\n\tSet R9")
+			}
+		}
+		p("\tGet R2\n\tI32WrapI64\n\tGet F0\n\tF32Store $0")
+		p("\tGet R3\n\tI32WrapI64\n\tGet R9\n\tI64Store $0")
+		p("\tGet R0\n\tGet R7\n\tI64Add\n\tSet R0")
+		p("\tGet R5\n\tGet R6\n\tI64Add\n\tSet R5")
+		p("\tGet R3\n\tI64Const $8\n\tI64Add\n\tSet R3")
+		p("\tGet R2\n\tI64Const $4\n\tI64Add\n\tTee R2")
+		p("\tGet R4\n\tI64Ne\n\tBrIf $0")
+		p("\tEnd")
+		p("\tRET")
 	}
 }
 
@@ -692,6 +783,7 @@ func twins() []byte {
 	p("// Code generated by mkops.go; DO NOT EDIT.")
 	p("")
 	p("package ops")
+	maxPoolTwins(p)
 	wgTwins(p)
 	wg4Twins(p)
 	for _, v := range dw3Variants {
@@ -726,6 +818,39 @@ func twins() []byte {
 		p("}")
 	}
 	return b.Bytes()
+}
+
+// maxPoolTwins writes the plain-Go twins of the max pooling loops.
+func maxPoolTwins(p func(string, ...any)) {
+	for _, k := range []int{2, 3} {
+		p("")
+		p("// maxPool%dRowGo sets y[o], idx[o] to the maximum of the %d×%d window at", k, k, k)
+		p("// x[o·s] (rows w apart) and its index plus i0, for o < n: the taps in")
+		p("// scan order, each taken if larger or NaN. maxPool%dRow is this, in", k)
+		p("// wasm assembly in wasm.")
+		p("func maxPool%dRowGo(n int, x []float32, w, s int, y []float32, idx []int64, i0 int64) {", k)
+		p("y, idx = y[:n], idx[:n]")
+		p("j := 0")
+		p("for o := range y {")
+		for r := 0; r < k; r++ {
+			p("w%d := (*[%d]float32)(x[j+%d*w:][:%d])", r, k, r, k)
+		}
+		p("best, bi := w0[0], j")
+		for r := 0; r < k; r++ {
+			for c := 0; c < k; c++ {
+				if r == 0 && c == 0 {
+					continue
+				}
+				p("if v := w%d[%d]; v > best || v != v {", r, c)
+				p("best, bi = v, j+%d*w+%d", r, c)
+				p("}")
+			}
+		}
+		p("y[o], idx[o] = best, int64(bi)+i0")
+		p("j += s")
+		p("}")
+		p("}")
+	}
 }
 
 // wgTwins writes the plain-Go twins of the F(2×2, 3×3) transform loops.
