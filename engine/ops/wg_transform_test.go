@@ -385,7 +385,11 @@ func BenchmarkWgTransforms(b *testing.B) {
 			gm := wgGeom{N: 1, G: 1, Cin: c.C, Cout: c.C, H: c.H, W: c.H, OH: c.H, OW: c.H, padT: 1, padL: 1}
 			m, a := c.m, (c.m+2)*(c.m+2)
 			th, tw := (gm.OH+m-1)/m, (gm.OW+m-1)/m
-			pb := th * tw
+			// The tiles in chunks as wgConv takes them.
+			total := th * tw
+			maxChunk := max(1, wgChunkFloats/(a*2*c.C))
+			nchunks := (total + maxChunk - 1) / maxChunk
+			pb := (total + nchunks - 1) / nchunks
 			x := make([]float32, c.C*c.H*c.H)
 			wgRandFill(rng, x)
 			y := make([]float32, c.C*c.H*c.H)
@@ -411,23 +415,31 @@ func BenchmarkWgTransforms(b *testing.B) {
 			}
 			for i := 0; i < b.N; i++ {
 				tNew = append(tNew, timeIt(func() {
-					for k := 0; k < c.C; k++ {
-						in(gm, x, 0, k, 0, pb, th, tw, v, c.C*pb, k*pb)
+					for p0 := 0; p0 < total; p0 += pb {
+						for k := 0; k < c.C; k++ {
+							in(gm, x, 0, k, p0, min(pb, total-p0), th, tw, v, c.C*pb, k*pb)
+						}
 					}
 				}))
 				tRef = append(tRef, timeIt(func() {
-					for k := 0; k < c.C; k++ {
-						inRef(gm, x, 0, k, 0, pb, th, tw, v, c.C*pb, k*pb)
+					for p0 := 0; p0 < total; p0 += pb {
+						for k := 0; k < c.C; k++ {
+							inRef(gm, x, 0, k, p0, min(pb, total-p0), th, tw, v, c.C*pb, k*pb)
+						}
 					}
 				}))
 				oNew = append(oNew, timeIt(func() {
-					for k := 0; k < c.C; k++ {
-						out(gm, y, 0, k, 0, pb, th, tw, mo, c.C*pb, k*pb)
+					for p0 := 0; p0 < total; p0 += pb {
+						for k := 0; k < c.C; k++ {
+							out(gm, y, 0, k, p0, min(pb, total-p0), th, tw, mo, c.C*pb, k*pb)
+						}
 					}
 				}))
 				oRef = append(oRef, timeIt(func() {
-					for k := 0; k < c.C; k++ {
-						outRef(gm, y, 0, k, 0, pb, th, tw, mo, c.C*pb, k*pb)
+					for p0 := 0; p0 < total; p0 += pb {
+						for k := 0; k < c.C; k++ {
+							outRef(gm, y, 0, k, p0, min(pb, total-p0), th, tw, mo, c.C*pb, k*pb)
+						}
 					}
 				}))
 			}
