@@ -44,6 +44,24 @@ func dw3RevR12Row(n int, x0, x1, x2, y []float32, sx int, w *[9]float32) {
 	dw3RevR12RowGo(n, x0, x1, x2, y, sx, w)
 }
 
+// reluBulk does nothing and returns 0: the Go loop does all of it (sets y = relu32(x)
+// in wasm assembly).
+func reluBulk(x, y []float32) int {
+	return 0
+}
+
+// reluMaskBulk does nothing and returns 0: the Go loop does all of it (sets gx = reluGrad(x, gy)
+// in wasm assembly).
+func reluMaskBulk(x, gy, gx []float32) int {
+	return 0
+}
+
+// bnAffineBulk does nothing and returns 0: the Go loop does all of it (sets y = (x-mu)·a + b
+// in wasm assembly).
+func bnAffineBulk(y, x []float32, mu, a, b float32) int {
+	return 0
+}
+
 // maxPool2Row is maxPool2RowGo.
 func maxPool2Row(n int, x []float32, w, s int, y []float32, idx []int64, i0 int64) {
 	maxPool2RowGo(n, x, w, s, y, idx, i0)

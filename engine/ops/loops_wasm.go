@@ -28,6 +28,24 @@ func clipSelLoop(n int, x, y *float32, lo, hi float32)
 //go:noescape
 func clipMaskLoop(n int, x, gy, gx *float32, lo, hi float32)
 
+// reluLoop sets y = relu32(x) over n values, n a positive multiple of 8
+// (loops_wasm.s).
+//
+//go:noescape
+func reluLoop(n int, x, y *float32)
+
+// reluMaskLoop sets gx = reluGrad(x, gy) over n values, n a positive
+// multiple of 8 (loops_wasm.s).
+//
+//go:noescape
+func reluMaskLoop(n int, x, gy, gx *float32)
+
+// bnAffineLoop sets y = (x-mu)·a + b over n values, n a positive multiple
+// of 8 (loops_wasm.s).
+//
+//go:noescape
+func bnAffineLoop(n int, x, y *float32, mu, a, b float32)
+
 // maxPool2Loop is maxPool2RowGo over n ≥ 1 outputs (loops_wasm.s).
 //
 //go:noescape
@@ -179,6 +197,39 @@ func dw3RevR12Row(n int, x0, x1, x2, y []float32, sx int, w *[9]float32) {
 	last := (n-1)*sx + 2
 	_, _, _ = y[n-1], x1[last], x2[last]
 	dw3RevR12Loop(n, &x1[0], &x1[0], &x2[0], &y[0], sx, w)
+}
+
+// reluBulk sets y = relu32(x) for the leading multiple of 8 of the values, in wasm
+// assembly, and returns how many it did.
+func reluBulk(x, y []float32) int {
+	n := len(x) &^ 7
+	if n > 0 {
+		_ = y[n-1]
+		reluLoop(n, &x[0], &y[0])
+	}
+	return n
+}
+
+// reluMaskBulk sets gx = reluGrad(x, gy) for the leading multiple of 8 of the values, in wasm
+// assembly, and returns how many it did.
+func reluMaskBulk(x, gy, gx []float32) int {
+	n := len(gy) &^ 7
+	if n > 0 {
+		_ = x[n-1] + gx[n-1]
+		reluMaskLoop(n, &x[0], &gy[0], &gx[0])
+	}
+	return n
+}
+
+// bnAffineBulk sets y = (x-mu)·a + b for the leading multiple of 8 of the values, in wasm
+// assembly, and returns how many it did.
+func bnAffineBulk(y, x []float32, mu, a, b float32) int {
+	n := len(x) &^ 7
+	if n > 0 {
+		_ = y[n-1]
+		bnAffineLoop(n, &x[0], &y[0], mu, a, b)
+	}
+	return n
 }
 
 // maxPool2Row is maxPool2RowGo, in wasm assembly.

@@ -1278,6 +1278,403 @@ TEXT ·dw3RevR12Loop(SB), NOSPLIT, $0-56
 	End
 	RET
 
+// func reluLoop(n int, x, y *float32)
+TEXT ·reluLoop(SB), NOSPLIT, $0-24
+	I64Load x+8(FP)
+	Set R0
+	I64Load y+16(FP)
+	Set R1
+	Get R0
+	I64Load n+0(FP)
+	I64Const $2
+	I64Shl
+	I64Add
+	Set R2
+	Loop
+	Get R1
+	I32WrapI64
+	I32Const $0
+	Get R0
+	I32WrapI64
+	F32Load $0
+	Tee F0
+	I32ReinterpretF32
+	Get F0
+	F32Const $(0.0)
+	F32Le
+	Select
+	I32Store $0
+	Get R1
+	I32WrapI64
+	I32Const $0
+	Get R0
+	I32WrapI64
+	F32Load $4
+	Tee F0
+	I32ReinterpretF32
+	Get F0
+	F32Const $(0.0)
+	F32Le
+	Select
+	I32Store $4
+	Get R1
+	I32WrapI64
+	I32Const $0
+	Get R0
+	I32WrapI64
+	F32Load $8
+	Tee F0
+	I32ReinterpretF32
+	Get F0
+	F32Const $(0.0)
+	F32Le
+	Select
+	I32Store $8
+	Get R1
+	I32WrapI64
+	I32Const $0
+	Get R0
+	I32WrapI64
+	F32Load $12
+	Tee F0
+	I32ReinterpretF32
+	Get F0
+	F32Const $(0.0)
+	F32Le
+	Select
+	I32Store $12
+	Get R1
+	I32WrapI64
+	I32Const $0
+	Get R0
+	I32WrapI64
+	F32Load $16
+	Tee F0
+	I32ReinterpretF32
+	Get F0
+	F32Const $(0.0)
+	F32Le
+	Select
+	I32Store $16
+	Get R1
+	I32WrapI64
+	I32Const $0
+	Get R0
+	I32WrapI64
+	F32Load $20
+	Tee F0
+	I32ReinterpretF32
+	Get F0
+	F32Const $(0.0)
+	F32Le
+	Select
+	I32Store $20
+	Get R1
+	I32WrapI64
+	I32Const $0
+	Get R0
+	I32WrapI64
+	F32Load $24
+	Tee F0
+	I32ReinterpretF32
+	Get F0
+	F32Const $(0.0)
+	F32Le
+	Select
+	I32Store $24
+	Get R1
+	I32WrapI64
+	I32Const $0
+	Get R0
+	I32WrapI64
+	F32Load $28
+	Tee F0
+	I32ReinterpretF32
+	Get F0
+	F32Const $(0.0)
+	F32Le
+	Select
+	I32Store $28
+	Get R1
+	I64Const $32
+	I64Add
+	Set R1
+	Get R0
+	I64Const $32
+	I64Add
+	Tee R0
+	Get R2
+	I64Ne
+	BrIf $0
+	End
+	RET
+
+// func reluMaskLoop(n int, x, gy, gx *float32)
+TEXT ·reluMaskLoop(SB), NOSPLIT, $0-32
+	I64Load x+8(FP)
+	Set R0
+	I64Load gy+16(FP)
+	Set R1
+	I64Load gx+24(FP)
+	Set R2
+	Get R0
+	I64Load n+0(FP)
+	I64Const $2
+	I64Shl
+	I64Add
+	Set R3
+	Loop
+	Get R2
+	I32WrapI64
+	Get R1
+	I32WrapI64
+	I32Load $0
+	I32Const $0
+	Get R0
+	I32WrapI64
+	F32Load $0
+	F32Const $(0.0)
+	F32Gt
+	Select
+	I32Store $0
+	Get R2
+	I32WrapI64
+	Get R1
+	I32WrapI64
+	I32Load $4
+	I32Const $0
+	Get R0
+	I32WrapI64
+	F32Load $4
+	F32Const $(0.0)
+	F32Gt
+	Select
+	I32Store $4
+	Get R2
+	I32WrapI64
+	Get R1
+	I32WrapI64
+	I32Load $8
+	I32Const $0
+	Get R0
+	I32WrapI64
+	F32Load $8
+	F32Const $(0.0)
+	F32Gt
+	Select
+	I32Store $8
+	Get R2
+	I32WrapI64
+	Get R1
+	I32WrapI64
+	I32Load $12
+	I32Const $0
+	Get R0
+	I32WrapI64
+	F32Load $12
+	F32Const $(0.0)
+	F32Gt
+	Select
+	I32Store $12
+	Get R2
+	I32WrapI64
+	Get R1
+	I32WrapI64
+	I32Load $16
+	I32Const $0
+	Get R0
+	I32WrapI64
+	F32Load $16
+	F32Const $(0.0)
+	F32Gt
+	Select
+	I32Store $16
+	Get R2
+	I32WrapI64
+	Get R1
+	I32WrapI64
+	I32Load $20
+	I32Const $0
+	Get R0
+	I32WrapI64
+	F32Load $20
+	F32Const $(0.0)
+	F32Gt
+	Select
+	I32Store $20
+	Get R2
+	I32WrapI64
+	Get R1
+	I32WrapI64
+	I32Load $24
+	I32Const $0
+	Get R0
+	I32WrapI64
+	F32Load $24
+	F32Const $(0.0)
+	F32Gt
+	Select
+	I32Store $24
+	Get R2
+	I32WrapI64
+	Get R1
+	I32WrapI64
+	I32Load $28
+	I32Const $0
+	Get R0
+	I32WrapI64
+	F32Load $28
+	F32Const $(0.0)
+	F32Gt
+	Select
+	I32Store $28
+	Get R1
+	I64Const $32
+	I64Add
+	Set R1
+	Get R2
+	I64Const $32
+	I64Add
+	Set R2
+	Get R0
+	I64Const $32
+	I64Add
+	Tee R0
+	Get R3
+	I64Ne
+	BrIf $0
+	End
+	RET
+
+// func bnAffineLoop(n int, x, y *float32, mu, a, b float32)
+TEXT ·bnAffineLoop(SB), NOSPLIT, $0-36
+	I64Load x+8(FP)
+	Set R0
+	I64Load y+16(FP)
+	Set R1
+	F32Load mu+24(FP)
+	Set F0
+	F32Load a+28(FP)
+	Set F1
+	F32Load b+32(FP)
+	Set F2
+	Get R0
+	I64Load n+0(FP)
+	I64Const $2
+	I64Shl
+	I64Add
+	Set R2
+	Loop
+	Get R1
+	I32WrapI64
+	Get R0
+	I32WrapI64
+	F32Load $0
+	Get F0
+	F32Sub
+	Get F1
+	F32Mul
+	Get F2
+	F32Add
+	F32Store $0
+	Get R1
+	I32WrapI64
+	Get R0
+	I32WrapI64
+	F32Load $4
+	Get F0
+	F32Sub
+	Get F1
+	F32Mul
+	Get F2
+	F32Add
+	F32Store $4
+	Get R1
+	I32WrapI64
+	Get R0
+	I32WrapI64
+	F32Load $8
+	Get F0
+	F32Sub
+	Get F1
+	F32Mul
+	Get F2
+	F32Add
+	F32Store $8
+	Get R1
+	I32WrapI64
+	Get R0
+	I32WrapI64
+	F32Load $12
+	Get F0
+	F32Sub
+	Get F1
+	F32Mul
+	Get F2
+	F32Add
+	F32Store $12
+	Get R1
+	I32WrapI64
+	Get R0
+	I32WrapI64
+	F32Load $16
+	Get F0
+	F32Sub
+	Get F1
+	F32Mul
+	Get F2
+	F32Add
+	F32Store $16
+	Get R1
+	I32WrapI64
+	Get R0
+	I32WrapI64
+	F32Load $20
+	Get F0
+	F32Sub
+	Get F1
+	F32Mul
+	Get F2
+	F32Add
+	F32Store $20
+	Get R1
+	I32WrapI64
+	Get R0
+	I32WrapI64
+	F32Load $24
+	Get F0
+	F32Sub
+	Get F1
+	F32Mul
+	Get F2
+	F32Add
+	F32Store $24
+	Get R1
+	I32WrapI64
+	Get R0
+	I32WrapI64
+	F32Load $28
+	Get F0
+	F32Sub
+	Get F1
+	F32Mul
+	Get F2
+	F32Add
+	F32Store $28
+	Get R1
+	I64Const $32
+	I64Add
+	Set R1
+	Get R0
+	I64Const $32
+	I64Add
+	Tee R0
+	Get R2
+	I64Ne
+	BrIf $0
+	End
+	RET
+
 // func maxPool2Loop(n int, x *float32, w, s int, y *float32, idx *int64, i0 int64)
 TEXT ·maxPool2Loop(SB), NOSPLIT, $0-56
 	I64Load x+8(FP)

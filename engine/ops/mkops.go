@@ -1,7 +1,8 @@
 //go:build ignore
 
 // mkops generates loops_wasm.s (wasm assembly of element loops: ReLU6's
-// clip and its backward mask, the interiors of 3×3 depthwise rows,
+// clip and its backward mask, ReLU forward and backward, inference
+// BatchNorm, the interiors of 3×3 depthwise rows,
 // forward and input gradient, the 2×2 and 3×3 max pooling windows of a
 // row of outputs, and the F(2×2, 3×3) and F(4×4, 3×3) Winograd transforms
 // of a row of tiles), loops_wasm.go (their declarations and the Go
@@ -107,6 +108,24 @@ func goFile(asm bool) []byte {
 		p("//go:noescape")
 		p("func clipMaskLoop(n int, x, gy, gx *float32, lo, hi float32)")
 		p("")
+		p("// reluLoop sets y = relu32(x) over n values, n a positive multiple of %d", elemUnroll)
+		p("// (loops_wasm.s).")
+		p("//")
+		p("//go:noescape")
+		p("func reluLoop(n int, x, y *float32)")
+		p("")
+		p("// reluMaskLoop sets gx = reluGrad(x, gy) over n values, n a positive")
+		p("// multiple of %d (loops_wasm.s).", elemUnroll)
+		p("//")
+		p("//go:noescape")
+		p("func reluMaskLoop(n int, x, gy, gx *float32)")
+		p("")
+		p("// bnAffineLoop sets y = (x-mu)·a + b over n values, n a positive multiple")
+		p("// of %d (loops_wasm.s).", elemUnroll)
+		p("//")
+		p("//go:noescape")
+		p("func bnAffineLoop(n int, x, y *float32, mu, a, b float32)")
+		p("")
 		for _, k := range []int{2, 3} {
 			p("// maxPool%dLoop is maxPool%dRowGo over n ≥ 1 outputs (loops_wasm.s).", k, k)
 			p("//")
@@ -211,6 +230,31 @@ func goFile(asm bool) []byte {
 		}
 		p("}")
 	}
+	bulk := func(name, doc, params, lenOf, checks, call string) {
+		p("")
+		if asm {
+			p("// %s %s for the leading multiple of %d of the values, in wasm", name, doc, elemUnroll)
+			p("// assembly, and returns how many it did.")
+		} else {
+			p("// %s does nothing and returns 0: the Go loop does all of it (%s", name, doc)
+			p("// in wasm assembly).")
+		}
+		p("func %s(%s) int {", name, params)
+		if asm {
+			p("n := len(%s) &^ %d", lenOf, elemUnroll-1)
+			p("if n > 0 {")
+			p("_ = %s", checks)
+			p("%s", call)
+			p("}")
+			p("return n")
+		} else {
+			p("return 0")
+		}
+		p("}")
+	}
+	bulk("reluBulk", "sets y = relu32(x)", "x, y []float32", "x", "y[n-1]", "reluLoop(n, &x[0], &y[0])")
+	bulk("reluMaskBulk", "sets gx = reluGrad(x, gy)", "x, gy, gx []float32", "gy", "x[n-1] + gx[n-1]", "reluMaskLoop(n, &x[0], &gy[0], &gx[0])")
+	bulk("bnAffineBulk", "sets y = (x-mu)·a + b", "y, x []float32, mu, a, b float32", "x", "y[n-1]", "bnAffineLoop(n, &x[0], &y[0], mu, a, b)")
 	for _, k := range []int{2, 3} {
 		p("")
 		p("// maxPool%dRow is maxPool%dRowGo%s.", k, k, map[bool]string{true: ", in wasm assembly", false: ""}[asm])
@@ -436,6 +480,7 @@ func assembly() []byte {
 		p("\tEnd")
 		p("\tRET")
 	}
+	elemAssembly(p)
 	maxPoolAssembly(p)
 	wgAssembly(p)
 	wg4Assembly(p)
@@ -499,6 +544,84 @@ func wg4AExpr(p func(string, ...any), k int) {
 	case 3: // q + 8*s + m5
 		p("\tGet F7\n\tGet F9\n\tF32Const $(8.0)\n\tF32Mul\n\tF32Add\n\tGet F5\n\tF32Add")
 	}
+}
+
+// elemUnroll is the number of values per iteration of ReLU's and
+// inference BatchNorm's loops.
+const elemUnroll = 8
+
+// elemAssembly writes ReLU's loops (forward: each value's bits or 0 by a
+// select; backward: the gradient's bits or 0) and inference BatchNorm's.
+func elemAssembly(p func(string, ...any)) {
+	// reluLoop: R0 x, R1 y, R2 the end of x; F0 the value.
+	p("")
+	p("// func reluLoop(n int, x, y *float32)")
+	p("TEXT ·reluLoop(SB), NOSPLIT, $0-24")
+	p("\tI64Load x+8(FP)\n\tSet R0")
+	p("\tI64Load y+16(FP)\n\tSet R1")
+	p("\tGet R0\n\tI64Load n+0(FP)\n\tI64Const $2\n\tI64Shl\n\tI64Add\n\tSet R2")
+	p("\tLoop")
+	for u := 0; u < elemUnroll; u++ {
+		p("\tGet R1\n\tI32WrapI64")
+		p("\tI32Const $0")
+		p("\tGet R0\n\tI32WrapI64\n\tF32Load $%d\n\tTee F0\n\tI32ReinterpretF32", 4*u)
+		p("\tGet F0\n\tF32Const $(0.0)\n\tF32Le")
+		p("\tSelect")
+		p("\tI32Store $%d", 4*u)
+	}
+	p("\tGet R1\n\tI64Const $%d\n\tI64Add\n\tSet R1", 4*elemUnroll)
+	p("\tGet R0\n\tI64Const $%d\n\tI64Add\n\tTee R0", 4*elemUnroll)
+	p("\tGet R2\n\tI64Ne\n\tBrIf $0")
+	p("\tEnd")
+	p("\tRET")
+
+	// reluMaskLoop: R0 x, R1 gy, R2 gx, R3 the end of x.
+	p("")
+	p("// func reluMaskLoop(n int, x, gy, gx *float32)")
+	p("TEXT ·reluMaskLoop(SB), NOSPLIT, $0-32")
+	p("\tI64Load x+8(FP)\n\tSet R0")
+	p("\tI64Load gy+16(FP)\n\tSet R1")
+	p("\tI64Load gx+24(FP)\n\tSet R2")
+	p("\tGet R0\n\tI64Load n+0(FP)\n\tI64Const $2\n\tI64Shl\n\tI64Add\n\tSet R3")
+	p("\tLoop")
+	for u := 0; u < elemUnroll; u++ {
+		p("\tGet R2\n\tI32WrapI64")
+		p("\tGet R1\n\tI32WrapI64\n\tI32Load $%d", 4*u)
+		p("\tI32Const $0")
+		p("\tGet R0\n\tI32WrapI64\n\tF32Load $%d\n\tF32Const $(0.0)\n\tF32Gt", 4*u)
+		p("\tSelect")
+		p("\tI32Store $%d", 4*u)
+	}
+	for r := 1; r <= 2; r++ {
+		p("\tGet R%d\n\tI64Const $%d\n\tI64Add\n\tSet R%d", r, 4*elemUnroll, r)
+	}
+	p("\tGet R0\n\tI64Const $%d\n\tI64Add\n\tTee R0", 4*elemUnroll)
+	p("\tGet R3\n\tI64Ne\n\tBrIf $0")
+	p("\tEnd")
+	p("\tRET")
+
+	// bnAffineLoop: R0 x, R1 y, R2 the end of x; F0 mu, F1 a, F2 b.
+	p("")
+	p("// func bnAffineLoop(n int, x, y *float32, mu, a, b float32)")
+	p("TEXT ·bnAffineLoop(SB), NOSPLIT, $0-36")
+	p("\tI64Load x+8(FP)\n\tSet R0")
+	p("\tI64Load y+16(FP)\n\tSet R1")
+	p("\tF32Load mu+24(FP)\n\tSet F0")
+	p("\tF32Load a+28(FP)\n\tSet F1")
+	p("\tF32Load b+32(FP)\n\tSet F2")
+	p("\tGet R0\n\tI64Load n+0(FP)\n\tI64Const $2\n\tI64Shl\n\tI64Add\n\tSet R2")
+	p("\tLoop")
+	for u := 0; u < elemUnroll; u++ {
+		p("\tGet R1\n\tI32WrapI64")
+		p("\tGet R0\n\tI32WrapI64\n\tF32Load $%d\n\tGet F0\n\tF32Sub", 4*u)
+		p("\tGet F1\n\tF32Mul\n\tGet F2\n\tF32Add")
+		p("\tF32Store $%d", 4*u)
+	}
+	p("\tGet R1\n\tI64Const $%d\n\tI64Add\n\tSet R1", 4*elemUnroll)
+	p("\tGet R0\n\tI64Const $%d\n\tI64Add\n\tTee R0", 4*elemUnroll)
+	p("\tGet R2\n\tI64Ne\n\tBrIf $0")
+	p("\tEnd")
+	p("\tRET")
 }
 
 // maxPoolAssembly writes the k×k max pooling loops (k = 2, 3) over a row
