@@ -307,7 +307,17 @@ func packIm2col(g *ConvGeom, x []float32, p0, kb, j0, nb int, dst []bRow, tmp []
 	for p := 0; p < kb; p++ {
 		im2colSegment(g, x, p0+p, j0, seg)
 		d := dst[p:]
-		for q := 0; q < full; q++ {
+		q := 0
+		// Four panels per iteration (Go's wasm code pays for every
+		// iteration, and wasm's panels are three values wide).
+		for ; q+4 <= full; q += 4 {
+			s := (*[4 * gemmNR]float32)(seg[q*gemmNR:])
+			d[q*kb] = bRow(s[:gemmNR])
+			d[(q+1)*kb] = bRow(s[gemmNR:])
+			d[(q+2)*kb] = bRow(s[2*gemmNR:])
+			d[(q+3)*kb] = bRow(s[3*gemmNR:])
+		}
+		for ; q < full; q++ {
 			d[q*kb] = bRow(seg[q*gemmNR:])
 		}
 		if rest := seg[full*gemmNR:]; len(rest) > 0 {
