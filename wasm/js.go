@@ -44,7 +44,8 @@ var (
 
 func main() {
 	eng := NewEngine()
-	eng.ReusePictures = true // bitmap copies every picture at once
+	eng.ReusePictures = true   // bitmap copies every picture at once
+	eng.RecycleSessions = true // every reply is copied into JavaScript
 	tuneGC(eng)
 	api := js.Global().Get("Object").New()
 	api.Set("handle", js.FuncOf(func(_ js.Value, args []js.Value) any {

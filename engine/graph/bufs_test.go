@@ -129,3 +129,112 @@ func TestNoTapeOverrideKeepsBuffers(t *testing.T) {
 		t.Fatalf("Override saw %d values, want %d", len(seen), len(g.Nodes))
 	}
 }
+
+// A taped pass with Recycle gives a fresh pass's values and gradients bit
+// for bit, also when it writes into the buffers a released run gave back
+// (filled with garbage first); a released run is emptied and refuses
+// Backward and Rerun; kept slices and another live run's values are never
+// handed out again.
+func TestRecycleReleasedTape(t *testing.T) {
+	g := viewGraph(t)
+	input := func(k int) *tensor.T {
+		x := tensor.New(1, 2, 6, 6)
+		for i := range x.F32() {
+			x.F32()[i] = float32((i+k)%7)/3 - 1
+		}
+		return x
+	}
+	grads := func(r *Run) map[string]*tensor.T {
+		t.Helper()
+		seed := tensor.New(r.Output(0).Shape()...)
+		for i := range seed.F32() {
+			seed.F32()[i] = float32(i%5) - 2
+		}
+		gr, err := r.Backward(map[string]*tensor.T{"y": seed}, BackwardOptions{Wrt: []string{"x", "r1"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return gr
+	}
+	owned := func(r *Run) map[*float32]bool {
+		m := map[*float32]bool{}
+		for p := range r.owned {
+			m[p] = true
+		}
+		return m
+	}
+	for k := 0; k < 3; k++ {
+		x := input(k)
+		fresh, err := g.Forward(map[string]*tensor.T{"x": x}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantGrads := grads(fresh)
+		first, err := g.Forward(map[string]*tensor.T{"x": x}, &Options{Recycle: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(first.owned) == 0 {
+			t.Fatal("a recycling pass took no buffers")
+		}
+		// Give first's buffers back, with garbage in them, keeping r1's.
+		kept := append([]float32(nil), first.Value("r1").F32()...)
+		keptSlice := first.Value("r1").F32()
+		firstOwned := owned(first)
+		for _, b := range first.owned {
+			for i := range b {
+				b[i] = float32(math.NaN())
+			}
+		}
+		for i := range keptSlice {
+			keptSlice[i] = kept[i]
+		}
+		first.Release(keptSlice)
+		first.Release() // a second call does nothing
+		if len(first.Values) != 0 || first.Value("r1") != nil {
+			t.Fatal("a released run still has values")
+		}
+		if _, err := first.Backward(map[string]*tensor.T{"y": tensor.New(1, 108)}, BackwardOptions{}); err == nil {
+			t.Fatal("Backward on a released run")
+		}
+		if _, err := first.Rerun(map[string]*tensor.T{"x": x}, nil); err == nil {
+			t.Fatal("Rerun on a released run")
+		}
+		// A live taped run that does not recycle, made now, keeps its values.
+		other, err := g.Forward(map[string]*tensor.T{"x": input(k + 1)}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		otherY := append([]float32(nil), other.Output(0).F32()...)
+		second, err := g.Forward(map[string]*tensor.T{"x": x}, &Options{Recycle: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		reused := 0
+		for p := range second.owned {
+			if firstOwned[p] {
+				reused++
+			}
+			if p == &keptSlice[0] {
+				t.Fatal("a kept slice was handed out again")
+			}
+		}
+		if reused == 0 || second.Reused() == 0 {
+			t.Fatalf("the second pass reused %d of the released buffers (%d floats)", reused, second.Reused())
+		}
+		for _, name := range []string{"c1", "r1", "v1", "c2", "r2", "s", "a", "y"} {
+			bitsEqual(t, name, second.Value(name), fresh.Value(name))
+		}
+		gotGrads := grads(second)
+		for _, name := range []string{"x", "r1"} {
+			bitsEqual(t, "gradient of "+name, gotGrads[name], wantGrads[name])
+		}
+		for i, v := range kept {
+			if math.Float32bits(keptSlice[i]) != math.Float32bits(v) {
+				t.Fatalf("kept value %d changed", i)
+			}
+		}
+		bitsEqual(t, "the other run's output", other.Output(0), tensor.FromF32(otherY, len(otherY)))
+		second.Release()
+	}
+}
