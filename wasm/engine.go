@@ -210,13 +210,6 @@ type Engine struct {
 	// each picture into an ImageBitmap before it handles another request.
 	ReusePictures bool
 	pictures      [2]*image.RGBA // the last overlay and heatmap
-	// RecycleSessions makes each input's forward passes write into the
-	// buffers of a disposed input's passes (cam.NewSessionTierRecycling):
-	// the caller must be done with everything it got for an input (maps,
-	// raw maps, attributions, activations) before it disposes of it or
-	// sets a seventh input, which disposes of the oldest. The worker copies
-	// every reply into JavaScript before it handles another request.
-	RecycleSessions bool
 }
 
 // NewEngine returns an empty engine.
@@ -407,12 +400,8 @@ func (e *Engine) DisposeModel(id int) {
 	}
 }
 
-// DisposeInput forgets an input (with RecycleSessions, its forward passes'
-// buffers go to the next input's passes).
+// DisposeInput forgets an input.
 func (e *Engine) DisposeInput(id int) {
-	if in, ok := e.inputs[id]; ok && e.RecycleSessions {
-		in.session.Release()
-	}
 	delete(e.inputs, id)
 	for i, v := range e.order {
 		if v == id {
@@ -478,11 +467,7 @@ func (e *Engine) newInput(ms *modelState, x *tensor.T, base image.Image, first [
 	if len(first) > 0 && first[0] != "" {
 		tier = cam.RequestTier(&cam.Request{Method: first[0], FastTier: true})
 	}
-	newSession := cam.NewSessionTier
-	if e.RecycleSessions {
-		newSession = cam.NewSessionTierRecycling
-	}
-	s, err := newSession(ms.m, x, tier)
+	s, err := cam.NewSessionTier(ms.m, x, tier)
 	if err != nil {
 		return InputInfo{}, err
 	}

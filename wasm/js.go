@@ -44,8 +44,7 @@ var (
 
 func main() {
 	eng := NewEngine()
-	eng.ReusePictures = true   // bitmap copies every picture at once
-	eng.RecycleSessions = true // every reply is copied into JavaScript
+	eng.ReusePictures = true // bitmap copies every picture at once
 	tuneGC(eng)
 	api := js.Global().Get("Object").New()
 	api.Set("handle", js.FuncOf(func(_ js.Value, args []js.Value) any {

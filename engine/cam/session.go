@@ -43,34 +43,24 @@ type Session struct {
 	tiers       *[3]*Session
 
 	largerBatch *bool // see fitBatch; nil until asked
-
-	// recycle: the forward passes (this tier's and the others') take
-	// their buffers from the model's free list, and Release gives them
-	// back (NewSessionTierRecycling).
-	recycle bool
 }
 
 // NewSession runs the model's forward pass on x and keeps it, at the
 // precision tier in force (ops.CurrentTier: ops.TierReference unless the
 // caller runs under ops.WithTier).
 func NewSession(m *model.Model, x *tensor.T) (*Session, error) {
-	return newSession(m, x, false)
-}
-
-func newSession(m *model.Model, x *tensor.T, recycle bool) (*Session, error) {
 	if x.Rank() != 4 {
 		return nil, fmt.Errorf("cam: input must be N×C×H×W, got %s", tensor.ShapeString(x.Shape()))
 	}
 	start := time.Now()
 	wg, fd := ops.WinogradUses(), ops.FastTierDiffers()
 	tier := ops.CurrentTier()
-	run, err := m.Forward(x, &graph.Options{Recycle: recycle})
+	run, err := m.Forward(x, nil)
 	if err != nil {
 		return nil, err
 	}
 	s := &Session{Model: m, Input: x, Run: run, ForwardTime: time.Since(start), grads: map[string]*tensor.T{},
-		Tier: tier, winograd: ops.WinogradUses() != wg, fastDiffers: ops.FastTierDiffers() != fd, tiers: new([3]*Session),
-		recycle: recycle}
+		Tier: tier, winograd: ops.WinogradUses() != wg, fastDiffers: ops.FastTierDiffers() != fd, tiers: new([3]*Session)}
 	s.tiers[tier] = s
 	if out := s.Output(); out.Len()%s.Batch() != 0 || out.Len() == 0 {
 		return nil, fmt.Errorf("cam: output %q has shape %s, not one row of class scores per image", m.Output, tensor.ShapeString(out.Shape()))
@@ -82,65 +72,13 @@ func newSession(m *model.Model, x *tensor.T, recycle bool) (*Session, error) {
 // the tier the method to be computed first needs (MethodTier), so that its
 // input is not forward-passed twice.
 func NewSessionTier(m *model.Model, x *tensor.T, tier ops.Tier) (*Session, error) {
-	return newSessionTier(m, x, tier, false)
-}
-
-// NewSessionTierRecycling is NewSessionTier with forward passes (its own
-// and the other tiers' that AtTier makes) whose values are written into
-// buffers from the model's free list, which Release gives back for the
-// next input's passes: a page replacing its input then neither allocates
-// nor clears a new pass's worth of memory. The same values, bit for bit.
-// The caller must Release the session only once it holds nothing the
-// session gave it that it will read again (see Release).
-func NewSessionTierRecycling(m *model.Model, x *tensor.T, tier ops.Tier) (*Session, error) {
-	return newSessionTier(m, x, tier, true)
-}
-
-func newSessionTier(m *model.Model, x *tensor.T, tier ops.Tier, recycle bool) (*Session, error) {
 	var s *Session
 	err := ops.WithTier(tier, func() error {
 		var err error
-		s, err = newSession(m, x, recycle)
+		s, err = NewSession(m, x)
 		return err
 	})
 	return s, err
-}
-
-// Release gives the buffers of the forward passes of a session made by
-// NewSessionTierRecycling (every tier's) back to the model's free list,
-// except any that its cached gradients share. The session and its other
-// tiers' sessions must not be used afterwards, nor anything they handed
-// out that may share their passes' memory (activations, and maps or raw
-// maps a method may have returned as they are); the caller guarantees
-// that. Sessions made otherwise release nothing.
-func (s *Session) Release() {
-	if !s.recycle {
-		return
-	}
-	var keep [][]float32
-	for _, t := range s.tiers {
-		if t == nil {
-			continue
-		}
-		for _, g := range t.grads {
-			if g != nil && g.DType() == tensor.Float32 {
-				keep = append(keep, g.F32())
-			}
-		}
-	}
-	for i, t := range s.tiers {
-		if t == nil || t.Run == nil {
-			continue
-		}
-		dup := false
-		for _, u := range s.tiers[:i] {
-			dup = dup || u == t
-		}
-		if !dup {
-			t.Run.Release(keep...)
-		}
-		t.grads, t.gradKeys, t.gradBytes = map[string]*tensor.T{}, nil, 0
-	}
 }
 
 // AtTier returns the session of the same input with its forward pass at a
@@ -165,7 +103,7 @@ func (s *Session) AtTier(tier ops.Tier) (*Session, error) {
 		s.tiers[tier] = s
 		return s, nil
 	}
-	t, err := newSessionTier(s.Model, s.Input, tier, s.recycle)
+	t, err := NewSessionTier(s.Model, s.Input, tier)
 	if err != nil {
 		return nil, err
 	}

@@ -26,9 +26,6 @@ func (r *Run) Backward(seeds map[string]*tensor.T, opt BackwardOptions) (map[str
 	if r.noTape {
 		return nil, fmt.Errorf("graph: backward needs a forward pass made without NoTape")
 	}
-	if r.released {
-		return nil, errReleased
-	}
 	g := r.G
 	grads := map[string]*tensor.T{}
 	for name, s := range seeds {

@@ -1,7 +1,6 @@
 package graph
 
 import (
-	"errors"
 	"sync"
 	"unsafe"
 
@@ -19,14 +18,8 @@ import (
 // of allocating and clearing a new one. Never recycled: graph inputs and
 // outputs, the values in Options.Keep, constants, shape-derived values
 // (cached across passes), anything a caller's Override sees (passes with an
-// Override take nothing from the list), and the values of a pass with a
-// tape (Backward reads them) until the caller releases the whole run.
-//
-// A pass with a tape and Options.Recycle takes its ops' outputs from the
-// list too and keeps them all; Run.Release gives them back at once when
-// the caller is done with the run (a session replaced by the next input):
-// the next pass then writes into them instead of allocating and clearing
-// new memory.
+// Override take nothing from the list), and every value of a pass with a
+// tape (Backward reads them).
 
 // maxFreeFloats bounds the floats the free list keeps between passes
 // (64 MB): above it, released buffers are left to the garbage collector.
@@ -68,9 +61,8 @@ func (f *freeList) put(b []float32) {
 
 // runBufs is one pass's ops.Bufs: it remembers which buffers it handed out.
 type runBufs struct {
-	free   *freeList
-	owned  map[*float32][]float32 // first element → the whole buffer
-	reused int                    // floats taken from the free list
+	free  *freeList
+	owned map[*float32][]float32 // first element → the whole buffer
 }
 
 // Floats implements ops.Bufs: a recycled buffer (not cleared) or a new one.
@@ -78,8 +70,6 @@ func (rb *runBufs) Floats(n int) []float32 {
 	b := rb.free.get(n)
 	if b == nil {
 		b = make([]float32, n)
-	} else {
-		rb.reused += n
 	}
 	if n > 0 {
 		rb.owned[unsafe.SliceData(b)] = b
@@ -111,54 +101,11 @@ func (rb *runBufs) release(v *tensor.T, live, folded map[string]*tensor.T) {
 
 // overlaps reports whether w's float32 storage shares memory with b.
 func overlaps(b []float32, w *tensor.T) bool {
-	if w == nil {
-		return false
-	}
-	return sliceOverlap(b, w.F32())
-}
-
-// sliceOverlap reports whether a and b share memory.
-func sliceOverlap(a, b []float32) bool {
-	if len(a) == 0 || len(b) == 0 {
+	if w == nil || len(w.F32()) == 0 {
 		return false
 	}
 	const sz = unsafe.Sizeof(float32(0))
-	a0 := uintptr(unsafe.Pointer(unsafe.SliceData(a)))
 	b0 := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
-	return b0 < a0+uintptr(len(a))*sz && a0 < b0+uintptr(len(b))*sz
-}
-
-// Reused is the number of floats of a pass made with Options.Recycle that
-// were written into buffers given back by earlier runs.
-func (r *Run) Reused() int { return r.reused }
-
-// errReleased is the error of using a run after Release.
-var errReleased = errors.New("graph: the forward pass's values were released")
-
-// Release gives the buffers a pass made with Options.Recycle took back to
-// the graph's free list, except those sharing memory with a slice in keep,
-// and empties the run: afterwards Value gives constants only, and
-// Backward, HVP and Rerun fail. The caller must hold no value of the run
-// (nor anything made by Rerun from it) that it will read again: a later
-// pass writes into those buffers. A run made without Recycle releases
-// nothing but is emptied all the same. Calling it again does nothing.
-func (r *Run) Release(keep ...[]float32) {
-	if r.released {
-		return
-	}
-	r.released = true
-	r.Values = map[string]*tensor.T{}
-	for _, b := range r.owned {
-		shared := false
-		for _, k := range keep {
-			if sliceOverlap(b, k) {
-				shared = true
-				break
-			}
-		}
-		if !shared {
-			r.G.free.put(b)
-		}
-	}
-	r.owned = nil
+	w0 := uintptr(unsafe.Pointer(unsafe.SliceData(w.F32())))
+	return w0 < b0+uintptr(len(b))*sz && b0 < w0+uintptr(len(w.F32()))*sz
 }

@@ -19,11 +19,6 @@ type Options struct {
 	// possible; use it for forward-only batches (ScoreCAM, evaluation).
 	NoTape bool
 	Keep   []string
-	// Recycle, for a pass with a tape and no Override, takes the ops'
-	// output buffers from the graph's free list (as NoTape passes do) and
-	// remembers them, so that Run.Release can give them back when the
-	// caller is done with the run.
-	Recycle bool
 }
 
 // Run is one forward pass: every value it computed, by name.
@@ -31,11 +26,6 @@ type Run struct {
 	G      *Graph
 	Values map[string]*tensor.T
 	noTape bool
-	// owned: the buffers a pass made with Options.Recycle took (first
-	// element → the whole buffer); released: Release has run.
-	owned    map[*float32][]float32
-	reused   int
-	released bool
 }
 
 // Value returns a computed value, a constant, or nil.
@@ -108,9 +98,6 @@ func (r *Run) Rerun(replace map[string]*tensor.T, opt *Options) (*Run, error) {
 	if r.noTape {
 		return nil, fmt.Errorf("graph: Rerun needs a forward pass made without NoTape")
 	}
-	if r.released {
-		return nil, errReleased
-	}
 	if opt == nil {
 		opt = &Options{}
 	}
@@ -168,14 +155,8 @@ func (r *Run) exec(only []bool, opt *Options) error {
 	}
 	var lastUse map[string]int
 	var bufs *runBufs
-	if (opt.NoTape || opt.Recycle) && opt.Override == nil {
+	if opt.NoTape && opt.Override == nil {
 		bufs = &runBufs{free: &g.free, owned: map[*float32][]float32{}}
-		if !opt.NoTape {
-			// A tape keeps every value: the buffers stay the run's until
-			// Release.
-			r.owned = bufs.owned
-			defer func() { r.reused = bufs.reused }()
-		}
 	}
 	if opt.NoTape {
 		lastUse = map[string]int{}

@@ -16,9 +16,6 @@ func (r *Run) Tangents(from string, dir *tensor.T, replace func(n *Node, in, out
 	if r.noTape {
 		return nil, fmt.Errorf("graph: tangents need a forward pass made without NoTape")
 	}
-	if r.released {
-		return nil, errReleased
-	}
 	v := r.Value(from)
 	if v == nil {
 		return nil, fmt.Errorf("graph: tangents: no value named %q", from)
