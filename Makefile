@@ -49,7 +49,7 @@ test-native:
 test-wasm:
 	GOOS=js GOARCH=wasm $(GO) test -count=1 -timeout 60m -exec="$(WASMEXEC)" -skip 'TestOracleResNet18/resnet18/(last|mid)\.scorecam' ./engine/...
 	GOOS=js GOARCH=wasm $(GO) test -count=1 -tags purego -exec="$(WASMEXEC)" ./engine/kernels/
-	GOOS=js GOARCH=wasm $(GO) test -count=1 -tags purego -exec="$(WASMEXEC)" -run 'Clip|Dw3|Depthwise|Fill' ./engine/ops/
+	GOOS=js GOARCH=wasm $(GO) test -count=1 -tags purego -exec="$(WASMEXEC)" -run 'Clip|Dw3|Depthwise|Fill|WgTransforms|Winograd|MaxPool|Relu|BatchNorm' ./engine/ops/
 
 # The shapes generator must draw the same scenes as WebAssembly (the page
 # and the bundled model's test set share the seeds).

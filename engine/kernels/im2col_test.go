@@ -252,3 +252,35 @@ func BenchmarkIm2col(b *testing.B) {
 		})
 	}
 }
+
+// TestStridedCopies checks gatherStrided and scatterAddStrided against
+// plain loops for every length up to 70 and strides 1 to 3 (the unrolled
+// stride-2 paths and their tails), bit for bit.
+func TestStridedCopies(t *testing.T) {
+	rng := rand.New(rand.NewSource(12))
+	for stride := 1; stride <= 3; stride++ {
+		for n := 0; n <= 70; n++ {
+			src := make([]float32, n*stride+3)
+			for i := range src {
+				src[i] = float32(rng.NormFloat64())
+			}
+			d := make([]float32, n)
+			gatherStrided(d, src, stride)
+			for i := range d {
+				if math.Float32bits(d[i]) != math.Float32bits(src[i*stride]) {
+					t.Fatalf("gather stride %d n %d: d[%d] = %v, want %v", stride, n, i, d[i], src[i*stride])
+				}
+			}
+			acc, want := append([]float32(nil), src...), append([]float32(nil), src...)
+			scatterAddStrided(acc, d, stride)
+			for i, v := range d {
+				want[i*stride] += v
+			}
+			for i := range acc {
+				if math.Float32bits(acc[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("scatter stride %d n %d: [%d] = %v, want %v", stride, n, i, acc[i], want[i])
+				}
+			}
+		}
+	}
+}

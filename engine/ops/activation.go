@@ -149,10 +149,12 @@ func (u *unaryOp) Backward(in, out, gradOut []*tensor.T, need []bool) ([]*tensor
 
 // reluF and reluB take eight values per loop iteration: Go's wasm code pays
 // for every iteration (a jump through the function's dispatch table), and
-// unrolled they run 2–3× faster under Node.
+// unrolled they run 2–3× faster under Node. In wasm the whole groups of
+// eight go to generated assembly (reluBulk, reluMaskBulk: another 2–3×,
+// BenchmarkElemLoops), the same bits.
 func reluF(x, y []float32) {
 	y = y[:len(x)]
-	i := 0
+	i := reluBulk(x, y) // wasm: the assembly loop's part
 	for ; i+8 <= len(x); i += 8 {
 		xs, ys := (*[8]float32)(x[i:i+8]), (*[8]float32)(y[i:i+8])
 		ys[0], ys[1], ys[2], ys[3] = relu32(xs[0]), relu32(xs[1]), relu32(xs[2]), relu32(xs[3])
@@ -167,7 +169,7 @@ func reluF(x, y []float32) {
 // to 0 elsewhere.
 func reluB(x, _, gy, gx []float32) {
 	x, gx = x[:len(gy)], gx[:len(gy)]
-	i := 0
+	i := reluMaskBulk(x, gy, gx) // wasm: the assembly loop's part
 	for ; i+8 <= len(gy); i += 8 {
 		xs, gs, ds := (*[8]float32)(x[i:i+8]), (*[8]float32)(gy[i:i+8]), (*[8]float32)(gx[i:i+8])
 		ds[0], ds[1], ds[2], ds[3] = reluGrad(xs[0], gs[0]), reluGrad(xs[1], gs[1]), reluGrad(xs[2], gs[2]), reluGrad(xs[3], gs[3])

@@ -299,10 +299,11 @@ func (op *BatchNorm) Backward(in, out, gradOut []*tensor.T, need []bool) ([]*ten
 }
 
 // bnAffine sets y[i] = (x[i]-mu)·a + b, eight values per loop iteration
-// (Go's wasm code pays for every iteration: 2–3× faster under Node).
+// (Go's wasm code pays for every iteration: 2–3× faster under Node); in
+// wasm the whole groups of eight in generated assembly (bnAffineBulk).
 func bnAffine(y, x []float32, mu, a, b float32) {
 	y = y[:len(x)]
-	i := 0
+	i := bnAffineBulk(y, x, mu, a, b) // wasm: the assembly loop's part
 	for ; i+8 <= len(x); i += 8 {
 		xs, ys := (*[8]float32)(x[i:i+8]), (*[8]float32)(y[i:i+8])
 		ys[0], ys[1], ys[2], ys[3] = (xs[0]-mu)*a+b, (xs[1]-mu)*a+b, (xs[2]-mu)*a+b, (xs[3]-mu)*a+b

@@ -43,3 +43,51 @@ func dw3RevR01Row(n int, x0, x1, x2, y []float32, sx int, w *[9]float32) {
 func dw3RevR12Row(n int, x0, x1, x2, y []float32, sx int, w *[9]float32) {
 	dw3RevR12RowGo(n, x0, x1, x2, y, sx, w)
 }
+
+// reluBulk does nothing and returns 0: the Go loop does all of it (sets y = relu32(x)
+// in wasm assembly).
+func reluBulk(x, y []float32) int {
+	return 0
+}
+
+// reluMaskBulk does nothing and returns 0: the Go loop does all of it (sets gx = reluGrad(x, gy)
+// in wasm assembly).
+func reluMaskBulk(x, gy, gx []float32) int {
+	return 0
+}
+
+// bnAffineBulk does nothing and returns 0: the Go loop does all of it (sets y = (x-mu)·a + b
+// in wasm assembly).
+func bnAffineBulk(y, x []float32, mu, a, b float32) int {
+	return 0
+}
+
+// maxPool2Row is maxPool2RowGo.
+func maxPool2Row(n int, x []float32, w, s int, y []float32, idx []int64, i0 int64) {
+	maxPool2RowGo(n, x, w, s, y, idx, i0)
+}
+
+// maxPool3Row is maxPool3RowGo.
+func maxPool3Row(n int, x []float32, w, s int, y []float32, idx []int64, i0 int64) {
+	maxPool3RowGo(n, x, w, s, y, idx, i0)
+}
+
+// wgInRow is wgInRowGo.
+func wgInRow(n int, x []float32, w int, v []float32, vs int) {
+	wgInRowGo(n, x, w, v, vs)
+}
+
+// wgOutRow is wgOutRowGo.
+func wgOutRow(n int, mo []float32, ms int, y []float32, ow int) {
+	wgOutRowGo(n, mo, ms, y, ow)
+}
+
+// wg4InRow is wg4InRowGo.
+func wg4InRow(n int, x []float32, w int, v []float32, vs int) {
+	wg4InRowGo(n, x, w, v, vs)
+}
+
+// wg4OutRow is wg4OutRowGo.
+func wg4OutRow(n int, mo []float32, ms int, y []float32, ow int) {
+	wg4OutRowGo(n, mo, ms, y, ow)
+}

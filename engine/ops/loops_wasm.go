@@ -28,6 +28,54 @@ func clipSelLoop(n int, x, y *float32, lo, hi float32)
 //go:noescape
 func clipMaskLoop(n int, x, gy, gx *float32, lo, hi float32)
 
+// reluLoop sets y = relu32(x) over n values, n a positive multiple of 8
+// (loops_wasm.s).
+//
+//go:noescape
+func reluLoop(n int, x, y *float32)
+
+// reluMaskLoop sets gx = reluGrad(x, gy) over n values, n a positive
+// multiple of 8 (loops_wasm.s).
+//
+//go:noescape
+func reluMaskLoop(n int, x, gy, gx *float32)
+
+// bnAffineLoop sets y = (x-mu)·a + b over n values, n a positive multiple
+// of 8 (loops_wasm.s).
+//
+//go:noescape
+func bnAffineLoop(n int, x, y *float32, mu, a, b float32)
+
+// maxPool2Loop is maxPool2RowGo over n ≥ 1 outputs (loops_wasm.s).
+//
+//go:noescape
+func maxPool2Loop(n int, x *float32, w, s int, y *float32, idx *int64, i0 int64)
+
+// maxPool3Loop is maxPool3RowGo over n ≥ 1 outputs (loops_wasm.s).
+//
+//go:noescape
+func maxPool3Loop(n int, x *float32, w, s int, y *float32, idx *int64, i0 int64)
+
+// wgInLoop is wgInRowGo over n ≥ 1 tiles (loops_wasm.s), t its scratch.
+//
+//go:noescape
+func wgInLoop(n int, x *float32, w int, v *float32, vs int, t *[16]float32)
+
+// wgOutLoop is wgOutRowGo over n ≥ 1 tiles (loops_wasm.s).
+//
+//go:noescape
+func wgOutLoop(n int, mo *float32, ms int, y *float32, ow int)
+
+// wg4InLoop is wg4InRowGo over n ≥ 1 tiles (loops_wasm.s), t its scratch.
+//
+//go:noescape
+func wg4InLoop(n int, x *float32, w int, v *float32, vs int, t *[36]float32)
+
+// wg4OutLoop is wg4OutRowGo over n ≥ 1 tiles (loops_wasm.s), t its scratch.
+//
+//go:noescape
+func wg4OutLoop(n int, mo *float32, ms int, y *float32, ow int, t *[24]float32)
+
 // dw3Loop is dw3RowGo over n ≥ 1 outputs (loops_wasm.s); sx is the
 // stride in values.
 //
@@ -149,4 +197,112 @@ func dw3RevR12Row(n int, x0, x1, x2, y []float32, sx int, w *[9]float32) {
 	last := (n-1)*sx + 2
 	_, _, _ = y[n-1], x1[last], x2[last]
 	dw3RevR12Loop(n, &x1[0], &x1[0], &x2[0], &y[0], sx, w)
+}
+
+// reluBulk sets y = relu32(x) for the leading multiple of 8 of the values, in wasm
+// assembly, and returns how many it did.
+func reluBulk(x, y []float32) int {
+	n := len(x) &^ 7
+	if n > 0 {
+		_ = y[n-1]
+		reluLoop(n, &x[0], &y[0])
+	}
+	return n
+}
+
+// reluMaskBulk sets gx = reluGrad(x, gy) for the leading multiple of 8 of the values, in wasm
+// assembly, and returns how many it did.
+func reluMaskBulk(x, gy, gx []float32) int {
+	n := len(gy) &^ 7
+	if n > 0 {
+		_ = x[n-1] + gx[n-1]
+		reluMaskLoop(n, &x[0], &gy[0], &gx[0])
+	}
+	return n
+}
+
+// bnAffineBulk sets y = (x-mu)·a + b for the leading multiple of 8 of the values, in wasm
+// assembly, and returns how many it did.
+func bnAffineBulk(y, x []float32, mu, a, b float32) int {
+	n := len(x) &^ 7
+	if n > 0 {
+		_ = y[n-1]
+		bnAffineLoop(n, &x[0], &y[0], mu, a, b)
+	}
+	return n
+}
+
+// maxPool2Row is maxPool2RowGo, in wasm assembly.
+func maxPool2Row(n int, x []float32, w, s int, y []float32, idx []int64, i0 int64) {
+	if n <= 0 {
+		return
+	}
+	if w < 0 || s < 0 {
+		panic("ops: maxPool2Row: negative stride")
+	}
+	_, _, _ = x[(n-1)*s+1*w+1], y[n-1], idx[n-1]
+	maxPool2Loop(n, &x[0], w, s, &y[0], &idx[0], i0)
+}
+
+// maxPool3Row is maxPool3RowGo, in wasm assembly.
+func maxPool3Row(n int, x []float32, w, s int, y []float32, idx []int64, i0 int64) {
+	if n <= 0 {
+		return
+	}
+	if w < 0 || s < 0 {
+		panic("ops: maxPool3Row: negative stride")
+	}
+	_, _, _ = x[(n-1)*s+2*w+2], y[n-1], idx[n-1]
+	maxPool3Loop(n, &x[0], w, s, &y[0], &idx[0], i0)
+}
+
+// wgInRow is wgInRowGo, in wasm assembly.
+func wgInRow(n int, x []float32, w int, v []float32, vs int) {
+	if n <= 0 {
+		return
+	}
+	if w < 4 || vs < n {
+		panic("ops: wgInRow: rows or transformed values overlap")
+	}
+	_, _ = x[2*(n-1)+3*w+3], v[15*vs+n-1]
+	var t [16]float32
+	wgInLoop(n, &x[0], w, &v[0], vs, &t)
+}
+
+// wgOutRow is wgOutRowGo, in wasm assembly.
+func wgOutRow(n int, mo []float32, ms int, y []float32, ow int) {
+	if n <= 0 {
+		return
+	}
+	if ow < 2*n || ms < n {
+		panic("ops: wgOutRow: output rows or transformed values overlap")
+	}
+	_, _ = mo[15*ms+n-1], y[ow+2*n-1]
+	wgOutLoop(n, &mo[0], ms, &y[0], ow)
+}
+
+// wg4InRow is wg4InRowGo, in wasm assembly.
+func wg4InRow(n int, x []float32, w int, v []float32, vs int) {
+	if n <= 0 {
+		return
+	}
+	if w < 6 || vs < n {
+		panic("ops: wg4InRow: rows or transformed values overlap")
+	}
+	_, _ = x[4*(n-1)+5*w+5], v[35*vs+n-1]
+	var t [36]float32
+	wg4InLoop(n, &x[0], w, &v[0], vs, &t)
+}
+
+// wg4OutRow is wg4OutRowGo, in wasm assembly.
+func wg4OutRow(n int, mo []float32, ms int, y []float32, ow int) {
+	if n <= 0 {
+		return
+	}
+	if ow < 4*n || ms < n {
+		panic("ops: wg4OutRow: output rows or transformed values overlap")
+	}
+	_, _ = mo[35*ms+n-1], y[3*ow+4*n-1]
+	var t [24]float32
+	wg4OutLoop(n, &mo[0], ms, &y[0], ow, &t)
 }

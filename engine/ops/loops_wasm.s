@@ -1277,3 +1277,3897 @@ TEXT ·dw3RevR12Loop(SB), NOSPLIT, $0-56
 	BrIf $0
 	End
 	RET
+
+// func reluLoop(n int, x, y *float32)
+TEXT ·reluLoop(SB), NOSPLIT, $0-24
+	I64Load x+8(FP)
+	Set R0
+	I64Load y+16(FP)
+	Set R1
+	Get R0
+	I64Load n+0(FP)
+	I64Const $2
+	I64Shl
+	I64Add
+	Set R2
+	Loop
+	Get R1
+	I32WrapI64
+	I32Const $0
+	Get R0
+	I32WrapI64
+	F32Load $0
+	Tee F0
+	I32ReinterpretF32
+	Get F0
+	F32Const $(0.0)
+	F32Le
+	Select
+	I32Store $0
+	Get R1
+	I32WrapI64
+	I32Const $0
+	Get R0
+	I32WrapI64
+	F32Load $4
+	Tee F0
+	I32ReinterpretF32
+	Get F0
+	F32Const $(0.0)
+	F32Le
+	Select
+	I32Store $4
+	Get R1
+	I32WrapI64
+	I32Const $0
+	Get R0
+	I32WrapI64
+	F32Load $8
+	Tee F0
+	I32ReinterpretF32
+	Get F0
+	F32Const $(0.0)
+	F32Le
+	Select
+	I32Store $8
+	Get R1
+	I32WrapI64
+	I32Const $0
+	Get R0
+	I32WrapI64
+	F32Load $12
+	Tee F0
+	I32ReinterpretF32
+	Get F0
+	F32Const $(0.0)
+	F32Le
+	Select
+	I32Store $12
+	Get R1
+	I32WrapI64
+	I32Const $0
+	Get R0
+	I32WrapI64
+	F32Load $16
+	Tee F0
+	I32ReinterpretF32
+	Get F0
+	F32Const $(0.0)
+	F32Le
+	Select
+	I32Store $16
+	Get R1
+	I32WrapI64
+	I32Const $0
+	Get R0
+	I32WrapI64
+	F32Load $20
+	Tee F0
+	I32ReinterpretF32
+	Get F0
+	F32Const $(0.0)
+	F32Le
+	Select
+	I32Store $20
+	Get R1
+	I32WrapI64
+	I32Const $0
+	Get R0
+	I32WrapI64
+	F32Load $24
+	Tee F0
+	I32ReinterpretF32
+	Get F0
+	F32Const $(0.0)
+	F32Le
+	Select
+	I32Store $24
+	Get R1
+	I32WrapI64
+	I32Const $0
+	Get R0
+	I32WrapI64
+	F32Load $28
+	Tee F0
+	I32ReinterpretF32
+	Get F0
+	F32Const $(0.0)
+	F32Le
+	Select
+	I32Store $28
+	Get R1
+	I64Const $32
+	I64Add
+	Set R1
+	Get R0
+	I64Const $32
+	I64Add
+	Tee R0
+	Get R2
+	I64Ne
+	BrIf $0
+	End
+	RET
+
+// func reluMaskLoop(n int, x, gy, gx *float32)
+TEXT ·reluMaskLoop(SB), NOSPLIT, $0-32
+	I64Load x+8(FP)
+	Set R0
+	I64Load gy+16(FP)
+	Set R1
+	I64Load gx+24(FP)
+	Set R2
+	Get R0
+	I64Load n+0(FP)
+	I64Const $2
+	I64Shl
+	I64Add
+	Set R3
+	Loop
+	Get R2
+	I32WrapI64
+	Get R1
+	I32WrapI64
+	I32Load $0
+	I32Const $0
+	Get R0
+	I32WrapI64
+	F32Load $0
+	F32Const $(0.0)
+	F32Gt
+	Select
+	I32Store $0
+	Get R2
+	I32WrapI64
+	Get R1
+	I32WrapI64
+	I32Load $4
+	I32Const $0
+	Get R0
+	I32WrapI64
+	F32Load $4
+	F32Const $(0.0)
+	F32Gt
+	Select
+	I32Store $4
+	Get R2
+	I32WrapI64
+	Get R1
+	I32WrapI64
+	I32Load $8
+	I32Const $0
+	Get R0
+	I32WrapI64
+	F32Load $8
+	F32Const $(0.0)
+	F32Gt
+	Select
+	I32Store $8
+	Get R2
+	I32WrapI64
+	Get R1
+	I32WrapI64
+	I32Load $12
+	I32Const $0
+	Get R0
+	I32WrapI64
+	F32Load $12
+	F32Const $(0.0)
+	F32Gt
+	Select
+	I32Store $12
+	Get R2
+	I32WrapI64
+	Get R1
+	I32WrapI64
+	I32Load $16
+	I32Const $0
+	Get R0
+	I32WrapI64
+	F32Load $16
+	F32Const $(0.0)
+	F32Gt
+	Select
+	I32Store $16
+	Get R2
+	I32WrapI64
+	Get R1
+	I32WrapI64
+	I32Load $20
+	I32Const $0
+	Get R0
+	I32WrapI64
+	F32Load $20
+	F32Const $(0.0)
+	F32Gt
+	Select
+	I32Store $20
+	Get R2
+	I32WrapI64
+	Get R1
+	I32WrapI64
+	I32Load $24
+	I32Const $0
+	Get R0
+	I32WrapI64
+	F32Load $24
+	F32Const $(0.0)
+	F32Gt
+	Select
+	I32Store $24
+	Get R2
+	I32WrapI64
+	Get R1
+	I32WrapI64
+	I32Load $28
+	I32Const $0
+	Get R0
+	I32WrapI64
+	F32Load $28
+	F32Const $(0.0)
+	F32Gt
+	Select
+	I32Store $28
+	Get R1
+	I64Const $32
+	I64Add
+	Set R1
+	Get R2
+	I64Const $32
+	I64Add
+	Set R2
+	Get R0
+	I64Const $32
+	I64Add
+	Tee R0
+	Get R3
+	I64Ne
+	BrIf $0
+	End
+	RET
+
+// func bnAffineLoop(n int, x, y *float32, mu, a, b float32)
+TEXT ·bnAffineLoop(SB), NOSPLIT, $0-36
+	I64Load x+8(FP)
+	Set R0
+	I64Load y+16(FP)
+	Set R1
+	F32Load mu+24(FP)
+	Set F0
+	F32Load a+28(FP)
+	Set F1
+	F32Load b+32(FP)
+	Set F2
+	Get R0
+	I64Load n+0(FP)
+	I64Const $2
+	I64Shl
+	I64Add
+	Set R2
+	Loop
+	Get R1
+	I32WrapI64
+	Get R0
+	I32WrapI64
+	F32Load $0
+	Get F0
+	F32Sub
+	Get F1
+	F32Mul
+	Get F2
+	F32Add
+	F32Store $0
+	Get R1
+	I32WrapI64
+	Get R0
+	I32WrapI64
+	F32Load $4
+	Get F0
+	F32Sub
+	Get F1
+	F32Mul
+	Get F2
+	F32Add
+	F32Store $4
+	Get R1
+	I32WrapI64
+	Get R0
+	I32WrapI64
+	F32Load $8
+	Get F0
+	F32Sub
+	Get F1
+	F32Mul
+	Get F2
+	F32Add
+	F32Store $8
+	Get R1
+	I32WrapI64
+	Get R0
+	I32WrapI64
+	F32Load $12
+	Get F0
+	F32Sub
+	Get F1
+	F32Mul
+	Get F2
+	F32Add
+	F32Store $12
+	Get R1
+	I32WrapI64
+	Get R0
+	I32WrapI64
+	F32Load $16
+	Get F0
+	F32Sub
+	Get F1
+	F32Mul
+	Get F2
+	F32Add
+	F32Store $16
+	Get R1
+	I32WrapI64
+	Get R0
+	I32WrapI64
+	F32Load $20
+	Get F0
+	F32Sub
+	Get F1
+	F32Mul
+	Get F2
+	F32Add
+	F32Store $20
+	Get R1
+	I32WrapI64
+	Get R0
+	I32WrapI64
+	F32Load $24
+	Get F0
+	F32Sub
+	Get F1
+	F32Mul
+	Get F2
+	F32Add
+	F32Store $24
+	Get R1
+	I32WrapI64
+	Get R0
+	I32WrapI64
+	F32Load $28
+	Get F0
+	F32Sub
+	Get F1
+	F32Mul
+	Get F2
+	F32Add
+	F32Store $28
+	Get R1
+	I64Const $32
+	I64Add
+	Set R1
+	Get R0
+	I64Const $32
+	I64Add
+	Tee R0
+	Get R2
+	I64Ne
+	BrIf $0
+	End
+	RET
+
+// func maxPool2Loop(n int, x *float32, w, s int, y *float32, idx *int64, i0 int64)
+TEXT ·maxPool2Loop(SB), NOSPLIT, $0-56
+	I64Load x+8(FP)
+	Set R0
+	I64Load w+16(FP)
+	Set R10
+	Get R10
+	Get R10
+	I64Add
+	Set R11
+	Get R10
+	I64Const $2
+	I64Shl
+	Set R1
+	Get R1
+	Get R1
+	I64Add
+	Set R14
+	I64Load s+24(FP)
+	Set R6
+	Get R6
+	I64Const $2
+	I64Shl
+	Set R7
+	I64Load y+32(FP)
+	Set R2
+	I64Load idx+40(FP)
+	Set R3
+	I64Load i0+48(FP)
+	Set R5
+	Get R2
+	I64Load n+0(FP)
+	I64Const $2
+	I64Shl
+	I64Add
+	Set R4
+	Loop
+	Get R0
+	Get R1
+	I64Add
+	Set R12
+	Get R0
+	I32WrapI64
+	F32Load $0
+	Set F0
+	Get R5
+	Set R9
+	Get R0
+	I32WrapI64
+	F32Load $4
+	Set F1
+	Get F1
+	Get F0
+	F32Gt
+	Get F1
+	Get F1
+	F32Ne
+	I32Or
+	I64ExtendI32U
+	Set R8
+	Get F1
+	Get F0
+	Get R8
+	I32WrapI64
+	Select
+	Set F0
+	Get R5
+	I64Const $1
+	I64Add
+	Get R9
+	Get R8
+	I32WrapI64
+	Select
+	Set R9
+	Get R12
+	I32WrapI64
+	F32Load $0
+	Set F1
+	Get F1
+	Get F0
+	F32Gt
+	Get F1
+	Get F1
+	F32Ne
+	I32Or
+	I64ExtendI32U
+	Set R8
+	Get F1
+	Get F0
+	Get R8
+	I32WrapI64
+	Select
+	Set F0
+	Get R5
+	Get R10
+	I64Add
+	Get R9
+	Get R8
+	I32WrapI64
+	Select
+	Set R9
+	Get R12
+	I32WrapI64
+	F32Load $4
+	Set F1
+	Get F1
+	Get F0
+	F32Gt
+	Get F1
+	Get F1
+	F32Ne
+	I32Or
+	I64ExtendI32U
+	Set R8
+	Get F1
+	Get F0
+	Get R8
+	I32WrapI64
+	Select
+	Set F0
+	Get R5
+	Get R10
+	I64Add
+	I64Const $1
+	I64Add
+	Get R9
+	Get R8
+	I32WrapI64
+	Select
+	Set R9
+	Get R2
+	I32WrapI64
+	Get F0
+	F32Store $0
+	Get R3
+	I32WrapI64
+	Get R9
+	I64Store $0
+	Get R0
+	Get R7
+	I64Add
+	Set R0
+	Get R5
+	Get R6
+	I64Add
+	Set R5
+	Get R3
+	I64Const $8
+	I64Add
+	Set R3
+	Get R2
+	I64Const $4
+	I64Add
+	Tee R2
+	Get R4
+	I64Ne
+	BrIf $0
+	End
+	RET
+
+// func maxPool3Loop(n int, x *float32, w, s int, y *float32, idx *int64, i0 int64)
+TEXT ·maxPool3Loop(SB), NOSPLIT, $0-56
+	I64Load x+8(FP)
+	Set R0
+	I64Load w+16(FP)
+	Set R10
+	Get R10
+	Get R10
+	I64Add
+	Set R11
+	Get R10
+	I64Const $2
+	I64Shl
+	Set R1
+	Get R1
+	Get R1
+	I64Add
+	Set R14
+	I64Load s+24(FP)
+	Set R6
+	Get R6
+	I64Const $2
+	I64Shl
+	Set R7
+	I64Load y+32(FP)
+	Set R2
+	I64Load idx+40(FP)
+	Set R3
+	I64Load i0+48(FP)
+	Set R5
+	Get R2
+	I64Load n+0(FP)
+	I64Const $2
+	I64Shl
+	I64Add
+	Set R4
+	Loop
+	Get R0
+	Get R1
+	I64Add
+	Set R12
+	Get R0
+	Get R14
+	I64Add
+	Set R13
+	Get R0
+	I32WrapI64
+	F32Load $0
+	Set F0
+	Get R5
+	Set R9
+	Get R0
+	I32WrapI64
+	F32Load $4
+	Set F1
+	Get F1
+	Get F0
+	F32Gt
+	Get F1
+	Get F1
+	F32Ne
+	I32Or
+	I64ExtendI32U
+	Set R8
+	Get F1
+	Get F0
+	Get R8
+	I32WrapI64
+	Select
+	Set F0
+	Get R5
+	I64Const $1
+	I64Add
+	Get R9
+	Get R8
+	I32WrapI64
+	Select
+	Set R9
+	Get R0
+	I32WrapI64
+	F32Load $8
+	Set F1
+	Get F1
+	Get F0
+	F32Gt
+	Get F1
+	Get F1
+	F32Ne
+	I32Or
+	I64ExtendI32U
+	Set R8
+	Get F1
+	Get F0
+	Get R8
+	I32WrapI64
+	Select
+	Set F0
+	Get R5
+	I64Const $2
+	I64Add
+	Get R9
+	Get R8
+	I32WrapI64
+	Select
+	Set R9
+	Get R12
+	I32WrapI64
+	F32Load $0
+	Set F1
+	Get F1
+	Get F0
+	F32Gt
+	Get F1
+	Get F1
+	F32Ne
+	I32Or
+	I64ExtendI32U
+	Set R8
+	Get F1
+	Get F0
+	Get R8
+	I32WrapI64
+	Select
+	Set F0
+	Get R5
+	Get R10
+	I64Add
+	Get R9
+	Get R8
+	I32WrapI64
+	Select
+	Set R9
+	Get R12
+	I32WrapI64
+	F32Load $4
+	Set F1
+	Get F1
+	Get F0
+	F32Gt
+	Get F1
+	Get F1
+	F32Ne
+	I32Or
+	I64ExtendI32U
+	Set R8
+	Get F1
+	Get F0
+	Get R8
+	I32WrapI64
+	Select
+	Set F0
+	Get R5
+	Get R10
+	I64Add
+	I64Const $1
+	I64Add
+	Get R9
+	Get R8
+	I32WrapI64
+	Select
+	Set R9
+	Get R12
+	I32WrapI64
+	F32Load $8
+	Set F1
+	Get F1
+	Get F0
+	F32Gt
+	Get F1
+	Get F1
+	F32Ne
+	I32Or
+	I64ExtendI32U
+	Set R8
+	Get F1
+	Get F0
+	Get R8
+	I32WrapI64
+	Select
+	Set F0
+	Get R5
+	Get R10
+	I64Add
+	I64Const $2
+	I64Add
+	Get R9
+	Get R8
+	I32WrapI64
+	Select
+	Set R9
+	Get R13
+	I32WrapI64
+	F32Load $0
+	Set F1
+	Get F1
+	Get F0
+	F32Gt
+	Get F1
+	Get F1
+	F32Ne
+	I32Or
+	I64ExtendI32U
+	Set R8
+	Get F1
+	Get F0
+	Get R8
+	I32WrapI64
+	Select
+	Set F0
+	Get R5
+	Get R11
+	I64Add
+	Get R9
+	Get R8
+	I32WrapI64
+	Select
+	Set R9
+	Get R13
+	I32WrapI64
+	F32Load $4
+	Set F1
+	Get F1
+	Get F0
+	F32Gt
+	Get F1
+	Get F1
+	F32Ne
+	I32Or
+	I64ExtendI32U
+	Set R8
+	Get F1
+	Get F0
+	Get R8
+	I32WrapI64
+	Select
+	Set F0
+	Get R5
+	Get R11
+	I64Add
+	I64Const $1
+	I64Add
+	Get R9
+	Get R8
+	I32WrapI64
+	Select
+	Set R9
+	Get R13
+	I32WrapI64
+	F32Load $8
+	Set F1
+	Get F1
+	Get F0
+	F32Gt
+	Get F1
+	Get F1
+	F32Ne
+	I32Or
+	I64ExtendI32U
+	Set R8
+	Get F1
+	Get F0
+	Get R8
+	I32WrapI64
+	Select
+	Set F0
+	Get R5
+	Get R11
+	I64Add
+	I64Const $2
+	I64Add
+	Get R9
+	Get R8
+	I32WrapI64
+	Select
+	Set R9
+	Get R2
+	I32WrapI64
+	Get F0
+	F32Store $0
+	Get R3
+	I32WrapI64
+	Get R9
+	I64Store $0
+	Get R0
+	Get R7
+	I64Add
+	Set R0
+	Get R5
+	Get R6
+	I64Add
+	Set R5
+	Get R3
+	I64Const $8
+	I64Add
+	Set R3
+	Get R2
+	I64Const $4
+	I64Add
+	Tee R2
+	Get R4
+	I64Ne
+	BrIf $0
+	End
+	RET
+
+// func wgInLoop(n int, x *float32, w int, v *float32, vs int, t *[16]float32)
+TEXT ·wgInLoop(SB), NOSPLIT, $0-48
+	I64Load w+16(FP)
+	I64Const $2
+	I64Shl
+	Set R9
+	I64Load x+8(FP)
+	Set R0
+	Get R0
+	Get R9
+	I64Add
+	Set R1
+	Get R1
+	Get R9
+	I64Add
+	Set R2
+	Get R2
+	Get R9
+	I64Add
+	Set R3
+	I64Load v+24(FP)
+	Set R4
+	I64Load vs+32(FP)
+	I64Const $2
+	I64Shl
+	Set R5
+	I64Load t+40(FP)
+	Set R7
+	Get R4
+	I64Load n+0(FP)
+	I64Const $2
+	I64Shl
+	I64Add
+	Set R8
+	Loop
+	Get R0
+	I32WrapI64
+	F32Load $0
+	Set F0
+	Get R1
+	I32WrapI64
+	F32Load $0
+	Set F1
+	Get R2
+	I32WrapI64
+	F32Load $0
+	Set F2
+	Get R3
+	I32WrapI64
+	F32Load $0
+	Set F3
+	Get R7
+	I32WrapI64
+	Get F0
+	Get F2
+	F32Sub
+	F32Store $0
+	Get R7
+	I32WrapI64
+	Get F1
+	Get F2
+	F32Add
+	F32Store $16
+	Get R7
+	I32WrapI64
+	Get F2
+	Get F1
+	F32Sub
+	F32Store $32
+	Get R7
+	I32WrapI64
+	Get F1
+	Get F3
+	F32Sub
+	F32Store $48
+	Get R0
+	I32WrapI64
+	F32Load $4
+	Set F0
+	Get R1
+	I32WrapI64
+	F32Load $4
+	Set F1
+	Get R2
+	I32WrapI64
+	F32Load $4
+	Set F2
+	Get R3
+	I32WrapI64
+	F32Load $4
+	Set F3
+	Get R7
+	I32WrapI64
+	Get F0
+	Get F2
+	F32Sub
+	F32Store $4
+	Get R7
+	I32WrapI64
+	Get F1
+	Get F2
+	F32Add
+	F32Store $20
+	Get R7
+	I32WrapI64
+	Get F2
+	Get F1
+	F32Sub
+	F32Store $36
+	Get R7
+	I32WrapI64
+	Get F1
+	Get F3
+	F32Sub
+	F32Store $52
+	Get R0
+	I32WrapI64
+	F32Load $8
+	Set F0
+	Get R1
+	I32WrapI64
+	F32Load $8
+	Set F1
+	Get R2
+	I32WrapI64
+	F32Load $8
+	Set F2
+	Get R3
+	I32WrapI64
+	F32Load $8
+	Set F3
+	Get R7
+	I32WrapI64
+	Get F0
+	Get F2
+	F32Sub
+	F32Store $8
+	Get R7
+	I32WrapI64
+	Get F1
+	Get F2
+	F32Add
+	F32Store $24
+	Get R7
+	I32WrapI64
+	Get F2
+	Get F1
+	F32Sub
+	F32Store $40
+	Get R7
+	I32WrapI64
+	Get F1
+	Get F3
+	F32Sub
+	F32Store $56
+	Get R0
+	I32WrapI64
+	F32Load $12
+	Set F0
+	Get R1
+	I32WrapI64
+	F32Load $12
+	Set F1
+	Get R2
+	I32WrapI64
+	F32Load $12
+	Set F2
+	Get R3
+	I32WrapI64
+	F32Load $12
+	Set F3
+	Get R7
+	I32WrapI64
+	Get F0
+	Get F2
+	F32Sub
+	F32Store $12
+	Get R7
+	I32WrapI64
+	Get F1
+	Get F2
+	F32Add
+	F32Store $28
+	Get R7
+	I32WrapI64
+	Get F2
+	Get F1
+	F32Sub
+	F32Store $44
+	Get R7
+	I32WrapI64
+	Get F1
+	Get F3
+	F32Sub
+	F32Store $60
+	Get R4
+	Set R6
+	Get R7
+	I32WrapI64
+	F32Load $0
+	Set F0
+	Get R7
+	I32WrapI64
+	F32Load $4
+	Set F1
+	Get R7
+	I32WrapI64
+	F32Load $8
+	Set F2
+	Get R7
+	I32WrapI64
+	F32Load $12
+	Set F3
+	Get R6
+	I32WrapI64
+	Get F0
+	Get F2
+	F32Sub
+	F32Store $0
+	Get R6
+	Get R5
+	I64Add
+	Set R6
+	Get R6
+	I32WrapI64
+	Get F1
+	Get F2
+	F32Add
+	F32Store $0
+	Get R6
+	Get R5
+	I64Add
+	Set R6
+	Get R6
+	I32WrapI64
+	Get F2
+	Get F1
+	F32Sub
+	F32Store $0
+	Get R6
+	Get R5
+	I64Add
+	Set R6
+	Get R6
+	I32WrapI64
+	Get F1
+	Get F3
+	F32Sub
+	F32Store $0
+	Get R6
+	Get R5
+	I64Add
+	Set R6
+	Get R7
+	I32WrapI64
+	F32Load $16
+	Set F0
+	Get R7
+	I32WrapI64
+	F32Load $20
+	Set F1
+	Get R7
+	I32WrapI64
+	F32Load $24
+	Set F2
+	Get R7
+	I32WrapI64
+	F32Load $28
+	Set F3
+	Get R6
+	I32WrapI64
+	Get F0
+	Get F2
+	F32Sub
+	F32Store $0
+	Get R6
+	Get R5
+	I64Add
+	Set R6
+	Get R6
+	I32WrapI64
+	Get F1
+	Get F2
+	F32Add
+	F32Store $0
+	Get R6
+	Get R5
+	I64Add
+	Set R6
+	Get R6
+	I32WrapI64
+	Get F2
+	Get F1
+	F32Sub
+	F32Store $0
+	Get R6
+	Get R5
+	I64Add
+	Set R6
+	Get R6
+	I32WrapI64
+	Get F1
+	Get F3
+	F32Sub
+	F32Store $0
+	Get R6
+	Get R5
+	I64Add
+	Set R6
+	Get R7
+	I32WrapI64
+	F32Load $32
+	Set F0
+	Get R7
+	I32WrapI64
+	F32Load $36
+	Set F1
+	Get R7
+	I32WrapI64
+	F32Load $40
+	Set F2
+	Get R7
+	I32WrapI64
+	F32Load $44
+	Set F3
+	Get R6
+	I32WrapI64
+	Get F0
+	Get F2
+	F32Sub
+	F32Store $0
+	Get R6
+	Get R5
+	I64Add
+	Set R6
+	Get R6
+	I32WrapI64
+	Get F1
+	Get F2
+	F32Add
+	F32Store $0
+	Get R6
+	Get R5
+	I64Add
+	Set R6
+	Get R6
+	I32WrapI64
+	Get F2
+	Get F1
+	F32Sub
+	F32Store $0
+	Get R6
+	Get R5
+	I64Add
+	Set R6
+	Get R6
+	I32WrapI64
+	Get F1
+	Get F3
+	F32Sub
+	F32Store $0
+	Get R6
+	Get R5
+	I64Add
+	Set R6
+	Get R7
+	I32WrapI64
+	F32Load $48
+	Set F0
+	Get R7
+	I32WrapI64
+	F32Load $52
+	Set F1
+	Get R7
+	I32WrapI64
+	F32Load $56
+	Set F2
+	Get R7
+	I32WrapI64
+	F32Load $60
+	Set F3
+	Get R6
+	I32WrapI64
+	Get F0
+	Get F2
+	F32Sub
+	F32Store $0
+	Get R6
+	Get R5
+	I64Add
+	Set R6
+	Get R6
+	I32WrapI64
+	Get F1
+	Get F2
+	F32Add
+	F32Store $0
+	Get R6
+	Get R5
+	I64Add
+	Set R6
+	Get R6
+	I32WrapI64
+	Get F2
+	Get F1
+	F32Sub
+	F32Store $0
+	Get R6
+	Get R5
+	I64Add
+	Set R6
+	Get R6
+	I32WrapI64
+	Get F1
+	Get F3
+	F32Sub
+	F32Store $0
+	Get R0
+	I64Const $8
+	I64Add
+	Set R0
+	Get R1
+	I64Const $8
+	I64Add
+	Set R1
+	Get R2
+	I64Const $8
+	I64Add
+	Set R2
+	Get R3
+	I64Const $8
+	I64Add
+	Set R3
+	Get R4
+	I64Const $4
+	I64Add
+	Tee R4
+	Get R8
+	I64Ne
+	BrIf $0
+	End
+	RET
+
+// func wgOutLoop(n int, mo *float32, ms int, y *float32, ow int)
+TEXT ·wgOutLoop(SB), NOSPLIT, $0-40
+	I64Load mo+8(FP)
+	Set R0
+	I64Load ms+16(FP)
+	I64Const $2
+	I64Shl
+	Set R1
+	Get R1
+	I64Const $2
+	I64Shl
+	Set R3
+	Get R3
+	Get R3
+	I64Add
+	Set R4
+	Get R4
+	Get R3
+	I64Add
+	Set R5
+	I64Load y+24(FP)
+	Set R6
+	Get R6
+	I64Load ow+32(FP)
+	I64Const $2
+	I64Shl
+	I64Add
+	Set R7
+	Get R0
+	I64Load n+0(FP)
+	I64Const $2
+	I64Shl
+	I64Add
+	Set R8
+	Loop
+	Get R0
+	Set R2
+	Get R2
+	I32WrapI64
+	F32Load $0
+	Set F0
+	Get R2
+	Get R3
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F1
+	Get R2
+	Get R4
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F2
+	Get R2
+	Get R5
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F3
+	Get F0
+	Get F1
+	F32Add
+	Get F2
+	F32Add
+	Set F4
+	Get F1
+	Get F2
+	F32Sub
+	Get F3
+	F32Sub
+	Set F8
+	Get R2
+	Get R1
+	I64Add
+	Set R2
+	Get R2
+	I32WrapI64
+	F32Load $0
+	Set F0
+	Get R2
+	Get R3
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F1
+	Get R2
+	Get R4
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F2
+	Get R2
+	Get R5
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F3
+	Get F0
+	Get F1
+	F32Add
+	Get F2
+	F32Add
+	Set F5
+	Get F1
+	Get F2
+	F32Sub
+	Get F3
+	F32Sub
+	Set F9
+	Get R2
+	Get R1
+	I64Add
+	Set R2
+	Get R2
+	I32WrapI64
+	F32Load $0
+	Set F0
+	Get R2
+	Get R3
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F1
+	Get R2
+	Get R4
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F2
+	Get R2
+	Get R5
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F3
+	Get F0
+	Get F1
+	F32Add
+	Get F2
+	F32Add
+	Set F6
+	Get F1
+	Get F2
+	F32Sub
+	Get F3
+	F32Sub
+	Set F10
+	Get R2
+	Get R1
+	I64Add
+	Set R2
+	Get R2
+	I32WrapI64
+	F32Load $0
+	Set F0
+	Get R2
+	Get R3
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F1
+	Get R2
+	Get R4
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F2
+	Get R2
+	Get R5
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F3
+	Get F0
+	Get F1
+	F32Add
+	Get F2
+	F32Add
+	Set F7
+	Get F1
+	Get F2
+	F32Sub
+	Get F3
+	F32Sub
+	Set F11
+	Get R6
+	I32WrapI64
+	Get R6
+	I32WrapI64
+	F32Load $0
+	Get F4
+	Get F5
+	F32Add
+	Get F6
+	F32Add
+	F32Add
+	F32Store $0
+	Get R6
+	I32WrapI64
+	Get R6
+	I32WrapI64
+	F32Load $4
+	Get F5
+	Get F6
+	F32Sub
+	Get F7
+	F32Sub
+	F32Add
+	F32Store $4
+	Get R7
+	I32WrapI64
+	Get R7
+	I32WrapI64
+	F32Load $0
+	Get F8
+	Get F9
+	F32Add
+	Get F10
+	F32Add
+	F32Add
+	F32Store $0
+	Get R7
+	I32WrapI64
+	Get R7
+	I32WrapI64
+	F32Load $4
+	Get F9
+	Get F10
+	F32Sub
+	Get F11
+	F32Sub
+	F32Add
+	F32Store $4
+	Get R6
+	I64Const $8
+	I64Add
+	Set R6
+	Get R7
+	I64Const $8
+	I64Add
+	Set R7
+	Get R0
+	I64Const $4
+	I64Add
+	Tee R0
+	Get R8
+	I64Ne
+	BrIf $0
+	End
+	RET
+
+// func wg4InLoop(n int, x *float32, w int, v *float32, vs int, t *[36]float32)
+TEXT ·wg4InLoop(SB), NOSPLIT, $0-48
+	I64Load w+16(FP)
+	I64Const $2
+	I64Shl
+	Set R11
+	I64Load x+8(FP)
+	Set R0
+	Get R0
+	Get R11
+	I64Add
+	Set R1
+	Get R1
+	Get R11
+	I64Add
+	Set R2
+	Get R2
+	Get R11
+	I64Add
+	Set R3
+	Get R3
+	Get R11
+	I64Add
+	Set R4
+	Get R4
+	Get R11
+	I64Add
+	Set R5
+	I64Load v+24(FP)
+	Set R6
+	I64Load vs+32(FP)
+	I64Const $2
+	I64Shl
+	Set R7
+	I64Load t+40(FP)
+	Set R9
+	Get R6
+	I64Load n+0(FP)
+	I64Const $2
+	I64Shl
+	I64Add
+	Set R10
+	Loop
+	Get R0
+	I32WrapI64
+	F32Load $0
+	Set F0
+	Get R1
+	I32WrapI64
+	F32Load $0
+	Set F1
+	Get R2
+	I32WrapI64
+	F32Load $0
+	Set F2
+	Get R3
+	I32WrapI64
+	F32Load $0
+	Set F3
+	Get R4
+	I32WrapI64
+	F32Load $0
+	Set F4
+	Get R5
+	I32WrapI64
+	F32Load $0
+	Set F5
+	Get R9
+	I32WrapI64
+	Get F0
+	F32Const $(4.0)
+	F32Mul
+	Get F2
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F4
+	F32Add
+	F32Store $0
+	Get R9
+	I32WrapI64
+	Get F3
+	Get F4
+	F32Add
+	Get F1
+	Get F2
+	F32Add
+	F32Const $(4.0)
+	F32Mul
+	F32Sub
+	F32Store $24
+	Get R9
+	I32WrapI64
+	Get F4
+	Get F3
+	F32Sub
+	Get F1
+	Get F2
+	F32Sub
+	F32Const $(4.0)
+	F32Mul
+	F32Add
+	F32Store $48
+	Get R9
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Add
+	F32Store $72
+	Get R9
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Sub
+	F32Store $96
+	Get R9
+	I32WrapI64
+	Get F1
+	F32Const $(4.0)
+	F32Mul
+	Get F3
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F5
+	F32Add
+	F32Store $120
+	Get R0
+	I32WrapI64
+	F32Load $4
+	Set F0
+	Get R1
+	I32WrapI64
+	F32Load $4
+	Set F1
+	Get R2
+	I32WrapI64
+	F32Load $4
+	Set F2
+	Get R3
+	I32WrapI64
+	F32Load $4
+	Set F3
+	Get R4
+	I32WrapI64
+	F32Load $4
+	Set F4
+	Get R5
+	I32WrapI64
+	F32Load $4
+	Set F5
+	Get R9
+	I32WrapI64
+	Get F0
+	F32Const $(4.0)
+	F32Mul
+	Get F2
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F4
+	F32Add
+	F32Store $4
+	Get R9
+	I32WrapI64
+	Get F3
+	Get F4
+	F32Add
+	Get F1
+	Get F2
+	F32Add
+	F32Const $(4.0)
+	F32Mul
+	F32Sub
+	F32Store $28
+	Get R9
+	I32WrapI64
+	Get F4
+	Get F3
+	F32Sub
+	Get F1
+	Get F2
+	F32Sub
+	F32Const $(4.0)
+	F32Mul
+	F32Add
+	F32Store $52
+	Get R9
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Add
+	F32Store $76
+	Get R9
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Sub
+	F32Store $100
+	Get R9
+	I32WrapI64
+	Get F1
+	F32Const $(4.0)
+	F32Mul
+	Get F3
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F5
+	F32Add
+	F32Store $124
+	Get R0
+	I32WrapI64
+	F32Load $8
+	Set F0
+	Get R1
+	I32WrapI64
+	F32Load $8
+	Set F1
+	Get R2
+	I32WrapI64
+	F32Load $8
+	Set F2
+	Get R3
+	I32WrapI64
+	F32Load $8
+	Set F3
+	Get R4
+	I32WrapI64
+	F32Load $8
+	Set F4
+	Get R5
+	I32WrapI64
+	F32Load $8
+	Set F5
+	Get R9
+	I32WrapI64
+	Get F0
+	F32Const $(4.0)
+	F32Mul
+	Get F2
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F4
+	F32Add
+	F32Store $8
+	Get R9
+	I32WrapI64
+	Get F3
+	Get F4
+	F32Add
+	Get F1
+	Get F2
+	F32Add
+	F32Const $(4.0)
+	F32Mul
+	F32Sub
+	F32Store $32
+	Get R9
+	I32WrapI64
+	Get F4
+	Get F3
+	F32Sub
+	Get F1
+	Get F2
+	F32Sub
+	F32Const $(4.0)
+	F32Mul
+	F32Add
+	F32Store $56
+	Get R9
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Add
+	F32Store $80
+	Get R9
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Sub
+	F32Store $104
+	Get R9
+	I32WrapI64
+	Get F1
+	F32Const $(4.0)
+	F32Mul
+	Get F3
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F5
+	F32Add
+	F32Store $128
+	Get R0
+	I32WrapI64
+	F32Load $12
+	Set F0
+	Get R1
+	I32WrapI64
+	F32Load $12
+	Set F1
+	Get R2
+	I32WrapI64
+	F32Load $12
+	Set F2
+	Get R3
+	I32WrapI64
+	F32Load $12
+	Set F3
+	Get R4
+	I32WrapI64
+	F32Load $12
+	Set F4
+	Get R5
+	I32WrapI64
+	F32Load $12
+	Set F5
+	Get R9
+	I32WrapI64
+	Get F0
+	F32Const $(4.0)
+	F32Mul
+	Get F2
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F4
+	F32Add
+	F32Store $12
+	Get R9
+	I32WrapI64
+	Get F3
+	Get F4
+	F32Add
+	Get F1
+	Get F2
+	F32Add
+	F32Const $(4.0)
+	F32Mul
+	F32Sub
+	F32Store $36
+	Get R9
+	I32WrapI64
+	Get F4
+	Get F3
+	F32Sub
+	Get F1
+	Get F2
+	F32Sub
+	F32Const $(4.0)
+	F32Mul
+	F32Add
+	F32Store $60
+	Get R9
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Add
+	F32Store $84
+	Get R9
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Sub
+	F32Store $108
+	Get R9
+	I32WrapI64
+	Get F1
+	F32Const $(4.0)
+	F32Mul
+	Get F3
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F5
+	F32Add
+	F32Store $132
+	Get R0
+	I32WrapI64
+	F32Load $16
+	Set F0
+	Get R1
+	I32WrapI64
+	F32Load $16
+	Set F1
+	Get R2
+	I32WrapI64
+	F32Load $16
+	Set F2
+	Get R3
+	I32WrapI64
+	F32Load $16
+	Set F3
+	Get R4
+	I32WrapI64
+	F32Load $16
+	Set F4
+	Get R5
+	I32WrapI64
+	F32Load $16
+	Set F5
+	Get R9
+	I32WrapI64
+	Get F0
+	F32Const $(4.0)
+	F32Mul
+	Get F2
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F4
+	F32Add
+	F32Store $16
+	Get R9
+	I32WrapI64
+	Get F3
+	Get F4
+	F32Add
+	Get F1
+	Get F2
+	F32Add
+	F32Const $(4.0)
+	F32Mul
+	F32Sub
+	F32Store $40
+	Get R9
+	I32WrapI64
+	Get F4
+	Get F3
+	F32Sub
+	Get F1
+	Get F2
+	F32Sub
+	F32Const $(4.0)
+	F32Mul
+	F32Add
+	F32Store $64
+	Get R9
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Add
+	F32Store $88
+	Get R9
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Sub
+	F32Store $112
+	Get R9
+	I32WrapI64
+	Get F1
+	F32Const $(4.0)
+	F32Mul
+	Get F3
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F5
+	F32Add
+	F32Store $136
+	Get R0
+	I32WrapI64
+	F32Load $20
+	Set F0
+	Get R1
+	I32WrapI64
+	F32Load $20
+	Set F1
+	Get R2
+	I32WrapI64
+	F32Load $20
+	Set F2
+	Get R3
+	I32WrapI64
+	F32Load $20
+	Set F3
+	Get R4
+	I32WrapI64
+	F32Load $20
+	Set F4
+	Get R5
+	I32WrapI64
+	F32Load $20
+	Set F5
+	Get R9
+	I32WrapI64
+	Get F0
+	F32Const $(4.0)
+	F32Mul
+	Get F2
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F4
+	F32Add
+	F32Store $20
+	Get R9
+	I32WrapI64
+	Get F3
+	Get F4
+	F32Add
+	Get F1
+	Get F2
+	F32Add
+	F32Const $(4.0)
+	F32Mul
+	F32Sub
+	F32Store $44
+	Get R9
+	I32WrapI64
+	Get F4
+	Get F3
+	F32Sub
+	Get F1
+	Get F2
+	F32Sub
+	F32Const $(4.0)
+	F32Mul
+	F32Add
+	F32Store $68
+	Get R9
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Add
+	F32Store $92
+	Get R9
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Sub
+	F32Store $116
+	Get R9
+	I32WrapI64
+	Get F1
+	F32Const $(4.0)
+	F32Mul
+	Get F3
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F5
+	F32Add
+	F32Store $140
+	Get R6
+	Set R8
+	Get R9
+	I32WrapI64
+	F32Load $0
+	Set F0
+	Get R9
+	I32WrapI64
+	F32Load $4
+	Set F1
+	Get R9
+	I32WrapI64
+	F32Load $8
+	Set F2
+	Get R9
+	I32WrapI64
+	F32Load $12
+	Set F3
+	Get R9
+	I32WrapI64
+	F32Load $16
+	Set F4
+	Get R9
+	I32WrapI64
+	F32Load $20
+	Set F5
+	Get R8
+	I32WrapI64
+	Get F0
+	F32Const $(4.0)
+	F32Mul
+	Get F2
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F4
+	F32Add
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F3
+	Get F4
+	F32Add
+	Get F1
+	Get F2
+	F32Add
+	F32Const $(4.0)
+	F32Mul
+	F32Sub
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F4
+	Get F3
+	F32Sub
+	Get F1
+	Get F2
+	F32Sub
+	F32Const $(4.0)
+	F32Mul
+	F32Add
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Add
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Sub
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F1
+	F32Const $(4.0)
+	F32Mul
+	Get F3
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F5
+	F32Add
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R9
+	I32WrapI64
+	F32Load $24
+	Set F0
+	Get R9
+	I32WrapI64
+	F32Load $28
+	Set F1
+	Get R9
+	I32WrapI64
+	F32Load $32
+	Set F2
+	Get R9
+	I32WrapI64
+	F32Load $36
+	Set F3
+	Get R9
+	I32WrapI64
+	F32Load $40
+	Set F4
+	Get R9
+	I32WrapI64
+	F32Load $44
+	Set F5
+	Get R8
+	I32WrapI64
+	Get F0
+	F32Const $(4.0)
+	F32Mul
+	Get F2
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F4
+	F32Add
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F3
+	Get F4
+	F32Add
+	Get F1
+	Get F2
+	F32Add
+	F32Const $(4.0)
+	F32Mul
+	F32Sub
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F4
+	Get F3
+	F32Sub
+	Get F1
+	Get F2
+	F32Sub
+	F32Const $(4.0)
+	F32Mul
+	F32Add
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Add
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Sub
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F1
+	F32Const $(4.0)
+	F32Mul
+	Get F3
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F5
+	F32Add
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R9
+	I32WrapI64
+	F32Load $48
+	Set F0
+	Get R9
+	I32WrapI64
+	F32Load $52
+	Set F1
+	Get R9
+	I32WrapI64
+	F32Load $56
+	Set F2
+	Get R9
+	I32WrapI64
+	F32Load $60
+	Set F3
+	Get R9
+	I32WrapI64
+	F32Load $64
+	Set F4
+	Get R9
+	I32WrapI64
+	F32Load $68
+	Set F5
+	Get R8
+	I32WrapI64
+	Get F0
+	F32Const $(4.0)
+	F32Mul
+	Get F2
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F4
+	F32Add
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F3
+	Get F4
+	F32Add
+	Get F1
+	Get F2
+	F32Add
+	F32Const $(4.0)
+	F32Mul
+	F32Sub
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F4
+	Get F3
+	F32Sub
+	Get F1
+	Get F2
+	F32Sub
+	F32Const $(4.0)
+	F32Mul
+	F32Add
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Add
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Sub
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F1
+	F32Const $(4.0)
+	F32Mul
+	Get F3
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F5
+	F32Add
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R9
+	I32WrapI64
+	F32Load $72
+	Set F0
+	Get R9
+	I32WrapI64
+	F32Load $76
+	Set F1
+	Get R9
+	I32WrapI64
+	F32Load $80
+	Set F2
+	Get R9
+	I32WrapI64
+	F32Load $84
+	Set F3
+	Get R9
+	I32WrapI64
+	F32Load $88
+	Set F4
+	Get R9
+	I32WrapI64
+	F32Load $92
+	Set F5
+	Get R8
+	I32WrapI64
+	Get F0
+	F32Const $(4.0)
+	F32Mul
+	Get F2
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F4
+	F32Add
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F3
+	Get F4
+	F32Add
+	Get F1
+	Get F2
+	F32Add
+	F32Const $(4.0)
+	F32Mul
+	F32Sub
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F4
+	Get F3
+	F32Sub
+	Get F1
+	Get F2
+	F32Sub
+	F32Const $(4.0)
+	F32Mul
+	F32Add
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Add
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Sub
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F1
+	F32Const $(4.0)
+	F32Mul
+	Get F3
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F5
+	F32Add
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R9
+	I32WrapI64
+	F32Load $96
+	Set F0
+	Get R9
+	I32WrapI64
+	F32Load $100
+	Set F1
+	Get R9
+	I32WrapI64
+	F32Load $104
+	Set F2
+	Get R9
+	I32WrapI64
+	F32Load $108
+	Set F3
+	Get R9
+	I32WrapI64
+	F32Load $112
+	Set F4
+	Get R9
+	I32WrapI64
+	F32Load $116
+	Set F5
+	Get R8
+	I32WrapI64
+	Get F0
+	F32Const $(4.0)
+	F32Mul
+	Get F2
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F4
+	F32Add
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F3
+	Get F4
+	F32Add
+	Get F1
+	Get F2
+	F32Add
+	F32Const $(4.0)
+	F32Mul
+	F32Sub
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F4
+	Get F3
+	F32Sub
+	Get F1
+	Get F2
+	F32Sub
+	F32Const $(4.0)
+	F32Mul
+	F32Add
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Add
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Sub
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F1
+	F32Const $(4.0)
+	F32Mul
+	Get F3
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F5
+	F32Add
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R9
+	I32WrapI64
+	F32Load $120
+	Set F0
+	Get R9
+	I32WrapI64
+	F32Load $124
+	Set F1
+	Get R9
+	I32WrapI64
+	F32Load $128
+	Set F2
+	Get R9
+	I32WrapI64
+	F32Load $132
+	Set F3
+	Get R9
+	I32WrapI64
+	F32Load $136
+	Set F4
+	Get R9
+	I32WrapI64
+	F32Load $140
+	Set F5
+	Get R8
+	I32WrapI64
+	Get F0
+	F32Const $(4.0)
+	F32Mul
+	Get F2
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F4
+	F32Add
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F3
+	Get F4
+	F32Add
+	Get F1
+	Get F2
+	F32Add
+	F32Const $(4.0)
+	F32Mul
+	F32Sub
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F4
+	Get F3
+	F32Sub
+	Get F1
+	Get F2
+	F32Sub
+	F32Const $(4.0)
+	F32Mul
+	F32Add
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Add
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Sub
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F1
+	F32Const $(4.0)
+	F32Mul
+	Get F3
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F5
+	F32Add
+	F32Store $0
+	Get R0
+	I64Const $16
+	I64Add
+	Set R0
+	Get R1
+	I64Const $16
+	I64Add
+	Set R1
+	Get R2
+	I64Const $16
+	I64Add
+	Set R2
+	Get R3
+	I64Const $16
+	I64Add
+	Set R3
+	Get R4
+	I64Const $16
+	I64Add
+	Set R4
+	Get R5
+	I64Const $16
+	I64Add
+	Set R5
+	Get R6
+	I64Const $4
+	I64Add
+	Tee R6
+	Get R10
+	I64Ne
+	BrIf $0
+	End
+	RET
+
+// func wg4OutLoop(n int, mo *float32, ms int, y *float32, ow int, t *[24]float32)
+TEXT ·wg4OutLoop(SB), NOSPLIT, $0-48
+	I64Load mo+8(FP)
+	Set R0
+	I64Load ms+16(FP)
+	I64Const $2
+	I64Shl
+	Set R1
+	Get R1
+	I64Const $6
+	I64Mul
+	Set R3
+	Get R3
+	Get R3
+	I64Add
+	Set R4
+	Get R4
+	Get R3
+	I64Add
+	Set R5
+	Get R5
+	Get R3
+	I64Add
+	Set R6
+	Get R6
+	Get R3
+	I64Add
+	Set R7
+	I64Load ow+32(FP)
+	I64Const $2
+	I64Shl
+	Set R2
+	I64Load y+24(FP)
+	Set R8
+	Get R8
+	Get R2
+	I64Add
+	Set R9
+	Get R9
+	Get R2
+	I64Add
+	Set R10
+	Get R10
+	Get R2
+	I64Add
+	Set R11
+	I64Load t+40(FP)
+	Set R12
+	Get R0
+	I64Load n+0(FP)
+	I64Const $2
+	I64Shl
+	I64Add
+	Set R13
+	Loop
+	Get R0
+	Set R2
+	Get R2
+	I32WrapI64
+	F32Load $0
+	Set F0
+	Get R2
+	Get R3
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F1
+	Get R2
+	Get R4
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F2
+	Get R2
+	Get R5
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F3
+	Get R2
+	Get R6
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F4
+	Get R2
+	Get R7
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F5
+	Get F1
+	Get F2
+	F32Add
+	Set F6
+	Get F1
+	Get F2
+	F32Sub
+	Set F7
+	Get F3
+	Get F4
+	F32Add
+	Set F8
+	Get F3
+	Get F4
+	F32Sub
+	Set F9
+	Get R12
+	I32WrapI64
+	Get F0
+	Get F6
+	F32Add
+	Get F8
+	F32Add
+	F32Store $0
+	Get R12
+	I32WrapI64
+	Get F7
+	Get F9
+	F32Const $(2.0)
+	F32Mul
+	F32Add
+	F32Store $24
+	Get R12
+	I32WrapI64
+	Get F6
+	Get F8
+	F32Const $(4.0)
+	F32Mul
+	F32Add
+	F32Store $48
+	Get R12
+	I32WrapI64
+	Get F7
+	Get F9
+	F32Const $(8.0)
+	F32Mul
+	F32Add
+	Get F5
+	F32Add
+	F32Store $72
+	Get R2
+	Get R1
+	I64Add
+	Set R2
+	Get R2
+	I32WrapI64
+	F32Load $0
+	Set F0
+	Get R2
+	Get R3
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F1
+	Get R2
+	Get R4
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F2
+	Get R2
+	Get R5
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F3
+	Get R2
+	Get R6
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F4
+	Get R2
+	Get R7
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F5
+	Get F1
+	Get F2
+	F32Add
+	Set F6
+	Get F1
+	Get F2
+	F32Sub
+	Set F7
+	Get F3
+	Get F4
+	F32Add
+	Set F8
+	Get F3
+	Get F4
+	F32Sub
+	Set F9
+	Get R12
+	I32WrapI64
+	Get F0
+	Get F6
+	F32Add
+	Get F8
+	F32Add
+	F32Store $4
+	Get R12
+	I32WrapI64
+	Get F7
+	Get F9
+	F32Const $(2.0)
+	F32Mul
+	F32Add
+	F32Store $28
+	Get R12
+	I32WrapI64
+	Get F6
+	Get F8
+	F32Const $(4.0)
+	F32Mul
+	F32Add
+	F32Store $52
+	Get R12
+	I32WrapI64
+	Get F7
+	Get F9
+	F32Const $(8.0)
+	F32Mul
+	F32Add
+	Get F5
+	F32Add
+	F32Store $76
+	Get R2
+	Get R1
+	I64Add
+	Set R2
+	Get R2
+	I32WrapI64
+	F32Load $0
+	Set F0
+	Get R2
+	Get R3
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F1
+	Get R2
+	Get R4
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F2
+	Get R2
+	Get R5
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F3
+	Get R2
+	Get R6
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F4
+	Get R2
+	Get R7
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F5
+	Get F1
+	Get F2
+	F32Add
+	Set F6
+	Get F1
+	Get F2
+	F32Sub
+	Set F7
+	Get F3
+	Get F4
+	F32Add
+	Set F8
+	Get F3
+	Get F4
+	F32Sub
+	Set F9
+	Get R12
+	I32WrapI64
+	Get F0
+	Get F6
+	F32Add
+	Get F8
+	F32Add
+	F32Store $8
+	Get R12
+	I32WrapI64
+	Get F7
+	Get F9
+	F32Const $(2.0)
+	F32Mul
+	F32Add
+	F32Store $32
+	Get R12
+	I32WrapI64
+	Get F6
+	Get F8
+	F32Const $(4.0)
+	F32Mul
+	F32Add
+	F32Store $56
+	Get R12
+	I32WrapI64
+	Get F7
+	Get F9
+	F32Const $(8.0)
+	F32Mul
+	F32Add
+	Get F5
+	F32Add
+	F32Store $80
+	Get R2
+	Get R1
+	I64Add
+	Set R2
+	Get R2
+	I32WrapI64
+	F32Load $0
+	Set F0
+	Get R2
+	Get R3
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F1
+	Get R2
+	Get R4
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F2
+	Get R2
+	Get R5
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F3
+	Get R2
+	Get R6
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F4
+	Get R2
+	Get R7
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F5
+	Get F1
+	Get F2
+	F32Add
+	Set F6
+	Get F1
+	Get F2
+	F32Sub
+	Set F7
+	Get F3
+	Get F4
+	F32Add
+	Set F8
+	Get F3
+	Get F4
+	F32Sub
+	Set F9
+	Get R12
+	I32WrapI64
+	Get F0
+	Get F6
+	F32Add
+	Get F8
+	F32Add
+	F32Store $12
+	Get R12
+	I32WrapI64
+	Get F7
+	Get F9
+	F32Const $(2.0)
+	F32Mul
+	F32Add
+	F32Store $36
+	Get R12
+	I32WrapI64
+	Get F6
+	Get F8
+	F32Const $(4.0)
+	F32Mul
+	F32Add
+	F32Store $60
+	Get R12
+	I32WrapI64
+	Get F7
+	Get F9
+	F32Const $(8.0)
+	F32Mul
+	F32Add
+	Get F5
+	F32Add
+	F32Store $84
+	Get R2
+	Get R1
+	I64Add
+	Set R2
+	Get R2
+	I32WrapI64
+	F32Load $0
+	Set F0
+	Get R2
+	Get R3
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F1
+	Get R2
+	Get R4
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F2
+	Get R2
+	Get R5
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F3
+	Get R2
+	Get R6
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F4
+	Get R2
+	Get R7
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F5
+	Get F1
+	Get F2
+	F32Add
+	Set F6
+	Get F1
+	Get F2
+	F32Sub
+	Set F7
+	Get F3
+	Get F4
+	F32Add
+	Set F8
+	Get F3
+	Get F4
+	F32Sub
+	Set F9
+	Get R12
+	I32WrapI64
+	Get F0
+	Get F6
+	F32Add
+	Get F8
+	F32Add
+	F32Store $16
+	Get R12
+	I32WrapI64
+	Get F7
+	Get F9
+	F32Const $(2.0)
+	F32Mul
+	F32Add
+	F32Store $40
+	Get R12
+	I32WrapI64
+	Get F6
+	Get F8
+	F32Const $(4.0)
+	F32Mul
+	F32Add
+	F32Store $64
+	Get R12
+	I32WrapI64
+	Get F7
+	Get F9
+	F32Const $(8.0)
+	F32Mul
+	F32Add
+	Get F5
+	F32Add
+	F32Store $88
+	Get R2
+	Get R1
+	I64Add
+	Set R2
+	Get R2
+	I32WrapI64
+	F32Load $0
+	Set F0
+	Get R2
+	Get R3
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F1
+	Get R2
+	Get R4
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F2
+	Get R2
+	Get R5
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F3
+	Get R2
+	Get R6
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F4
+	Get R2
+	Get R7
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F5
+	Get F1
+	Get F2
+	F32Add
+	Set F6
+	Get F1
+	Get F2
+	F32Sub
+	Set F7
+	Get F3
+	Get F4
+	F32Add
+	Set F8
+	Get F3
+	Get F4
+	F32Sub
+	Set F9
+	Get R12
+	I32WrapI64
+	Get F0
+	Get F6
+	F32Add
+	Get F8
+	F32Add
+	F32Store $20
+	Get R12
+	I32WrapI64
+	Get F7
+	Get F9
+	F32Const $(2.0)
+	F32Mul
+	F32Add
+	F32Store $44
+	Get R12
+	I32WrapI64
+	Get F6
+	Get F8
+	F32Const $(4.0)
+	F32Mul
+	F32Add
+	F32Store $68
+	Get R12
+	I32WrapI64
+	Get F7
+	Get F9
+	F32Const $(8.0)
+	F32Mul
+	F32Add
+	Get F5
+	F32Add
+	F32Store $92
+	Get R12
+	I32WrapI64
+	F32Load $0
+	Set F0
+	Get R12
+	I32WrapI64
+	F32Load $4
+	Set F1
+	Get R12
+	I32WrapI64
+	F32Load $8
+	Set F2
+	Get R12
+	I32WrapI64
+	F32Load $12
+	Set F3
+	Get R12
+	I32WrapI64
+	F32Load $16
+	Set F4
+	Get R12
+	I32WrapI64
+	F32Load $20
+	Set F5
+	Get F1
+	Get F2
+	F32Add
+	Set F6
+	Get F1
+	Get F2
+	F32Sub
+	Set F7
+	Get F3
+	Get F4
+	F32Add
+	Set F8
+	Get F3
+	Get F4
+	F32Sub
+	Set F9
+	Get R8
+	I32WrapI64
+	Get R8
+	I32WrapI64
+	F32Load $0
+	Get F0
+	Get F6
+	F32Add
+	Get F8
+	F32Add
+	F32Add
+	F32Store $0
+	Get R8
+	I32WrapI64
+	Get R8
+	I32WrapI64
+	F32Load $4
+	Get F7
+	Get F9
+	F32Const $(2.0)
+	F32Mul
+	F32Add
+	F32Add
+	F32Store $4
+	Get R8
+	I32WrapI64
+	Get R8
+	I32WrapI64
+	F32Load $8
+	Get F6
+	Get F8
+	F32Const $(4.0)
+	F32Mul
+	F32Add
+	F32Add
+	F32Store $8
+	Get R8
+	I32WrapI64
+	Get R8
+	I32WrapI64
+	F32Load $12
+	Get F7
+	Get F9
+	F32Const $(8.0)
+	F32Mul
+	F32Add
+	Get F5
+	F32Add
+	F32Add
+	F32Store $12
+	Get R12
+	I32WrapI64
+	F32Load $24
+	Set F0
+	Get R12
+	I32WrapI64
+	F32Load $28
+	Set F1
+	Get R12
+	I32WrapI64
+	F32Load $32
+	Set F2
+	Get R12
+	I32WrapI64
+	F32Load $36
+	Set F3
+	Get R12
+	I32WrapI64
+	F32Load $40
+	Set F4
+	Get R12
+	I32WrapI64
+	F32Load $44
+	Set F5
+	Get F1
+	Get F2
+	F32Add
+	Set F6
+	Get F1
+	Get F2
+	F32Sub
+	Set F7
+	Get F3
+	Get F4
+	F32Add
+	Set F8
+	Get F3
+	Get F4
+	F32Sub
+	Set F9
+	Get R9
+	I32WrapI64
+	Get R9
+	I32WrapI64
+	F32Load $0
+	Get F0
+	Get F6
+	F32Add
+	Get F8
+	F32Add
+	F32Add
+	F32Store $0
+	Get R9
+	I32WrapI64
+	Get R9
+	I32WrapI64
+	F32Load $4
+	Get F7
+	Get F9
+	F32Const $(2.0)
+	F32Mul
+	F32Add
+	F32Add
+	F32Store $4
+	Get R9
+	I32WrapI64
+	Get R9
+	I32WrapI64
+	F32Load $8
+	Get F6
+	Get F8
+	F32Const $(4.0)
+	F32Mul
+	F32Add
+	F32Add
+	F32Store $8
+	Get R9
+	I32WrapI64
+	Get R9
+	I32WrapI64
+	F32Load $12
+	Get F7
+	Get F9
+	F32Const $(8.0)
+	F32Mul
+	F32Add
+	Get F5
+	F32Add
+	F32Add
+	F32Store $12
+	Get R12
+	I32WrapI64
+	F32Load $48
+	Set F0
+	Get R12
+	I32WrapI64
+	F32Load $52
+	Set F1
+	Get R12
+	I32WrapI64
+	F32Load $56
+	Set F2
+	Get R12
+	I32WrapI64
+	F32Load $60
+	Set F3
+	Get R12
+	I32WrapI64
+	F32Load $64
+	Set F4
+	Get R12
+	I32WrapI64
+	F32Load $68
+	Set F5
+	Get F1
+	Get F2
+	F32Add
+	Set F6
+	Get F1
+	Get F2
+	F32Sub
+	Set F7
+	Get F3
+	Get F4
+	F32Add
+	Set F8
+	Get F3
+	Get F4
+	F32Sub
+	Set F9
+	Get R10
+	I32WrapI64
+	Get R10
+	I32WrapI64
+	F32Load $0
+	Get F0
+	Get F6
+	F32Add
+	Get F8
+	F32Add
+	F32Add
+	F32Store $0
+	Get R10
+	I32WrapI64
+	Get R10
+	I32WrapI64
+	F32Load $4
+	Get F7
+	Get F9
+	F32Const $(2.0)
+	F32Mul
+	F32Add
+	F32Add
+	F32Store $4
+	Get R10
+	I32WrapI64
+	Get R10
+	I32WrapI64
+	F32Load $8
+	Get F6
+	Get F8
+	F32Const $(4.0)
+	F32Mul
+	F32Add
+	F32Add
+	F32Store $8
+	Get R10
+	I32WrapI64
+	Get R10
+	I32WrapI64
+	F32Load $12
+	Get F7
+	Get F9
+	F32Const $(8.0)
+	F32Mul
+	F32Add
+	Get F5
+	F32Add
+	F32Add
+	F32Store $12
+	Get R12
+	I32WrapI64
+	F32Load $72
+	Set F0
+	Get R12
+	I32WrapI64
+	F32Load $76
+	Set F1
+	Get R12
+	I32WrapI64
+	F32Load $80
+	Set F2
+	Get R12
+	I32WrapI64
+	F32Load $84
+	Set F3
+	Get R12
+	I32WrapI64
+	F32Load $88
+	Set F4
+	Get R12
+	I32WrapI64
+	F32Load $92
+	Set F5
+	Get F1
+	Get F2
+	F32Add
+	Set F6
+	Get F1
+	Get F2
+	F32Sub
+	Set F7
+	Get F3
+	Get F4
+	F32Add
+	Set F8
+	Get F3
+	Get F4
+	F32Sub
+	Set F9
+	Get R11
+	I32WrapI64
+	Get R11
+	I32WrapI64
+	F32Load $0
+	Get F0
+	Get F6
+	F32Add
+	Get F8
+	F32Add
+	F32Add
+	F32Store $0
+	Get R11
+	I32WrapI64
+	Get R11
+	I32WrapI64
+	F32Load $4
+	Get F7
+	Get F9
+	F32Const $(2.0)
+	F32Mul
+	F32Add
+	F32Add
+	F32Store $4
+	Get R11
+	I32WrapI64
+	Get R11
+	I32WrapI64
+	F32Load $8
+	Get F6
+	Get F8
+	F32Const $(4.0)
+	F32Mul
+	F32Add
+	F32Add
+	F32Store $8
+	Get R11
+	I32WrapI64
+	Get R11
+	I32WrapI64
+	F32Load $12
+	Get F7
+	Get F9
+	F32Const $(8.0)
+	F32Mul
+	F32Add
+	Get F5
+	F32Add
+	F32Add
+	F32Store $12
+	Get R8
+	I64Const $16
+	I64Add
+	Set R8
+	Get R9
+	I64Const $16
+	I64Add
+	Set R9
+	Get R10
+	I64Const $16
+	I64Add
+	Set R10
+	Get R11
+	I64Const $16
+	I64Add
+	Set R11
+	Get R0
+	I64Const $4
+	I64Add
+	Tee R0
+	Get R13
+	I64Ne
+	BrIf $0
+	End
+	RET

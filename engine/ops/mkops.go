@@ -1,8 +1,11 @@
 //go:build ignore
 
 // mkops generates loops_wasm.s (wasm assembly of element loops: ReLU6's
-// clip and its backward mask, and the interiors of 3×3 depthwise rows,
-// forward and input gradient), loops_wasm.go (their declarations and the Go
+// clip and its backward mask, ReLU forward and backward, inference
+// BatchNorm, the interiors of 3×3 depthwise rows,
+// forward and input gradient, the 2×2 and 3×3 max pooling windows of a
+// row of outputs, and the F(2×2, 3×3) and F(4×4, 3×3) Winograd transforms
+// of a row of tiles), loops_wasm.go (their declarations and the Go
 // wrappers that check bounds before calling them), loops_other.go (the same
 // wrappers over the plain-Go twins, for other targets and for wasm with
 // -tags purego), loops_go.go (the row loops' plain-Go twins) and
@@ -105,6 +108,51 @@ func goFile(asm bool) []byte {
 		p("//go:noescape")
 		p("func clipMaskLoop(n int, x, gy, gx *float32, lo, hi float32)")
 		p("")
+		p("// reluLoop sets y = relu32(x) over n values, n a positive multiple of %d", elemUnroll)
+		p("// (loops_wasm.s).")
+		p("//")
+		p("//go:noescape")
+		p("func reluLoop(n int, x, y *float32)")
+		p("")
+		p("// reluMaskLoop sets gx = reluGrad(x, gy) over n values, n a positive")
+		p("// multiple of %d (loops_wasm.s).", elemUnroll)
+		p("//")
+		p("//go:noescape")
+		p("func reluMaskLoop(n int, x, gy, gx *float32)")
+		p("")
+		p("// bnAffineLoop sets y = (x-mu)·a + b over n values, n a positive multiple")
+		p("// of %d (loops_wasm.s).", elemUnroll)
+		p("//")
+		p("//go:noescape")
+		p("func bnAffineLoop(n int, x, y *float32, mu, a, b float32)")
+		p("")
+		for _, k := range []int{2, 3} {
+			p("// maxPool%dLoop is maxPool%dRowGo over n ≥ 1 outputs (loops_wasm.s).", k, k)
+			p("//")
+			p("//go:noescape")
+			p("func maxPool%dLoop(n int, x *float32, w, s int, y *float32, idx *int64, i0 int64)", k)
+			p("")
+		}
+		p("// wgInLoop is wgInRowGo over n ≥ 1 tiles (loops_wasm.s), t its scratch.")
+		p("//")
+		p("//go:noescape")
+		p("func wgInLoop(n int, x *float32, w int, v *float32, vs int, t *[16]float32)")
+		p("")
+		p("// wgOutLoop is wgOutRowGo over n ≥ 1 tiles (loops_wasm.s).")
+		p("//")
+		p("//go:noescape")
+		p("func wgOutLoop(n int, mo *float32, ms int, y *float32, ow int)")
+		p("")
+		p("// wg4InLoop is wg4InRowGo over n ≥ 1 tiles (loops_wasm.s), t its scratch.")
+		p("//")
+		p("//go:noescape")
+		p("func wg4InLoop(n int, x *float32, w int, v *float32, vs int, t *[36]float32)")
+		p("")
+		p("// wg4OutLoop is wg4OutRowGo over n ≥ 1 tiles (loops_wasm.s), t its scratch.")
+		p("//")
+		p("//go:noescape")
+		p("func wg4OutLoop(n int, mo *float32, ms int, y *float32, ow int, t *[24]float32)")
+		p("")
 		for _, v := range dw3Variants {
 			p("// %sLoop is %sRowGo over n ≥ 1 outputs (loops_wasm.s); sx is the", v.name, v.name)
 			p("// stride in values.")
@@ -182,6 +230,116 @@ func goFile(asm bool) []byte {
 		}
 		p("}")
 	}
+	bulk := func(name, doc, params, lenOf, checks, call string) {
+		p("")
+		if asm {
+			p("// %s %s for the leading multiple of %d of the values, in wasm", name, doc, elemUnroll)
+			p("// assembly, and returns how many it did.")
+		} else {
+			p("// %s does nothing and returns 0: the Go loop does all of it (%s", name, doc)
+			p("// in wasm assembly).")
+		}
+		p("func %s(%s) int {", name, params)
+		if asm {
+			p("n := len(%s) &^ %d", lenOf, elemUnroll-1)
+			p("if n > 0 {")
+			p("_ = %s", checks)
+			p("%s", call)
+			p("}")
+			p("return n")
+		} else {
+			p("return 0")
+		}
+		p("}")
+	}
+	bulk("reluBulk", "sets y = relu32(x)", "x, y []float32", "x", "y[n-1]", "reluLoop(n, &x[0], &y[0])")
+	bulk("reluMaskBulk", "sets gx = reluGrad(x, gy)", "x, gy, gx []float32", "gy", "x[n-1] + gx[n-1]", "reluMaskLoop(n, &x[0], &gy[0], &gx[0])")
+	bulk("bnAffineBulk", "sets y = (x-mu)·a + b", "y, x []float32, mu, a, b float32", "x", "y[n-1]", "bnAffineLoop(n, &x[0], &y[0], mu, a, b)")
+	for _, k := range []int{2, 3} {
+		p("")
+		p("// maxPool%dRow is maxPool%dRowGo%s.", k, k, map[bool]string{true: ", in wasm assembly", false: ""}[asm])
+		p("func maxPool%dRow(n int, x []float32, w, s int, y []float32, idx []int64, i0 int64) {", k)
+		if asm {
+			p("if n <= 0 {")
+			p("return")
+			p("}")
+			p("if w < 0 || s < 0 {")
+			p("panic(\"ops: maxPool%dRow: negative stride\")", k)
+			p("}")
+			p("_, _, _ = x[(n-1)*s+%d*w+%d], y[n-1], idx[n-1]", k-1, k-1)
+			p("maxPool%dLoop(n, &x[0], w, s, &y[0], &idx[0], i0)", k)
+		} else {
+			p("maxPool%dRowGo(n, x, w, s, y, idx, i0)", k)
+		}
+		p("}")
+	}
+	p("")
+	p("// wgInRow is wgInRowGo%s.", map[bool]string{true: ", in wasm assembly", false: ""}[asm])
+	p("func wgInRow(n int, x []float32, w int, v []float32, vs int) {")
+	if asm {
+		p("if n <= 0 {")
+		p("return")
+		p("}")
+		p("if w < 4 || vs < n {")
+		p("panic(\"ops: wgInRow: rows or transformed values overlap\")")
+		p("}")
+		p("_, _ = x[2*(n-1)+3*w+3], v[15*vs+n-1]")
+		p("var t [16]float32")
+		p("wgInLoop(n, &x[0], w, &v[0], vs, &t)")
+	} else {
+		p("wgInRowGo(n, x, w, v, vs)")
+	}
+	p("}")
+	p("")
+	p("// wgOutRow is wgOutRowGo%s.", map[bool]string{true: ", in wasm assembly", false: ""}[asm])
+	p("func wgOutRow(n int, mo []float32, ms int, y []float32, ow int) {")
+	if asm {
+		p("if n <= 0 {")
+		p("return")
+		p("}")
+		p("if ow < 2*n || ms < n {")
+		p("panic(\"ops: wgOutRow: output rows or transformed values overlap\")")
+		p("}")
+		p("_, _ = mo[15*ms+n-1], y[ow+2*n-1]")
+		p("wgOutLoop(n, &mo[0], ms, &y[0], ow)")
+	} else {
+		p("wgOutRowGo(n, mo, ms, y, ow)")
+	}
+	p("}")
+	p("")
+	p("// wg4InRow is wg4InRowGo%s.", map[bool]string{true: ", in wasm assembly", false: ""}[asm])
+	p("func wg4InRow(n int, x []float32, w int, v []float32, vs int) {")
+	if asm {
+		p("if n <= 0 {")
+		p("return")
+		p("}")
+		p("if w < 6 || vs < n {")
+		p("panic(\"ops: wg4InRow: rows or transformed values overlap\")")
+		p("}")
+		p("_, _ = x[4*(n-1)+5*w+5], v[35*vs+n-1]")
+		p("var t [36]float32")
+		p("wg4InLoop(n, &x[0], w, &v[0], vs, &t)")
+	} else {
+		p("wg4InRowGo(n, x, w, v, vs)")
+	}
+	p("}")
+	p("")
+	p("// wg4OutRow is wg4OutRowGo%s.", map[bool]string{true: ", in wasm assembly", false: ""}[asm])
+	p("func wg4OutRow(n int, mo []float32, ms int, y []float32, ow int) {")
+	if asm {
+		p("if n <= 0 {")
+		p("return")
+		p("}")
+		p("if ow < 4*n || ms < n {")
+		p("panic(\"ops: wg4OutRow: output rows or transformed values overlap\")")
+		p("}")
+		p("_, _ = mo[35*ms+n-1], y[3*ow+4*n-1]")
+		p("var t [24]float32")
+		p("wg4OutLoop(n, &mo[0], ms, &y[0], ow, &t)")
+	} else {
+		p("wg4OutRowGo(n, mo, ms, y, ow)")
+	}
+	p("}")
 	return b.Bytes()
 }
 
@@ -322,7 +480,422 @@ func assembly() []byte {
 		p("\tEnd")
 		p("\tRET")
 	}
+	elemAssembly(p)
+	maxPoolAssembly(p)
+	wgAssembly(p)
+	wg4Assembly(p)
 	return b.Bytes()
+}
+
+// wg4BExpr pushes output k of wg4B of F0…F5 (Go's order of operations;
+// Go multiplies by 2 as x+x, the same bits as 2·x).
+func wg4BExpr(p func(string, ...any), k int) {
+	mul := func(c string) { p("\tF32Const $(%s)\n\tF32Mul", c) }
+	switch k {
+	case 0: // 4*d0 - 5*d2 + d4
+		p("\tGet F0")
+		mul("4.0")
+		p("\tGet F2")
+		mul("5.0")
+		p("\tF32Sub\n\tGet F4\n\tF32Add")
+	case 1: // d3 + d4 - 4*(d1+d2)
+		p("\tGet F3\n\tGet F4\n\tF32Add\n\tGet F1\n\tGet F2\n\tF32Add")
+		mul("4.0")
+		p("\tF32Sub")
+	case 2: // d4 - d3 + 4*(d1-d2)
+		p("\tGet F4\n\tGet F3\n\tF32Sub\n\tGet F1\n\tGet F2\n\tF32Sub")
+		mul("4.0")
+		p("\tF32Add")
+	case 3, 4: // d4 - d2 ± 2*(d3-d1)
+		p("\tGet F4\n\tGet F2\n\tF32Sub\n\tGet F3\n\tGet F1\n\tF32Sub")
+		mul("2.0")
+		if k == 3 {
+			p("\tF32Add")
+		} else {
+			p("\tF32Sub")
+		}
+	case 5: // 4*d1 - 5*d3 + d5
+		p("\tGet F1")
+		mul("4.0")
+		p("\tGet F3")
+		mul("5.0")
+		p("\tF32Sub\n\tGet F5\n\tF32Add")
+	}
+}
+
+// wg4ATemps sets wg4A's sums of F0…F5: F6 = m1+m2, F7 = m1-m2, F8 =
+// m3+m4, F9 = m3-m4.
+func wg4ATemps(p func(string, ...any)) {
+	p("\tGet F1\n\tGet F2\n\tF32Add\n\tSet F6")
+	p("\tGet F1\n\tGet F2\n\tF32Sub\n\tSet F7")
+	p("\tGet F3\n\tGet F4\n\tF32Add\n\tSet F8")
+	p("\tGet F3\n\tGet F4\n\tF32Sub\n\tSet F9")
+}
+
+// wg4AExpr pushes output k of wg4A from F0…F9 (wg4ATemps).
+func wg4AExpr(p func(string, ...any), k int) {
+	switch k {
+	case 0: // m0 + p + r
+		p("\tGet F0\n\tGet F6\n\tF32Add\n\tGet F8\n\tF32Add")
+	case 1: // q + 2*s
+		p("\tGet F7\n\tGet F9\n\tF32Const $(2.0)\n\tF32Mul\n\tF32Add")
+	case 2: // p + 4*r
+		p("\tGet F6\n\tGet F8\n\tF32Const $(4.0)\n\tF32Mul\n\tF32Add")
+	case 3: // q + 8*s + m5
+		p("\tGet F7\n\tGet F9\n\tF32Const $(8.0)\n\tF32Mul\n\tF32Add\n\tGet F5\n\tF32Add")
+	}
+}
+
+// elemUnroll is the number of values per iteration of ReLU's and
+// inference BatchNorm's loops.
+const elemUnroll = 8
+
+// elemAssembly writes ReLU's loops (forward: each value's bits or 0 by a
+// select; backward: the gradient's bits or 0) and inference BatchNorm's.
+func elemAssembly(p func(string, ...any)) {
+	// reluLoop: R0 x, R1 y, R2 the end of x; F0 the value.
+	p("")
+	p("// func reluLoop(n int, x, y *float32)")
+	p("TEXT ·reluLoop(SB), NOSPLIT, $0-24")
+	p("\tI64Load x+8(FP)\n\tSet R0")
+	p("\tI64Load y+16(FP)\n\tSet R1")
+	p("\tGet R0\n\tI64Load n+0(FP)\n\tI64Const $2\n\tI64Shl\n\tI64Add\n\tSet R2")
+	p("\tLoop")
+	for u := 0; u < elemUnroll; u++ {
+		p("\tGet R1\n\tI32WrapI64")
+		p("\tI32Const $0")
+		p("\tGet R0\n\tI32WrapI64\n\tF32Load $%d\n\tTee F0\n\tI32ReinterpretF32", 4*u)
+		p("\tGet F0\n\tF32Const $(0.0)\n\tF32Le")
+		p("\tSelect")
+		p("\tI32Store $%d", 4*u)
+	}
+	p("\tGet R1\n\tI64Const $%d\n\tI64Add\n\tSet R1", 4*elemUnroll)
+	p("\tGet R0\n\tI64Const $%d\n\tI64Add\n\tTee R0", 4*elemUnroll)
+	p("\tGet R2\n\tI64Ne\n\tBrIf $0")
+	p("\tEnd")
+	p("\tRET")
+
+	// reluMaskLoop: R0 x, R1 gy, R2 gx, R3 the end of x.
+	p("")
+	p("// func reluMaskLoop(n int, x, gy, gx *float32)")
+	p("TEXT ·reluMaskLoop(SB), NOSPLIT, $0-32")
+	p("\tI64Load x+8(FP)\n\tSet R0")
+	p("\tI64Load gy+16(FP)\n\tSet R1")
+	p("\tI64Load gx+24(FP)\n\tSet R2")
+	p("\tGet R0\n\tI64Load n+0(FP)\n\tI64Const $2\n\tI64Shl\n\tI64Add\n\tSet R3")
+	p("\tLoop")
+	for u := 0; u < elemUnroll; u++ {
+		p("\tGet R2\n\tI32WrapI64")
+		p("\tGet R1\n\tI32WrapI64\n\tI32Load $%d", 4*u)
+		p("\tI32Const $0")
+		p("\tGet R0\n\tI32WrapI64\n\tF32Load $%d\n\tF32Const $(0.0)\n\tF32Gt", 4*u)
+		p("\tSelect")
+		p("\tI32Store $%d", 4*u)
+	}
+	for r := 1; r <= 2; r++ {
+		p("\tGet R%d\n\tI64Const $%d\n\tI64Add\n\tSet R%d", r, 4*elemUnroll, r)
+	}
+	p("\tGet R0\n\tI64Const $%d\n\tI64Add\n\tTee R0", 4*elemUnroll)
+	p("\tGet R3\n\tI64Ne\n\tBrIf $0")
+	p("\tEnd")
+	p("\tRET")
+
+	// bnAffineLoop: R0 x, R1 y, R2 the end of x; F0 mu, F1 a, F2 b.
+	p("")
+	p("// func bnAffineLoop(n int, x, y *float32, mu, a, b float32)")
+	p("TEXT ·bnAffineLoop(SB), NOSPLIT, $0-36")
+	p("\tI64Load x+8(FP)\n\tSet R0")
+	p("\tI64Load y+16(FP)\n\tSet R1")
+	p("\tF32Load mu+24(FP)\n\tSet F0")
+	p("\tF32Load a+28(FP)\n\tSet F1")
+	p("\tF32Load b+32(FP)\n\tSet F2")
+	p("\tGet R0\n\tI64Load n+0(FP)\n\tI64Const $2\n\tI64Shl\n\tI64Add\n\tSet R2")
+	p("\tLoop")
+	for u := 0; u < elemUnroll; u++ {
+		p("\tGet R1\n\tI32WrapI64")
+		p("\tGet R0\n\tI32WrapI64\n\tF32Load $%d\n\tGet F0\n\tF32Sub", 4*u)
+		p("\tGet F1\n\tF32Mul\n\tGet F2\n\tF32Add")
+		p("\tF32Store $%d", 4*u)
+	}
+	p("\tGet R1\n\tI64Const $%d\n\tI64Add\n\tSet R1", 4*elemUnroll)
+	p("\tGet R0\n\tI64Const $%d\n\tI64Add\n\tTee R0", 4*elemUnroll)
+	p("\tGet R2\n\tI64Ne\n\tBrIf $0")
+	p("\tEnd")
+	p("\tRET")
+}
+
+// maxPoolAssembly writes the k×k max pooling loops (k = 2, 3) over a row
+// of outputs whose windows lie inside the input. Each tap after the first
+// takes the value and its index when v > best or v is NaN, by selects
+// (a branch on random data is mispredicted half the time).
+func maxPoolAssembly(p func(string, ...any)) {
+	// R0 the window's first row, R1 w in bytes, R2 y, R3 idx, R4 the end of
+	// y, R5 the window's first index, R6 s, R7 s in bytes, R8 the choice,
+	// R9 the best index, R10 w, R11 2·w, R12–R13 the window's other rows,
+	// R14 2·w in bytes; F0 the best value, F1 the tap's.
+	for _, k := range []int{2, 3} {
+		p("")
+		p("// func maxPool%dLoop(n int, x *float32, w, s int, y *float32, idx *int64, i0 int64)", k)
+		p("TEXT ·maxPool%dLoop(SB), NOSPLIT, $0-56", k)
+		p("\tI64Load x+8(FP)\n\tSet R0")
+		p("\tI64Load w+16(FP)\n\tSet R10")
+		p("\tGet R10\n\tGet R10\n\tI64Add\n\tSet R11")
+		p("\tGet R10\n\tI64Const $2\n\tI64Shl\n\tSet R1")
+		p("\tGet R1\n\tGet R1\n\tI64Add\n\tSet R14")
+		p("\tI64Load s+24(FP)\n\tSet R6")
+		p("\tGet R6\n\tI64Const $2\n\tI64Shl\n\tSet R7")
+		p("\tI64Load y+32(FP)\n\tSet R2")
+		p("\tI64Load idx+40(FP)\n\tSet R3")
+		p("\tI64Load i0+48(FP)\n\tSet R5")
+		p("\tGet R2\n\tI64Load n+0(FP)\n\tI64Const $2\n\tI64Shl\n\tI64Add\n\tSet R4")
+		p("\tLoop")
+		p("\tGet R0\n\tGet R1\n\tI64Add\n\tSet R12")
+		if k == 3 {
+			p("\tGet R0\n\tGet R14\n\tI64Add\n\tSet R13")
+		}
+		p("\tGet R0\n\tI32WrapI64\n\tF32Load $0\n\tSet F0")
+		p("\tGet R5\n\tSet R9")
+		rows := []string{"R0", "R12", "R13"}
+		for r := 0; r < k; r++ {
+			for c := 0; c < k; c++ {
+				if r == 0 && c == 0 {
+					continue
+				}
+				p("\tGet %s\n\tI32WrapI64\n\tF32Load $%d\n\tSet F1", rows[r], 4*c)
+				p("\tGet F1\n\tGet F0\n\tF32Gt\n\tGet F1\n\tGet F1\n\tF32Ne\n\tI32Or\n\tI64ExtendI32U\n\tSet R8")
+				p("\tGet F1\n\tGet F0\n\tGet R8\n\tI32WrapI64\n\tSelect\n\tSet F0")
+				p("\tGet R5")
+				if r == 1 {
+					p("\tGet R10\n\tI64Add")
+				} else if r == 2 {
+					p("\tGet R11\n\tI64Add")
+				}
+				if c > 0 {
+					p("\tI64Const $%d\n\tI64Add", c)
+				}
+				p("\tGet R9\n\tGet R8\n\tI32WrapI64\n\tSelect\n\tSet R9")
+			}
+		}
+		p("\tGet R2\n\tI32WrapI64\n\tGet F0\n\tF32Store $0")
+		p("\tGet R3\n\tI32WrapI64\n\tGet R9\n\tI64Store $0")
+		p("\tGet R0\n\tGet R7\n\tI64Add\n\tSet R0")
+		p("\tGet R5\n\tGet R6\n\tI64Add\n\tSet R5")
+		p("\tGet R3\n\tI64Const $8\n\tI64Add\n\tSet R3")
+		p("\tGet R2\n\tI64Const $4\n\tI64Add\n\tTee R2")
+		p("\tGet R4\n\tI64Ne\n\tBrIf $0")
+		p("\tEnd")
+		p("\tRET")
+	}
+}
+
+// wgAssembly writes the F(2×2, 3×3) transform loops over a row of
+// interior tiles.
+func wgAssembly(p func(string, ...any)) {
+	// wgInLoop: R0–R3 the tile's four input rows, R4 the tile's first
+	// transformed value, R5 vs in bytes, R6 the value being stored, R7 the
+	// scratch t, R8 the end of R4, R9 w in bytes; F0–F3 a column or row.
+	p("")
+	p("// func wgInLoop(n int, x *float32, w int, v *float32, vs int, t *[16]float32)")
+	p("TEXT ·wgInLoop(SB), NOSPLIT, $0-48")
+	p("\tI64Load w+16(FP)\n\tI64Const $2\n\tI64Shl\n\tSet R9")
+	p("\tI64Load x+8(FP)\n\tSet R0")
+	for r := 1; r < 4; r++ {
+		p("\tGet R%d\n\tGet R9\n\tI64Add\n\tSet R%d", r-1, r)
+	}
+	p("\tI64Load v+24(FP)\n\tSet R4")
+	p("\tI64Load vs+32(FP)\n\tI64Const $2\n\tI64Shl\n\tSet R5")
+	p("\tI64Load t+40(FP)\n\tSet R7")
+	p("\tGet R4\n\tI64Load n+0(FP)\n\tI64Const $2\n\tI64Shl\n\tI64Add\n\tSet R8")
+	// Bᵀ·(d0, d1, d2, d3) = (d0-d2, d1+d2, d2-d1, d1-d3).
+	bt := []string{"\tGet F0\n\tGet F2\n\tF32Sub", "\tGet F1\n\tGet F2\n\tF32Add", "\tGet F2\n\tGet F1\n\tF32Sub", "\tGet F1\n\tGet F3\n\tF32Sub"}
+	p("\tLoop")
+	for j := 0; j < 4; j++ { // Bᵀ d: column j → t[4k+j]
+		for r := 0; r < 4; r++ {
+			p("\tGet R%d\n\tI32WrapI64\n\tF32Load $%d\n\tSet F%d", r, 4*j, r)
+		}
+		for k := 0; k < 4; k++ {
+			p("\tGet R7\n\tI32WrapI64")
+			p(bt[k])
+			p("\tF32Store $%d", 4*(4*k+j))
+		}
+	}
+	p("\tGet R4\n\tSet R6")
+	for i := 0; i < 4; i++ { // · B: row i of t → v[(4i+k)·vs]
+		for c := 0; c < 4; c++ {
+			p("\tGet R7\n\tI32WrapI64\n\tF32Load $%d\n\tSet F%d", 4*(4*i+c), c)
+		}
+		for k := 0; k < 4; k++ {
+			p("\tGet R6\n\tI32WrapI64")
+			p(bt[k])
+			p("\tF32Store $0")
+			if i < 3 || k < 3 {
+				p("\tGet R6\n\tGet R5\n\tI64Add\n\tSet R6")
+			}
+		}
+	}
+	for r := 0; r < 4; r++ {
+		p("\tGet R%d\n\tI64Const $8\n\tI64Add\n\tSet R%d", r, r)
+	}
+	p("\tGet R4\n\tI64Const $4\n\tI64Add\n\tTee R4")
+	p("\tGet R8\n\tI64Ne\n\tBrIf $0")
+	p("\tEnd")
+	p("\tRET")
+
+	// wgOutLoop: R0 the tile's first transformed value, R1 ms in bytes, R2
+	// column j's first value, R3–R5 4·ms·k bytes (k = 1…3), R6–R7 the
+	// tile's two output rows, R8 the end of R0; F0–F3 a column, F4–F11
+	// Aᵀ m (s).
+	p("")
+	p("// func wgOutLoop(n int, mo *float32, ms int, y *float32, ow int)")
+	p("TEXT ·wgOutLoop(SB), NOSPLIT, $0-40")
+	p("\tI64Load mo+8(FP)\n\tSet R0")
+	p("\tI64Load ms+16(FP)\n\tI64Const $2\n\tI64Shl\n\tSet R1")
+	p("\tGet R1\n\tI64Const $2\n\tI64Shl\n\tSet R3")
+	p("\tGet R3\n\tGet R3\n\tI64Add\n\tSet R4")
+	p("\tGet R4\n\tGet R3\n\tI64Add\n\tSet R5")
+	p("\tI64Load y+24(FP)\n\tSet R6")
+	p("\tGet R6\n\tI64Load ow+32(FP)\n\tI64Const $2\n\tI64Shl\n\tI64Add\n\tSet R7")
+	p("\tGet R0\n\tI64Load n+0(FP)\n\tI64Const $2\n\tI64Shl\n\tI64Add\n\tSet R8")
+	p("\tLoop")
+	p("\tGet R0\n\tSet R2")
+	for j := 0; j < 4; j++ { // s[j] = m0 + m1 + m2, s[4+j] = m1 - m2 - m3
+		p("\tGet R2\n\tI32WrapI64\n\tF32Load $0\n\tSet F0")
+		for k := 1; k < 4; k++ {
+			p("\tGet R2\n\tGet R%d\n\tI64Add\n\tI32WrapI64\n\tF32Load $0\n\tSet F%d", 2+k, k)
+		}
+		p("\tGet F0\n\tGet F1\n\tF32Add\n\tGet F2\n\tF32Add\n\tSet F%d", 4+j)
+		p("\tGet F1\n\tGet F2\n\tF32Sub\n\tGet F3\n\tF32Sub\n\tSet F%d", 8+j)
+		if j < 3 {
+			p("\tGet R2\n\tGet R1\n\tI64Add\n\tSet R2")
+		}
+	}
+	for i := 0; i < 2; i++ { // y[i][0] += s0 + s1 + s2, y[i][1] += s1 - s2 - s3 (s of row i)
+		s := 4 + 4*i
+		p("\tGet R%d\n\tI32WrapI64", 6+i)
+		p("\tGet R%d\n\tI32WrapI64\n\tF32Load $0", 6+i)
+		p("\tGet F%d\n\tGet F%d\n\tF32Add\n\tGet F%d\n\tF32Add", s, s+1, s+2)
+		p("\tF32Add\n\tF32Store $0")
+		p("\tGet R%d\n\tI32WrapI64", 6+i)
+		p("\tGet R%d\n\tI32WrapI64\n\tF32Load $4", 6+i)
+		p("\tGet F%d\n\tGet F%d\n\tF32Sub\n\tGet F%d\n\tF32Sub", s+1, s+2, s+3)
+		p("\tF32Add\n\tF32Store $4")
+	}
+	for r := 6; r <= 7; r++ {
+		p("\tGet R%d\n\tI64Const $8\n\tI64Add\n\tSet R%d", r, r)
+	}
+	p("\tGet R0\n\tI64Const $4\n\tI64Add\n\tTee R0")
+	p("\tGet R8\n\tI64Ne\n\tBrIf $0")
+	p("\tEnd")
+	p("\tRET")
+}
+
+// wg4Assembly writes the F(4×4, 3×3) transform loops over a row of
+// interior tiles.
+func wg4Assembly(p func(string, ...any)) {
+	// wg4InLoop: R0–R5 the tile's six input rows, R6 the tile's first
+	// transformed value, R7 vs in bytes, R8 the value being stored, R9 the
+	// scratch t, R10 the end of R6, R11 w in bytes; F0–F5 a column or row.
+	p("")
+	p("// func wg4InLoop(n int, x *float32, w int, v *float32, vs int, t *[36]float32)")
+	p("TEXT ·wg4InLoop(SB), NOSPLIT, $0-48")
+	p("\tI64Load w+16(FP)\n\tI64Const $2\n\tI64Shl\n\tSet R11")
+	p("\tI64Load x+8(FP)\n\tSet R0")
+	for r := 1; r < 6; r++ {
+		p("\tGet R%d\n\tGet R11\n\tI64Add\n\tSet R%d", r-1, r)
+	}
+	p("\tI64Load v+24(FP)\n\tSet R6")
+	p("\tI64Load vs+32(FP)\n\tI64Const $2\n\tI64Shl\n\tSet R7")
+	p("\tI64Load t+40(FP)\n\tSet R9")
+	p("\tGet R6\n\tI64Load n+0(FP)\n\tI64Const $2\n\tI64Shl\n\tI64Add\n\tSet R10")
+	p("\tLoop")
+	for j := 0; j < 6; j++ { // Bᵀ d: column j → t[6k+j]
+		for r := 0; r < 6; r++ {
+			p("\tGet R%d\n\tI32WrapI64\n\tF32Load $%d\n\tSet F%d", r, 4*j, r)
+		}
+		for k := 0; k < 6; k++ {
+			p("\tGet R9\n\tI32WrapI64")
+			wg4BExpr(p, k)
+			p("\tF32Store $%d", 4*(6*k+j))
+		}
+	}
+	p("\tGet R6\n\tSet R8")
+	for i := 0; i < 6; i++ { // · B: row i of t → v[(6i+k)·vs]
+		for c := 0; c < 6; c++ {
+			p("\tGet R9\n\tI32WrapI64\n\tF32Load $%d\n\tSet F%d", 4*(6*i+c), c)
+		}
+		for k := 0; k < 6; k++ {
+			p("\tGet R8\n\tI32WrapI64")
+			wg4BExpr(p, k)
+			p("\tF32Store $0")
+			if i < 5 || k < 5 {
+				p("\tGet R8\n\tGet R7\n\tI64Add\n\tSet R8")
+			}
+		}
+	}
+	for r := 0; r < 6; r++ {
+		p("\tGet R%d\n\tI64Const $16\n\tI64Add\n\tSet R%d", r, r)
+	}
+	p("\tGet R6\n\tI64Const $4\n\tI64Add\n\tTee R6")
+	p("\tGet R10\n\tI64Ne\n\tBrIf $0")
+	p("\tEnd")
+	p("\tRET")
+
+	// wg4OutLoop: R0 the tile's first transformed value, R1 ms in bytes,
+	// R2 column j's first value, R3–R7 6·ms·k bytes (k = 1…5), R8–R11 the
+	// tile's four output rows, R12 the scratch t, R13 the end of R0; F0–F5
+	// a column or row, F6–F9 wg4A's sums.
+	p("")
+	p("// func wg4OutLoop(n int, mo *float32, ms int, y *float32, ow int, t *[24]float32)")
+	p("TEXT ·wg4OutLoop(SB), NOSPLIT, $0-48")
+	p("\tI64Load mo+8(FP)\n\tSet R0")
+	p("\tI64Load ms+16(FP)\n\tI64Const $2\n\tI64Shl\n\tSet R1")
+	p("\tGet R1\n\tI64Const $6\n\tI64Mul\n\tSet R3")
+	for k := 4; k <= 7; k++ {
+		p("\tGet R%d\n\tGet R3\n\tI64Add\n\tSet R%d", k-1, k)
+	}
+	p("\tI64Load ow+32(FP)\n\tI64Const $2\n\tI64Shl\n\tSet R2")
+	p("\tI64Load y+24(FP)\n\tSet R8")
+	for r := 9; r <= 11; r++ {
+		p("\tGet R%d\n\tGet R2\n\tI64Add\n\tSet R%d", r-1, r)
+	}
+	p("\tI64Load t+40(FP)\n\tSet R12")
+	p("\tGet R0\n\tI64Load n+0(FP)\n\tI64Const $2\n\tI64Shl\n\tI64Add\n\tSet R13")
+	p("\tLoop")
+	p("\tGet R0\n\tSet R2")
+	for j := 0; j < 6; j++ { // Aᵀ m: column j → t[6a+j]
+		p("\tGet R2\n\tI32WrapI64\n\tF32Load $0\n\tSet F0")
+		for k := 1; k < 6; k++ {
+			p("\tGet R2\n\tGet R%d\n\tI64Add\n\tI32WrapI64\n\tF32Load $0\n\tSet F%d", 2+k, k)
+		}
+		wg4ATemps(p)
+		for a := 0; a < 4; a++ {
+			p("\tGet R12\n\tI32WrapI64")
+			wg4AExpr(p, a)
+			p("\tF32Store $%d", 4*(6*a+j))
+		}
+		if j < 5 {
+			p("\tGet R2\n\tGet R1\n\tI64Add\n\tSet R2")
+		}
+	}
+	for i := 0; i < 4; i++ { // · A: row i of t, added to output row i
+		for c := 0; c < 6; c++ {
+			p("\tGet R12\n\tI32WrapI64\n\tF32Load $%d\n\tSet F%d", 4*(6*i+c), c)
+		}
+		wg4ATemps(p)
+		for c := 0; c < 4; c++ {
+			p("\tGet R%d\n\tI32WrapI64", 8+i)
+			p("\tGet R%d\n\tI32WrapI64\n\tF32Load $%d", 8+i, 4*c)
+			wg4AExpr(p, c)
+			p("\tF32Add\n\tF32Store $%d", 4*c)
+		}
+	}
+	for r := 8; r <= 11; r++ {
+		p("\tGet R%d\n\tI64Const $16\n\tI64Add\n\tSet R%d", r, r)
+	}
+	p("\tGet R0\n\tI64Const $4\n\tI64Add\n\tTee R0")
+	p("\tGet R13\n\tI64Ne\n\tBrIf $0")
+	p("\tEnd")
+	p("\tRET")
 }
 
 // twins writes the plain-Go twins of the row loops (every build has them;
@@ -333,6 +906,9 @@ func twins() []byte {
 	p("// Code generated by mkops.go; DO NOT EDIT.")
 	p("")
 	p("package ops")
+	maxPoolTwins(p)
+	wgTwins(p)
+	wg4Twins(p)
 	for _, v := range dw3Variants {
 		order := "left to right"
 		if v.rev {
@@ -365,6 +941,156 @@ func twins() []byte {
 		p("}")
 	}
 	return b.Bytes()
+}
+
+// maxPoolTwins writes the plain-Go twins of the max pooling loops.
+func maxPoolTwins(p func(string, ...any)) {
+	for _, k := range []int{2, 3} {
+		p("")
+		p("// maxPool%dRowGo sets y[o], idx[o] to the maximum of the %d×%d window at", k, k, k)
+		p("// x[o·s] (rows w apart) and its index plus i0, for o < n: the taps in")
+		p("// scan order, each taken if larger or NaN. maxPool%dRow is this, in", k)
+		p("// wasm assembly in wasm.")
+		p("func maxPool%dRowGo(n int, x []float32, w, s int, y []float32, idx []int64, i0 int64) {", k)
+		p("y, idx = y[:n], idx[:n]")
+		p("j := 0")
+		p("for o := range y {")
+		for r := 0; r < k; r++ {
+			p("w%d := (*[%d]float32)(x[j+%d*w:][:%d])", r, k, r, k)
+		}
+		p("best, bi := w0[0], j")
+		for r := 0; r < k; r++ {
+			for c := 0; c < k; c++ {
+				if r == 0 && c == 0 {
+					continue
+				}
+				p("if v := w%d[%d]; v > best || v != v {", r, c)
+				p("best, bi = v, j+%d*w+%d", r, c)
+				p("}")
+			}
+		}
+		p("y[o], idx[o] = best, int64(bi)+i0")
+		p("j += s")
+		p("}")
+		p("}")
+	}
+}
+
+// wgTwins writes the plain-Go twins of the F(2×2, 3×3) transform loops.
+func wgTwins(p func(string, ...any)) {
+	p("")
+	p("// wgInRowGo writes Bᵀ d B of n tiles in a row, tile i's 4×4 window d")
+	p("// starting at x[2i] (rows w apart), to v[ξ·vs + i]: the columns first,")
+	p("// then the rows. wgInRow is this, in wasm assembly in wasm.")
+	p("func wgInRowGo(n int, x []float32, w int, v []float32, vs int) {")
+	p("var t [16]float32")
+	p("for i := 0; i < n; i++ {")
+	p("b := 2 * i")
+	for r := 0; r < 4; r++ {
+		p("r%d := x[b+%d*w:][:4]", r, r)
+	}
+	for j := 0; j < 4; j++ {
+		p("t[%d], t[%d], t[%d], t[%d] = r0[%d]-r2[%d], r1[%d]+r2[%d], r2[%d]-r1[%d], r1[%d]-r3[%d]", j, 4+j, 8+j, 12+j, j, j, j, j, j, j, j, j)
+	}
+	p("o := i")
+	for i := 0; i < 4; i++ {
+		p("v[o] = t[%d] - t[%d]", 4*i, 4*i+2)
+		p("o += vs")
+		p("v[o] = t[%d] + t[%d]", 4*i+1, 4*i+2)
+		p("o += vs")
+		p("v[o] = t[%d] - t[%d]", 4*i+2, 4*i+1)
+		p("o += vs")
+		p("v[o] = t[%d] - t[%d]", 4*i+1, 4*i+3)
+		if i < 3 {
+			p("o += vs")
+		}
+	}
+	p("}")
+	p("}")
+	p("")
+	p("// wgOutRowGo adds Aᵀ m A of n tiles in a row, tile i's m read from")
+	p("// mo[ξ·ms + i], to the 2×2 block of y at 2i (rows ow apart): the columns")
+	p("// first, then the rows. wgOutRow is this, in wasm assembly in wasm.")
+	p("func wgOutRowGo(n int, mo []float32, ms int, y []float32, ow int) {")
+	p("for i := 0; i < n; i++ {")
+	p("var s [8]float32")
+	p("o := i")
+	p("for j := 0; j < 4; j++ {")
+	p("m0, m1, m2, m3 := mo[o], mo[o+4*ms], mo[o+8*ms], mo[o+12*ms]")
+	p("s[j] = m0 + m1 + m2")
+	p("s[4+j] = m1 - m2 - m3")
+	p("o += ms")
+	p("}")
+	p("b := 2 * i")
+	p("r0, r1 := y[b:][:2], y[b+ow:][:2]")
+	p("r0[0] += s[0] + s[1] + s[2]")
+	p("r0[1] += s[1] - s[2] - s[3]")
+	p("r1[0] += s[4] + s[5] + s[6]")
+	p("r1[1] += s[5] - s[6] - s[7]")
+	p("}")
+	p("}")
+}
+
+// wg4Twins writes the plain-Go twins of the F(4×4, 3×3) transform loops.
+func wg4Twins(p func(string, ...any)) {
+	p("")
+	p("// wg4InRowGo writes Bᵀ d B of n tiles in a row, tile i's 6×6 window d")
+	p("// starting at x[4i] (rows w apart), to v[ξ·vs + i]: the columns first")
+	p("// (wg4B), then the rows. wg4InRow is this, in wasm assembly in wasm.")
+	p("func wg4InRowGo(n int, x []float32, w int, v []float32, vs int) {")
+	p("var t [36]float32")
+	p("for i := 0; i < n; i++ {")
+	p("b := 4 * i")
+	for r := 0; r < 6; r++ {
+		p("r%d := x[b+%d*w:][:6]", r, r)
+	}
+	for j := 0; j < 6; j++ {
+		p("t[%d], t[%d], t[%d], t[%d], t[%d], t[%d] = wg4B(r0[%d], r1[%d], r2[%d], r3[%d], r4[%d], r5[%d])",
+			j, 6+j, 12+j, 18+j, 24+j, 30+j, j, j, j, j, j, j)
+	}
+	p("o := i")
+	for i := 0; i < 6; i++ {
+		op := "="
+		if i == 0 {
+			op = ":="
+		}
+		p("a0, a1, a2, a3, a4, a5 %s wg4B(t[%d], t[%d], t[%d], t[%d], t[%d], t[%d])", op, 6*i, 6*i+1, 6*i+2, 6*i+3, 6*i+4, 6*i+5)
+		for k := 0; k < 6; k++ {
+			p("v[o] = a%d", k)
+			if i < 5 || k < 5 {
+				p("o += vs")
+			}
+		}
+	}
+	p("}")
+	p("}")
+	p("")
+	p("// wg4OutRowGo adds Aᵀ m A of n tiles in a row, tile i's m read from")
+	p("// mo[ξ·ms + i], to the 4×4 block of y at 4i (rows ow apart): the columns")
+	p("// first (wg4A), then the rows. wg4OutRow is this, in wasm assembly in wasm.")
+	p("func wg4OutRowGo(n int, mo []float32, ms int, y []float32, ow int) {")
+	p("var s [24]float32")
+	p("ms6 := 6 * ms")
+	p("for i := 0; i < n; i++ {")
+	p("o := i")
+	p("for j := 0; j < 6; j++ {")
+	p("s[j], s[6+j], s[12+j], s[18+j] = wg4A(mo[o], mo[o+ms6], mo[o+2*ms6], mo[o+3*ms6], mo[o+4*ms6], mo[o+5*ms6])")
+	p("o += ms")
+	p("}")
+	p("b := 4 * i")
+	for i := 0; i < 4; i++ {
+		op := "="
+		if i == 0 {
+			op = ":="
+		}
+		p("a0, a1, a2, a3 %s wg4A(s[%d], s[%d], s[%d], s[%d], s[%d], s[%d])", op, 6*i, 6*i+1, 6*i+2, 6*i+3, 6*i+4, 6*i+5)
+		p("row%d := y[b+%d*ow:][:4]", i, i)
+		for c := 0; c < 4; c++ {
+			p("row%d[%d] += a%d", i, c, c)
+		}
+	}
+	p("}")
+	p("}")
 }
 
 // twinTable writes the test's list of the row loops and their twins.

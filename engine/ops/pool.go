@@ -199,58 +199,10 @@ func maxPoolSmall(g geom2, xp, yp []float32, ip []int64, base int64) {
 		}
 		start := (oy*g.StrideH-g.PadT)*W + ox0*S - g.PadL
 		yi, ii := yr[ox0:ox1], ir[ox0:ox1]
-		j := 0 // the window's offset from start
 		if g.KH == 2 {
-			r0, r1 := xp[start:], xp[start+W:]
-			for o := range yi {
-				w0, w1 := (*[2]float32)(r0[j:j+2]), (*[2]float32)(r1[j:j+2])
-				i := start + j
-				best, bi := w0[0], i
-				if v := w0[1]; v > best || v != v {
-					best, bi = v, i+1
-				}
-				if v := w1[0]; v > best || v != v {
-					best, bi = v, i+W
-				}
-				if v := w1[1]; v > best || v != v {
-					best, bi = v, i+W+1
-				}
-				yi[o], ii[o] = best, int64(bi)+base
-				j += S
-			}
+			maxPool2Row(len(yi), xp[start:], W, S, yi, ii, int64(start)+base)
 		} else {
-			r0, r1, r2 := xp[start:], xp[start+W:], xp[start+2*W:]
-			for o := range yi {
-				w0, w1, w2 := (*[3]float32)(r0[j:j+3]), (*[3]float32)(r1[j:j+3]), (*[3]float32)(r2[j:j+3])
-				i := start + j
-				best, bi := w0[0], i
-				if v := w0[1]; v > best || v != v {
-					best, bi = v, i+1
-				}
-				if v := w0[2]; v > best || v != v {
-					best, bi = v, i+2
-				}
-				if v := w1[0]; v > best || v != v {
-					best, bi = v, i+W
-				}
-				if v := w1[1]; v > best || v != v {
-					best, bi = v, i+W+1
-				}
-				if v := w1[2]; v > best || v != v {
-					best, bi = v, i+W+2
-				}
-				if v := w2[0]; v > best || v != v {
-					best, bi = v, i+2*W
-				}
-				if v := w2[1]; v > best || v != v {
-					best, bi = v, i+2*W+1
-				}
-				if v := w2[2]; v > best || v != v {
-					best, bi = v, i+2*W+2
-				}
-				yi[o], ii[o] = best, int64(bi)+base
-				j += S
-			}
+			maxPool3Row(len(yi), xp[start:], W, S, yi, ii, int64(start)+base)
 		}
 		for ox := ox1; ox < g.OutW; ox++ {
 			yr[ox], ir[ox] = maxPoolWindow(g, xp, oy, ox, base)

@@ -174,11 +174,14 @@ func TestMaxPoolSmallWindows(t *testing.T) {
 		for _, s := range []int{1, 2, 3} {
 			for pad := 0; pad < k; pad++ {
 				for _, ceil := range []int64{0, 1} {
-					for _, hw := range [][2]int{{5, 8}, {9, 7}, {k, k}} {
+					for _, hw := range [][2]int{{5, 8}, {9, 7}, {k, k}, {13, 22}} {
 						H, W := hw[0], hw[1]
 						x := tensor.New(1, 2, H, W)
 						for i := range x.F32() {
 							x.F32()[i] = float32(rng.Intn(4))
+							if x.F32()[i] == 0 && rng.Intn(2) == 0 {
+								x.F32()[i] = float32(math.Copysign(0, -1))
+							}
 							if rng.Intn(15) == 0 {
 								x.F32()[i] = float32(math.NaN())
 							}

@@ -371,10 +371,6 @@ const wgChunkFloats = 1 << 19
 // (N × G·Cout × OH × OW), in m×m output tiles (m = 2 or 4).
 func wgConv(gm wgGeom, x, u []float32, pa []*kernels.PackedA, y []float32, m int) {
 	a := (m + 2) * (m + 2)
-	input, output := wgInput, wgOutput
-	if m == 4 {
-		input, output = wg4Input, wg4Output
-	}
 	th, tw := (gm.OH+m-1)/m, (gm.OW+m-1)/m
 	total := gm.N * th * tw
 	per := a * (gm.Cin + gm.Cout)
@@ -396,8 +392,9 @@ func wgConv(gm wgGeom, x, u []float32, pa []*kernels.PackedA, y []float32, m int
 			pb := min(chunk, total-p0)
 			vs, ms := gm.Cin*pb, gm.Cout*pb
 			parallelFor(gm.Cin, float64(gm.Cin*pb)*3*float64(a), func(lo, hi int) {
+				var buf []float32
 				for c := lo; c < hi; c++ {
-					input(gm, x, gi, c, p0, pb, th, tw, v[:a*vs], vs, c*pb)
+					buf = wgInputTiles(m, gm, x, gi, c, p0, pb, th, tw, v[:a*vs], vs, c*pb, buf)
 				}
 			})
 			parallelFor(a, 2*float64(a*gm.Cout*gm.Cin*pb), func(lo, hi int) {
@@ -411,141 +408,163 @@ func wgConv(gm wgGeom, x, u []float32, pa []*kernels.PackedA, y []float32, m int
 				}
 			})
 			parallelFor(gm.Cout, float64(gm.Cout*pb)*2.5*float64(a), func(lo, hi int) {
+				var buf []float32
 				for k := lo; k < hi; k++ {
-					output(gm, y, gi, k, p0, pb, th, tw, mo[:a*ms], ms, k*pb)
+					buf = wgOutputTiles(m, gm, y, gi, k, p0, pb, th, tw, mo[:a*ms], ms, k*pb, buf)
 				}
 			})
 		}
 	}
 }
 
-// wgInput writes Bᵀ d B of channel c's tiles p0…p0+pb-1 to v[ξ·vs + off + q].
+// wgInput writes Bᵀ d B of channel c's tiles p0…p0+pb-1 to v[ξ·vs + off + q]
+// (wgInputTiles).
 func wgInput(gm wgGeom, x []float32, gi, c, p0, pb, th, tw int, v []float32, vs, off int) {
+	wgInputTiles(2, gm, x, gi, c, p0, pb, th, tw, v, vs, off, nil)
+}
+
+// wgOutput adds Aᵀ m A of output channel k's tiles p0…p0+pb-1, read from
+// mo[ξ·ms + off + q], to y (wgOutputTiles).
+func wgOutput(gm wgGeom, y []float32, gi, k, p0, pb, th, tw int, mo []float32, ms, off int) {
+	wgOutputTiles(2, gm, y, gi, k, p0, pb, th, tw, mo, ms, off, nil)
+}
+
+// wgInputTiles writes Bᵀ d B of channel c's tiles p0…p0+pb-1, m×m output
+// tiles (m = 2 or 4, windows of a = m+2), to v[ξ·vs + off + q].
+//
+// The rows of tiles of each plane go to wgInRow or wg4InRow a row at a
+// time (in wasm assembly in wasm: Go's wasm code sends every loop
+// back-edge and taken branch through a dispatch table and keeps a window's
+// addresses in memory), from a copy of the plane's rows they read with
+// the padding's zeros around them (wgPadBand), so that no tile is a
+// special case. The arithmetic is the same as the loops' these replaced:
+// TestWgTransformsSameBits compares them bit for bit. buf, if large
+// enough, holds the copy; the buffer used is returned for the next call.
+func wgInputTiles(m int, gm wgGeom, x []float32, gi, c, p0, pb, th, tw int, v []float32, vs, off int, buf []float32) []float32 {
+	if pb <= 0 {
+		return buf
+	}
+	row, a := wgInRow, 4
+	if m == 4 {
+		row, a = wg4InRow, 6
+	}
 	H, W := gm.H, gm.W
 	hw := H * W
 	tiles := th * tw
 	n, r := p0/tiles, p0%tiles
 	ty, tx := r/tw, r%tw
-	var vx [16][]float32
-	for xi := range vx {
-		vx[xi] = v[xi*vs+off:][:pb]
+	v = v[:(a*a-1)*vs+off+pb]
+	pw := m*tw + 2
+	if need := (min(th, (pb+tx+tw-1)/tw+1)*m + 2) * pw; cap(buf) < need {
+		buf = make([]float32, need)
 	}
-	var plane []float32
-	loadPlane := func() {
-		plane = x[(n*gm.G*gm.Cin+gi*gm.Cin+c)*hw:][:hw]
-	}
-	loadPlane()
-	for q := 0; q < pb; q++ {
-		iy, ix := 2*ty-gm.padT, 2*tx-gm.padL
-		var d [16]float32
-		if iy >= 0 && iy+4 <= H && ix >= 0 && ix+4 <= W {
-			r0 := plane[iy*W+ix:][:4]
-			r1 := plane[(iy+1)*W+ix:][:4]
-			r2 := plane[(iy+2)*W+ix:][:4]
-			r3 := plane[(iy+3)*W+ix:][:4]
-			d = [16]float32{r0[0], r0[1], r0[2], r0[3], r1[0], r1[1], r1[2], r1[3],
-				r2[0], r2[1], r2[2], r2[3], r3[0], r3[1], r3[2], r3[3]}
-		} else {
-			for i := 0; i < 4; i++ {
-				yy := iy + i
-				if yy < 0 || yy >= H {
-					continue
-				}
-				row := plane[yy*W:][:W]
-				for j := 0; j < 4; j++ {
-					if xx := ix + j; xx >= 0 && xx < W {
-						d[4*i+j] = row[xx]
-					}
-				}
+	for q := 0; q < pb; {
+		plane := x[(n*gm.G*gm.Cin+gi*gm.Cin+c)*hw:][:hw]
+		last := ty*tw + tx + min(pb-q, tiles-ty*tw-tx) - 1 // the run's last tile in this plane
+		ty1 := last / tw
+		band := wgPadBand(buf, plane, H, W, m*ty-gm.padT, gm.padL, (ty1-ty+1)*m+2, pw)
+		for t := ty; t <= ty1; t++ {
+			xb := tw
+			if t == ty1 {
+				xb = last%tw + 1
 			}
-		}
-		// Bᵀ d (rows), then · B (columns).
-		var t [16]float32
-		for j := 0; j < 4; j++ {
-			d0, d1, d2, d3 := d[j], d[4+j], d[8+j], d[12+j]
-			t[j] = d0 - d2
-			t[4+j] = d1 + d2
-			t[8+j] = d2 - d1
-			t[12+j] = d1 - d3
-		}
-		for i := 0; i < 4; i++ {
-			t0, t1, t2, t3 := t[4*i], t[4*i+1], t[4*i+2], t[4*i+3]
-			vx[4*i][q] = t0 - t2
-			vx[4*i+1][q] = t1 + t2
-			vx[4*i+2][q] = t2 - t1
-			vx[4*i+3][q] = t1 - t3
-		}
-		if tx++; tx == tw {
+			row(xb-tx, band[(t-ty)*m*pw+m*tx:], pw, v[off+q:], vs)
+			q += xb - tx
 			tx = 0
-			if ty++; ty == th {
-				ty = 0
-				n++
-				if q+1 < pb {
-					loadPlane()
-				}
-			}
+		}
+		if ty, tx = ty1+1, (last+1)%tw; tx != 0 {
+			ty = ty1
+		}
+		if ty == th {
+			ty = 0
+			n++
 		}
 	}
+	return buf
 }
 
-// wgOutput adds Aᵀ m A of output channel k's tiles p0…p0+pb-1, read from
-// mo[ξ·ms + off + q], to y.
-func wgOutput(gm wgGeom, y []float32, gi, k, p0, pb, th, tw int, mo []float32, ms, off int) {
+// wgPadBand copies rows iy…iy+rows-1 of the H×W plane, their columns
+// -padL…pw-1-padL, to buf (pw values a row), with zeros for what lies
+// outside the plane, and returns the copy.
+func wgPadBand(buf, plane []float32, H, W, iy, padL, rows, pw int) []float32 {
+	band := buf[:rows*pw]
+	j0, j1 := max(0, padL), min(pw, W+padL) // the columns inside the plane
+	for i := 0; i < rows; i++ {
+		dst := band[i*pw:][:pw]
+		yy := iy + i
+		if yy < 0 || yy >= H || j0 >= j1 {
+			clear(dst)
+			continue
+		}
+		for j := range dst[:j0] {
+			dst[j] = 0
+		}
+		copy(dst[j0:j1], plane[yy*W+j0-padL:])
+		for j := j1; j < pw; j++ {
+			dst[j] = 0
+		}
+	}
+	return band
+}
+
+// wgOutputTiles adds Aᵀ m A of output channel k's m×m tiles p0…p0+pb-1,
+// read from mo[ξ·ms + off + q], to y, a row of tiles at a time (wgOutRow or
+// wg4OutRow, as wgInputTiles). Where the tiles overhang the plane (its
+// size not a multiple of m), the rows of the plane they cover are added
+// to in a copy as wide and high as the tiles (in buf if large enough),
+// copied back after; the buffer used is returned for the next call.
+func wgOutputTiles(m int, gm wgGeom, y []float32, gi, k, p0, pb, th, tw int, mo []float32, ms, off int, buf []float32) []float32 {
+	if pb <= 0 {
+		return buf
+	}
+	row, a := wgOutRow, 4
+	if m == 4 {
+		row, a = wg4OutRow, 6
+	}
 	OH, OW := gm.OH, gm.OW
 	ohw := OH * OW
 	tiles := th * tw
 	n, r := p0/tiles, p0%tiles
 	ty, tx := r/tw, r%tw
-	var mx [16][]float32
-	for xi := range mx {
-		mx[xi] = mo[xi*ms+off:][:pb]
+	mo = mo[:(a*a-1)*ms+off+pb]
+	pw := m * tw
+	padded := pw != OW || th*m != OH
+	if need := min(th, (pb+tx+tw-1)/tw+1) * m * pw; padded && cap(buf) < need {
+		buf = make([]float32, need)
 	}
-	var plane []float32
-	loadPlane := func() {
-		plane = y[(n*gm.G*gm.Cout+gi*gm.Cout+k)*ohw:][:ohw]
-	}
-	loadPlane()
-	for q := 0; q < pb; q++ {
-		// Aᵀ m (rows 0…3 → 2), then · A (columns).
-		var s [8]float32
-		for j := 0; j < 4; j++ {
-			m0, m1, m2, m3 := mx[j][q], mx[4+j][q], mx[8+j][q], mx[12+j][q]
-			s[j] = m0 + m1 + m2
-			s[4+j] = m1 - m2 - m3
-		}
-		y00 := s[0] + s[1] + s[2]
-		y01 := s[1] - s[2] - s[3]
-		y10 := s[4] + s[5] + s[6]
-		y11 := s[5] - s[6] - s[7]
-		oy, ox := 2*ty, 2*tx
-		if oy+2 <= OH && ox+2 <= OW {
-			r0 := plane[oy*OW+ox:][:2]
-			r1 := plane[(oy+1)*OW+ox:][:2]
-			r0[0] += y00
-			r0[1] += y01
-			r1[0] += y10
-			r1[1] += y11
-		} else {
-			plane[oy*OW+ox] += y00
-			if ox+1 < OW {
-				plane[oy*OW+ox+1] += y01
-			}
-			if oy+1 < OH {
-				plane[(oy+1)*OW+ox] += y10
-				if ox+1 < OW {
-					plane[(oy+1)*OW+ox+1] += y11
-				}
+	for q := 0; q < pb; {
+		plane := y[(n*gm.G*gm.Cout+gi*gm.Cout+k)*ohw:][:ohw]
+		last := ty*tw + tx + min(pb-q, tiles-ty*tw-tx) - 1
+		ty1 := last / tw
+		band, stride := plane[m*ty*OW:], OW
+		rows := min((ty1-ty+1)*m, OH-m*ty) // the plane's rows the tiles cover
+		if padded {
+			band, stride = buf[:(ty1-ty+1)*m*pw], pw
+			for i := 0; i < rows; i++ {
+				copy(band[i*pw:][:OW], plane[(m*ty+i)*OW:][:OW])
 			}
 		}
-		if tx++; tx == tw {
+		for t := ty; t <= ty1; t++ {
+			xb := tw
+			if t == ty1 {
+				xb = last%tw + 1
+			}
+			row(xb-tx, mo[off+q:], ms, band[(t-ty)*m*stride+m*tx:], stride)
+			q += xb - tx
 			tx = 0
-			if ty++; ty == th {
-				ty = 0
-				n++
-				if q+1 < pb {
-					loadPlane()
-				}
+		}
+		if padded {
+			for i := 0; i < rows; i++ {
+				copy(plane[(m*ty+i)*OW:][:OW], band[i*pw:])
 			}
 		}
+		if ty, tx = ty1+1, (last+1)%tw; tx != 0 {
+			ty = ty1
+		}
+		if ty == th {
+			ty = 0
+			n++
+		}
 	}
+	return buf
 }

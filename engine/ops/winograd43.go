@@ -100,112 +100,14 @@ func wg4A(m0, m1, m2, m3, m4, m5 float32) (a0, a1, a2, a3 float32) {
 	return
 }
 
-// wg4Input writes Bᵀ d B of channel c's tiles p0…p0+pb-1 to v[ξ·vs + off + q].
+// wg4Input writes Bᵀ d B of channel c's tiles p0…p0+pb-1 to v[ξ·vs + off + q]
+// (wgInputTiles).
 func wg4Input(gm wgGeom, x []float32, gi, c, p0, pb, th, tw int, v []float32, vs, off int) {
-	H, W := gm.H, gm.W
-	hw := H * W
-	tiles := th * tw
-	n, r := p0/tiles, p0%tiles
-	ty, tx := r/tw, r%tw
-	var vx [36][]float32
-	for xi := range vx {
-		vx[xi] = v[xi*vs+off:][:pb]
-	}
-	plane := x[(n*gm.G*gm.Cin+gi*gm.Cin+c)*hw:][:hw]
-	for q := 0; q < pb; q++ {
-		iy, ix := 4*ty-gm.padT, 4*tx-gm.padL
-		var d [36]float32
-		if iy >= 0 && iy+6 <= H && ix >= 0 && ix+6 <= W {
-			for i := 0; i < 6; i++ {
-				row := plane[(iy+i)*W+ix:][:6]
-				d[6*i], d[6*i+1], d[6*i+2], d[6*i+3], d[6*i+4], d[6*i+5] = row[0], row[1], row[2], row[3], row[4], row[5]
-			}
-		} else {
-			for i := 0; i < 6; i++ {
-				yy := iy + i
-				if yy < 0 || yy >= H {
-					continue
-				}
-				row := plane[yy*W:][:W]
-				for j := 0; j < 6; j++ {
-					if xx := ix + j; xx >= 0 && xx < W {
-						d[6*i+j] = row[xx]
-					}
-				}
-			}
-		}
-		// Bᵀ d (columns), then · B (rows).
-		var t [36]float32
-		for j := 0; j < 6; j++ {
-			t[j], t[6+j], t[12+j], t[18+j], t[24+j], t[30+j] = wg4B(d[j], d[6+j], d[12+j], d[18+j], d[24+j], d[30+j])
-		}
-		for i := 0; i < 36; i += 6 {
-			a0, a1, a2, a3, a4, a5 := wg4B(t[i], t[i+1], t[i+2], t[i+3], t[i+4], t[i+5])
-			vx[i][q], vx[i+1][q], vx[i+2][q] = a0, a1, a2
-			vx[i+3][q], vx[i+4][q], vx[i+5][q] = a3, a4, a5
-		}
-		if tx++; tx == tw {
-			tx = 0
-			if ty++; ty == th {
-				ty = 0
-				n++
-				if q+1 < pb {
-					plane = x[(n*gm.G*gm.Cin+gi*gm.Cin+c)*hw:][:hw]
-				}
-			}
-		}
-	}
+	wgInputTiles(4, gm, x, gi, c, p0, pb, th, tw, v, vs, off, nil)
 }
 
 // wg4Output adds Aᵀ m A of output channel k's tiles p0…p0+pb-1, read from
-// mo[ξ·ms + off + q], to y.
+// mo[ξ·ms + off + q], to y (wgOutputTiles).
 func wg4Output(gm wgGeom, y []float32, gi, k, p0, pb, th, tw int, mo []float32, ms, off int) {
-	OH, OW := gm.OH, gm.OW
-	ohw := OH * OW
-	tiles := th * tw
-	n, r := p0/tiles, p0%tiles
-	ty, tx := r/tw, r%tw
-	var mx [36][]float32
-	for xi := range mx {
-		mx[xi] = mo[xi*ms+off:][:pb]
-	}
-	plane := y[(n*gm.G*gm.Cout+gi*gm.Cout+k)*ohw:][:ohw]
-	for q := 0; q < pb; q++ {
-		// Aᵀ m (columns: 6 rows → 4), then · A (rows: 6 columns → 4).
-		var s [24]float32
-		for j := 0; j < 6; j++ {
-			s[j], s[6+j], s[12+j], s[18+j] = wg4A(mx[j][q], mx[6+j][q], mx[12+j][q], mx[18+j][q], mx[24+j][q], mx[30+j][q])
-		}
-		var o [16]float32
-		for i := 0; i < 4; i++ {
-			o[4*i], o[4*i+1], o[4*i+2], o[4*i+3] = wg4A(s[6*i], s[6*i+1], s[6*i+2], s[6*i+3], s[6*i+4], s[6*i+5])
-		}
-		oy, ox := 4*ty, 4*tx
-		if oy+4 <= OH && ox+4 <= OW {
-			for i := 0; i < 4; i++ {
-				row := plane[(oy+i)*OW+ox:][:4]
-				row[0] += o[4*i]
-				row[1] += o[4*i+1]
-				row[2] += o[4*i+2]
-				row[3] += o[4*i+3]
-			}
-		} else {
-			for i := 0; i < 4 && oy+i < OH; i++ {
-				row := plane[(oy+i)*OW:][:OW]
-				for j := 0; j < 4 && ox+j < OW; j++ {
-					row[ox+j] += o[4*i+j]
-				}
-			}
-		}
-		if tx++; tx == tw {
-			tx = 0
-			if ty++; ty == th {
-				ty = 0
-				n++
-				if q+1 < pb {
-					plane = y[(n*gm.G*gm.Cout+gi*gm.Cout+k)*ohw:][:ohw]
-				}
-			}
-		}
-	}
+	wgOutputTiles(4, gm, y, gi, k, p0, pb, th, tw, mo, ms, off, nil)
 }

@@ -338,19 +338,24 @@ func ToRGBAFromPlanes(planes []float32, c, h, w int, mean, std []float32) *image
 			sd = std[ch]
 		}
 		plane := planes[ch*h*w : (ch+1)*h*w]
+		pix := out.Pix[:4*len(plane)]
 		for i, x := range plane {
+			// Clamped to [0, 1], NaN to 0, by comparisons: Go's wasm code
+			// calls a runtime function for each float min and max.
 			v := float32(x*sd) + mu
-			if v != v {
+			if !(v > 0) {
 				v = 0
+			} else if v > 1 {
+				v = 1
 			}
-			v = min(max(v, 0), 1)
 			q := uint8(math.RoundToEven(float64(v * 255)))
+			px := (*[4]uint8)(pix[4*i : 4*i+4])
 			if c == 1 {
-				out.Pix[4*i], out.Pix[4*i+1], out.Pix[4*i+2] = q, q, q
+				px[0], px[1], px[2] = q, q, q
 			} else {
-				out.Pix[4*i+ch] = q
+				px[ch] = q
 			}
-			out.Pix[4*i+3] = 255
+			px[3] = 255
 		}
 	}
 	return out

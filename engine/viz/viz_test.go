@@ -467,6 +467,55 @@ func TestToRGBAFromPlanesRoundTrip(t *testing.T) {
 	}
 }
 
+// TestToRGBAFromPlanesClamp compares the pixels with the clamp written
+// with Go's min and max (as it was), on values around and outside [0, 1],
+// signed zeros, infinities and NaNs, grey and colour.
+func TestToRGBAFromPlanesClamp(t *testing.T) {
+	rng := rand.New(rand.NewSource(4))
+	special := []float32{0, float32(math.Copysign(0, -1)), 1, -1, 2, 0.5, 1.0 / 510, 1.5 / 255, 254.5 / 255,
+		float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), math.SmallestNonzeroFloat32, -math.SmallestNonzeroFloat32}
+	for _, c := range []int{1, 3} {
+		h, w := 7, 11
+		x := make([]float32, c*h*w)
+		for i := range x {
+			if i < len(special) {
+				x[i] = special[i]
+			} else {
+				x[i] = float32(rng.NormFloat64()*0.6 + 0.5)
+			}
+		}
+		mean, std := []float32{0.1, -0.2, 0.3}[:c], []float32{1.5, 0.25, 1}[:c]
+		for _, ms := range [][2][]float32{{nil, nil}, {mean, std}} {
+			got := ToRGBAFromPlanes(x, c, h, w, ms[0], ms[1])
+			for ch := 0; ch < c; ch++ {
+				mu, sd := float32(0), float32(1)
+				if ms[0] != nil {
+					mu, sd = ms[0][ch], ms[1][ch]
+				}
+				for i, v := range x[ch*h*w : (ch+1)*h*w] {
+					v = float32(v*sd) + mu
+					if v != v {
+						v = 0
+					}
+					v = min(max(v, 0), 1)
+					want := uint8(math.RoundToEven(float64(v * 255)))
+					for k := 0; k < 3; k++ {
+						if k != ch && c == 3 {
+							continue
+						}
+						if g := got.Pix[4*i+k]; g != want {
+							t.Fatalf("%d channels, mean %v: value %d (%v) channel %d = %d, want %d", c, ms[0], i, x[ch*h*w+i], k, g, want)
+						}
+					}
+					if got.Pix[4*i+3] != 255 {
+						t.Fatalf("alpha %d", got.Pix[4*i+3])
+					}
+				}
+			}
+		}
+	}
+}
+
 func TestGridSizes(t *testing.T) {
 	tile := func(w, h int) image.Image { return image.NewRGBA(image.Rect(0, 0, w, h)) }
 	five := []image.Image{tile(10, 8), tile(10, 8), tile(12, 6), tile(10, 8), tile(10, 8)}
