@@ -24,8 +24,9 @@ import (
 // hashing reads each weight once, a small part of what transforming it
 // costs. Frozen weights (tensor.T.Freeze: a loaded model's) never change,
 // so their entries are used without hashing them: the hash was 7 % of a
-// native ResNet-18 forward pass (46 MB read) and 2 % in wasm. All Convs together keep at most wgPackMax floats; beyond that a
-// convolution transforms its weights at every call, as before.
+// native ResNet-18 forward pass (46 MB read) and 2 % in wasm. All Convs
+// together keep at most wgPackMax floats; beyond that a convolution
+// transforms its weights at every call, as before.
 const wgPackMax = 48 << 20 // floats (192 MB)
 
 var wgPackUsed atomic.Int64
