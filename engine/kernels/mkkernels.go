@@ -268,28 +268,25 @@ func (t target) writeKernel(b *bytes.Buffer) {
 // of the multiplications were padding).
 func (t target) writeEdgeColumns(b *bytes.Buffer) {
 	p := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
-	var names []string
-	for cols := 1; cols < t.nr; cols++ {
-		name := fmt.Sprintf("accumulateCols%d", cols)
-		names = append(names, name)
-		p("")
-		p("// %s is accumulate for the first %d column(s) of the B panel: it", name, cols)
-		p("// sets acc[r·gemmNR+j] for j < %d, each sum in order of p (%s).", cols, t.asm)
-		p("//")
-		p("//go:noescape")
-		p("func %s(kc int, ap *aRow, bp *bRow, acc *[gemmMR * gemmNR]float32)", name)
+	// declare emits the declarations of the k loops accumulate<suffix>1…
+	// of the edges of 1…n-1 valid columns of the B panel or rows of the A
+	// panel, and returns their names.
+	declare := func(suffix, kind, panel, index string, n int) []string {
+		var names []string
+		for k := 1; k < n; k++ {
+			name := fmt.Sprintf("accumulate%s%d", suffix, k)
+			names = append(names, name)
+			p("")
+			p("// %s is accumulate for the first %d %s(s) of the %s panel: it", name, k, kind, panel)
+			p("// sets acc[r·gemmNR+j] for %s < %d, each sum in order of p (%s).", index, k, t.asm)
+			p("//")
+			p("//go:noescape")
+			p("func %s(kc int, ap *aRow, bp *bRow, acc *[gemmMR * gemmNR]float32)", name)
+		}
+		return names
 	}
-	var rowNames []string
-	for rows := 1; rows < t.mr; rows++ {
-		name := fmt.Sprintf("accumulateRows%d", rows)
-		rowNames = append(rowNames, name)
-		p("")
-		p("// %s is accumulate for the first %d row(s) of the A panel: it", name, rows)
-		p("// sets acc[r·gemmNR+j] for r < %d, each sum in order of p (%s).", rows, t.asm)
-		p("//")
-		p("//go:noescape")
-		p("func %s(kc int, ap *aRow, bp *bRow, acc *[gemmMR * gemmNR]float32)", name)
-	}
+	names := declare("Cols", "column", "B", "j", t.nr)
+	rowNames := declare("Rows", "row", "A", "r", t.mr)
 	p("")
 	p("// edgeRowsAccumulate[rows-1] is the k loop of an edge of rows rows.")
 	p("var edgeRowsAccumulate = [gemmMR - 1]func(kc int, ap *aRow, bp *bRow, acc *[gemmMR * gemmNR]float32){%s}", strings.Join(rowNames, ", "))

@@ -417,18 +417,6 @@ func wgConv(gm wgGeom, x, u []float32, pa []*kernels.PackedA, y []float32, m int
 	}
 }
 
-// wgInput writes Bᵀ d B of channel c's tiles p0…p0+pb-1 to v[ξ·vs + off + q]
-// (wgInputTiles).
-func wgInput(gm wgGeom, x []float32, gi, c, p0, pb, th, tw int, v []float32, vs, off int) {
-	wgInputTiles(2, gm, x, gi, c, p0, pb, th, tw, v, vs, off, nil)
-}
-
-// wgOutput adds Aᵀ m A of output channel k's tiles p0…p0+pb-1, read from
-// mo[ξ·ms + off + q], to y (wgOutputTiles).
-func wgOutput(gm wgGeom, y []float32, gi, k, p0, pb, th, tw int, mo []float32, ms, off int) {
-	wgOutputTiles(2, gm, y, gi, k, p0, pb, th, tw, mo, ms, off, nil)
-}
-
 // wgInputTiles writes Bᵀ d B of channel c's tiles p0…p0+pb-1, m×m output
 // tiles (m = 2 or 4, windows of a = m+2), to v[ξ·vs + off + q].
 //

@@ -99,15 +99,3 @@ func wg4A(m0, m1, m2, m3, m4, m5 float32) (a0, a1, a2, a3 float32) {
 	a3 = q + 8*s + m5
 	return
 }
-
-// wg4Input writes Bᵀ d B of channel c's tiles p0…p0+pb-1 to v[ξ·vs + off + q]
-// (wgInputTiles).
-func wg4Input(gm wgGeom, x []float32, gi, c, p0, pb, th, tw int, v []float32, vs, off int) {
-	wgInputTiles(4, gm, x, gi, c, p0, pb, th, tw, v, vs, off, nil)
-}
-
-// wg4Output adds Aᵀ m A of output channel k's tiles p0…p0+pb-1, read from
-// mo[ξ·ms + off + q], to y (wgOutputTiles).
-func wg4Output(gm wgGeom, y []float32, gi, k, p0, pb, th, tw int, mo []float32, ms, off int) {
-	wgOutputTiles(4, gm, y, gi, k, p0, pb, th, tw, mo, ms, off, nil)
-}
