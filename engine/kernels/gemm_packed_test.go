@@ -10,10 +10,20 @@ import (
 
 // TestSgemmPacked checks that SgemmPacked gives Sgemm's results bit for bit
 // (the same blocks, the same sums) over shapes around the blocks and edge
-// tiles, every transpose and alpha/beta case, for every kernel, and that
-// n = 1 (no matrix-vector shortcut) is within the float32 bound of the
-// float64 reference.
+// tiles, every transpose and alpha/beta case, for every kernel, with and
+// without reading A's blocks ahead (touchPackedA), and that n = 1 (no
+// matrix-vector shortcut) is within the float32 bound of the float64
+// reference.
 func TestSgemmPacked(t *testing.T) {
+	old := touchPackedA
+	defer func() { touchPackedA = old }()
+	for _, touch := range []bool{false, true} {
+		touchPackedA = touch
+		testSgemmPacked(t)
+	}
+}
+
+func testSgemmPacked(t *testing.T) {
 	for _, km := range kernelModes() {
 		restore := km.use()
 		r := rand.New(rand.NewSource(11))
@@ -38,7 +48,7 @@ func TestSgemmPacked(t *testing.T) {
 					c0 := randSlice(r, m*(n+1))
 					want := append([]float32(nil), c0...)
 					got := append([]float32(nil), c0...)
-					name := fmt.Sprintf("%s kernel: transA %v transB %v %d×%d×%d", km.name, transA, transB, m, n, k)
+					name := fmt.Sprintf("%s kernel, touch %v: transA %v transB %v %d×%d×%d", km.name, touchPackedA, transA, transB, m, n, k)
 					pa := PackA(transA, m, k, a, lda)
 					if pa.Rows() != m || pa.Cols() != k {
 						t.Fatalf("%s: packed %d×%d", name, pa.Rows(), pa.Cols())
@@ -66,6 +76,31 @@ func TestSgemmPacked(t *testing.T) {
 			}
 		}
 		restore()
+	}
+}
+
+// TestTouchRows checks that touchRows reads the first value of rows 0,
+// step, 2·step, … (at most 64 bytes apart, so every line of the block),
+// whatever the length: with small integers as values, its sum is exact.
+func TestTouchRows(t *testing.T) {
+	const step = 64 / (4 * gemmMR)
+	if step*4*gemmMR > 64 || step < 1 {
+		t.Fatalf("step %d rows of %d bytes", step, 4*gemmMR)
+	}
+	for n := 0; n < 12*step+5; n++ {
+		p := make([]aRow, n)
+		want := float32(0)
+		for i := range p {
+			p[i][0] = float32(i%7 + 1)
+			if i%step == 0 {
+				want += p[i][0]
+			}
+		}
+		touchSink = -1
+		touchRows(p)
+		if touchSink != want {
+			t.Fatalf("%d rows: read %v, want the sum %v of every %d-th row's first value", n, touchSink, want, step)
+		}
 	}
 }
 
