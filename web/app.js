@@ -730,6 +730,8 @@ function showPresent(target) {
 function showPredictions() {
   const ol = $('top5');
   ol.textContent = '';
+  // Hidden in the page's HTML until the first pass has classes to show.
+  $('predictions').hidden = !state.input.top5.length;
   const target = state.classIndex >= 0 ? state.classIndex : (state.input.top5[0] || {}).index;
   showPresent(target);
   for (const p0 of state.input.top5) {
