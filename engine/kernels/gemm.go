@@ -166,6 +166,9 @@ type gemmBufs struct {
 	a   []aRow
 	b   []bRow
 	vec []float32
+	// sink keeps what touchRows read (SgemmPacked in wasm), so that its
+	// reads stay.
+	sink float32
 }
 
 // bufList is the free list of pack buffers. A sync.Pool would be dropped at

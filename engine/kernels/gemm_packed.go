@@ -161,7 +161,7 @@ func sgemmPackedSerial(pa *PackedA, r0, r1 int, b matB, n int, alpha, beta float
 				if lo < hi {
 					ap := pa.data[pa.off[i]+(lo-ic)/gemmMR*kb:]
 					if touchPackedA {
-						touchRows(ap[:(hi-lo+gemmMR-1)/gemmMR*kb])
+						g.sink += touchRows(ap[:(hi-lo+gemmMR-1)/gemmMR*kb])
 					}
 					macroKernel(hi-lo, nb, kb, ap, bbuf, alpha, bt, c[lo*ldc+jc:], ldc)
 				}
@@ -174,14 +174,12 @@ func sgemmPackedSerial(pa *PackedA, r0, r1 int, b matB, n int, alpha, beta float
 // Floats is the memory the packed matrix takes, in float32s.
 func (pa *PackedA) Floats() int { return len(pa.data) * gemmMR }
 
-// touchSink keeps touchRows's reads from being optimised away.
-var touchSink float32
-
 // touchRows reads a value at least every 64 bytes of p (rows of gemmMR
 // floats), so one in each cache line, four per iteration: a packed block
 // of A that is not in cache then arrives with many lines in flight rather
-// than a few at a time (see touchPackedA).
-func touchRows(p []aRow) {
+// than a few at a time (see touchPackedA). It returns the sum of what it
+// read, which the caller keeps, so that the reads are not optimised away.
+func touchRows(p []aRow) float32 {
 	const step = 64 / (4 * gemmMR) // rows: reads at most a line apart
 	var s0, s1, s2, s3 float32
 	i := 0
@@ -195,5 +193,5 @@ func touchRows(p []aRow) {
 	for ; i < len(p); i += step {
 		s0 += p[i][0]
 	}
-	touchSink = s0 + s1 + s2 + s3
+	return s0 + s1 + s2 + s3
 }
