@@ -29,7 +29,8 @@ func sgemmPackedSplit(pa *PackedA, b matB, n int, alpha, beta float32, c []float
 // Measured under Node (products of 512×512 packed A matrices and 512×N B,
 // cycling through 64 MB of different A matrices; in GMAC/s): N = 16 (a
 // Winograd product on a 7×7 plane) 3.3 → 4.0, N = 4 1.8 → 2.9, N = 49
-// 4.4 → 4.7; with A in cache 1–3 % slower. In the whole engine, alternating
-// builds: ResNet-18 Grad-CAM 245 → 215–225 ms, saliency 507 → 476 ms. It
-// only reads, so the products keep their bits.
+// 4.4 → 4.7; with A in cache 1–3 % slower. In the whole engine, three
+// rounds alternating with the build before: ResNet-18 Grad-CAM 249 → 232
+// ms, saliency 529 → 509 ms, forward 285 → 272 ms. It only reads, so the
+// products keep their bits.
 var touchPackedA = true
