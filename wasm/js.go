@@ -54,6 +54,7 @@ func phase(name string) {
 
 func main() {
 	phase("go:main")
+	setMemoryLimit()
 	eng := NewEngine()
 	eng.ReusePictures = true // bitmap copies every picture at once
 	tuneGC(eng)

@@ -1337,7 +1337,7 @@ function sortedMethods() {
   const ms = api.engine().methods || [];
   return [...ms].sort((a, b) => {
     const ia = METHOD_ORDER.indexOf(a), ib = METHOD_ORDER.indexOf(b);
-    return (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib) || a.localeCompare(b);
+    return (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib) || (a < b ? -1 : a > b ? 1 : 0); // (ids are ASCII: no collator, whose start costs tens of ms)
   });
 }
 
