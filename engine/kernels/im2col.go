@@ -165,6 +165,9 @@ func copyShort(d, src []float32) {
 	}
 }
 
+// GatherStrided sets d[i] = s[i·stride] for i < len(d).
+func GatherStrided(d, s []float32, stride int) { gatherStrided(d, s, stride) }
+
 // gatherStrided sets d[i] = s[i·stride] for i < len(d).
 func gatherStrided(d, s []float32, stride int) {
 	if len(d) == 0 {

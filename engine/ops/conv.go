@@ -118,8 +118,9 @@ func (op *Conv) ForwardBufs(in []*tensor.T, bufs Bufs) ([]*tensor.T, error) {
 	y := newOut(bufs, p.g.outShape(p.N, p.M, p.rank)...)
 	x, w, yf := in[0].F32(), in[1].F32(), y.F32()
 	hasBias := len(in) > 2 && in[2] != nil
-	wino := !p.depthwise && p.useWinogradForward()
-	if bufs != nil && !hasBias && (p.depthwise || wino) {
+	stem := !p.depthwise && p.useStemForward()
+	wino := !p.depthwise && !stem && p.useWinogradForward()
+	if bufs != nil && !hasBias && (p.depthwise || wino || stem) {
 		parallelFor(p.N*p.M, float64(len(yf)), func(lo, hi int) {
 			clear(yf[lo*p.ohw : hi*p.ohw])
 		})
@@ -140,6 +141,10 @@ func (op *Conv) ForwardBufs(in []*tensor.T, bufs Bufs) ([]*tensor.T, error) {
 	}
 	if wino {
 		winogradForward(p, &op.pack, x, w, yf, in[1].Frozen())
+		return []*tensor.T{y}, nil
+	}
+	if stem {
+		stemForward(p, &op.pack, x, w, yf, in[1].Frozen())
 		return []*tensor.T{y}, nil
 	}
 	beta := float32(0)

@@ -280,6 +280,137 @@ func wg4OutRowGo(n int, mo []float32, ms int, y []float32, ow int) {
 	}
 }
 
+// wg34InRowGo writes Bᵀ d B of n tiles in a row, tile i's 6×6 window d
+// starting at x[3i] (rows w apart), to v[ξ·vs + i]: the columns first
+// (wg4B), then the rows. wg34InRow is this, in wasm assembly in wasm.
+func wg34InRowGo(n int, x []float32, w int, v []float32, vs int) {
+	var t [36]float32
+	for i := 0; i < n; i++ {
+		b := 3 * i
+		r0 := x[b+0*w:][:6]
+		r1 := x[b+1*w:][:6]
+		r2 := x[b+2*w:][:6]
+		r3 := x[b+3*w:][:6]
+		r4 := x[b+4*w:][:6]
+		r5 := x[b+5*w:][:6]
+		t[0], t[6], t[12], t[18], t[24], t[30] = wg4B(r0[0], r1[0], r2[0], r3[0], r4[0], r5[0])
+		t[1], t[7], t[13], t[19], t[25], t[31] = wg4B(r0[1], r1[1], r2[1], r3[1], r4[1], r5[1])
+		t[2], t[8], t[14], t[20], t[26], t[32] = wg4B(r0[2], r1[2], r2[2], r3[2], r4[2], r5[2])
+		t[3], t[9], t[15], t[21], t[27], t[33] = wg4B(r0[3], r1[3], r2[3], r3[3], r4[3], r5[3])
+		t[4], t[10], t[16], t[22], t[28], t[34] = wg4B(r0[4], r1[4], r2[4], r3[4], r4[4], r5[4])
+		t[5], t[11], t[17], t[23], t[29], t[35] = wg4B(r0[5], r1[5], r2[5], r3[5], r4[5], r5[5])
+		o := i
+		a0, a1, a2, a3, a4, a5 := wg4B(t[0], t[1], t[2], t[3], t[4], t[5])
+		v[o] = a0
+		o += vs
+		v[o] = a1
+		o += vs
+		v[o] = a2
+		o += vs
+		v[o] = a3
+		o += vs
+		v[o] = a4
+		o += vs
+		v[o] = a5
+		o += vs
+		a0, a1, a2, a3, a4, a5 = wg4B(t[6], t[7], t[8], t[9], t[10], t[11])
+		v[o] = a0
+		o += vs
+		v[o] = a1
+		o += vs
+		v[o] = a2
+		o += vs
+		v[o] = a3
+		o += vs
+		v[o] = a4
+		o += vs
+		v[o] = a5
+		o += vs
+		a0, a1, a2, a3, a4, a5 = wg4B(t[12], t[13], t[14], t[15], t[16], t[17])
+		v[o] = a0
+		o += vs
+		v[o] = a1
+		o += vs
+		v[o] = a2
+		o += vs
+		v[o] = a3
+		o += vs
+		v[o] = a4
+		o += vs
+		v[o] = a5
+		o += vs
+		a0, a1, a2, a3, a4, a5 = wg4B(t[18], t[19], t[20], t[21], t[22], t[23])
+		v[o] = a0
+		o += vs
+		v[o] = a1
+		o += vs
+		v[o] = a2
+		o += vs
+		v[o] = a3
+		o += vs
+		v[o] = a4
+		o += vs
+		v[o] = a5
+		o += vs
+		a0, a1, a2, a3, a4, a5 = wg4B(t[24], t[25], t[26], t[27], t[28], t[29])
+		v[o] = a0
+		o += vs
+		v[o] = a1
+		o += vs
+		v[o] = a2
+		o += vs
+		v[o] = a3
+		o += vs
+		v[o] = a4
+		o += vs
+		v[o] = a5
+		o += vs
+		a0, a1, a2, a3, a4, a5 = wg4B(t[30], t[31], t[32], t[33], t[34], t[35])
+		v[o] = a0
+		o += vs
+		v[o] = a1
+		o += vs
+		v[o] = a2
+		o += vs
+		v[o] = a3
+		o += vs
+		v[o] = a4
+		o += vs
+		v[o] = a5
+	}
+}
+
+// wg34OutRowGo adds Aᵀ m A of n tiles in a row, tile i's m read from
+// mo[ξ·ms + i], to the 3×3 block of y at 3i (rows ow apart): the columns
+// first (wg34A), then the rows. wg34OutRow is this, in wasm assembly in wasm.
+func wg34OutRowGo(n int, mo []float32, ms int, y []float32, ow int) {
+	var s [18]float32
+	ms6 := 6 * ms
+	for i := 0; i < n; i++ {
+		o := i
+		for j := 0; j < 6; j++ {
+			s[j], s[6+j], s[12+j] = wg34A(mo[o], mo[o+ms6], mo[o+2*ms6], mo[o+3*ms6], mo[o+4*ms6], mo[o+5*ms6])
+			o += ms
+		}
+		b := 3 * i
+		a0, a1, a2 := wg34A(s[0], s[1], s[2], s[3], s[4], s[5])
+		row0 := y[b+0*ow:][:3]
+		row0[0] += a0
+		row0[1] += a1
+		row0[2] += a2
+		a0, a1, a2 = wg34A(s[6], s[7], s[8], s[9], s[10], s[11])
+		row1 := y[b+1*ow:][:3]
+		row1[0] += a0
+		row1[1] += a1
+		row1[2] += a2
+		a0, a1, a2 = wg34A(s[12], s[13], s[14], s[15], s[16], s[17])
+		row2 := y[b+2*ow:][:3]
+		row2[0] += a0
+		row2[1] += a1
+		row2[2] += a2
+	}
+}
+
 // dw3RowGo sets y[i] += the taps of output i for i < n, whose input
 // columns start at i·sx in the rows x0, x1, x2, with the kernel rows [0 1 2]
 // only, each row's columns left to right, each product added to the sum on its

@@ -91,3 +91,13 @@ func wg4InRow(n int, x []float32, w int, v []float32, vs int) {
 func wg4OutRow(n int, mo []float32, ms int, y []float32, ow int) {
 	wg4OutRowGo(n, mo, ms, y, ow)
 }
+
+// wg34InRow is wg34InRowGo.
+func wg34InRow(n int, x []float32, w int, v []float32, vs int) {
+	wg34InRowGo(n, x, w, v, vs)
+}
+
+// wg34OutRow is wg34OutRowGo.
+func wg34OutRow(n int, mo []float32, ms int, y []float32, ow int) {
+	wg34OutRowGo(n, mo, ms, y, ow)
+}

@@ -76,6 +76,16 @@ func wg4InLoop(n int, x *float32, w int, v *float32, vs int, t *[36]float32)
 //go:noescape
 func wg4OutLoop(n int, mo *float32, ms int, y *float32, ow int, t *[24]float32)
 
+// wg34InLoop is wg34InRowGo over n ≥ 1 tiles (loops_wasm.s), t its scratch.
+//
+//go:noescape
+func wg34InLoop(n int, x *float32, w int, v *float32, vs int, t *[36]float32)
+
+// wg34OutLoop is wg34OutRowGo over n ≥ 1 tiles (loops_wasm.s), t its scratch.
+//
+//go:noescape
+func wg34OutLoop(n int, mo *float32, ms int, y *float32, ow int, t *[18]float32)
+
 // dw3Loop is dw3RowGo over n ≥ 1 outputs (loops_wasm.s); sx is the
 // stride in values.
 //
@@ -305,4 +315,30 @@ func wg4OutRow(n int, mo []float32, ms int, y []float32, ow int) {
 	_, _ = mo[35*ms+n-1], y[3*ow+4*n-1]
 	var t [24]float32
 	wg4OutLoop(n, &mo[0], ms, &y[0], ow, &t)
+}
+
+// wg34InRow is wg34InRowGo, in wasm assembly.
+func wg34InRow(n int, x []float32, w int, v []float32, vs int) {
+	if n <= 0 {
+		return
+	}
+	if w < 6 || vs < n {
+		panic("ops: wg34InRow: rows or transformed values overlap")
+	}
+	_, _ = x[3*(n-1)+5*w+5], v[35*vs+n-1]
+	var t [36]float32
+	wg34InLoop(n, &x[0], w, &v[0], vs, &t)
+}
+
+// wg34OutRow is wg34OutRowGo, in wasm assembly.
+func wg34OutRow(n int, mo []float32, ms int, y []float32, ow int) {
+	if n <= 0 {
+		return
+	}
+	if ow < 3*n || ms < n {
+		panic("ops: wg34OutRow: output rows or transformed values overlap")
+	}
+	_, _ = mo[35*ms+n-1], y[2*ow+3*n-1]
+	var t [18]float32
+	wg34OutLoop(n, &mo[0], ms, &y[0], ow, &t)
 }

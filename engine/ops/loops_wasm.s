@@ -5171,3 +5171,2159 @@ TEXT ·wg4OutLoop(SB), NOSPLIT, $0-48
 	BrIf $0
 	End
 	RET
+
+// func wg34InLoop(n int, x *float32, w int, v *float32, vs int, t *[36]float32)
+TEXT ·wg34InLoop(SB), NOSPLIT, $0-48
+	I64Load w+16(FP)
+	I64Const $2
+	I64Shl
+	Set R11
+	I64Load x+8(FP)
+	Set R0
+	Get R0
+	Get R11
+	I64Add
+	Set R1
+	Get R1
+	Get R11
+	I64Add
+	Set R2
+	Get R2
+	Get R11
+	I64Add
+	Set R3
+	Get R3
+	Get R11
+	I64Add
+	Set R4
+	Get R4
+	Get R11
+	I64Add
+	Set R5
+	I64Load v+24(FP)
+	Set R6
+	I64Load vs+32(FP)
+	I64Const $2
+	I64Shl
+	Set R7
+	I64Load t+40(FP)
+	Set R9
+	Get R6
+	I64Load n+0(FP)
+	I64Const $2
+	I64Shl
+	I64Add
+	Set R10
+	Loop
+	Get R0
+	I32WrapI64
+	F32Load $0
+	Set F0
+	Get R1
+	I32WrapI64
+	F32Load $0
+	Set F1
+	Get R2
+	I32WrapI64
+	F32Load $0
+	Set F2
+	Get R3
+	I32WrapI64
+	F32Load $0
+	Set F3
+	Get R4
+	I32WrapI64
+	F32Load $0
+	Set F4
+	Get R5
+	I32WrapI64
+	F32Load $0
+	Set F5
+	Get R9
+	I32WrapI64
+	Get F0
+	F32Const $(4.0)
+	F32Mul
+	Get F2
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F4
+	F32Add
+	F32Store $0
+	Get R9
+	I32WrapI64
+	Get F3
+	Get F4
+	F32Add
+	Get F1
+	Get F2
+	F32Add
+	F32Const $(4.0)
+	F32Mul
+	F32Sub
+	F32Store $24
+	Get R9
+	I32WrapI64
+	Get F4
+	Get F3
+	F32Sub
+	Get F1
+	Get F2
+	F32Sub
+	F32Const $(4.0)
+	F32Mul
+	F32Add
+	F32Store $48
+	Get R9
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Add
+	F32Store $72
+	Get R9
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Sub
+	F32Store $96
+	Get R9
+	I32WrapI64
+	Get F1
+	F32Const $(4.0)
+	F32Mul
+	Get F3
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F5
+	F32Add
+	F32Store $120
+	Get R0
+	I32WrapI64
+	F32Load $4
+	Set F0
+	Get R1
+	I32WrapI64
+	F32Load $4
+	Set F1
+	Get R2
+	I32WrapI64
+	F32Load $4
+	Set F2
+	Get R3
+	I32WrapI64
+	F32Load $4
+	Set F3
+	Get R4
+	I32WrapI64
+	F32Load $4
+	Set F4
+	Get R5
+	I32WrapI64
+	F32Load $4
+	Set F5
+	Get R9
+	I32WrapI64
+	Get F0
+	F32Const $(4.0)
+	F32Mul
+	Get F2
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F4
+	F32Add
+	F32Store $4
+	Get R9
+	I32WrapI64
+	Get F3
+	Get F4
+	F32Add
+	Get F1
+	Get F2
+	F32Add
+	F32Const $(4.0)
+	F32Mul
+	F32Sub
+	F32Store $28
+	Get R9
+	I32WrapI64
+	Get F4
+	Get F3
+	F32Sub
+	Get F1
+	Get F2
+	F32Sub
+	F32Const $(4.0)
+	F32Mul
+	F32Add
+	F32Store $52
+	Get R9
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Add
+	F32Store $76
+	Get R9
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Sub
+	F32Store $100
+	Get R9
+	I32WrapI64
+	Get F1
+	F32Const $(4.0)
+	F32Mul
+	Get F3
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F5
+	F32Add
+	F32Store $124
+	Get R0
+	I32WrapI64
+	F32Load $8
+	Set F0
+	Get R1
+	I32WrapI64
+	F32Load $8
+	Set F1
+	Get R2
+	I32WrapI64
+	F32Load $8
+	Set F2
+	Get R3
+	I32WrapI64
+	F32Load $8
+	Set F3
+	Get R4
+	I32WrapI64
+	F32Load $8
+	Set F4
+	Get R5
+	I32WrapI64
+	F32Load $8
+	Set F5
+	Get R9
+	I32WrapI64
+	Get F0
+	F32Const $(4.0)
+	F32Mul
+	Get F2
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F4
+	F32Add
+	F32Store $8
+	Get R9
+	I32WrapI64
+	Get F3
+	Get F4
+	F32Add
+	Get F1
+	Get F2
+	F32Add
+	F32Const $(4.0)
+	F32Mul
+	F32Sub
+	F32Store $32
+	Get R9
+	I32WrapI64
+	Get F4
+	Get F3
+	F32Sub
+	Get F1
+	Get F2
+	F32Sub
+	F32Const $(4.0)
+	F32Mul
+	F32Add
+	F32Store $56
+	Get R9
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Add
+	F32Store $80
+	Get R9
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Sub
+	F32Store $104
+	Get R9
+	I32WrapI64
+	Get F1
+	F32Const $(4.0)
+	F32Mul
+	Get F3
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F5
+	F32Add
+	F32Store $128
+	Get R0
+	I32WrapI64
+	F32Load $12
+	Set F0
+	Get R1
+	I32WrapI64
+	F32Load $12
+	Set F1
+	Get R2
+	I32WrapI64
+	F32Load $12
+	Set F2
+	Get R3
+	I32WrapI64
+	F32Load $12
+	Set F3
+	Get R4
+	I32WrapI64
+	F32Load $12
+	Set F4
+	Get R5
+	I32WrapI64
+	F32Load $12
+	Set F5
+	Get R9
+	I32WrapI64
+	Get F0
+	F32Const $(4.0)
+	F32Mul
+	Get F2
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F4
+	F32Add
+	F32Store $12
+	Get R9
+	I32WrapI64
+	Get F3
+	Get F4
+	F32Add
+	Get F1
+	Get F2
+	F32Add
+	F32Const $(4.0)
+	F32Mul
+	F32Sub
+	F32Store $36
+	Get R9
+	I32WrapI64
+	Get F4
+	Get F3
+	F32Sub
+	Get F1
+	Get F2
+	F32Sub
+	F32Const $(4.0)
+	F32Mul
+	F32Add
+	F32Store $60
+	Get R9
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Add
+	F32Store $84
+	Get R9
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Sub
+	F32Store $108
+	Get R9
+	I32WrapI64
+	Get F1
+	F32Const $(4.0)
+	F32Mul
+	Get F3
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F5
+	F32Add
+	F32Store $132
+	Get R0
+	I32WrapI64
+	F32Load $16
+	Set F0
+	Get R1
+	I32WrapI64
+	F32Load $16
+	Set F1
+	Get R2
+	I32WrapI64
+	F32Load $16
+	Set F2
+	Get R3
+	I32WrapI64
+	F32Load $16
+	Set F3
+	Get R4
+	I32WrapI64
+	F32Load $16
+	Set F4
+	Get R5
+	I32WrapI64
+	F32Load $16
+	Set F5
+	Get R9
+	I32WrapI64
+	Get F0
+	F32Const $(4.0)
+	F32Mul
+	Get F2
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F4
+	F32Add
+	F32Store $16
+	Get R9
+	I32WrapI64
+	Get F3
+	Get F4
+	F32Add
+	Get F1
+	Get F2
+	F32Add
+	F32Const $(4.0)
+	F32Mul
+	F32Sub
+	F32Store $40
+	Get R9
+	I32WrapI64
+	Get F4
+	Get F3
+	F32Sub
+	Get F1
+	Get F2
+	F32Sub
+	F32Const $(4.0)
+	F32Mul
+	F32Add
+	F32Store $64
+	Get R9
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Add
+	F32Store $88
+	Get R9
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Sub
+	F32Store $112
+	Get R9
+	I32WrapI64
+	Get F1
+	F32Const $(4.0)
+	F32Mul
+	Get F3
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F5
+	F32Add
+	F32Store $136
+	Get R0
+	I32WrapI64
+	F32Load $20
+	Set F0
+	Get R1
+	I32WrapI64
+	F32Load $20
+	Set F1
+	Get R2
+	I32WrapI64
+	F32Load $20
+	Set F2
+	Get R3
+	I32WrapI64
+	F32Load $20
+	Set F3
+	Get R4
+	I32WrapI64
+	F32Load $20
+	Set F4
+	Get R5
+	I32WrapI64
+	F32Load $20
+	Set F5
+	Get R9
+	I32WrapI64
+	Get F0
+	F32Const $(4.0)
+	F32Mul
+	Get F2
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F4
+	F32Add
+	F32Store $20
+	Get R9
+	I32WrapI64
+	Get F3
+	Get F4
+	F32Add
+	Get F1
+	Get F2
+	F32Add
+	F32Const $(4.0)
+	F32Mul
+	F32Sub
+	F32Store $44
+	Get R9
+	I32WrapI64
+	Get F4
+	Get F3
+	F32Sub
+	Get F1
+	Get F2
+	F32Sub
+	F32Const $(4.0)
+	F32Mul
+	F32Add
+	F32Store $68
+	Get R9
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Add
+	F32Store $92
+	Get R9
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Sub
+	F32Store $116
+	Get R9
+	I32WrapI64
+	Get F1
+	F32Const $(4.0)
+	F32Mul
+	Get F3
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F5
+	F32Add
+	F32Store $140
+	Get R6
+	Set R8
+	Get R9
+	I32WrapI64
+	F32Load $0
+	Set F0
+	Get R9
+	I32WrapI64
+	F32Load $4
+	Set F1
+	Get R9
+	I32WrapI64
+	F32Load $8
+	Set F2
+	Get R9
+	I32WrapI64
+	F32Load $12
+	Set F3
+	Get R9
+	I32WrapI64
+	F32Load $16
+	Set F4
+	Get R9
+	I32WrapI64
+	F32Load $20
+	Set F5
+	Get R8
+	I32WrapI64
+	Get F0
+	F32Const $(4.0)
+	F32Mul
+	Get F2
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F4
+	F32Add
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F3
+	Get F4
+	F32Add
+	Get F1
+	Get F2
+	F32Add
+	F32Const $(4.0)
+	F32Mul
+	F32Sub
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F4
+	Get F3
+	F32Sub
+	Get F1
+	Get F2
+	F32Sub
+	F32Const $(4.0)
+	F32Mul
+	F32Add
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Add
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Sub
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F1
+	F32Const $(4.0)
+	F32Mul
+	Get F3
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F5
+	F32Add
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R9
+	I32WrapI64
+	F32Load $24
+	Set F0
+	Get R9
+	I32WrapI64
+	F32Load $28
+	Set F1
+	Get R9
+	I32WrapI64
+	F32Load $32
+	Set F2
+	Get R9
+	I32WrapI64
+	F32Load $36
+	Set F3
+	Get R9
+	I32WrapI64
+	F32Load $40
+	Set F4
+	Get R9
+	I32WrapI64
+	F32Load $44
+	Set F5
+	Get R8
+	I32WrapI64
+	Get F0
+	F32Const $(4.0)
+	F32Mul
+	Get F2
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F4
+	F32Add
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F3
+	Get F4
+	F32Add
+	Get F1
+	Get F2
+	F32Add
+	F32Const $(4.0)
+	F32Mul
+	F32Sub
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F4
+	Get F3
+	F32Sub
+	Get F1
+	Get F2
+	F32Sub
+	F32Const $(4.0)
+	F32Mul
+	F32Add
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Add
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Sub
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F1
+	F32Const $(4.0)
+	F32Mul
+	Get F3
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F5
+	F32Add
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R9
+	I32WrapI64
+	F32Load $48
+	Set F0
+	Get R9
+	I32WrapI64
+	F32Load $52
+	Set F1
+	Get R9
+	I32WrapI64
+	F32Load $56
+	Set F2
+	Get R9
+	I32WrapI64
+	F32Load $60
+	Set F3
+	Get R9
+	I32WrapI64
+	F32Load $64
+	Set F4
+	Get R9
+	I32WrapI64
+	F32Load $68
+	Set F5
+	Get R8
+	I32WrapI64
+	Get F0
+	F32Const $(4.0)
+	F32Mul
+	Get F2
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F4
+	F32Add
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F3
+	Get F4
+	F32Add
+	Get F1
+	Get F2
+	F32Add
+	F32Const $(4.0)
+	F32Mul
+	F32Sub
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F4
+	Get F3
+	F32Sub
+	Get F1
+	Get F2
+	F32Sub
+	F32Const $(4.0)
+	F32Mul
+	F32Add
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Add
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Sub
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F1
+	F32Const $(4.0)
+	F32Mul
+	Get F3
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F5
+	F32Add
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R9
+	I32WrapI64
+	F32Load $72
+	Set F0
+	Get R9
+	I32WrapI64
+	F32Load $76
+	Set F1
+	Get R9
+	I32WrapI64
+	F32Load $80
+	Set F2
+	Get R9
+	I32WrapI64
+	F32Load $84
+	Set F3
+	Get R9
+	I32WrapI64
+	F32Load $88
+	Set F4
+	Get R9
+	I32WrapI64
+	F32Load $92
+	Set F5
+	Get R8
+	I32WrapI64
+	Get F0
+	F32Const $(4.0)
+	F32Mul
+	Get F2
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F4
+	F32Add
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F3
+	Get F4
+	F32Add
+	Get F1
+	Get F2
+	F32Add
+	F32Const $(4.0)
+	F32Mul
+	F32Sub
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F4
+	Get F3
+	F32Sub
+	Get F1
+	Get F2
+	F32Sub
+	F32Const $(4.0)
+	F32Mul
+	F32Add
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Add
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Sub
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F1
+	F32Const $(4.0)
+	F32Mul
+	Get F3
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F5
+	F32Add
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R9
+	I32WrapI64
+	F32Load $96
+	Set F0
+	Get R9
+	I32WrapI64
+	F32Load $100
+	Set F1
+	Get R9
+	I32WrapI64
+	F32Load $104
+	Set F2
+	Get R9
+	I32WrapI64
+	F32Load $108
+	Set F3
+	Get R9
+	I32WrapI64
+	F32Load $112
+	Set F4
+	Get R9
+	I32WrapI64
+	F32Load $116
+	Set F5
+	Get R8
+	I32WrapI64
+	Get F0
+	F32Const $(4.0)
+	F32Mul
+	Get F2
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F4
+	F32Add
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F3
+	Get F4
+	F32Add
+	Get F1
+	Get F2
+	F32Add
+	F32Const $(4.0)
+	F32Mul
+	F32Sub
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F4
+	Get F3
+	F32Sub
+	Get F1
+	Get F2
+	F32Sub
+	F32Const $(4.0)
+	F32Mul
+	F32Add
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Add
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Sub
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F1
+	F32Const $(4.0)
+	F32Mul
+	Get F3
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F5
+	F32Add
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R9
+	I32WrapI64
+	F32Load $120
+	Set F0
+	Get R9
+	I32WrapI64
+	F32Load $124
+	Set F1
+	Get R9
+	I32WrapI64
+	F32Load $128
+	Set F2
+	Get R9
+	I32WrapI64
+	F32Load $132
+	Set F3
+	Get R9
+	I32WrapI64
+	F32Load $136
+	Set F4
+	Get R9
+	I32WrapI64
+	F32Load $140
+	Set F5
+	Get R8
+	I32WrapI64
+	Get F0
+	F32Const $(4.0)
+	F32Mul
+	Get F2
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F4
+	F32Add
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F3
+	Get F4
+	F32Add
+	Get F1
+	Get F2
+	F32Add
+	F32Const $(4.0)
+	F32Mul
+	F32Sub
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F4
+	Get F3
+	F32Sub
+	Get F1
+	Get F2
+	F32Sub
+	F32Const $(4.0)
+	F32Mul
+	F32Add
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Add
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F4
+	Get F2
+	F32Sub
+	Get F3
+	Get F1
+	F32Sub
+	F32Const $(2.0)
+	F32Mul
+	F32Sub
+	F32Store $0
+	Get R8
+	Get R7
+	I64Add
+	Set R8
+	Get R8
+	I32WrapI64
+	Get F1
+	F32Const $(4.0)
+	F32Mul
+	Get F3
+	F32Const $(5.0)
+	F32Mul
+	F32Sub
+	Get F5
+	F32Add
+	F32Store $0
+	Get R0
+	I64Const $12
+	I64Add
+	Set R0
+	Get R1
+	I64Const $12
+	I64Add
+	Set R1
+	Get R2
+	I64Const $12
+	I64Add
+	Set R2
+	Get R3
+	I64Const $12
+	I64Add
+	Set R3
+	Get R4
+	I64Const $12
+	I64Add
+	Set R4
+	Get R5
+	I64Const $12
+	I64Add
+	Set R5
+	Get R6
+	I64Const $4
+	I64Add
+	Tee R6
+	Get R10
+	I64Ne
+	BrIf $0
+	End
+	RET
+
+// func wg34OutLoop(n int, mo *float32, ms int, y *float32, ow int, t *[18]float32)
+TEXT ·wg34OutLoop(SB), NOSPLIT, $0-48
+	I64Load mo+8(FP)
+	Set R0
+	I64Load ms+16(FP)
+	I64Const $2
+	I64Shl
+	Set R1
+	Get R1
+	I64Const $6
+	I64Mul
+	Set R3
+	Get R3
+	Get R3
+	I64Add
+	Set R4
+	Get R4
+	Get R3
+	I64Add
+	Set R5
+	Get R5
+	Get R3
+	I64Add
+	Set R6
+	Get R6
+	Get R3
+	I64Add
+	Set R7
+	I64Load ow+32(FP)
+	I64Const $2
+	I64Shl
+	Set R2
+	I64Load y+24(FP)
+	Set R8
+	Get R8
+	Get R2
+	I64Add
+	Set R9
+	Get R9
+	Get R2
+	I64Add
+	Set R10
+	I64Load t+40(FP)
+	Set R12
+	Get R0
+	I64Load n+0(FP)
+	I64Const $2
+	I64Shl
+	I64Add
+	Set R13
+	Loop
+	Get R0
+	Set R2
+	Get R2
+	I32WrapI64
+	F32Load $0
+	Set F0
+	Get R2
+	Get R3
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F1
+	Get R2
+	Get R4
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F2
+	Get R2
+	Get R5
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F3
+	Get R2
+	Get R6
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F4
+	Get R2
+	Get R7
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F5
+	Get F1
+	Get F2
+	F32Add
+	Set F6
+	Get F1
+	Get F2
+	F32Sub
+	Set F7
+	Get F3
+	Get F4
+	F32Add
+	Set F8
+	Get F3
+	Get F4
+	F32Sub
+	Set F9
+	Get R12
+	I32WrapI64
+	Get F0
+	Get F6
+	F32Add
+	Get F8
+	F32Add
+	F32Store $0
+	Get R12
+	I32WrapI64
+	Get F7
+	Get F9
+	F32Const $(2.0)
+	F32Mul
+	F32Add
+	F32Store $24
+	Get R12
+	I32WrapI64
+	Get F6
+	Get F8
+	F32Const $(4.0)
+	F32Mul
+	F32Add
+	Get F5
+	F32Add
+	F32Store $48
+	Get R2
+	Get R1
+	I64Add
+	Set R2
+	Get R2
+	I32WrapI64
+	F32Load $0
+	Set F0
+	Get R2
+	Get R3
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F1
+	Get R2
+	Get R4
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F2
+	Get R2
+	Get R5
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F3
+	Get R2
+	Get R6
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F4
+	Get R2
+	Get R7
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F5
+	Get F1
+	Get F2
+	F32Add
+	Set F6
+	Get F1
+	Get F2
+	F32Sub
+	Set F7
+	Get F3
+	Get F4
+	F32Add
+	Set F8
+	Get F3
+	Get F4
+	F32Sub
+	Set F9
+	Get R12
+	I32WrapI64
+	Get F0
+	Get F6
+	F32Add
+	Get F8
+	F32Add
+	F32Store $4
+	Get R12
+	I32WrapI64
+	Get F7
+	Get F9
+	F32Const $(2.0)
+	F32Mul
+	F32Add
+	F32Store $28
+	Get R12
+	I32WrapI64
+	Get F6
+	Get F8
+	F32Const $(4.0)
+	F32Mul
+	F32Add
+	Get F5
+	F32Add
+	F32Store $52
+	Get R2
+	Get R1
+	I64Add
+	Set R2
+	Get R2
+	I32WrapI64
+	F32Load $0
+	Set F0
+	Get R2
+	Get R3
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F1
+	Get R2
+	Get R4
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F2
+	Get R2
+	Get R5
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F3
+	Get R2
+	Get R6
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F4
+	Get R2
+	Get R7
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F5
+	Get F1
+	Get F2
+	F32Add
+	Set F6
+	Get F1
+	Get F2
+	F32Sub
+	Set F7
+	Get F3
+	Get F4
+	F32Add
+	Set F8
+	Get F3
+	Get F4
+	F32Sub
+	Set F9
+	Get R12
+	I32WrapI64
+	Get F0
+	Get F6
+	F32Add
+	Get F8
+	F32Add
+	F32Store $8
+	Get R12
+	I32WrapI64
+	Get F7
+	Get F9
+	F32Const $(2.0)
+	F32Mul
+	F32Add
+	F32Store $32
+	Get R12
+	I32WrapI64
+	Get F6
+	Get F8
+	F32Const $(4.0)
+	F32Mul
+	F32Add
+	Get F5
+	F32Add
+	F32Store $56
+	Get R2
+	Get R1
+	I64Add
+	Set R2
+	Get R2
+	I32WrapI64
+	F32Load $0
+	Set F0
+	Get R2
+	Get R3
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F1
+	Get R2
+	Get R4
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F2
+	Get R2
+	Get R5
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F3
+	Get R2
+	Get R6
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F4
+	Get R2
+	Get R7
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F5
+	Get F1
+	Get F2
+	F32Add
+	Set F6
+	Get F1
+	Get F2
+	F32Sub
+	Set F7
+	Get F3
+	Get F4
+	F32Add
+	Set F8
+	Get F3
+	Get F4
+	F32Sub
+	Set F9
+	Get R12
+	I32WrapI64
+	Get F0
+	Get F6
+	F32Add
+	Get F8
+	F32Add
+	F32Store $12
+	Get R12
+	I32WrapI64
+	Get F7
+	Get F9
+	F32Const $(2.0)
+	F32Mul
+	F32Add
+	F32Store $36
+	Get R12
+	I32WrapI64
+	Get F6
+	Get F8
+	F32Const $(4.0)
+	F32Mul
+	F32Add
+	Get F5
+	F32Add
+	F32Store $60
+	Get R2
+	Get R1
+	I64Add
+	Set R2
+	Get R2
+	I32WrapI64
+	F32Load $0
+	Set F0
+	Get R2
+	Get R3
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F1
+	Get R2
+	Get R4
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F2
+	Get R2
+	Get R5
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F3
+	Get R2
+	Get R6
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F4
+	Get R2
+	Get R7
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F5
+	Get F1
+	Get F2
+	F32Add
+	Set F6
+	Get F1
+	Get F2
+	F32Sub
+	Set F7
+	Get F3
+	Get F4
+	F32Add
+	Set F8
+	Get F3
+	Get F4
+	F32Sub
+	Set F9
+	Get R12
+	I32WrapI64
+	Get F0
+	Get F6
+	F32Add
+	Get F8
+	F32Add
+	F32Store $16
+	Get R12
+	I32WrapI64
+	Get F7
+	Get F9
+	F32Const $(2.0)
+	F32Mul
+	F32Add
+	F32Store $40
+	Get R12
+	I32WrapI64
+	Get F6
+	Get F8
+	F32Const $(4.0)
+	F32Mul
+	F32Add
+	Get F5
+	F32Add
+	F32Store $64
+	Get R2
+	Get R1
+	I64Add
+	Set R2
+	Get R2
+	I32WrapI64
+	F32Load $0
+	Set F0
+	Get R2
+	Get R3
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F1
+	Get R2
+	Get R4
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F2
+	Get R2
+	Get R5
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F3
+	Get R2
+	Get R6
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F4
+	Get R2
+	Get R7
+	I64Add
+	I32WrapI64
+	F32Load $0
+	Set F5
+	Get F1
+	Get F2
+	F32Add
+	Set F6
+	Get F1
+	Get F2
+	F32Sub
+	Set F7
+	Get F3
+	Get F4
+	F32Add
+	Set F8
+	Get F3
+	Get F4
+	F32Sub
+	Set F9
+	Get R12
+	I32WrapI64
+	Get F0
+	Get F6
+	F32Add
+	Get F8
+	F32Add
+	F32Store $20
+	Get R12
+	I32WrapI64
+	Get F7
+	Get F9
+	F32Const $(2.0)
+	F32Mul
+	F32Add
+	F32Store $44
+	Get R12
+	I32WrapI64
+	Get F6
+	Get F8
+	F32Const $(4.0)
+	F32Mul
+	F32Add
+	Get F5
+	F32Add
+	F32Store $68
+	Get R12
+	I32WrapI64
+	F32Load $0
+	Set F0
+	Get R12
+	I32WrapI64
+	F32Load $4
+	Set F1
+	Get R12
+	I32WrapI64
+	F32Load $8
+	Set F2
+	Get R12
+	I32WrapI64
+	F32Load $12
+	Set F3
+	Get R12
+	I32WrapI64
+	F32Load $16
+	Set F4
+	Get R12
+	I32WrapI64
+	F32Load $20
+	Set F5
+	Get F1
+	Get F2
+	F32Add
+	Set F6
+	Get F1
+	Get F2
+	F32Sub
+	Set F7
+	Get F3
+	Get F4
+	F32Add
+	Set F8
+	Get F3
+	Get F4
+	F32Sub
+	Set F9
+	Get R8
+	I32WrapI64
+	Get R8
+	I32WrapI64
+	F32Load $0
+	Get F0
+	Get F6
+	F32Add
+	Get F8
+	F32Add
+	F32Add
+	F32Store $0
+	Get R8
+	I32WrapI64
+	Get R8
+	I32WrapI64
+	F32Load $4
+	Get F7
+	Get F9
+	F32Const $(2.0)
+	F32Mul
+	F32Add
+	F32Add
+	F32Store $4
+	Get R8
+	I32WrapI64
+	Get R8
+	I32WrapI64
+	F32Load $8
+	Get F6
+	Get F8
+	F32Const $(4.0)
+	F32Mul
+	F32Add
+	Get F5
+	F32Add
+	F32Add
+	F32Store $8
+	Get R12
+	I32WrapI64
+	F32Load $24
+	Set F0
+	Get R12
+	I32WrapI64
+	F32Load $28
+	Set F1
+	Get R12
+	I32WrapI64
+	F32Load $32
+	Set F2
+	Get R12
+	I32WrapI64
+	F32Load $36
+	Set F3
+	Get R12
+	I32WrapI64
+	F32Load $40
+	Set F4
+	Get R12
+	I32WrapI64
+	F32Load $44
+	Set F5
+	Get F1
+	Get F2
+	F32Add
+	Set F6
+	Get F1
+	Get F2
+	F32Sub
+	Set F7
+	Get F3
+	Get F4
+	F32Add
+	Set F8
+	Get F3
+	Get F4
+	F32Sub
+	Set F9
+	Get R9
+	I32WrapI64
+	Get R9
+	I32WrapI64
+	F32Load $0
+	Get F0
+	Get F6
+	F32Add
+	Get F8
+	F32Add
+	F32Add
+	F32Store $0
+	Get R9
+	I32WrapI64
+	Get R9
+	I32WrapI64
+	F32Load $4
+	Get F7
+	Get F9
+	F32Const $(2.0)
+	F32Mul
+	F32Add
+	F32Add
+	F32Store $4
+	Get R9
+	I32WrapI64
+	Get R9
+	I32WrapI64
+	F32Load $8
+	Get F6
+	Get F8
+	F32Const $(4.0)
+	F32Mul
+	F32Add
+	Get F5
+	F32Add
+	F32Add
+	F32Store $8
+	Get R12
+	I32WrapI64
+	F32Load $48
+	Set F0
+	Get R12
+	I32WrapI64
+	F32Load $52
+	Set F1
+	Get R12
+	I32WrapI64
+	F32Load $56
+	Set F2
+	Get R12
+	I32WrapI64
+	F32Load $60
+	Set F3
+	Get R12
+	I32WrapI64
+	F32Load $64
+	Set F4
+	Get R12
+	I32WrapI64
+	F32Load $68
+	Set F5
+	Get F1
+	Get F2
+	F32Add
+	Set F6
+	Get F1
+	Get F2
+	F32Sub
+	Set F7
+	Get F3
+	Get F4
+	F32Add
+	Set F8
+	Get F3
+	Get F4
+	F32Sub
+	Set F9
+	Get R10
+	I32WrapI64
+	Get R10
+	I32WrapI64
+	F32Load $0
+	Get F0
+	Get F6
+	F32Add
+	Get F8
+	F32Add
+	F32Add
+	F32Store $0
+	Get R10
+	I32WrapI64
+	Get R10
+	I32WrapI64
+	F32Load $4
+	Get F7
+	Get F9
+	F32Const $(2.0)
+	F32Mul
+	F32Add
+	F32Add
+	F32Store $4
+	Get R10
+	I32WrapI64
+	Get R10
+	I32WrapI64
+	F32Load $8
+	Get F6
+	Get F8
+	F32Const $(4.0)
+	F32Mul
+	F32Add
+	Get F5
+	F32Add
+	F32Add
+	F32Store $8
+	Get R8
+	I64Const $12
+	I64Add
+	Set R8
+	Get R9
+	I64Const $12
+	I64Add
+	Set R9
+	Get R10
+	I64Const $12
+	I64Add
+	Set R10
+	Get R0
+	I64Const $4
+	I64Add
+	Tee R0
+	Get R13
+	I64Ne
+	BrIf $0
+	End
+	RET

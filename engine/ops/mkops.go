@@ -4,8 +4,8 @@
 // clip and its backward mask, ReLU forward and backward, inference
 // BatchNorm, the interiors of 3×3 depthwise rows,
 // forward and input gradient, the 2×2 and 3×3 max pooling windows of a
-// row of outputs, and the F(2×2, 3×3) and F(4×4, 3×3) Winograd transforms
-// of a row of tiles), loops_wasm.go (their declarations and the Go
+// row of outputs, and the F(2×2, 3×3), F(4×4, 3×3) and F(3×3, 4×4)
+// Winograd transforms of a row of tiles), loops_wasm.go (their declarations and the Go
 // wrappers that check bounds before calling them), loops_other.go (the same
 // wrappers over the plain-Go twins, for other targets and for wasm with
 // -tags purego), loops_go.go (the row loops' plain-Go twins) and
@@ -143,16 +143,18 @@ func goFile(asm bool) []byte {
 		p("//go:noescape")
 		p("func wgOutLoop(n int, mo *float32, ms int, y *float32, ow int)")
 		p("")
-		p("// wg4InLoop is wg4InRowGo over n ≥ 1 tiles (loops_wasm.s), t its scratch.")
-		p("//")
-		p("//go:noescape")
-		p("func wg4InLoop(n int, x *float32, w int, v *float32, vs int, t *[36]float32)")
-		p("")
-		p("// wg4OutLoop is wg4OutRowGo over n ≥ 1 tiles (loops_wasm.s), t its scratch.")
-		p("//")
-		p("//go:noescape")
-		p("func wg4OutLoop(n int, mo *float32, ms int, y *float32, ow int, t *[24]float32)")
-		p("")
+		for _, v := range wg6Variants {
+			p("// %sInLoop is %sInRowGo over n ≥ 1 tiles (loops_wasm.s), t its scratch.", v.name, v.name)
+			p("//")
+			p("//go:noescape")
+			p("func %sInLoop(n int, x *float32, w int, v *float32, vs int, t *[36]float32)", v.name)
+			p("")
+			p("// %sOutLoop is %sOutRowGo over n ≥ 1 tiles (loops_wasm.s), t its scratch.", v.name, v.name)
+			p("//")
+			p("//go:noescape")
+			p("func %sOutLoop(n int, mo *float32, ms int, y *float32, ow int, t *[%d]float32)", v.name, 6*v.m)
+			p("")
+		}
 		for _, v := range dw3Variants {
 			p("// %sLoop is %sRowGo over n ≥ 1 outputs (loops_wasm.s); sx is the", v.name, v.name)
 			p("// stride in values.")
@@ -307,40 +309,55 @@ func goFile(asm bool) []byte {
 	}
 	p("}")
 	p("")
-	p("// wg4InRow is wg4InRowGo%s.", map[bool]string{true: ", in wasm assembly", false: ""}[asm])
-	p("func wg4InRow(n int, x []float32, w int, v []float32, vs int) {")
+	for _, v := range wg6Variants {
+		wg6Wrappers(p, v.name, v.m, asm)
+	}
+	return b.Bytes()
+}
+
+// wg6Variants are the Winograd transforms with 6×6 tiles (interpolation
+// points 0, ±1, ±2, ∞): F(4×4, 3×3) and F(3×3, 4×4), m×m outputs a tile.
+var wg6Variants = []struct {
+	name string
+	m    int
+}{{"wg4", 4}, {"wg34", 3}}
+
+// wg6Wrappers writes the Go wrappers of a 6×6-tile variant's row loops.
+func wg6Wrappers(p func(string, ...any), name string, m int, asm bool) {
+	p("")
+	p("// %sInRow is %sInRowGo%s.", name, name, map[bool]string{true: ", in wasm assembly", false: ""}[asm])
+	p("func %sInRow(n int, x []float32, w int, v []float32, vs int) {", name)
 	if asm {
 		p("if n <= 0 {")
 		p("return")
 		p("}")
 		p("if w < 6 || vs < n {")
-		p("panic(\"ops: wg4InRow: rows or transformed values overlap\")")
+		p("panic(\"ops: %sInRow: rows or transformed values overlap\")", name)
 		p("}")
-		p("_, _ = x[4*(n-1)+5*w+5], v[35*vs+n-1]")
+		p("_, _ = x[%d*(n-1)+5*w+5], v[35*vs+n-1]", m)
 		p("var t [36]float32")
-		p("wg4InLoop(n, &x[0], w, &v[0], vs, &t)")
+		p("%sInLoop(n, &x[0], w, &v[0], vs, &t)", name)
 	} else {
-		p("wg4InRowGo(n, x, w, v, vs)")
+		p("%sInRowGo(n, x, w, v, vs)", name)
 	}
 	p("}")
 	p("")
-	p("// wg4OutRow is wg4OutRowGo%s.", map[bool]string{true: ", in wasm assembly", false: ""}[asm])
-	p("func wg4OutRow(n int, mo []float32, ms int, y []float32, ow int) {")
+	p("// %sOutRow is %sOutRowGo%s.", name, name, map[bool]string{true: ", in wasm assembly", false: ""}[asm])
+	p("func %sOutRow(n int, mo []float32, ms int, y []float32, ow int) {", name)
 	if asm {
 		p("if n <= 0 {")
 		p("return")
 		p("}")
-		p("if ow < 4*n || ms < n {")
-		p("panic(\"ops: wg4OutRow: output rows or transformed values overlap\")")
+		p("if ow < %d*n || ms < n {", m)
+		p("panic(\"ops: %sOutRow: output rows or transformed values overlap\")", name)
 		p("}")
-		p("_, _ = mo[35*ms+n-1], y[3*ow+4*n-1]")
-		p("var t [24]float32")
-		p("wg4OutLoop(n, &mo[0], ms, &y[0], ow, &t)")
+		p("_, _ = mo[35*ms+n-1], y[%d*ow+%d*n-1]", m-1, m)
+		p("var t [%d]float32", 6*m)
+		p("%sOutLoop(n, &mo[0], ms, &y[0], ow, &t)", name)
 	} else {
-		p("wg4OutRowGo(n, mo, ms, y, ow)")
+		p("%sOutRowGo(n, mo, ms, y, ow)", name)
 	}
 	p("}")
-	return b.Bytes()
 }
 
 func assembly() []byte {
@@ -483,7 +500,9 @@ func assembly() []byte {
 	elemAssembly(p)
 	maxPoolAssembly(p)
 	wgAssembly(p)
-	wg4Assembly(p)
+	for _, v := range wg6Variants {
+		wg6Assembly(p, v.name, v.m)
+	}
 	return b.Bytes()
 }
 
@@ -532,8 +551,13 @@ func wg4ATemps(p func(string, ...any)) {
 	p("\tGet F3\n\tGet F4\n\tF32Sub\n\tSet F9")
 }
 
-// wg4AExpr pushes output k of wg4A from F0…F9 (wg4ATemps).
-func wg4AExpr(p func(string, ...any), k int) {
+// wg4AExpr pushes output k of wg4A from F0…F9 (wg4ATemps); with m = 3,
+// of wg34A.
+func wg4AExpr(p func(string, ...any), k, m int) {
+	if m == 3 && k == 2 { // p + 4*r + m5
+		p("\tGet F6\n\tGet F8\n\tF32Const $(4.0)\n\tF32Mul\n\tF32Add\n\tGet F5\n\tF32Add")
+		return
+	}
 	switch k {
 	case 0: // m0 + p + r
 		p("\tGet F0\n\tGet F6\n\tF32Add\n\tGet F8\n\tF32Add")
@@ -789,15 +813,16 @@ func wgAssembly(p func(string, ...any)) {
 	p("\tRET")
 }
 
-// wg4Assembly writes the F(4×4, 3×3) transform loops over a row of
-// interior tiles.
-func wg4Assembly(p func(string, ...any)) {
-	// wg4InLoop: R0–R5 the tile's six input rows, R6 the tile's first
+// wg6Assembly writes the transform loops of a 6×6-tile variant
+// (wg6Variants) over a row of interior tiles: m×m outputs a tile, so the
+// tiles' windows are m values apart.
+func wg6Assembly(p func(string, ...any), name string, m int) {
+	// InLoop: R0–R5 the tile's six input rows, R6 the tile's first
 	// transformed value, R7 vs in bytes, R8 the value being stored, R9 the
 	// scratch t, R10 the end of R6, R11 w in bytes; F0–F5 a column or row.
 	p("")
-	p("// func wg4InLoop(n int, x *float32, w int, v *float32, vs int, t *[36]float32)")
-	p("TEXT ·wg4InLoop(SB), NOSPLIT, $0-48")
+	p("// func %sInLoop(n int, x *float32, w int, v *float32, vs int, t *[36]float32)", name)
+	p("TEXT ·%sInLoop(SB), NOSPLIT, $0-48", name)
 	p("\tI64Load w+16(FP)\n\tI64Const $2\n\tI64Shl\n\tSet R11")
 	p("\tI64Load x+8(FP)\n\tSet R0")
 	for r := 1; r < 6; r++ {
@@ -833,20 +858,20 @@ func wg4Assembly(p func(string, ...any)) {
 		}
 	}
 	for r := 0; r < 6; r++ {
-		p("\tGet R%d\n\tI64Const $16\n\tI64Add\n\tSet R%d", r, r)
+		p("\tGet R%d\n\tI64Const $%d\n\tI64Add\n\tSet R%d", r, 4*m, r)
 	}
 	p("\tGet R6\n\tI64Const $4\n\tI64Add\n\tTee R6")
 	p("\tGet R10\n\tI64Ne\n\tBrIf $0")
 	p("\tEnd")
 	p("\tRET")
 
-	// wg4OutLoop: R0 the tile's first transformed value, R1 ms in bytes,
-	// R2 column j's first value, R3–R7 6·ms·k bytes (k = 1…5), R8–R11 the
-	// tile's four output rows, R12 the scratch t, R13 the end of R0; F0–F5
+	// OutLoop: R0 the tile's first transformed value, R1 ms in bytes,
+	// R2 column j's first value, R3–R7 6·ms·k bytes (k = 1…5), R8… the
+	// tile's m output rows, R12 the scratch t, R13 the end of R0; F0–F5
 	// a column or row, F6–F9 wg4A's sums.
 	p("")
-	p("// func wg4OutLoop(n int, mo *float32, ms int, y *float32, ow int, t *[24]float32)")
-	p("TEXT ·wg4OutLoop(SB), NOSPLIT, $0-48")
+	p("// func %sOutLoop(n int, mo *float32, ms int, y *float32, ow int, t *[%d]float32)", name, 6*m)
+	p("TEXT ·%sOutLoop(SB), NOSPLIT, $0-48", name)
 	p("\tI64Load mo+8(FP)\n\tSet R0")
 	p("\tI64Load ms+16(FP)\n\tI64Const $2\n\tI64Shl\n\tSet R1")
 	p("\tGet R1\n\tI64Const $6\n\tI64Mul\n\tSet R3")
@@ -855,7 +880,7 @@ func wg4Assembly(p func(string, ...any)) {
 	}
 	p("\tI64Load ow+32(FP)\n\tI64Const $2\n\tI64Shl\n\tSet R2")
 	p("\tI64Load y+24(FP)\n\tSet R8")
-	for r := 9; r <= 11; r++ {
+	for r := 9; r < 8+m; r++ {
 		p("\tGet R%d\n\tGet R2\n\tI64Add\n\tSet R%d", r-1, r)
 	}
 	p("\tI64Load t+40(FP)\n\tSet R12")
@@ -868,29 +893,29 @@ func wg4Assembly(p func(string, ...any)) {
 			p("\tGet R2\n\tGet R%d\n\tI64Add\n\tI32WrapI64\n\tF32Load $0\n\tSet F%d", 2+k, k)
 		}
 		wg4ATemps(p)
-		for a := 0; a < 4; a++ {
+		for a := 0; a < m; a++ {
 			p("\tGet R12\n\tI32WrapI64")
-			wg4AExpr(p, a)
+			wg4AExpr(p, a, m)
 			p("\tF32Store $%d", 4*(6*a+j))
 		}
 		if j < 5 {
 			p("\tGet R2\n\tGet R1\n\tI64Add\n\tSet R2")
 		}
 	}
-	for i := 0; i < 4; i++ { // · A: row i of t, added to output row i
+	for i := 0; i < m; i++ { // · A: row i of t, added to output row i
 		for c := 0; c < 6; c++ {
 			p("\tGet R12\n\tI32WrapI64\n\tF32Load $%d\n\tSet F%d", 4*(6*i+c), c)
 		}
 		wg4ATemps(p)
-		for c := 0; c < 4; c++ {
+		for c := 0; c < m; c++ {
 			p("\tGet R%d\n\tI32WrapI64", 8+i)
 			p("\tGet R%d\n\tI32WrapI64\n\tF32Load $%d", 8+i, 4*c)
-			wg4AExpr(p, c)
+			wg4AExpr(p, c, m)
 			p("\tF32Add\n\tF32Store $%d", 4*c)
 		}
 	}
-	for r := 8; r <= 11; r++ {
-		p("\tGet R%d\n\tI64Const $16\n\tI64Add\n\tSet R%d", r, r)
+	for r := 8; r < 8+m; r++ {
+		p("\tGet R%d\n\tI64Const $%d\n\tI64Add\n\tSet R%d", r, 4*m, r)
 	}
 	p("\tGet R0\n\tI64Const $4\n\tI64Add\n\tTee R0")
 	p("\tGet R13\n\tI64Ne\n\tBrIf $0")
@@ -908,7 +933,9 @@ func twins() []byte {
 	p("package ops")
 	maxPoolTwins(p)
 	wgTwins(p)
-	wg4Twins(p)
+	for _, v := range wg6Variants {
+		wg6Twins(p, v.name, v.m)
+	}
 	for _, v := range dw3Variants {
 		order := "left to right"
 		if v.rev {
@@ -1031,16 +1058,19 @@ func wgTwins(p func(string, ...any)) {
 	p("}")
 }
 
-// wg4Twins writes the plain-Go twins of the F(4×4, 3×3) transform loops.
-func wg4Twins(p func(string, ...any)) {
+// wg6Twins writes the plain-Go twins of a 6×6-tile variant's transform
+// loops (wg6Variants): Bᵀ d B with wg4B, windows m apart; Aᵀ m A with wg4A
+// (m = 4) or wg34A (m = 3).
+func wg6Twins(p func(string, ...any), name string, m int) {
+	a := map[int]string{4: "wg4A", 3: "wg34A"}[m]
 	p("")
-	p("// wg4InRowGo writes Bᵀ d B of n tiles in a row, tile i's 6×6 window d")
-	p("// starting at x[4i] (rows w apart), to v[ξ·vs + i]: the columns first")
-	p("// (wg4B), then the rows. wg4InRow is this, in wasm assembly in wasm.")
-	p("func wg4InRowGo(n int, x []float32, w int, v []float32, vs int) {")
+	p("// %sInRowGo writes Bᵀ d B of n tiles in a row, tile i's 6×6 window d", name)
+	p("// starting at x[%di] (rows w apart), to v[ξ·vs + i]: the columns first", m)
+	p("// (wg4B), then the rows. %sInRow is this, in wasm assembly in wasm.", name)
+	p("func %sInRowGo(n int, x []float32, w int, v []float32, vs int) {", name)
 	p("var t [36]float32")
 	p("for i := 0; i < n; i++ {")
-	p("b := 4 * i")
+	p("b := %d * i", m)
 	for r := 0; r < 6; r++ {
 		p("r%d := x[b+%d*w:][:6]", r, r)
 	}
@@ -1065,27 +1095,36 @@ func wg4Twins(p func(string, ...any)) {
 	p("}")
 	p("}")
 	p("")
-	p("// wg4OutRowGo adds Aᵀ m A of n tiles in a row, tile i's m read from")
-	p("// mo[ξ·ms + i], to the 4×4 block of y at 4i (rows ow apart): the columns")
-	p("// first (wg4A), then the rows. wg4OutRow is this, in wasm assembly in wasm.")
-	p("func wg4OutRowGo(n int, mo []float32, ms int, y []float32, ow int) {")
-	p("var s [24]float32")
+	var outs, sl []string
+	for c := 0; c < m; c++ {
+		outs = append(outs, fmt.Sprintf("a%d", c))
+		if c == 0 {
+			sl = append(sl, "s[j]")
+		} else {
+			sl = append(sl, fmt.Sprintf("s[%d+j]", 6*c))
+		}
+	}
+	p("// %sOutRowGo adds Aᵀ m A of n tiles in a row, tile i's m read from", name)
+	p("// mo[ξ·ms + i], to the %d×%d block of y at %di (rows ow apart): the columns", m, m, m)
+	p("// first (%s), then the rows. %sOutRow is this, in wasm assembly in wasm.", a, name)
+	p("func %sOutRowGo(n int, mo []float32, ms int, y []float32, ow int) {", name)
+	p("var s [%d]float32", 6*m)
 	p("ms6 := 6 * ms")
 	p("for i := 0; i < n; i++ {")
 	p("o := i")
 	p("for j := 0; j < 6; j++ {")
-	p("s[j], s[6+j], s[12+j], s[18+j] = wg4A(mo[o], mo[o+ms6], mo[o+2*ms6], mo[o+3*ms6], mo[o+4*ms6], mo[o+5*ms6])")
+	p("%s = %s(mo[o], mo[o+ms6], mo[o+2*ms6], mo[o+3*ms6], mo[o+4*ms6], mo[o+5*ms6])", strings.Join(sl, ", "), a)
 	p("o += ms")
 	p("}")
-	p("b := 4 * i")
-	for i := 0; i < 4; i++ {
+	p("b := %d * i", m)
+	for i := 0; i < m; i++ {
 		op := "="
 		if i == 0 {
 			op = ":="
 		}
-		p("a0, a1, a2, a3 %s wg4A(s[%d], s[%d], s[%d], s[%d], s[%d], s[%d])", op, 6*i, 6*i+1, 6*i+2, 6*i+3, 6*i+4, 6*i+5)
-		p("row%d := y[b+%d*ow:][:4]", i, i)
-		for c := 0; c < 4; c++ {
+		p("%s %s %s(s[%d], s[%d], s[%d], s[%d], s[%d], s[%d])", strings.Join(outs, ", "), op, a, 6*i, 6*i+1, 6*i+2, 6*i+3, 6*i+4, 6*i+5)
+		p("row%d := y[b+%d*ow:][:%d]", i, i, m)
+		for c := 0; c < m; c++ {
 			p("row%d[%d] += a%d", i, c, c)
 		}
 	}

@@ -13,6 +13,24 @@ import (
 // tests below check that the rewritten ones give the same bits.
 
 func wg4InputRef(gm wgGeom, x []float32, gi, c, p0, pb, th, tw int, v []float32, vs, off int) {
+	wg6InputRef(4, gm, x, gi, c, p0, pb, th, tw, v, vs, off)
+}
+
+func wg4OutputRef(gm wgGeom, y []float32, gi, k, p0, pb, th, tw int, mo []float32, ms, off int) {
+	wg6OutputRef(4, gm, y, gi, k, p0, pb, th, tw, mo, ms, off)
+}
+
+func wg34InputRef(gm wgGeom, x []float32, gi, c, p0, pb, th, tw int, v []float32, vs, off int) {
+	wg6InputRef(3, gm, x, gi, c, p0, pb, th, tw, v, vs, off)
+}
+
+func wg34OutputRef(gm wgGeom, y []float32, gi, k, p0, pb, th, tw int, mo []float32, ms, off int) {
+	wg6OutputRef(3, gm, y, gi, k, p0, pb, th, tw, mo, ms, off)
+}
+
+// wg6InputRef is the input transform of the 6×6 tiles, m×m outputs a tile
+// (F(4×4, 3×3), F(3×3, 4×4)), one tile at a time.
+func wg6InputRef(m int, gm wgGeom, x []float32, gi, c, p0, pb, th, tw int, v []float32, vs, off int) {
 	H, W := gm.H, gm.W
 	hw := H * W
 	tiles := th * tw
@@ -24,7 +42,7 @@ func wg4InputRef(gm wgGeom, x []float32, gi, c, p0, pb, th, tw int, v []float32,
 	}
 	plane := x[(n*gm.G*gm.Cin+gi*gm.Cin+c)*hw:][:hw]
 	for q := 0; q < pb; q++ {
-		iy, ix := 4*ty-gm.padT, 4*tx-gm.padL
+		iy, ix := m*ty-gm.padT, m*tx-gm.padL
 		var d [36]float32
 		if iy >= 0 && iy+6 <= H && ix >= 0 && ix+6 <= W {
 			for i := 0; i < 6; i++ {
@@ -68,7 +86,9 @@ func wg4InputRef(gm wgGeom, x []float32, gi, c, p0, pb, th, tw int, v []float32,
 	}
 }
 
-func wg4OutputRef(gm wgGeom, y []float32, gi, k, p0, pb, th, tw int, mo []float32, ms, off int) {
+// wg6OutputRef is the output transform of the 6×6 tiles, m×m outputs a
+// tile, one tile at a time.
+func wg6OutputRef(m int, gm wgGeom, y []float32, gi, k, p0, pb, th, tw int, mo []float32, ms, off int) {
 	OH, OW := gm.OH, gm.OW
 	ohw := OH * OW
 	tiles := th * tw
@@ -80,30 +100,31 @@ func wg4OutputRef(gm wgGeom, y []float32, gi, k, p0, pb, th, tw int, mo []float3
 	}
 	plane := y[(n*gm.G*gm.Cout+gi*gm.Cout+k)*ohw:][:ohw]
 	for q := 0; q < pb; q++ {
-		// Aᵀ m (columns: 6 rows → 4), then · A (rows: 6 columns → 4).
-		var s [24]float32
-		for j := 0; j < 6; j++ {
-			s[j], s[6+j], s[12+j], s[18+j] = wg4A(mx[j][q], mx[6+j][q], mx[12+j][q], mx[18+j][q], mx[24+j][q], mx[30+j][q])
-		}
-		var o [16]float32
-		for i := 0; i < 4; i++ {
-			o[4*i], o[4*i+1], o[4*i+2], o[4*i+3] = wg4A(s[6*i], s[6*i+1], s[6*i+2], s[6*i+3], s[6*i+4], s[6*i+5])
-		}
-		oy, ox := 4*ty, 4*tx
-		if oy+4 <= OH && ox+4 <= OW {
-			for i := 0; i < 4; i++ {
-				row := plane[(oy+i)*OW+ox:][:4]
-				row[0] += o[4*i]
-				row[1] += o[4*i+1]
-				row[2] += o[4*i+2]
-				row[3] += o[4*i+3]
+		// Aᵀ m (columns: 6 rows → m), then · A (rows: 6 columns → m).
+		at := func(m0, m1, m2, m3, m4, m5 float32) [4]float32 {
+			if m == 3 {
+				a0, a1, a2 := wg34A(m0, m1, m2, m3, m4, m5)
+				return [4]float32{a0, a1, a2}
 			}
-		} else {
-			for i := 0; i < 4 && oy+i < OH; i++ {
-				row := plane[(oy+i)*OW:][:OW]
-				for j := 0; j < 4 && ox+j < OW; j++ {
-					row[ox+j] += o[4*i+j]
-				}
+			a0, a1, a2, a3 := wg4A(m0, m1, m2, m3, m4, m5)
+			return [4]float32{a0, a1, a2, a3}
+		}
+		var s [4][6]float32
+		for j := 0; j < 6; j++ {
+			col := at(mx[j][q], mx[6+j][q], mx[12+j][q], mx[18+j][q], mx[24+j][q], mx[30+j][q])
+			for i := 0; i < m; i++ {
+				s[i][j] = col[i]
+			}
+		}
+		var o [4][4]float32
+		for i := 0; i < m; i++ {
+			o[i] = at(s[i][0], s[i][1], s[i][2], s[i][3], s[i][4], s[i][5])
+		}
+		oy, ox := m*ty, m*tx
+		for i := 0; i < m && oy+i < OH; i++ {
+			row := plane[(oy+i)*OW:][:OW]
+			for j := 0; j < m && ox+j < OW; j++ {
+				row[ox+j] += o[i][j]
 			}
 		}
 		if tx++; tx == tw {
@@ -304,7 +325,7 @@ func TestWgTransformsSameBits(t *testing.T) {
 		in, inRef   func(wgGeom, []float32, int, int, int, int, int, int, []float32, int, int)
 		out, outRef func(wgGeom, []float32, int, int, int, int, int, int, []float32, int, int)
 	}
-	for _, m := range []int{2, 4} {
+	for _, m := range []int{2, 3, 4} {
 		// The buffers go from call to call as wgConv passes them, holding
 		// NaNs at first: what the copies leave of them must not matter.
 		inBuf, outBuf := make([]float32, 4096), make([]float32, 4096)
@@ -317,11 +338,9 @@ func TestWgTransformsSameBits(t *testing.T) {
 		out := func(gm wgGeom, y []float32, gi, k, p0, pb, th, tw int, mo []float32, ms, off int) {
 			outBuf = wgOutputTiles(m, gm, y, gi, k, p0, pb, th, tw, mo, ms, off, outBuf)
 		}
-		f := fns{in, wgInputRef, out, wgOutputRef}
-		if m == 4 {
-			f = fns{in, wg4InputRef, out, wg4OutputRef}
-		}
-		a := (m + 2) * (m + 2)
+		f := map[int]fns{2: {in, wgInputRef, out, wgOutputRef}, 3: {in, wg34InputRef, out, wg34OutputRef},
+			4: {in, wg4InputRef, out, wg4OutputRef}}[m]
+		a := wgWindow(m) * wgWindow(m)
 		for gn, gm := range wgTransformGeoms(rng, 150) {
 			th, tw := (gm.OH+m-1)/m, (gm.OW+m-1)/m
 			total := gm.N * th * tw

@@ -299,6 +299,22 @@ func wgTile(OH, OW int, backward bool) int {
 	return 2
 }
 
+// wgWindow is the side of the input window of an m×m output tile: m+2
+// for a 3×3 kernel (F(2×2, 3×3), F(4×4, 3×3)), 6 for F(3×3, 4×4).
+func wgWindow(m int) int {
+	if m == 3 {
+		return 6
+	}
+	return m + 2
+}
+
+// wgRows are the row loops of the input and output transforms, by tile
+// size m.
+var wgRows = [5]struct {
+	in  func(n int, x []float32, w int, v []float32, vs int)
+	out func(n int, mo []float32, ms int, y []float32, ow int)
+}{2: {wgInRow, wgOutRow}, 3: {wg34InRow, wg34OutRow}, 4: {wg4InRow, wg4OutRow}}
+
 // wgWBlk is the block of weights transformed before being copied out.
 const wgWBlk = 32
 
@@ -366,11 +382,12 @@ func wgRowGT(tmp *[16][wgWBlk]float32, i, j int, x0, x1, x2 float32) {
 const wgChunkFloats = 1 << 19
 
 // wgConv accumulates the convolution of x (N × G·Cin × H × W) with the
-// transformed weights u ([G][a][Cout][Cin], a = (m+2)² positions), or the
-// same packed (pa[g·a+ξ], when not nil), into y
-// (N × G·Cout × OH × OW), in m×m output tiles (m = 2 or 4).
+// transformed weights u ([G][a][Cout][Cin], a = wgWindow(m)² positions), or
+// the same packed (pa[g·a+ξ], when not nil), into y
+// (N × G·Cout × OH × OW), in m×m output tiles: m = 2 or 4 for a 3×3
+// kernel, 3 for a 4×4 one (winograd34.go).
 func wgConv(gm wgGeom, x, u []float32, pa []*kernels.PackedA, y []float32, m int) {
-	a := (m + 2) * (m + 2)
+	a := wgWindow(m) * wgWindow(m)
 	th, tw := (gm.OH+m-1)/m, (gm.OW+m-1)/m
 	total := gm.N * th * tw
 	per := a * (gm.Cin + gm.Cout)
@@ -418,9 +435,9 @@ func wgConv(gm wgGeom, x, u []float32, pa []*kernels.PackedA, y []float32, m int
 }
 
 // wgInputTiles writes Bᵀ d B of channel c's tiles p0…p0+pb-1, m×m output
-// tiles (m = 2 or 4, windows of a = m+2), to v[ξ·vs + off + q].
+// tiles (m = 2, 3 or 4, windows of a = wgWindow(m)), to v[ξ·vs + off + q].
 //
-// The rows of tiles of each plane go to wgInRow or wg4InRow a row at a
+// The rows of tiles of each plane go to wgInRow, wg34InRow or wg4InRow a row at a
 // time (in wasm assembly in wasm: Go's wasm code sends every loop
 // back-edge and taken branch through a dispatch table and keeps a window's
 // addresses in memory), from a copy of the plane's rows they read with
@@ -432,25 +449,22 @@ func wgInputTiles(m int, gm wgGeom, x []float32, gi, c, p0, pb, th, tw int, v []
 	if pb <= 0 {
 		return buf
 	}
-	row, a := wgInRow, 4
-	if m == 4 {
-		row, a = wg4InRow, 6
-	}
+	row, a := wgRows[m].in, wgWindow(m)
 	H, W := gm.H, gm.W
 	hw := H * W
 	tiles := th * tw
 	n, r := p0/tiles, p0%tiles
 	ty, tx := r/tw, r%tw
 	v = v[:(a*a-1)*vs+off+pb]
-	pw := m*tw + 2
-	if need := (min(th, (pb+tx+tw-1)/tw+1)*m + 2) * pw; cap(buf) < need {
+	pw := m*tw + a - m
+	if need := (min(th, (pb+tx+tw-1)/tw+1)*m + a - m) * pw; cap(buf) < need {
 		buf = make([]float32, need)
 	}
 	for q := 0; q < pb; {
 		plane := x[(n*gm.G*gm.Cin+gi*gm.Cin+c)*hw:][:hw]
 		last := ty*tw + tx + min(pb-q, tiles-ty*tw-tx) - 1 // the run's last tile in this plane
 		ty1 := last / tw
-		band := wgPadBand(buf, plane, H, W, m*ty-gm.padT, gm.padL, (ty1-ty+1)*m+2, pw)
+		band := wgPadBand(buf, plane, H, W, m*ty-gm.padT, gm.padL, (ty1-ty+1)*m+a-m, pw)
 		for t := ty; t <= ty1; t++ {
 			xb := tw
 			if t == ty1 {
@@ -496,8 +510,8 @@ func wgPadBand(buf, plane []float32, H, W, iy, padL, rows, pw int) []float32 {
 }
 
 // wgOutputTiles adds Aᵀ m A of output channel k's m×m tiles p0…p0+pb-1,
-// read from mo[ξ·ms + off + q], to y, a row of tiles at a time (wgOutRow or
-// wg4OutRow, as wgInputTiles). Where the tiles overhang the plane (its
+// read from mo[ξ·ms + off + q], to y, a row of tiles at a time (wgOutRow,
+// wg34OutRow or wg4OutRow, as wgInputTiles). Where the tiles overhang the plane (its
 // size not a multiple of m), the rows of the plane they cover are added
 // to in a copy as wide and high as the tiles (in buf if large enough),
 // copied back after; the buffer used is returned for the next call.
@@ -505,10 +519,7 @@ func wgOutputTiles(m int, gm wgGeom, y []float32, gi, k, p0, pb, th, tw int, mo 
 	if pb <= 0 {
 		return buf
 	}
-	row, a := wgOutRow, 4
-	if m == 4 {
-		row, a = wg4OutRow, 6
-	}
+	row, a := wgRows[m].out, wgWindow(m)
 	OH, OW := gm.OH, gm.OW
 	ohw := OH * OW
 	tiles := th * tw

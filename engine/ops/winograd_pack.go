@@ -64,10 +64,11 @@ type wgPackEntry struct {
 }
 
 // wgPack is a Conv's cache, by wgPackSlot: forward and input gradient,
-// each for F(2×2) and F(4×4) (a forward pass takes either, by its tier).
+// each for F(2×2) and F(4×4) (a forward pass takes either, by its tier),
+// and the forward F(3×3, 4×4) of a 7×7 stride-2 convolution (winograd34.go).
 type wgPack struct {
 	mu   sync.Mutex
-	e    [4]*wgPackEntry
+	e    [5]*wgPackEntry
 	held *packHeld
 }
 
@@ -77,8 +78,11 @@ func wgPackSlot(backward bool, tile int) int {
 	if backward {
 		i = 1
 	}
-	if tile == 4 {
+	switch tile {
+	case 4:
 		i += 2
+	case 3:
+		i = 4
 	}
 	return i
 }
@@ -176,7 +180,7 @@ func (e *wgPackEntry) matches(w []float32, frozen bool, tile int, geom [3]int) (
 // frozen: the weights never change (tensor.T.Frozen). release must be
 // called when the caller is done with them.
 func (pk *wgPack) weights(w []float32, frozen bool, groups, M, C, tile int, backward bool) (u []float32, pa []*kernels.PackedA, release func()) {
-	a := (tile + 2) * (tile + 2)
+	a := wgWindow(tile) * wgWindow(tile)
 	n := groups * a * M * C
 	dir := wgPackSlot(backward, tile)
 	if pk == nil || len(w) == 0 {
@@ -220,11 +224,15 @@ func (pk *wgPack) weights(w []float32, frozen bool, groups, M, C, tile int, back
 	return nil, ne.pa, func() {}
 }
 
-// wgTransform transforms the weights for a tile size (wgWeights, wg4Weights).
+// wgTransform transforms the weights for a tile size (wgWeights, wg4Weights;
+// tile 3: wg34Weights, where C counts the space-to-depth channels).
 func wgTransform(w, u []float32, groups, M, C, tile int, backward bool) {
-	if tile == 4 {
+	switch tile {
+	case 4:
 		wg4Weights(w, u, groups, M, C, backward)
-	} else {
+	case 3:
+		wg34Weights(w, u, M, C/4)
+	default:
 		wgWeights(w, u, groups, M, C, backward)
 	}
 }

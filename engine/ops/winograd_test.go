@@ -331,6 +331,24 @@ func TestWinogradPackedWeights(t *testing.T) {
 	}
 }
 
+// forwardAtTier runs op forward under WithTier(tier), checking
+// CurrentTier there, and returns its first output's values with how much
+// FastTierDiffers and WinogradUses grew meanwhile.
+func forwardAtTier(t *testing.T, tier Tier, op Op, in []*tensor.T) (y []float32, differs, uses int64) {
+	t.Helper()
+	d0, u0 := FastTierDiffers(), WinogradUses()
+	if err := WithTier(tier, func() error {
+		if got := CurrentTier(); got != tier {
+			t.Errorf("CurrentTier %v under WithTier(%v)", got, tier)
+		}
+		y = nnForward(t, op, in...)[0].F32()
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return y, FastTierDiffers() - d0, WinogradUses() - u0
+}
+
 // TestWinogradTiers checks the precision tiers of forward convolutions:
 // TierFast takes F(4×4, 3×3) forward from wg4MinOut (other bits than
 // TierReference's F(2×2), within F(4×4)'s tolerance of float64), nothing
@@ -349,24 +367,9 @@ func TestWinogradTiers(t *testing.T) {
 			t.Fatal(err)
 		}
 		exact := convRef(in[0], in[1], in[2], []int{1, 1}, wc.pads[:], []int{1, 1}, 1)
-		at := func(tier Tier) ([]float32, int64, int64) {
-			t.Helper()
-			var y []float32
-			d0, u0 := FastTierDiffers(), WinogradUses()
-			if err := WithTier(tier, func() error {
-				if got := CurrentTier(); got != tier {
-					t.Errorf("%d×%d: CurrentTier %v under WithTier(%v)", c.H, c.H, got, tier)
-				}
-				y = nnForward(t, op, in...)[0].F32()
-				return nil
-			}); err != nil {
-				t.Fatal(err)
-			}
-			return y, FastTierDiffers() - d0, WinogradUses() - u0
-		}
-		ref, dRef, uRef := at(TierReference)
-		fast, dFast, _ := at(TierFast)
-		ex, dEx, uEx := at(TierExact)
+		ref, dRef, uRef := forwardAtTier(t, TierReference, op, in)
+		fast, dFast, _ := forwardAtTier(t, TierFast, op, in)
+		ex, dEx, uEx := forwardAtTier(t, TierExact, op, in)
 		if uRef != 1 || uEx != 0 {
 			t.Errorf("%d×%d: Winograd taken %d times at the reference tier and %d exactly, want 1 and 0", c.H, c.H, uRef, uEx)
 		}
