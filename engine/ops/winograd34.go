@@ -55,9 +55,11 @@ func (p *convPlan) stemFits() bool {
 }
 
 // useStemForward reports whether Forward takes the stem path: at TierFast
-// (not under WithIm2col), where the Winograd thresholds are on.
+// (not under WithIm2col), where the Winograd thresholds are on. At
+// TierReference the same convolution is counted in FastTierDiffers (its
+// path depends on the tier), as stemForward counts it at TierFast.
 func (p *convPlan) useStemForward() bool {
-	if !stemWinograd || !p.stemFits() || exactConv.Load() > 0 || !fastTier.Load() {
+	if !stemWinograd || !p.stemFits() || exactConv.Load() > 0 {
 		return false
 	}
 	switch winogradMode.Load() {
@@ -68,6 +70,10 @@ func (p *convPlan) useStemForward() bool {
 		if !winogradAuto || !winogradAutoForward {
 			return false
 		}
+	}
+	if !fastTier.Load() {
+		fastDiffers.Add(1)
+		return false
 	}
 	winogradUses.Add(1)
 	return true
