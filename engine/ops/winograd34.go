@@ -39,8 +39,8 @@ import (
 // path (smaller planes waste more of the 3×3 tiles on padding).
 const stemMinOut = 16
 
-// stemWinograd: the stem path is taken at all (at TierFast). Only in wasm,
-// whose GEMM is scalar and whose transforms are assembly: there ResNet's
+// stemWinograd turns the stem path on (at TierFast). It is on in wasm
+// only, whose GEMM is scalar and whose transforms are assembly: there ResNet's
 // stem takes 15 ms instead of 25 (BenchmarkStemWinograd); natively the
 // AVX2 GEMM does im2col's 118 M multiply-adds in 2.4 ms and the stem path
 // took 4.6.
