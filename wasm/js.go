@@ -17,6 +17,7 @@ import (
 
 	"github.com/cnnlens/cnnlens/engine/cam"
 	"github.com/cnnlens/cnnlens/engine/card"
+	"github.com/cnnlens/cnnlens/engine/kernels"
 	"github.com/cnnlens/cnnlens/engine/viz"
 )
 
@@ -88,8 +89,16 @@ func main() {
 	api.Set("colormapTables", colormapTables())
 	phase("go:colormaps")
 	js.Global().Call("cnnlensStarted", api)
+	warm := false
 	for r := range queue {
 		serve(eng, r)
+		// The first time nothing waits (the page reads the model's answer
+		// before it sends an input), the GEMM's kernels are run once, so
+		// that V8 has optimised them before the first forward pass.
+		if !warm && len(queue) == 0 {
+			warm = true
+			kernels.WarmUp()
+		}
 	}
 }
 

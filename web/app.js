@@ -1687,15 +1687,17 @@ async function main() {
   state.bundled = manifest.models.find((m) => m.name === manifest.defaultModel) || null;
   fillModelUI();
   setStatus(`Model: ${state.model.name}`);
-  // The first map first: its forward pass is asked for now, and the menus
-  // are filled while the engine computes, in a task of their own (after
-  // the request has gone).
+  // The first map first: its forward pass is asked for now, and the method
+  // and colour menus are filled once the map is drawn, so that the page's
+  // thread (the menus' layout, the browser's form tracking) leaves both
+  // cores to the engine meanwhile (docs/performance.md).
   const first = !sample ? null : sampleImage.then(async (image) => { // ImageData, a Blob or null
     const kind = !image ? 'url' : image instanceof Blob ? 'blob' : 'imagedata';
     await setSource({ kind, value: image || api.assetURL(sample.file), name: sample.name, sample });
     state.source = { kind: 'url', value: api.assetURL(sample.file), name: sample.name, sample };
   });
-  await new Promise((resolve) => setTimeout(resolve, 0));
+  // (A failed first map is reported, and the menus are filled all the same.)
+  if (first) await first.catch((err) => showError(err.message));
   await api.methods();
   fillMethods();
   descriptionsReady.then(() => { fillMethods(); describeMethod(); fillLayers(); fillOptions(); describeViews(); });
@@ -1707,7 +1709,6 @@ async function main() {
     $('colormap').append(o);
   }
   $('colormap').value = state.colormap;
-  await first;
 }
 
 main().catch((err) => showError(err.message)).finally(() => setTimeout(loadThumbnails, 0));

@@ -37,7 +37,10 @@ func Layouts() []string { return []string{LayoutAuto, LayoutNCHW, LayoutNHWC, La
 // tokens for a 3-D one whose tokens make a grid; "" when the layer methods
 // cannot use the layer under auto.
 func AutoLayout(shape []int, inH, inW int) (layout string, h, w int) {
-	if len(shape) == 0 {
+	// Only 4-D and 3-D values can have one: the others are answered here
+	// without building newLayerMap's error (a model's load asks for every
+	// layer, and most classifiers end in 2-D ones).
+	if len(shape) != 4 && len(shape) != 3 {
 		return "", 0, 0
 	}
 	m, err := newLayerMap(LayoutAuto, "", shape, shape[0], inH, inW)

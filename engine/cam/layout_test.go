@@ -292,6 +292,8 @@ func TestAutoLayout(t *testing.T) {
 		{[]int{1, 197, 768}, LayoutTokens, 14, 14},
 		{[]int{1, 10}, "", 0, 0},
 		{[]int{1, 7, 8}, "", 0, 0},
+		{[]int{1, 2, 3, 4, 5}, "", 0, 0},
+		{[]int{10}, "", 0, 0},
 		{nil, "", 0, 0},
 	} {
 		l, h, w := AutoLayout(c.shape, 224, 224)

@@ -209,7 +209,7 @@ func TestSgemmSumOrder(t *testing.T) {
 	for _, km := range kernelModes() {
 		restore := km.use()
 		r := rand.New(rand.NewSource(5))
-		for _, sz := range [][3]int{{2, 2, 1}, {7, 11, 5}, {gemmMR * 5, gemmNR * 4, 64}, {40, 31, kcMax}, {mcBlk + 2, 17, 99}} {
+		for _, sz := range [][3]int{{2, 2, 1}, {7, 11, 5}, {gemmMR * 5, gemmNR * 4, 64}, {gemmMR * 16, gemmNR*5 + 1, 70}, {40, 31, kcMax}, {mcBlk + 2, 17, 99}} {
 			m, n, k := sz[0], sz[1], sz[2]
 			for _, ab := range [][2]float32{{1, 0}, {-0.75, 0.5}} {
 				a, b := randSlice(r, m*k), randSlice(r, k*n)
