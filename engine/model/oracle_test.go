@@ -160,8 +160,8 @@ func TestOracleConvNeXt(t *testing.T) {
 func TestOracleViT(t *testing.T) { checkOracle(t, "vit-tiny", "model.onnx") }
 
 // TestOracleFastTier checks every case's logits, activations and gradients
-// with the forward convolutions at ops.TierFast (F(4×4, 3×3) from 16×16
-// outputs), at the same tolerance: the error of its larger rounding must
+// with the forward convolutions at ops.TierFast (F(4×4, 3×3) on every
+// Winograd plane, 7×7 up), at the same tolerance: the error of its larger rounding must
 // not accumulate through a deep network beyond it.
 func TestOracleFastTier(t *testing.T) {
 	for _, c := range []struct{ name, file string }{

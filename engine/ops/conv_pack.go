@@ -49,6 +49,7 @@ func (pk *convPack) weights(w []float32, frozen, trans bool, groups, mg, kk int)
 		return e.pa
 	}
 	if wgPackUsed.Load()+int64(len(w)) > wgPackMax {
+		packRefused.Add(1)
 		return nil // would not be kept: let the GEMM pack them in its buffers
 	}
 	ne := &wgPackEntry{src: unsafe.SliceData(w), n: len(w), geom: geom, hash: h, frozen: frozen, pa: make([]*kernels.PackedA, groups)}
@@ -62,6 +63,7 @@ func (pk *convPack) weights(w []float32, frozen, trans bool, groups, mg, kk int)
 	}
 	if wgPackUsed.Add(int64(ne.size)) > wgPackMax {
 		wgPackUsed.Add(-int64(ne.size))
+		packRefused.Add(1)
 		return ne.pa // used once, not kept
 	}
 	pk.mu.Lock()

@@ -235,9 +235,7 @@ type wgGeom struct {
 func winogradForward(p *convPlan, pk *wgPack, x, w, y []float32, frozen bool) {
 	gm := wgGeom{N: p.N, G: p.G, Cin: p.Cg, Cout: p.Mg, H: p.g.H, W: p.g.W,
 		OH: p.g.OutH, OW: p.g.OutW, padT: p.g.PadT, padL: p.g.PadL}
-	if gm.OH >= wg4MinOut && gm.OW >= wg4MinOut {
-		fastDiffers.Add(1)
-	}
+	fastDiffers.Add(1) // F(4×4) at TierFast, F(2×2) at TierReference
 	wgRun(gm, pk, w, x, y, false, frozen)
 }
 
@@ -263,8 +261,10 @@ func wgRun(gm wgGeom, pk *wgPack, w, x, y []float32, backward, frozen bool) {
 	wgConv(gm, x, u, pa, y, m)
 }
 
-// wg4MinOut is the least output height and width that take F(4×4, 3×3):
-// smaller planes waste more of its 4×4 tiles on padding.
+// wg4MinOut is the least output height and width whose input gradient
+// takes F(4×4, 3×3): smaller planes waste more of its 4×4 tiles on
+// padding. (Forward passes at TierFast take it on every Winograd plane,
+// from wgMinOut: see wgTile.)
 const wg4MinOut = 16
 
 // Tile modes, for tests and benchmarks.
@@ -286,6 +286,14 @@ var winogradTile atomic.Int32
 // (the oracle allows 1e-3; guided backprop by 1.5e-4, allowed 1e-4), where
 // F(2×2) stays at 1.3e-6. The input gradient is linear in dY (no gate
 // depends on its rounding), so it takes F(4×4) from wg4MinOut on.
+//
+// At TierFast every Winograd forward pass takes F(4×4), down to wgMinOut:
+// its 7×7 planes pad to 8×8 (4 tiles of 36 positions against F(2×2)'s 16
+// of 16), and in wasm (BenchmarkConvWinogradTiles, 2026-12-07) ResNet-18's
+// layer4 (512 channels, 7×7) took 13.1 against 16.4 ms, layer3 (256,
+// 14×14) 9.2 against 10.6; ResNet-18's Grad-CAM 7 % less in alternating
+// runs (docs/performance.md). Its transformed weights take 2.25× the
+// memory (36 positions against 16): layer4's 113 MB against 50.
 func wgTile(OH, OW int, backward bool) int {
 	switch winogradTile.Load() {
 	case wgTile2:
@@ -293,7 +301,10 @@ func wgTile(OH, OW int, backward bool) int {
 	case wgTile4:
 		return 4
 	}
-	if (backward || fastTier.Load()) && OH >= wg4MinOut && OW >= wg4MinOut {
+	if !backward && fastTier.Load() {
+		return 4
+	}
+	if backward && OH >= wg4MinOut && OW >= wg4MinOut {
 		return 4
 	}
 	return 2

@@ -26,10 +26,22 @@ import (
 // so their entries are used without hashing them: the hash was 7 % of a
 // native ResNet-18 forward pass (46 MB read) and 2 % in wasm. All Convs
 // together keep at most wgPackMax floats; beyond that a convolution
-// transforms its weights at every call, as before.
-const wgPackMax = 48 << 20 // floats (192 MB)
+// transforms its weights at every call, as before. ResNet-18 with both tiers
+// and input gradients keeps about 300 MB (the fast tier's F(4×4) forward
+// weights 158 MB, the reference tier's F(2×2) 67 MB, the input gradients'
+// 72 MB, the im2col layers' packed weights 7 MB).
+const wgPackMax = 80 << 20 // floats (320 MB)
 
 var wgPackUsed atomic.Int64
+
+// packRefused counts the transformed or packed weights made but not kept
+// (wgPackMax reached): each such convolution redoes them at every call.
+var packRefused atomic.Int64
+
+// PackStats reports the bytes of transformed and packed weights the
+// process's convolutions keep, and how many times weights were made but not
+// kept because the cache was full.
+func PackStats() (bytes, refused int64) { return 4 * wgPackUsed.Load(), packRefused.Load() }
 
 // packHeld is what one cache (a Conv's wgPack or convPack) keeps counted in
 // wgPackUsed. When the cache's Conv is collected (a model dropped: the page
@@ -210,6 +222,7 @@ func (pk *wgPack) weights(w []float32, frozen bool, groups, M, C, tile int, back
 	}
 	if wgPackUsed.Add(int64(ne.size)) > wgPackMax {
 		wgPackUsed.Add(-int64(ne.size))
+		packRefused.Add(1)
 		return nil, ne.pa, func() {} // used once, not kept
 	}
 	pk.mu.Lock()
