@@ -92,8 +92,8 @@ const (
 	// thresholds above), F(4×4, 3×3) input gradients from wg4MinOut. The
 	// default.
 	TierReference Tier = iota
-	// TierFast: F(4×4, 3×3) forward passes too, from wg4MinOut: 4× fewer
-	// GEMM flops than im2col instead of 2.25×, for a larger rounding error
+	// TierFast: F(4×4, 3×3) forward passes too, wherever Winograd pays
+	// (7×7 up): 4× fewer GEMM flops than im2col instead of 2.25×, for a larger rounding error
 	// (about 5e-6 of the largest output) that can move a ReLU input lying
 	// within rounding of zero to its other side. For the methods whose
 	// result does not hinge on such gates (see wgTile).
