@@ -12,19 +12,27 @@ import (
 	"github.com/cnnlens/cnnlens/engine/tensor"
 )
 
-// Whole-network benchmarks on the oracle's ResNet-18 (BatchNorm kept) and
-// tinycnn: forward; forward + backward to the input (saliency, the full
-// backward); forward + backward to the last block only (Grad-CAM's cost).
-func benchModel(b *testing.B, name, file, mode string) {
+// oracleModelInput loads an oracle case's model and makes it an input
+// image of fixed values in [-1, 1).
+func oracleModelInput(tb testing.TB, name, file string) (*Model, *tensor.T) {
+	tb.Helper()
 	m, err := LoadFile(filepath.Join(oracle.Dir(), name, file))
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	shape, _ := m.ConcreteInputShape(1)
 	x := tensor.New(shape...)
 	for i := range x.F32() {
 		x.F32()[i] = float32(i%251)/125 - 1
 	}
+	return m, x
+}
+
+// Whole-network benchmarks on the oracle's ResNet-18 (BatchNorm kept) and
+// tinycnn: forward; forward + backward to the input (saliency, the full
+// backward); forward + backward to the last block only (Grad-CAM's cost).
+func benchModel(b *testing.B, name, file, mode string) {
+	m, x := oracleModelInput(b, name, file)
 	macs, err := m.MACs()
 	if err != nil {
 		b.Fatal(err)

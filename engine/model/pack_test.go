@@ -1,13 +1,11 @@
 package model
 
 import (
-	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
 
 	"github.com/cnnlens/cnnlens/engine/graph"
-	"github.com/cnnlens/cnnlens/engine/internal/oracle"
 	"github.com/cnnlens/cnnlens/engine/ops"
 	"github.com/cnnlens/cnnlens/engine/tensor"
 )
@@ -24,15 +22,7 @@ func TestPackHoldsResNet18(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	b0, r0 := ops.PackStats()
-	m, err := LoadFile(filepath.Join(oracle.Dir(), "resnet18", "model_bn.onnx"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	shape, _ := m.ConcreteInputShape(1)
-	x := tensor.New(shape...)
-	for i := range x.F32() {
-		x.F32()[i] = float32(i%251)/125 - 1
-	}
+	m, x := oracleModelInput(t, "resnet18", "model_bn.onnx")
 	if err := ops.WithTier(ops.TierFast, func() error {
 		_, err := m.Forward(x, &graph.Options{})
 		return err
