@@ -391,6 +391,12 @@ func (op *Conv) Backward(in, out, gradOut []*tensor.T, need []bool) ([]*tensor.T
 			return grads, nil
 		}
 	}
+	if wantX && p.useStemBackward() {
+		stemBackwardInput(p, &op.pack, w, dy, dX.F32(), in[1].Frozen())
+		if wantX = false; !wantW {
+			return grads, nil
+		}
+	}
 	pw := p.g.pointwise()
 	var colp, dcolp *[]float32
 	if !pw {

@@ -31,9 +31,10 @@ import (
 // instead of 118 M, as 36 GEMMs of 64×12 by 12×tiles, plus the transforms.
 //
 // The rounding differs from im2col's (about that of F(4×4, 3×3) forward
-// passes, TestStemWinograd), so only TierFast takes it, as it takes
-// F(4×4, 3×3) forward; the input gradient of these convolutions stays on
-// im2col.
+// passes, TestStemWinograd), so only TierFast takes it forward, as it takes
+// F(4×4, 3×3) forward. The input gradient takes it at every tier, as input
+// gradients take F(4×4, 3×3): it is linear in dY, so its rounding moves no
+// gate (stemBackwardInput).
 
 // stemMinOut is the least output height and width that take the stem
 // path (smaller planes waste more of the 3×3 tiles on padding).
@@ -59,17 +60,8 @@ func (p *convPlan) stemFits() bool {
 // TierReference the same convolution is counted in FastTierDiffers (its
 // path depends on the tier), as stemForward counts it at TierFast.
 func (p *convPlan) useStemForward() bool {
-	if !stemWinograd || !p.stemFits() || exactConv.Load() > 0 {
+	if !p.stemAllowed(true) {
 		return false
-	}
-	switch winogradMode.Load() {
-	case wgModeNever:
-		return false
-	case wgModeAlways:
-	default:
-		if !winogradAuto || !winogradAutoForward {
-			return false
-		}
 	}
 	if !fastTier.Load() {
 		fastDiffers.Add(1)
@@ -77,6 +69,32 @@ func (p *convPlan) useStemForward() bool {
 	}
 	winogradUses.Add(1)
 	return true
+}
+
+// useStemBackward reports whether the input gradient takes the stem path:
+// at every tier (not under WithIm2col), where the Winograd thresholds are
+// on.
+func (p *convPlan) useStemBackward() bool {
+	if !p.stemAllowed(false) {
+		return false
+	}
+	winogradUses.Add(1)
+	return true
+}
+
+// stemAllowed reports whether the stem path may compute the convolution
+// (forward, or its input gradient).
+func (p *convPlan) stemAllowed(forward bool) bool {
+	if !stemWinograd || !p.stemFits() || exactConv.Load() > 0 {
+		return false
+	}
+	switch winogradMode.Load() {
+	case wgModeNever:
+		return false
+	case wgModeAlways:
+		return true
+	}
+	return winogradAuto && (winogradAutoForward || !forward)
 }
 
 // stemForward accumulates the 7×7 stride-2 convolution of x into y (which
@@ -95,6 +113,58 @@ func stemForward(p *convPlan, pk *wgPack, x, w, y []float32, frozen bool) {
 	defer release()
 	gm := wgGeom{N: p.N, G: 1, Cin: C4, Cout: p.M, H: H2, W: W2, OH: g.OutH, OW: g.OutW}
 	wgConv(gm, xs, u, pa, y, 3)
+}
+
+// stemBackwardInput sets dx to the input gradient of the 7×7 stride-2
+// convolution given dy, stemForward's computation transposed: the
+// gradient of the phases, dxs[k][i][j] = Σ_{m,u,v} g'[m][k][u][v] ·
+// dy[m][i-u][j-v], is the 4×4 stride-1 convolution of dy (padded by 3)
+// with the space-to-depth kernel flipped and transposed, by F(3×3, 4×4);
+// stemUnphase then puts each phase's values back in their places. For
+// ResNet's stem (64 → 12 phase channels, 115×115 outputs) that is 36 GEMMs
+// of 12×64 by 64×tiles: 38 M multiply-adds instead of im2col's 118 M.
+func stemBackwardInput(p *convPlan, pk *wgPack, w, dy, dx []float32, frozen bool) {
+	g := p.g
+	H2, W2 := g.OutH+3, g.OutW+3
+	C4 := 4 * p.C
+	xp := scratchGet(p.N * C4 * H2 * W2)
+	defer scratchPut(xp)
+	dxs := (*xp)[:p.N*C4*H2*W2]
+	clear(dxs)
+	u, pa, release := pk.weights(w, frozen, 1, p.M, C4, 3, true)
+	defer release()
+	gm := wgGeom{N: p.N, G: 1, Cin: p.M, Cout: C4, H: g.OutH, W: g.OutW, OH: H2, OW: W2, padT: 3, padL: 3}
+	wgConv(gm, dy, u, pa, dxs, 3)
+	stemUnphase(dxs, p.N*p.C, g.H, g.W, g.PadT, g.PadL, dx, H2, W2)
+}
+
+// stemUnphase is stemPhases backwards: it sets each value of the planes
+// x (H×W, padded by padT rows and padL columns) to its phase's value in
+// xs (plane q's phase (a, b) is plane 4q+2a+b, H2×W2).
+func stemUnphase(xs []float32, planes, H, W, padT, padL int, x []float32, H2, W2 int) {
+	hw, hw2 := H*W, H2*W2
+	parallelFor(planes, float64(len(x)), func(lo, hi int) {
+		for q := lo; q < hi; q++ {
+			plane := x[q*hw:][:hw]
+			for yy := 0; yy < H; yy++ {
+				i, a := (yy+padT)/2, (yy+padT)%2
+				row := plane[yy*W:][:W]
+				for b := 0; b < 2; b++ {
+					// The columns xx ≡ b - padL (mod 2), from j = (xx+padL)/2.
+					xx0 := ((b-padL)%2 + 2) % 2
+					if xx0 >= W {
+						continue
+					}
+					src := xs[(4*q+2*a+b)*hw2+i*W2+(xx0+padL)/2:]
+					n := (W - xx0 + 1) / 2
+					src = src[:n]
+					for k, v := range src {
+						row[xx0+2*k] = v
+					}
+				}
+			}
+		}
+	})
 }
 
 // stemPhases writes the space-to-depth phases of the planes x (planes of
@@ -129,8 +199,10 @@ func stemPhases(x []float32, planes, H, W, padT, padL int, xs []float32, H2, W2 
 // wg34Weights transforms the 7×7 weights w (M × C × 7 × 7) into u, laid
 // out [36][M][4C]: U_ξ = G g' Gᵀ at position ξ for the space-to-depth
 // kernel g' (M × 4C × 4 × 4, channel 4c+2a+b holding g[m][c]'s taps
-// [2u+a][2v+b]), in float64, rounded once.
-func wg34Weights(w, u []float32, M, C int) {
+// [2u+a][2v+b]), in float64, rounded once. With backward, it transforms
+// the flipped, transposed kernel g”[k][m][u][v] = g'[m][k][3-u][3-v] (the
+// input gradient's, stemBackwardInput) instead, laid out [36][4C][M].
+func wg34Weights(w, u []float32, M, C int, backward bool) {
 	C4 := 4 * C
 	mc := M * C4
 	parallelFor(M, float64(mc)*150, func(lo, hi int) {
@@ -142,7 +214,11 @@ func wg34Weights(w, u []float32, M, C int) {
 					var gp [4][4]float64
 					for uu := 0; uu < 4; uu++ {
 						for vv := 0; vv < 4; vv++ {
-							if ky, kx := 2*uu+a, 2*vv+b; ky < 7 && kx < 7 {
+							su, sv := uu, vv
+							if backward {
+								su, sv = 3-uu, 3-vv
+							}
+							if ky, kx := 2*su+a, 2*sv+b; ky < 7 && kx < 7 {
 								gp[uu][vv] = float64(k[ky*7+kx])
 							}
 						}
@@ -156,6 +232,9 @@ func wg34Weights(w, u []float32, M, C int) {
 						}
 					}
 					o := m*C4 + 4*c + ab
+					if backward {
+						o = (4*c+ab)*M + m
+					}
 					for i := 0; i < 6; i++ {
 						row := wg34G(t[i][0], t[i][1], t[i][2], t[i][3])
 						for j, v := range row {

@@ -80,6 +80,126 @@ func TestStemWinograd(t *testing.T) {
 	}
 }
 
+// TestStemWinogradBackward checks the input gradient of 7×7 stride-2
+// convolutions by F(3×3, 4×4) (stemBackwardInput): taken at every tier but
+// TierExact where the path fits (WinogradUses counts it), within F(4×4,
+// 3×3)'s tolerance of the float64 gradient over the cases of
+// TestStemWinograd, the kept weights giving the same bits again; where it
+// does not fit, im2col's bits. (On in wasm only, stemWinograd; the test
+// turns it on.)
+func TestStemWinogradBackward(t *testing.T) {
+	rng := rand.New(rand.NewSource(43))
+	cases := []struct {
+		N, C, H, W, M int
+		pads          []int
+		taken         bool
+	}{
+		{1, 3, 64, 64, 64, []int{3, 3, 3, 3}, true},
+		{2, 3, 45, 38, 16, []int{3, 3, 3, 3}, true},
+		{1, 5, 40, 41, 20, []int{0, 1, 2, 3}, true},
+		{1, 1, 37, 44, 17, []int{2, 0, 3, 1}, true},
+		{3, 2, 52, 35, 24, []int{1, 3, 0, 2}, true},
+		{1, 3, 29, 64, 16, []int{3, 3, 3, 3}, false},
+	}
+	for _, c := range cases {
+		name := fmt.Sprintf("N%d_C%d_%dx%d_M%d_p%v", c.N, c.C, c.H, c.W, c.M, c.pads)
+		cc := convCase{N: c.N, C: c.C, H: c.H, W: c.W, M: c.M, KH: 7, KW: 7, strides: []int{2, 2}, pads: c.pads,
+			dils: []int{1, 1}, group: 1}
+		op, in, err := cc.build(rng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in[1].Freeze()
+		out, err := op.Forward(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dy := randT(rng, -1, 1, out[0].Shape()...)
+		dx := func(stem bool, tier Tier) ([]float32, int64) {
+			old := stemWinograd
+			stemWinograd = stem
+			defer func() { stemWinograd = old }()
+			u0 := WinogradUses()
+			var g []*tensor.T
+			if err := WithTier(tier, func() (err error) {
+				g, err = op.Backward(in, out, []*tensor.T{dy}, []bool{true, false, false})
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return g[0].F32(), WinogradUses() - u0
+		}
+		im2col, _ := dx(false, TierReference)
+		ref, uRef := dx(true, TierReference)
+		fast, uFast := dx(true, TierFast)
+		again, _ := dx(true, TierReference)
+		ex, uEx := dx(true, TierExact)
+		want := int64(0)
+		if c.taken {
+			want = 1
+		}
+		if uRef != want || uFast != want || uEx != 0 {
+			t.Errorf("%s: WinogradUses grew by %d, %d, %d (reference, fast, exact), want %d, %d, 0", name, uRef, uFast, uEx, want, want)
+		}
+		if i := firstBitDiff(fast, ref); i >= 0 {
+			t.Errorf("%s: the tiers' input gradients differ at %d", name, i)
+		}
+		if i := firstBitDiff(again, ref); i >= 0 {
+			t.Errorf("%s: the second call (kept weights) differs at %d: %v, first %v", name, i, again[i], ref[i])
+		}
+		if i := firstBitDiff(ex, im2col); i >= 0 {
+			t.Errorf("%s: the exact tier is not im2col's bits at %d", name, i)
+		}
+		if i := firstBitDiff(ref, im2col); (i < 0) == c.taken {
+			t.Errorf("%s: im2col's bits: %v, want %v", name, i < 0, !c.taken)
+		}
+		exact := convInputGradRef(dy, in[1], c.N, c.C, c.H, c.W, c.pads)
+		eS, eI := maxRelErr(ref, exact), maxRelErr(im2col, exact)
+		t.Logf("%s: against float64, stem path %.3g, im2col %.3g", name, eS, eI)
+		if tol := wgTolerance[wgTile4]; eS > tol {
+			t.Errorf("%s: the input gradient differs from float64 by %.3g (allowed %.0e)", name, eS, tol)
+		}
+	}
+}
+
+// convInputGradRef is the input gradient of a 7×7 stride-2 convolution
+// (one group, dilation 1), in float64: dx[n][c][iy][ix] = Σ dy[n][m][oy][ox]
+// · w[m][c][ky][kx] over iy = 2·oy - padT + ky, ix = 2·ox - padL + kx.
+func convInputGradRef(dy, w *tensor.T, N, C, H, W int, pads []int) []float32 {
+	ds := dy.Shape()
+	M, OH, OW := ds[1], ds[2], ds[3]
+	acc := make([]float64, N*C*H*W)
+	for n := 0; n < N; n++ {
+		for m := 0; m < M; m++ {
+			for oy := 0; oy < OH; oy++ {
+				for ox := 0; ox < OW; ox++ {
+					g := float64(dy.F32()[((n*M+m)*OH+oy)*OW+ox])
+					for c := 0; c < C; c++ {
+						for ky := 0; ky < 7; ky++ {
+							iy := 2*oy - pads[0] + ky
+							if iy < 0 || iy >= H {
+								continue
+							}
+							for kx := 0; kx < 7; kx++ {
+								ix := 2*ox - pads[1] + kx
+								if ix < 0 || ix >= W {
+									continue
+								}
+								acc[((n*C+c)*H+iy)*W+ix] += g * float64(w.F32()[((m*C+c)*7+ky)*7+kx])
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	out := make([]float32, len(acc))
+	for i, v := range acc {
+		out[i] = float32(v)
+	}
+	return out
+}
+
 // TestWg34Transforms checks F(3×3, 4×4)'s matrices on their own: a 1-D
 // correlation of six inputs with four taps, Aᵀ[(G g) ⊙ (Bᵀ d)], against
 // the direct sums.

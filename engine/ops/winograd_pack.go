@@ -77,10 +77,10 @@ type wgPackEntry struct {
 
 // wgPack is a Conv's cache, by wgPackSlot: forward and input gradient,
 // each for F(2×2) and F(4×4) (a forward pass takes either, by its tier),
-// and the forward F(3×3, 4×4) of a 7×7 stride-2 convolution (winograd34.go).
+// and for the F(3×3, 4×4) of a 7×7 stride-2 convolution (winograd34.go).
 type wgPack struct {
 	mu   sync.Mutex
-	e    [5]*wgPackEntry
+	e    [6]*wgPackEntry
 	held *packHeld
 }
 
@@ -94,7 +94,7 @@ func wgPackSlot(backward bool, tile int) int {
 	case 4:
 		i += 2
 	case 3:
-		i = 4
+		i += 4
 	}
 	return i
 }
@@ -244,7 +244,7 @@ func wgTransform(w, u []float32, groups, M, C, tile int, backward bool) {
 	case 4:
 		wg4Weights(w, u, groups, M, C, backward)
 	case 3:
-		wg34Weights(w, u, M, C/4)
+		wg34Weights(w, u, M, C/4, backward)
 	default:
 		wgWeights(w, u, groups, M, C, backward)
 	}
