@@ -190,20 +190,31 @@ func (p *convPlan) useWinogradFor(forward bool) bool {
 }
 
 func (p *convPlan) pickWinograd(forward bool) bool {
-	if !p.winogradFits() || exactConv.Load() > 0 {
+	if !p.winogradFits() {
 		return false
+	}
+	on, auto := winogradOn(forward)
+	if !on || !auto {
+		return on
+	}
+	return p.Cg >= wgMinChannels && p.Mg >= wgMinChannels && p.g.OutH >= wgMinOut && p.g.OutW >= wgMinOut
+}
+
+// winogradOn reports whether the Winograd paths may compute a convolution
+// that fits one (forward, or its input gradient): not under WithIm2col,
+// and as the mode (tests, benchmarks) or the switches say; auto: the
+// thresholds decide.
+func winogradOn(forward bool) (on, auto bool) {
+	if exactConv.Load() > 0 {
+		return false, false
 	}
 	switch winogradMode.Load() {
 	case wgModeNever:
-		return false
+		return false, false
 	case wgModeAlways:
-		return true
+		return true, false
 	}
-	if forward && !winogradAutoForward {
-		return false
-	}
-	return winogradAuto && p.Cg >= wgMinChannels && p.Mg >= wgMinChannels &&
-		p.g.OutH >= wgMinOut && p.g.OutW >= wgMinOut
+	return winogradAuto && (winogradAutoForward || !forward), true
 }
 
 // winogradUses counts the convolutions (forward or input gradient) that

@@ -85,16 +85,11 @@ func (p *convPlan) useStemBackward() bool {
 // stemAllowed reports whether the stem path may compute the convolution
 // (forward, or its input gradient).
 func (p *convPlan) stemAllowed(forward bool) bool {
-	if !stemWinograd || !p.stemFits() || exactConv.Load() > 0 {
+	if !stemWinograd || !p.stemFits() {
 		return false
 	}
-	switch winogradMode.Load() {
-	case wgModeNever:
-		return false
-	case wgModeAlways:
-		return true
-	}
-	return winogradAuto && (winogradAutoForward || !forward)
+	on, _ := winogradOn(forward)
+	return on
 }
 
 // stemForward accumulates the 7×7 stride-2 convolution of x into y (which
