@@ -93,10 +93,11 @@ const (
 	// default.
 	TierReference Tier = iota
 	// TierFast: F(4×4, 3×3) forward passes too, wherever Winograd pays
-	// (7×7 up): 4× fewer GEMM flops than im2col instead of 2.25×, for a larger rounding error
-	// (about 5e-6 of the largest output) that can move a ReLU input lying
-	// within rounding of zero to its other side. For the methods whose
-	// result does not hinge on such gates (see wgTile).
+	// (7×7 up): 4× fewer GEMM flops than im2col instead of 2.25×, for a
+	// larger rounding error (about 5e-6 of the largest output) that can
+	// move a ReLU input lying within rounding of zero to its other side.
+	// For the methods whose result does not hinge on such gates (see
+	// wgTile).
 	TierFast
 	// TierExact: im2col + GEMM everywhere (WithIm2col).
 	TierExact
