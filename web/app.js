@@ -1671,6 +1671,15 @@ async function main() {
     .catch(() => null);
 
   showOpening(manifest, sample);
+  // Until the engine lists its methods and colormaps (filled once the first
+  // map is drawn), their menus show the current choices, as the map's
+  // caption names them.
+  for (const [id, value, text] of [['method', state.method, methodName(state.method)], ['colormap', state.colormap, state.colormap]]) {
+    const o = document.createElement('option');
+    o.value = value;
+    o.textContent = text;
+    $(id).append(o);
+  }
 
   api.engine().addEventListener('crash', (e) => showError(`The engine stopped (${e.detail}); it restarts with the next request.`));
   try {
@@ -1702,6 +1711,7 @@ async function main() {
   fillMethods();
   descriptionsReady.then(() => { fillMethods(); describeMethod(); fillLayers(); fillOptions(); describeViews(); });
   const cms = await api.colormaps();
+  $('colormap').textContent = '';
   for (const c of cms) {
     const o = document.createElement('option');
     o.value = c;

@@ -10,6 +10,22 @@ import (
 	"github.com/cnnlens/cnnlens/engine/tensor"
 )
 
+// stemCases are the 7×7 stride-2 convolutions the stem path's tests run:
+// taken, whether the path computes them.
+var stemCases = []struct {
+	N, C, H, W, M int
+	pads          []int
+	bias, taken   bool
+}{
+	{1, 3, 64, 64, 64, []int{3, 3, 3, 3}, false, true}, // a ResNet stem, smaller
+	{2, 3, 45, 38, 16, []int{3, 3, 3, 3}, true, true},
+	{1, 5, 40, 41, 20, []int{0, 1, 2, 3}, true, true},
+	{1, 1, 37, 44, 17, []int{2, 0, 3, 1}, false, true},
+	{3, 2, 52, 35, 24, []int{1, 3, 0, 2}, true, true},
+	{1, 3, 29, 64, 16, []int{3, 3, 3, 3}, false, false}, // 15×32 outputs: im2col
+	{1, 3, 64, 64, 8, []int{3, 3, 3, 3}, false, false},  // 8 output channels: im2col
+}
+
 // TestStemWinograd checks the F(3×3, 4×4) path of 7×7 stride-2
 // convolutions: at TierFast it is taken (FastTierDiffers and
 // WinogradUses count it; FastTierDiffers at TierReference too, where the
@@ -24,20 +40,7 @@ func TestStemWinograd(t *testing.T) {
 	stemWinograd = true // natively too, to test it
 	t.Cleanup(func() { stemWinograd = old })
 	rng := rand.New(rand.NewSource(34))
-	cases := []struct {
-		N, C, H, W, M int
-		pads          []int
-		bias, taken   bool
-	}{
-		{1, 3, 64, 64, 64, []int{3, 3, 3, 3}, false, true}, // a ResNet stem, smaller
-		{2, 3, 45, 38, 16, []int{3, 3, 3, 3}, true, true},
-		{1, 5, 40, 41, 20, []int{0, 1, 2, 3}, true, true},
-		{1, 1, 37, 44, 17, []int{2, 0, 3, 1}, false, true},
-		{3, 2, 52, 35, 24, []int{1, 3, 0, 2}, true, true},
-		{1, 3, 29, 64, 16, []int{3, 3, 3, 3}, false, false}, // 15×32 outputs: im2col
-		{1, 3, 64, 64, 8, []int{3, 3, 3, 3}, false, false},  // 8 output channels: im2col
-	}
-	for _, c := range cases {
+	for _, c := range stemCases {
 		name := fmt.Sprintf("N%d_C%d_%dx%d_M%d_p%v", c.N, c.C, c.H, c.W, c.M, c.pads)
 		cc := convCase{N: c.N, C: c.C, H: c.H, W: c.W, M: c.M, KH: 7, KW: 7, strides: []int{2, 2}, pads: c.pads,
 			dils: []int{1, 1}, group: 1, bias: c.bias}
@@ -81,27 +84,14 @@ func TestStemWinograd(t *testing.T) {
 }
 
 // TestStemWinogradBackward checks the input gradient of 7×7 stride-2
-// convolutions by F(3×3, 4×4) (stemBackwardInput): taken at every tier but
-// TierExact where the path fits (WinogradUses counts it), within F(4×4,
-// 3×3)'s tolerance of the float64 gradient over the cases of
-// TestStemWinograd, the kept weights giving the same bits again; where it
-// does not fit, im2col's bits. (On in wasm only, stemWinograd; the test
-// turns it on.)
+// convolutions by F(3×3, 4×4) (stemBackwardInput) over stemCases: taken at
+// every tier but TierExact where the path fits (WinogradUses counts it),
+// within F(4×4, 3×3)'s tolerance of the float64 gradient, the kept weights
+// giving the same bits again; where it does not fit, im2col's bits. (On in
+// wasm only, stemWinograd; the test turns it on.)
 func TestStemWinogradBackward(t *testing.T) {
 	rng := rand.New(rand.NewSource(43))
-	cases := []struct {
-		N, C, H, W, M int
-		pads          []int
-		taken         bool
-	}{
-		{1, 3, 64, 64, 64, []int{3, 3, 3, 3}, true},
-		{2, 3, 45, 38, 16, []int{3, 3, 3, 3}, true},
-		{1, 5, 40, 41, 20, []int{0, 1, 2, 3}, true},
-		{1, 1, 37, 44, 17, []int{2, 0, 3, 1}, true},
-		{3, 2, 52, 35, 24, []int{1, 3, 0, 2}, true},
-		{1, 3, 29, 64, 16, []int{3, 3, 3, 3}, false},
-	}
-	for _, c := range cases {
+	for _, c := range stemCases {
 		name := fmt.Sprintf("N%d_C%d_%dx%d_M%d_p%v", c.N, c.C, c.H, c.W, c.M, c.pads)
 		cc := convCase{N: c.N, C: c.C, H: c.H, W: c.W, M: c.M, KH: 7, KW: 7, strides: []int{2, 2}, pads: c.pads,
 			dils: []int{1, 1}, group: 1}
